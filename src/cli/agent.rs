@@ -1,0 +1,256 @@
+//! `disco agent`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::Parser;
+use tracing::{error, info, warn};
+
+use super::flags;
+use crate::config::{self, AgentConfig};
+
+/// Runs a disco agent.
+#[derive(Parser, Debug)]
+#[command(name = "agent", about = "Runs a disco agent", disable_version_flag = true, allow_negative_numbers = true)]
+struct AgentFlags {
+    /// Run in server mode.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    server: Option<bool>,
+    /// Bootstrap a single-server cluster.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    bootstrap: Option<bool>,
+    /// Wait for this many servers before bootstrapping.
+    #[arg(long = "bootstrap-expect")]
+    bootstrap_expect: Option<u32>,
+    /// Cluster bind address.
+    #[arg(long)]
+    bind: Option<IpAddr>,
+    /// Advertised address.
+    #[arg(long)]
+    advertise: Option<IpAddr>,
+    /// HTTP/DNS bind address(es), space separated.
+    #[arg(long)]
+    client: Option<String>,
+    /// Data directory.
+    #[arg(long = "data-dir")]
+    data_dir: Option<PathBuf>,
+    /// Node name.
+    #[arg(long)]
+    node: Option<String>,
+    /// Node UUID.
+    #[arg(long = "node-id")]
+    node_id: Option<String>,
+    /// Datacenter.
+    #[arg(long)]
+    datacenter: Option<String>,
+    /// Log level.
+    #[arg(long = "log-level")]
+    log_level: Option<String>,
+    /// HTTP port.
+    #[arg(long = "http-port")]
+    http_port: Option<i64>,
+    /// DNS port.
+    #[arg(long = "dns-port")]
+    dns_port: Option<i64>,
+    /// Server RPC port.
+    #[arg(long = "server-port")]
+    server_port: Option<i64>,
+    /// LAN gossip port.
+    #[arg(long = "serf-lan-port")]
+    serf_lan_port: Option<i64>,
+    /// WAN gossip port.
+    #[arg(long = "serf-wan-port")]
+    serf_wan_port: Option<i64>,
+    /// PID file.
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// In-memory development server.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    dev: Option<bool>,
+    /// Serve the UI.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    ui: Option<bool>,
+    /// Config file (repeatable).
+    #[arg(long = "config-file")]
+    config_file: Vec<PathBuf>,
+    /// Config directory or file (repeatable).
+    #[arg(long = "config-dir")]
+    config_dir: Vec<PathBuf>,
+    /// Allow script checks over HTTP.
+    #[arg(long = "enable-script-checks", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    enable_script_checks: Option<bool>,
+    /// Allow script checks from config files.
+    #[arg(long = "enable-local-script-checks", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    enable_local_script_checks: Option<bool>,
+    /// Gossip addresses to join.
+    #[arg(long)]
+    join: Vec<String>,
+    /// Gossip addresses to join with retries.
+    #[arg(long = "retry-join")]
+    retry_join: Vec<String>,
+    /// DNS domain.
+    #[arg(long)]
+    domain: Option<String>,
+    /// Gossip encryption key.
+    #[arg(long)]
+    encrypt: Option<String>,
+    /// Node metadata `key:value` (repeatable).
+    #[arg(long = "node-meta")]
+    node_meta: Vec<String>,
+}
+
+fn build_config(f: AgentFlags) -> Result<(AgentConfig, Vec<String>), String> {
+    let mut cfg = AgentConfig::default();
+    let mut warnings = Vec::new();
+    let dev = f.dev.unwrap_or(false);
+    if dev {
+        cfg.dev = true;
+        cfg.server = true;
+        cfg.bind_addr = IpAddr::from([127, 0, 0, 1]);
+        cfg.log_level = "debug".into();
+        cfg.ui = true;
+    }
+    for p in f.config_file.iter().chain(f.config_dir.iter()) {
+        let w = config::load_path(&mut cfg, p).map_err(|e| e.to_string())?;
+        warnings.extend(w.into_iter().map(|w| w.0));
+    }
+    if let Some(v) = f.server { cfg.server = v; }
+    if let Some(v) = f.bootstrap { cfg.bootstrap = v; }
+    if let Some(v) = f.bootstrap_expect { cfg.bootstrap_expect = v; }
+    if let Some(v) = f.bind { cfg.bind_addr = v; }
+    if let Some(v) = f.advertise { cfg.advertise_addr = Some(v); }
+    if let Some(v) = f.client {
+        let ips: Result<Vec<IpAddr>, _> = v.split_whitespace().map(str::parse).collect();
+        cfg.client_addr = ips.map_err(|_| format!("invalid value \"{v}\" for flag -client: not an IP address"))?;
+    }
+    if let Some(v) = f.data_dir { cfg.data_dir = Some(v); }
+    if let Some(v) = f.node { cfg.node_name = v; }
+    if let Some(v) = f.node_id {
+        uuid::Uuid::parse_str(&v).map_err(|_| format!("invalid value \"{v}\" for flag -node-id: not a UUID"))?;
+        cfg.node_id = Some(v.to_lowercase());
+    }
+    if let Some(v) = f.datacenter { cfg.datacenter = v; }
+    if let Some(v) = f.log_level {
+        cfg.log_level = config::parse_log_level(&v).ok_or_else(|| format!("invalid value \"{v}\" for flag -log-level"))?;
+    }
+    if let Some(v) = f.http_port { cfg.ports.http = v; }
+    if let Some(v) = f.dns_port { cfg.ports.dns = v; }
+    if let Some(v) = f.server_port { cfg.ports.server = v; }
+    if let Some(v) = f.serf_lan_port { cfg.ports.serf_lan = v; }
+    if let Some(v) = f.serf_wan_port { cfg.ports.serf_wan = v; }
+    if let Some(v) = f.pid_file { cfg.pid_file = Some(v); }
+    if let Some(v) = f.ui { cfg.ui = v; }
+    if let Some(v) = f.enable_script_checks { cfg.enable_script_checks = v; }
+    if let Some(v) = f.enable_local_script_checks { cfg.enable_local_script_checks = v; }
+    if let Some(v) = f.domain { cfg.domain = v; }
+    if let Some(v) = f.encrypt { cfg.encrypt = Some(v); }
+    cfg.start_join.extend(f.join);
+    cfg.retry_join.extend(f.retry_join);
+    for m in f.node_meta {
+        let (k, v) = m.split_once(':').ok_or_else(|| format!("invalid value \"{m}\" for flag -node-meta: expected key:value"))?;
+        cfg.node_meta.insert(k.to_string(), v.to_string());
+    }
+    if dev {
+        // -dev keeps everything in memory whatever the files say.
+        cfg.data_dir = None;
+        cfg.server = true;
+    }
+    warnings.extend(cfg.validate().map_err(|e| e.to_string())?);
+    Ok((cfg, warnings))
+}
+
+/// Entry point of `disco agent`.
+pub fn run(args: &[String]) -> i32 {
+    let f: AgentFlags = match flags::parse("disco agent", args) {
+        Ok(f) => f,
+        Err(e) => {
+            if e.0.starts_with("Usage") || e.0.contains("Usage:") {
+                println!("{}", e.0);
+                return 0;
+            }
+            eprintln!("{}", e.0);
+            return 1;
+        }
+    };
+    let (cfg, warnings) = match build_config(f) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("==> {e}");
+            return 1;
+        }
+    };
+    crate::logging::init(&cfg.log_level);
+    for w in &warnings {
+        warn!("{w}");
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("==> runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(run_agent(cfg)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("==> {e}");
+            1
+        }
+    }
+}
+
+async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
+    let http_addrs: Vec<SocketAddr> = if cfg.ports.http >= 0 {
+        cfg.client_addr.iter().map(|ip| SocketAddr::new(*ip, cfg.ports.http as u16)).collect()
+    } else {
+        Vec::new()
+    };
+    // Bind first so a port clash fails fast, before any state is touched.
+    let mut listeners = Vec::new();
+    for a in &http_addrs {
+        listeners.push(crate::http::bind(*a).await.map_err(|e| format!("Error starting agent: Failed to start HTTP server on {a}: {e}"))?);
+    }
+    println!("==> Starting disco agent...");
+    let agent = crate::agent::Agent::start(cfg.clone()).await.map_err(|e| format!("Error starting agent: {e}"))?;
+    println!("           Version: '{}'", env!("CARGO_PKG_VERSION"));
+    println!("           Node ID: '{}'", agent.node_id);
+    println!("         Node name: '{}'", agent.node_name());
+    println!("        Datacenter: '{}'", cfg.datacenter);
+    println!("            Server: {} (Bootstrap: {})", cfg.server, cfg.bootstrap || cfg.dev);
+    println!("       Client Addr: {:?} (HTTP: {}, DNS: {})", cfg.client_addr, cfg.ports.http, cfg.ports.dns);
+    println!("      Cluster Addr: {} (LAN: {}, WAN: {})", agent.advertise, cfg.ports.serf_lan, cfg.ports.serf_wan);
+    println!();
+    println!("==> Log data will now stream in as it occurs:");
+    if let Some(p) = &cfg.pid_file {
+        std::fs::write(p, std::process::id().to_string()).map_err(|e| format!("writing pid file {}: {e}", p.display()))?;
+    }
+    let mut servers = Vec::new();
+    for (l, a) in listeners.into_iter().zip(&http_addrs) {
+        info!("agent: Started HTTP server on {a} (tcp)");
+        let ag = agent.clone();
+        servers.push(tokio::spawn(async move { crate::http::serve(ag, l).await }));
+    }
+    println!("==> disco agent running!");
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut shutdown = agent.shutdown_signal();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("Caught signal: interrupt"),
+        _ = term.recv() => info!("Caught signal: terminated"),
+        _ = shutdown.wait_for(|v| *v) => info!("agent: leave requested"),
+    }
+    println!("==> Gracefully shutting down...");
+    agent.request_shutdown();
+    for s in servers {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), s).await {
+            Ok(Ok(Err(e))) => error!("http server: {e}"),
+            _ => {}
+        }
+    }
+    agent.stop().await;
+    if let Some(p) = &cfg.pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    info!("agent: shutdown complete");
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! The `disco` command line: Consul's commands, flags and output.
+
+mod agent;
+mod commands;
+pub mod flags;
+pub mod table;
+
+/// Run the CLI with `args` (without the binary name); returns the exit code.
+pub fn run(args: Vec<String>) -> i32 {
+    let Some(cmd) = args.first().map(String::as_str) else {
+        eprintln!("{}", usage());
+        return 1;
+    };
+    let rest = &args[1..];
+    match cmd {
+        "agent" => agent::run(rest),
+        "version" | "-version" | "--version" | "-v" => {
+            println!("disco v{} (Consul API {})", env!("CARGO_PKG_VERSION"), crate::agent::CONSUL_VERSION);
+            println!("Protocol 2 spoken by default, understands 2 to 3 (agent will automatically use protocol >2 when speaking to compatible agents)");
+            0
+        }
+        "-h" | "--help" | "-help" | "help" => {
+            println!("{}", usage());
+            0
+        }
+        _ => commands::run(cmd, rest),
+    }
+}
+
+fn usage() -> String {
+    "Usage: disco [--version] [--help] <command> [<args>]
+
+Available commands are:
+    agent          Runs a disco agent
+    catalog        Interact with the catalog
+    info           Provides debugging information for operators.
+    kv             Interact with the key-value store
+    leave          Gracefully leaves the cluster and shuts down
+    members        Lists the members of the cluster
+    services       Interact with services
+    version        Prints the disco version"
+        .to_string()
+}

@@ -1,0 +1,95 @@
+//! HTTP client for the CLI (and the console): talks to any agent's Consul-compatible API.
+
+use std::time::Duration;
+
+/// Client errors, worded for a one-line CLI message.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The agent could not be reached.
+    #[error("Get \"{url}\": dial tcp {addr}: connect: connection refused ({cause})")]
+    Unreachable {
+        /// URL tried.
+        url: String,
+        /// Address tried.
+        addr: String,
+        /// Underlying error.
+        cause: String,
+    },
+    /// The agent answered with an error status.
+    #[error("Unexpected response code: {code} ({body})")]
+    Status {
+        /// HTTP status.
+        code: u16,
+        /// Body text.
+        body: String,
+    },
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A client bound to one agent address.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    addr: String,
+    http: reqwest::Client,
+}
+
+/// Resolve the agent address: flag, then `CONSUL_HTTP_ADDR`/`DISCO_HTTP_ADDR`, then the default.
+pub fn resolve_addr(flag: Option<&str>) -> String {
+    flag.map(str::to_string)
+        .or_else(|| std::env::var("DISCO_HTTP_ADDR").ok())
+        .or_else(|| std::env::var("CONSUL_HTTP_ADDR").ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "127.0.0.1:8500".into())
+}
+
+impl Client {
+    /// A client for `addr` (`host:port`, optionally with `http://`).
+    pub fn new(addr: &str) -> Result<Self, ClientError> {
+        let base = if addr.starts_with("http://") || addr.starts_with("https://") {
+            addr.trim_end_matches('/').to_string()
+        } else {
+            format!("http://{}", addr.trim_end_matches('/'))
+        };
+        let hostport = base.split("://").nth(1).unwrap_or(&base).to_string();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(660))
+            .no_proxy()
+            .build()
+            .map_err(|e| ClientError::Other(e.to_string()))?;
+        Ok(Client { base, addr: hostport, http })
+    }
+
+    /// Send a request; non-2xx answers become [`ClientError::Status`] (404 is returned as is).
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Vec<u8>>) -> Result<(u16, Vec<u8>), ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.http.request(method, &url);
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_connect() || e.is_timeout() {
+                ClientError::Unreachable { url: url.clone(), addr: self.addr.clone(), cause: e.to_string() }
+            } else {
+                ClientError::Other(e.to_string())
+            }
+        })?;
+        let code = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Other(e.to_string()))?.to_vec();
+        if code >= 400 && code != 404 {
+            return Err(ClientError::Status { code, body: String::from_utf8_lossy(&bytes).trim().to_string() });
+        }
+        Ok((code, bytes))
+    }
+
+    /// GET and decode JSON (None on 404).
+    pub async fn get_json(&self, path: &str) -> Result<Option<serde_json::Value>, ClientError> {
+        let (code, body) = self.send(reqwest::Method::GET, path, None).await?;
+        if code == 404 {
+            return Ok(None);
+        }
+        serde_json::from_slice(&body).map(Some).map_err(|e| ClientError::Other(format!("decoding response: {e}")))
+    }
+}

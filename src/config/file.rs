@@ -1,0 +1,339 @@
+//! JSON config files and directories.
+//!
+//! Keys are checked by hand rather than through a derived deserializer so each error can
+//! name the key and the file, and unknown keys can be warnings (as Consul's are) instead of
+//! failures.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::{AgentConfig, ConfigError};
+
+/// A non-fatal remark about a config file (an unknown key, an ignored setting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning(pub String);
+
+/// Keys accepted and ignored because they configure features outside disco's scope or whose
+/// defaults are the only supported value.
+const IGNORED: &[&str] = &[
+    "performance",
+    "telemetry",
+    "addresses",
+    "advertise_addr_wan",
+    "disable_update_check",
+    "disable_anonymous_signature",
+    "disable_remote_exec",
+    "enable_debug",
+    "enable_syslog",
+    "syslog_facility",
+    "log_json",
+    "log_file",
+    "ui_dir",
+    "ui_config",
+    "verify_incoming",
+    "verify_outgoing",
+    "verify_server_hostname",
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "connect",
+    "rejoin_after_leave",
+    "retry_interval",
+    "retry_max",
+    "recursors",
+    "dns_config",
+    "autopilot",
+    "reconnect_timeout",
+    "session_ttl_min",
+    "check_output_max_size",
+    "limits",
+    "service",
+    "services",
+    "check",
+    "checks",
+    "watches",
+    "protocol",
+    "raft_protocol",
+    "alt_domain",
+    "server_name",
+    "segment",
+    "license_path",
+    "default_query_time",
+    "max_query_time",
+    "discovery_max_stale",
+    "http_config",
+    "auto_encrypt",
+    "tls",
+    "statsd_addr",
+    "statsite_addr",
+    "enable_central_service_config",
+    "check_update_interval",
+    "translate_wan_addrs",
+    "acl_datacenter",
+    "acl_default_policy",
+    "acl_down_policy",
+    "acl_master_token",
+    "acl_token",
+    "acl_ttl",
+];
+
+/// Load a config file, or every `*.json` file of a directory in name order, on top of `cfg`.
+pub fn load_path(cfg: &mut AgentConfig, path: &Path) -> Result<Vec<ConfigWarning>, ConfigError> {
+    let meta = std::fs::metadata(path).map_err(|e| ConfigError::Read { path: path.display().to_string(), err: e.to_string() })?;
+    let mut warnings = Vec::new();
+    if meta.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| ConfigError::Read { path: path.display().to_string(), err: e.to_string() })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for f in files {
+            match f.extension().and_then(|e| e.to_str()) {
+                Some("json") => warnings.extend(load_file(cfg, &f)?),
+                Some("hcl") => warnings.push(ConfigWarning(format!("skipping {}: HCL is not supported, use JSON", f.display()))),
+                _ => {}
+            }
+        }
+    } else {
+        warnings.extend(load_file(cfg, path)?);
+    }
+    cfg.sources.push(path.to_path_buf());
+    Ok(warnings)
+}
+
+fn load_file(cfg: &mut AgentConfig, path: &Path) -> Result<Vec<ConfigWarning>, ConfigError> {
+    let p = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read { path: p.clone(), err: e.to_string() })?;
+    if path.extension().and_then(|e| e.to_str()) == Some("hcl") {
+        return Err(ConfigError::Parse { path: p, err: "HCL config files are not supported, use JSON".into() });
+    }
+    let value: Value = serde_json::from_str(&text).map_err(|e| ConfigError::Parse { path: p.clone(), err: e.to_string() })?;
+    apply_json(cfg, &value, &p)
+}
+
+/// Apply one JSON document (a file's content) to `cfg`. `source` names it in errors.
+pub fn apply_json(cfg: &mut AgentConfig, value: &Value, source: &str) -> Result<Vec<ConfigWarning>, ConfigError> {
+    let Value::Object(obj) = value else {
+        return Err(ConfigError::Parse { path: source.into(), err: "top level must be a JSON object".into() });
+    };
+    let mut r = Reader { source, warnings: Vec::new() };
+    for (key, v) in obj {
+        match key.as_str() {
+            "datacenter" => cfg.datacenter = r.string(key, v)?,
+            "primary_datacenter" => cfg.primary_datacenter = r.string(key, v)?,
+            "data_dir" => cfg.data_dir = Some(PathBuf::from(r.string(key, v)?)),
+            "log_level" => cfg.log_level = r.log_level(key, v)?,
+            "server" => cfg.server = r.bool(key, v)?,
+            "node_name" => cfg.node_name = r.string(key, v)?,
+            "node_id" => cfg.node_id = Some(r.uuid(key, v)?),
+            "node_meta" => cfg.node_meta = r.string_map(key, v)?,
+            "ui" => cfg.ui = r.bool(key, v)?,
+            "bind_addr" => cfg.bind_addr = r.ip(key, v)?,
+            "client_addr" => cfg.client_addr = r.ip_list(key, v)?,
+            "advertise_addr" => cfg.advertise_addr = Some(r.ip(key, v)?),
+            "bootstrap" => cfg.bootstrap = r.bool(key, v)?,
+            "bootstrap_expect" => cfg.bootstrap_expect = r.uint(key, v, 0, 1 << 16)? as u32,
+            "enable_script_checks" => cfg.enable_script_checks = r.bool(key, v)?,
+            "enable_local_script_checks" => cfg.enable_local_script_checks = r.bool(key, v)?,
+            "pid_file" => cfg.pid_file = Some(PathBuf::from(r.string(key, v)?)),
+            "domain" => cfg.domain = r.string(key, v)?,
+            "encrypt" => cfg.encrypt = Some(r.string(key, v)?),
+            "start_join" => cfg.start_join = r.string_list(key, v)?,
+            "retry_join" => cfg.retry_join = r.string_list(key, v)?,
+            "leave_on_terminate" => cfg.leave_on_terminate = Some(r.bool(key, v)?),
+            "skip_leave_on_interrupt" => cfg.skip_leave_on_interrupt = Some(r.bool(key, v)?),
+            "kv_max_value_size" => cfg.kv_max_value_size = r.uint(key, v, 1, u32::MAX as u64)?,
+            "ports" => r.ports(cfg, key, v)?,
+            "acl" => r.acl(cfg, key, v)?,
+            "limits" => r.limits(cfg, key, v)?,
+            k if IGNORED.contains(&k) => {}
+            k => r.warn(format!("{source}: invalid config key {k}")),
+        }
+    }
+    Ok(r.warnings)
+}
+
+struct Reader<'a> {
+    source: &'a str,
+    warnings: Vec<ConfigWarning>,
+}
+
+impl Reader<'_> {
+    fn err(&self, key: &str, msg: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { path: self.source.into(), key: key.into(), msg: msg.into() }
+    }
+
+    fn warn(&mut self, msg: String) {
+        self.warnings.push(ConfigWarning(msg));
+    }
+
+    fn string(&self, key: &str, v: &Value) -> Result<String, ConfigError> {
+        v.as_str().map(str::to_string).ok_or_else(|| self.err(key, format!("expected a string, got {}", kind(v))))
+    }
+
+    fn bool(&self, key: &str, v: &Value) -> Result<bool, ConfigError> {
+        v.as_bool().ok_or_else(|| self.err(key, format!("expected a boolean, got {}", kind(v))))
+    }
+
+    fn int(&self, key: &str, v: &Value, min: i64, max: i64) -> Result<i64, ConfigError> {
+        let n = v.as_i64().ok_or_else(|| self.err(key, format!("expected an integer, got {}", kind(v))))?;
+        if n < min || n > max {
+            return Err(self.err(key, format!("{n} is out of range {min}..={max}")));
+        }
+        Ok(n)
+    }
+
+    fn uint(&self, key: &str, v: &Value, min: u64, max: u64) -> Result<u64, ConfigError> {
+        Ok(self.int(key, v, min as i64, max as i64)? as u64)
+    }
+
+    fn ip(&self, key: &str, v: &Value) -> Result<IpAddr, ConfigError> {
+        let s = self.string(key, v)?;
+        s.trim().parse().map_err(|_| self.err(key, format!("invalid IP address {s:?}")))
+    }
+
+    fn ip_list(&self, key: &str, v: &Value) -> Result<Vec<IpAddr>, ConfigError> {
+        let s = self.string(key, v)?;
+        let ips: Result<Vec<IpAddr>, _> = s.split_whitespace().map(|p| p.parse::<IpAddr>()).collect();
+        match ips {
+            Ok(ips) if !ips.is_empty() => Ok(ips),
+            _ => Err(self.err(key, format!("invalid IP address list {s:?}"))),
+        }
+    }
+
+    fn uuid(&self, key: &str, v: &Value) -> Result<String, ConfigError> {
+        let s = self.string(key, v)?;
+        uuid::Uuid::parse_str(&s).map_err(|_| self.err(key, format!("{s:?} is not a valid UUID")))?;
+        Ok(s.to_lowercase())
+    }
+
+    fn log_level(&self, key: &str, v: &Value) -> Result<String, ConfigError> {
+        let s = self.string(key, v)?;
+        parse_log_level(&s).ok_or_else(|| self.err(key, format!("invalid log level {s:?} (trace, debug, info, warn, error)")))
+    }
+
+    fn string_list(&self, key: &str, v: &Value) -> Result<Vec<String>, ConfigError> {
+        match v {
+            Value::Array(items) => items.iter().map(|i| self.string(key, i)).collect(),
+            Value::String(s) => Ok(vec![s.clone()]),
+            _ => Err(self.err(key, format!("expected a list of strings, got {}", kind(v)))),
+        }
+    }
+
+    fn string_map(&self, key: &str, v: &Value) -> Result<std::collections::BTreeMap<String, String>, ConfigError> {
+        let obj = self.object(key, v)?;
+        obj.iter().map(|(k, val)| Ok((k.clone(), self.string(&format!("{key}.{k}"), val)?))).collect()
+    }
+
+    fn object<'v>(&self, key: &str, v: &'v Value) -> Result<&'v Map<String, Value>, ConfigError> {
+        v.as_object().ok_or_else(|| self.err(key, format!("expected an object, got {}", kind(v))))
+    }
+
+    fn ports(&mut self, cfg: &mut AgentConfig, key: &str, v: &Value) -> Result<(), ConfigError> {
+        let obj = self.object(key, v)?;
+        for (k, pv) in obj {
+            let full = format!("{key}.{k}");
+            let port = |r: &Self| r.int(&full, pv, -1, 65535);
+            match k.as_str() {
+                "http" => cfg.ports.http = port(self)?,
+                "https" => cfg.ports.https = port(self)?,
+                "dns" => cfg.ports.dns = port(self)?,
+                "server" => cfg.ports.server = port(self)?,
+                "serf_lan" => cfg.ports.serf_lan = port(self)?,
+                "serf_wan" => cfg.ports.serf_wan = port(self)?,
+                "grpc" => cfg.ports.grpc = port(self)?,
+                "grpc_tls" | "sidecar_min_port" | "sidecar_max_port" | "expose_min_port" | "expose_max_port" => {
+                    port(self)?;
+                }
+                other => self.warn(format!("{}: invalid config key {key}.{other}", self.source)),
+            }
+        }
+        Ok(())
+    }
+
+    fn acl(&mut self, cfg: &mut AgentConfig, key: &str, v: &Value) -> Result<(), ConfigError> {
+        let obj = self.object(key, v)?;
+        for (k, av) in obj {
+            match k.as_str() {
+                "enabled" => cfg.acl_enabled = self.bool(&format!("{key}.{k}"), av)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn limits(&mut self, cfg: &mut AgentConfig, key: &str, v: &Value) -> Result<(), ConfigError> {
+        let obj = self.object(key, v)?;
+        if let Some(size) = obj.get("kv_max_value_size") {
+            cfg.kv_max_value_size = self.uint(&format!("{key}.kv_max_value_size"), size, 1, u32::MAX as u64)?;
+        }
+        Ok(())
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Normalise a Consul log level (`INFO`, `err`, `warning`...) to a tracing filter level.
+pub fn parse_log_level(s: &str) -> Option<String> {
+    let l = s.trim().to_ascii_lowercase();
+    let lvl = match l.as_str() {
+        "trace" => "trace",
+        "debug" => "debug",
+        "info" => "info",
+        "warn" | "warning" => "warn",
+        "err" | "error" => "error",
+        _ => return None,
+    };
+    Some(lvl.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tutorial_file_applies() {
+        let mut cfg = AgentConfig::default();
+        let v: Value = serde_json::from_str(
+            r#"{"datacenter":"dc1","data_dir":"/tmp/x","log_level":"INFO","server":true,"node_name":"node1","ui":true,
+            "bind_addr":"127.0.0.1","client_addr":"0.0.0.0","advertise_addr":"127.0.0.1","bootstrap_expect":3,
+            "ports":{"http":8510,"dns":8610,"server":8310,"serf_lan":8311,"serf_wan":8312}}"#,
+        )
+        .unwrap();
+        let w = apply_json(&mut cfg, &v, "consul02.json").unwrap();
+        assert!(w.is_empty());
+        assert_eq!(cfg.ports.http, 8510);
+        assert_eq!(cfg.bootstrap_expect, 3);
+        assert_eq!(cfg.log_level, "info");
+        assert!(cfg.server && cfg.ui);
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_file() {
+        let mut cfg = AgentConfig::default();
+        let v: Value = serde_json::from_str(r#"{"ports":{"http":"eighty"}}"#).unwrap();
+        let e = apply_json(&mut cfg, &v, "a.json").unwrap_err().to_string();
+        assert!(e.contains("a.json") && e.contains("ports.http"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_warns() {
+        let mut cfg = AgentConfig::default();
+        let v: Value = serde_json::from_str(r#"{"bogus_key":1,"performance":{"raft_multiplier":1}}"#).unwrap();
+        let w = apply_json(&mut cfg, &v, "a.json").unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].0.contains("bogus_key"));
+    }
+}

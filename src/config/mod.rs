@@ -1,0 +1,229 @@
+//! Agent configuration: defaults, JSON config files and directories, and command-line flags,
+//! merged in Consul's order (defaults < files in the order given < flags).
+
+mod file;
+mod net;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+pub use file::{ConfigWarning, load_path, parse_log_level};
+
+/// Configuration errors, each naming the key or flag and where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file could not be read.
+    #[error("Error reading '{path}': {err}")]
+    Read {
+        /// Path.
+        path: String,
+        /// Cause.
+        err: String,
+    },
+    /// A file is not valid JSON.
+    #[error("Error parsing {path}: {err}")]
+    Parse {
+        /// Path.
+        path: String,
+        /// Cause.
+        err: String,
+    },
+    /// A key has the wrong type or an invalid value.
+    #[error("Error parsing {path}: {key}: {msg}")]
+    Invalid {
+        /// Source (file path or `command line`).
+        path: String,
+        /// Key.
+        key: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// The merged configuration is inconsistent.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Listener ports; a negative value disables the listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ports {
+    /// HTTP API.
+    pub http: i64,
+    /// HTTPS API (unsupported, must stay disabled).
+    pub https: i64,
+    /// DNS interface.
+    pub dns: i64,
+    /// Server RPC (Raft and forwarding).
+    pub server: i64,
+    /// LAN gossip.
+    pub serf_lan: i64,
+    /// WAN gossip.
+    pub serf_wan: i64,
+    /// gRPC (unsupported).
+    pub grpc: i64,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports { http: 8500, https: -1, dns: 8600, server: 8300, serf_lan: 8301, serf_wan: 8302, grpc: -1 }
+    }
+}
+
+/// The merged agent configuration.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// Datacenter name.
+    pub datacenter: String,
+    /// Primary datacenter (accepted for compatibility).
+    pub primary_datacenter: String,
+    /// Where Raft, snapshots and agent-local state live. `None` only with `-dev`.
+    pub data_dir: Option<PathBuf>,
+    /// trace|debug|info|warn|error.
+    pub log_level: String,
+    /// Run as a server (Raft member).
+    pub server: bool,
+    /// Node name.
+    pub node_name: String,
+    /// Node UUID; generated and persisted when absent.
+    pub node_id: Option<String>,
+    /// Node metadata.
+    pub node_meta: BTreeMap<String, String>,
+    /// Serve the web UI redirect.
+    pub ui: bool,
+    /// Cluster (gossip/RPC) bind address.
+    pub bind_addr: IpAddr,
+    /// HTTP/DNS bind addresses.
+    pub client_addr: Vec<IpAddr>,
+    /// Address advertised to peers.
+    pub advertise_addr: Option<IpAddr>,
+    /// Elect itself leader alone.
+    pub bootstrap: bool,
+    /// Servers to wait for before bootstrapping.
+    pub bootstrap_expect: u32,
+    /// Ports.
+    pub ports: Ports,
+    /// Allow script checks registered over HTTP.
+    pub enable_script_checks: bool,
+    /// Allow script checks from config files.
+    pub enable_local_script_checks: bool,
+    /// ACLs (only `false` is supported).
+    pub acl_enabled: bool,
+    /// Write the PID here.
+    pub pid_file: Option<PathBuf>,
+    /// In-memory single server.
+    pub dev: bool,
+    /// DNS domain.
+    pub domain: String,
+    /// Gossip addresses to join at start.
+    pub start_join: Vec<String>,
+    /// Gossip addresses to join with retries.
+    pub retry_join: Vec<String>,
+    /// Gossip key.
+    pub encrypt: Option<String>,
+    /// Largest KV value accepted.
+    pub kv_max_value_size: u64,
+    /// Leave the cluster on SIGTERM.
+    pub leave_on_terminate: Option<bool>,
+    /// Do not leave on SIGINT.
+    pub skip_leave_on_interrupt: Option<bool>,
+    /// Files and directories the configuration was read from, for `reload`.
+    pub sources: Vec<PathBuf>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            datacenter: "dc1".into(),
+            primary_datacenter: String::new(),
+            data_dir: None,
+            log_level: "info".into(),
+            server: false,
+            node_name: net::hostname(),
+            node_id: None,
+            node_meta: BTreeMap::new(),
+            ui: false,
+            bind_addr: IpAddr::from([0, 0, 0, 0]),
+            client_addr: vec![IpAddr::from([127, 0, 0, 1])],
+            advertise_addr: None,
+            bootstrap: false,
+            bootstrap_expect: 0,
+            ports: Ports::default(),
+            enable_script_checks: false,
+            enable_local_script_checks: false,
+            acl_enabled: false,
+            pid_file: None,
+            dev: false,
+            domain: "consul.".into(),
+            start_join: Vec::new(),
+            retry_join: Vec::new(),
+            encrypt: None,
+            kv_max_value_size: 512 * 1024,
+            leave_on_terminate: None,
+            skip_leave_on_interrupt: None,
+            sources: Vec::new(),
+        }
+    }
+}
+
+impl AgentConfig {
+    /// The address peers and the catalog see for this node.
+    pub fn advertise(&self) -> IpAddr {
+        if let Some(a) = self.advertise_addr {
+            return a;
+        }
+        if !self.bind_addr.is_unspecified() {
+            return self.bind_addr;
+        }
+        net::private_ipv4().unwrap_or(IpAddr::from([127, 0, 0, 1]))
+    }
+
+    /// Check the merged configuration for combinations Consul refuses.
+    pub fn validate(&self) -> Result<Vec<String>, ConfigError> {
+        let mut warnings = Vec::new();
+        if self.bootstrap && self.bootstrap_expect > 0 {
+            return Err(ConfigError::Conflict("'bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive".into()));
+        }
+        if !self.server && (self.bootstrap || self.bootstrap_expect > 0) {
+            return Err(ConfigError::Conflict("'bootstrap_expect > 0' and 'bootstrap' require 'server = true'".into()));
+        }
+        if self.dev && self.bootstrap_expect > 0 {
+            return Err(ConfigError::Conflict("'bootstrap_expect > 0' not allowed in dev mode".into()));
+        }
+        if self.data_dir.is_none() && !self.dev {
+            return Err(ConfigError::Conflict("data_dir cannot be empty".into()));
+        }
+        if self.acl_enabled {
+            return Err(ConfigError::Conflict("acl.enabled = true is not supported".into()));
+        }
+        if self.ports.https >= 0 {
+            warnings.push("ports.https is not supported; HTTPS stays disabled".into());
+        }
+        if self.bootstrap_expect == 1 {
+            warnings.push("BootstrapExpect is set to 1; this is the same as Bootstrap mode.".into());
+        } else if self.bootstrap_expect > 1 && self.bootstrap_expect % 2 == 0 {
+            warnings.push(format!(
+                "bootstrap_expect = {}: A cluster with an even number of servers does not achieve optimum fault tolerance.",
+                self.bootstrap_expect
+            ));
+        }
+        if self.node_name.is_empty() {
+            return Err(ConfigError::Conflict("node_name cannot be empty".into()));
+        }
+        for (name, port) in [
+            ("http", self.ports.http),
+            ("dns", self.ports.dns),
+            ("server", self.ports.server),
+            ("serf_lan", self.ports.serf_lan),
+            ("serf_wan", self.ports.serf_wan),
+        ] {
+            if port > 65535 {
+                return Err(ConfigError::Invalid {
+                    path: "configuration".into(),
+                    key: format!("ports.{name}"),
+                    msg: format!("invalid port {port}"),
+                });
+            }
+        }
+        Ok(warnings)
+    }
+}

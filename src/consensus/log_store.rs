@@ -1,0 +1,160 @@
+//! The Raft log and vote in sled.
+//!
+//! Entries are keyed by their index as big-endian `u64` so ranges iterate in order. An
+//! appended batch is acknowledged to Raft only after one `flush` of the database: every
+//! write that was batched into the same append shares one fsync (group commit).
+
+use std::fmt::Debug;
+use std::io;
+use std::ops::{Bound, RangeBounds};
+
+use openraft::type_config::alias::{EntryOf, LogIdOf, VoteOf};
+use openraft::entry::RaftEntry;
+use openraft::storage::{IOFlushed, RaftLogStorage};
+use openraft::{LogState, OptionalSend, RaftLogReader};
+
+use super::TypeConfig;
+
+const VOTE: &[u8] = b"vote";
+const COMMITTED: &[u8] = b"committed";
+const PURGED: &[u8] = b"last_purged";
+
+/// sled-backed log store; cheap to clone (sled trees are shared handles).
+#[derive(Clone)]
+pub struct LogStore {
+    db: sled::Db,
+    log: sled::Tree,
+    meta: sled::Tree,
+    durable: bool,
+}
+
+fn io_err(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> io::Result<Vec<u8>> {
+    postcard::to_stdvec(v).map_err(io_err)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> io::Result<T> {
+    postcard::from_bytes(b).map_err(io_err)
+}
+
+impl LogStore {
+    /// Open the log trees of `db`. With `durable`, appends and votes are fsynced.
+    pub fn open(db: &sled::Db, durable: bool) -> sled::Result<Self> {
+        Ok(LogStore { db: db.clone(), log: db.open_tree("raft_log")?, meta: db.open_tree("raft_meta")?, durable })
+    }
+
+    async fn flush(&self) -> io::Result<()> {
+        if self.durable {
+            self.db.flush_async().await.map_err(io_err)?;
+        }
+        Ok(())
+    }
+
+    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
+        match self.meta.get(key).map_err(io_err)? {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn range_bytes<RB: RangeBounds<u64>>(range: &RB) -> (Bound<[u8; 8]>, Bound<[u8; 8]>) {
+        let map = |b: Bound<&u64>| match b {
+            Bound::Included(i) => Bound::Included(i.to_be_bytes()),
+            Bound::Excluded(i) => Bound::Excluded(i.to_be_bytes()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        (map(range.start_bound()), map(range.end_bound()))
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<EntryOf<TypeConfig>>, io::Error> {
+        let mut out = Vec::new();
+        for item in self.log.range(Self::range_bytes(&range)) {
+            let (_, v) = item.map_err(io_err)?;
+            out.push(decode(&v)?);
+        }
+        Ok(out)
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<VoteOf<TypeConfig>>, io::Error> {
+        self.get_meta(VOTE)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
+        let last_purged: Option<LogIdOf<TypeConfig>> = self.get_meta(PURGED)?;
+        let last = match self.log.last().map_err(io_err)? {
+            Some((_, v)) => Some(decode::<EntryOf<TypeConfig>>(&v)?.log_id()),
+            None => last_purged.clone(),
+        };
+        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &VoteOf<TypeConfig>) -> Result<(), io::Error> {
+        self.meta.insert(VOTE, encode(vote)?).map_err(io_err)?;
+        self.flush().await
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogIdOf<TypeConfig>>) -> Result<(), io::Error> {
+        // Not fsynced on its own: a lost value only means re-applying a little more after a
+        // restart (it rides along with the next append's flush).
+        self.meta.insert(COMMITTED, encode(&committed)?).map_err(io_err)?;
+        Ok(())
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogIdOf<TypeConfig>>, io::Error> {
+        Ok(self.get_meta::<Option<LogIdOf<TypeConfig>>>(COMMITTED)?.flatten())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> Result<(), io::Error>
+    where
+        I: IntoIterator<Item = EntryOf<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut batch = sled::Batch::default();
+        for entry in entries {
+            batch.insert(&entry.index().to_be_bytes(), encode(&entry)?);
+        }
+        self.log.apply_batch(batch).map_err(io_err)?;
+        let res = self.flush().await;
+        let ok = res.is_ok();
+        callback.io_completed(res.map_err(|e| io::Error::other(e.to_string())));
+        if ok { Ok(()) } else { Err(io::Error::other("log flush failed")) }
+    }
+
+    async fn truncate_after(&mut self, last_log_id: Option<LogIdOf<TypeConfig>>) -> Result<(), io::Error> {
+        let start = last_log_id.map(|l| l.index() + 1).unwrap_or(0);
+        let mut batch = sled::Batch::default();
+        for item in self.log.range(start.to_be_bytes()..) {
+            let (k, _) = item.map_err(io_err)?;
+            batch.remove(k);
+        }
+        self.log.apply_batch(batch).map_err(io_err)?;
+        self.flush().await
+    }
+
+    async fn purge(&mut self, log_id: LogIdOf<TypeConfig>) -> Result<(), io::Error> {
+        self.meta.insert(PURGED, encode(&Some(log_id.clone()))?).map_err(io_err)?;
+        let mut batch = sled::Batch::default();
+        for item in self.log.range(..=log_id.index().to_be_bytes()) {
+            let (k, _) = item.map_err(io_err)?;
+            batch.remove(k);
+        }
+        self.log.apply_batch(batch).map_err(io_err)?;
+        self.flush().await
+    }
+}

@@ -1,0 +1,12 @@
+//! disco: service discovery, health checking and configuration in one binary, speaking
+//! Consul's HTTP API and command line.
+
+pub mod agent;
+pub mod api;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod consensus;
+pub mod http;
+pub mod logging;
+pub mod state;

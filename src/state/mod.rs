@@ -1,0 +1,40 @@
+//! The replicated state store: the catalog (nodes, services, checks) and the KV tree.
+//!
+//! Pure data and logic, no I/O: the Raft state machine applies [`Command`]s to a [`Store`],
+//! and the HTTP layer reads it. Every row carries the Raft index that created and last
+//! modified it, which is what Consul clients see as `CreateIndex`/`ModifyIndex` and what
+//! blocking queries compare against.
+
+mod command;
+mod model;
+mod store;
+mod watch;
+
+pub use command::{CheckUpdate, Command, KvOp, Response};
+pub use model::{Check, CheckDefinition, KvEntry, Node, Service, TaggedAddress, Weights};
+pub use store::{CheckFilter, Store, Table};
+pub use watch::{Watches, WatchSet};
+
+/// Health status strings as Consul spells them.
+pub mod status {
+    /// Every check is fine.
+    pub const PASSING: &str = "passing";
+    /// Degraded but usable.
+    pub const WARNING: &str = "warning";
+    /// Failing: the instance drops out of discovery.
+    pub const CRITICAL: &str = "critical";
+    /// Aggregate-only status used when a maintenance check is present.
+    pub const MAINTENANCE: &str = "maintenance";
+
+    /// Whether `s` is one of the three statuses a check can hold.
+    pub fn is_valid(s: &str) -> bool {
+        matches!(s, PASSING | WARNING | CRITICAL)
+    }
+}
+
+/// The node check every agent carries, driven by gossip membership.
+pub const SERF_CHECK_ID: &str = "serfHealth";
+/// Name of [`SERF_CHECK_ID`] as Consul shows it.
+pub const SERF_CHECK_NAME: &str = "Serf Health Status";
+/// Output of a passing [`SERF_CHECK_ID`].
+pub const SERF_ALIVE_OUTPUT: &str = "Agent alive and reachable";

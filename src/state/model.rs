@@ -1,0 +1,161 @@
+//! Row types of the state store. They mirror Consul's catalog structures but stay
+//! independent of the HTTP shapes so the wire format can evolve separately.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A catalog node.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// Node UUID (may be empty for externally registered nodes).
+    pub id: String,
+    /// Unique node name.
+    pub node: String,
+    /// Address other nodes and clients reach it on.
+    pub address: String,
+    /// Datacenter the node belongs to.
+    pub datacenter: String,
+    /// Extra addresses (`lan`, `wan`, ...).
+    pub tagged_addresses: BTreeMap<String, String>,
+    /// Node metadata.
+    pub meta: BTreeMap<String, String>,
+    /// Raft index of creation.
+    pub create_index: u64,
+    /// Raft index of the last change.
+    pub modify_index: u64,
+}
+
+/// A service-level tagged address (`{"Address":..,"Port":..}`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaggedAddress {
+    /// Address.
+    pub address: String,
+    /// Port.
+    pub port: i64,
+}
+
+/// DNS SRV weights of an instance by its health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Weights {
+    /// Weight while passing.
+    pub passing: i64,
+    /// Weight while warning.
+    pub warning: i64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights { passing: 1, warning: 1 }
+    }
+}
+
+/// A service instance registered on a node.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    /// Node the instance runs on.
+    pub node: String,
+    /// Instance ID, unique per node.
+    pub id: String,
+    /// Service name.
+    pub service: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Instance address; empty means the node's address.
+    pub address: String,
+    /// Extra addresses.
+    pub tagged_addresses: BTreeMap<String, TaggedAddress>,
+    /// Instance metadata.
+    pub meta: BTreeMap<String, String>,
+    /// Port.
+    pub port: i64,
+    /// SRV weights.
+    pub weights: Weights,
+    /// Whether catalog writes may override tags.
+    pub enable_tag_override: bool,
+    /// Kind (`""` for ordinary services).
+    pub kind: String,
+    /// Raft index of creation.
+    pub create_index: u64,
+    /// Raft index of the last change.
+    pub modify_index: u64,
+}
+
+/// How a check probes its target; kept for `Definition` in API output.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckDefinition {
+    /// HTTP URL for HTTP checks.
+    pub http: String,
+    /// HTTP method.
+    pub method: String,
+    /// HTTP headers.
+    pub header: BTreeMap<String, Vec<String>>,
+    /// HTTP body.
+    pub body: String,
+    /// Skip TLS verification.
+    pub tls_skip_verify: bool,
+    /// TLS server name.
+    pub tls_server_name: String,
+    /// `host:port` for TCP checks.
+    pub tcp: String,
+    /// Arguments of script checks.
+    pub script_args: Vec<String>,
+    /// Interval in nanoseconds.
+    pub interval_ns: u64,
+    /// Timeout in nanoseconds.
+    pub timeout_ns: u64,
+    /// TTL in nanoseconds.
+    pub ttl_ns: u64,
+    /// Reap the service after this long critical, in nanoseconds.
+    pub deregister_critical_service_after_ns: u64,
+}
+
+/// A health check, node-level when `service_id` is empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// Node the check belongs to.
+    pub node: String,
+    /// Check ID, unique per node.
+    pub check_id: String,
+    /// Human name.
+    pub name: String,
+    /// `passing`, `warning` or `critical`.
+    pub status: String,
+    /// Free-form notes.
+    pub notes: String,
+    /// Output of the last run.
+    pub output: String,
+    /// Service instance the check belongs to (empty: node check).
+    pub service_id: String,
+    /// Name of that service.
+    pub service_name: String,
+    /// Tags of that service.
+    pub service_tags: Vec<String>,
+    /// `http`, `tcp`, `ttl`, `script` or empty.
+    pub check_type: String,
+    /// Probe definition.
+    pub definition: CheckDefinition,
+    /// Raft index of creation.
+    pub create_index: u64,
+    /// Raft index of the last change.
+    pub modify_index: u64,
+}
+
+/// A KV entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvEntry {
+    /// Full key.
+    pub key: String,
+    /// Raw value.
+    pub value: Vec<u8>,
+    /// Opaque client flags.
+    pub flags: u64,
+    /// Times the lock on this key was acquired.
+    pub lock_index: u64,
+    /// Session holding the lock, if any.
+    pub session: String,
+    /// Raft index of creation.
+    pub create_index: u64,
+    /// Raft index of the last change.
+    pub modify_index: u64,
+}

@@ -1,0 +1,261 @@
+//! Process harness: spawn the real `disco` binary on free loopback ports, wait for a leader,
+//! talk HTTP to it, kill -9 and restart it.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of the binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_disco"))
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// A running agent process.
+pub struct Agent {
+    pub child: Option<Child>,
+    pub http: u16,
+    pub args: Vec<String>,
+    pub log: PathBuf,
+    pub dir: PathBuf,
+}
+
+/// Poll `f` until it returns Some or the deadline passes.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > end {
+            panic!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A minimal HTTP/1.1 response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// One HTTP request over a fresh connection (Connection: close), so tests depend on nothing
+/// but the socket.
+pub fn http(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result<Resp> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| std::io::Error::other("no header end"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    Ok(Resp { status, headers, body })
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(pos) = b.windows(2).position(|w| w == b"\r\n") else { break };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..pos]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = pos + 2;
+        out.extend_from_slice(&b[start..start + size]);
+        b = &b[start + size + 2..];
+    }
+    out
+}
+
+impl Agent {
+    /// Start `disco agent` with `extra` flags; `dev` uses `-dev`, else a server with a data dir.
+    pub fn start(name: &str, extra: &[&str]) -> Agent {
+        let dir = std::env::temp_dir().join(format!("disco-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let http = free_port();
+        let mut args: Vec<String> = vec![
+            "agent".into(),
+            "-node".into(),
+            name.into(),
+            "-bind".into(),
+            "127.0.0.1".into(),
+            "-client".into(),
+            "127.0.0.1".into(),
+            "-http-port".into(),
+            http.to_string(),
+            "-dns-port".into(),
+            "-1".into(),
+            "-server-port".into(),
+            free_port().to_string(),
+            "-serf-lan-port".into(),
+            free_port().to_string(),
+            "-serf-wan-port".into(),
+            "-1".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.replace("{dir}", &dir.display().to_string())));
+        let log = dir.join("agent.log");
+        let mut a = Agent { child: None, http, args, log, dir };
+        a.spawn();
+        a
+    }
+
+    /// Start a persistent single server (`-server -bootstrap -data-dir`).
+    pub fn server(name: &str) -> Agent {
+        Agent::start(name, &["-server", "-bootstrap", "-data-dir", "{dir}/data"])
+    }
+
+    /// Start an in-memory dev agent.
+    pub fn dev(name: &str) -> Agent {
+        Agent::start(name, &["-dev"])
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
+        let child = Command::new(bin())
+            .args(&self.args)
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn disco");
+        self.child = Some(child);
+        let port = self.http;
+        let log = self.log.clone();
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http(port, "GET", "/v1/status/leader", b"")
+                && r.status == 200
+                && r.text().trim() != "\"\""
+            {
+                break;
+            }
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(st)) = c.try_wait()
+            {
+                panic!("agent exited ({st}):\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            }
+            if Instant::now() > end {
+                panic!("no leader within 30s:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        // The agent's own node is registered just after leadership; wait for it too.
+        let node = self.args[2].clone();
+        wait_for("self registration", Duration::from_secs(15), || {
+            let r = http(port, "GET", &format!("/v1/catalog/node/{node}"), b"").ok()?;
+            (r.status == 200 && r.text().trim() != "null").then_some(())
+        });
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        http(self.http, "GET", path, b"").expect("GET")
+    }
+    pub fn put(&self, path: &str, body: &[u8]) -> Resp {
+        http(self.http, "PUT", path, body).expect("PUT")
+    }
+    pub fn delete(&self, path: &str) -> Resp {
+        http(self.http, "DELETE", path, b"").expect("DELETE")
+    }
+
+    /// SIGKILL, no chance to flush anything.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for exit; returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        unsafe_kill(c.id() as i32, 15);
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(st)) = c.try_wait() {
+                return st.code();
+            }
+            if Instant::now() > end {
+                let _ = c.kill();
+                let _ = c.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Start again with the same flags and data dir.
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn unsafe_kill(pid: i32, sig: i32) {
+    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill9();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Run the CLI against an agent; returns (exit code, stdout, stderr).
+pub fn cli(port: u16, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .env("CONSUL_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env_remove("DISCO_HTTP_ADDR")
+        .output()
+        .expect("run cli");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
