@@ -12,13 +12,19 @@ fn status_and_self_registration() {
     let a = Agent::dev("t10a");
     let leader = a.get("/v1/status/leader").json();
     let peers = a.get("/v1/status/peers").json();
-    assert!(leader.as_str().is_some_and(|s| s.starts_with("127.0.0.1:")), "{leader}");
+    assert!(
+        leader.as_str().is_some_and(|s| s.starts_with("127.0.0.1:")),
+        "{leader}"
+    );
     assert_eq!(peers, json!([leader.clone()]));
     let me = a.get("/v1/agent/self").json();
     assert_eq!(me["Stats"]["consul"]["leader_addr"], leader);
     assert_eq!(me["Config"]["Datacenter"], "dc1");
     let members = a.get("/v1/agent/members").json();
-    assert_eq!(members[0], me["Member"], "Member must equal the members entry");
+    assert_eq!(
+        members[0], me["Member"],
+        "Member must equal the members entry"
+    );
     // Every server registers itself as the `consul` service with a passing serfHealth.
     let services = a.get("/v1/catalog/services").json();
     assert_eq!(services, json!({"consul": []}));
@@ -46,19 +52,41 @@ fn tutorial_registrations_verbatim() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.body.is_empty());
     // Visible in the catalog as soon as the call returned.
-    let list = a.get("/v1/catalog/service/node-exporter-172.30.12.100").json();
+    let list = a
+        .get("/v1/catalog/service/node-exporter-172.30.12.100")
+        .json();
     assert_eq!(list[0]["ServiceID"], "node-exporter");
     assert_eq!(list[0]["ServiceMeta"]["team"], "appgroup");
-    assert_eq!(list[0]["ServiceWeights"], json!({"Passing": 10, "Warning": 1}));
+    assert_eq!(
+        list[0]["ServiceWeights"],
+        json!({"Passing": 10, "Warning": 1})
+    );
     assert_eq!(list[0]["ServiceTags"], json!(["node-exporter"]));
-    let h = a.get("/v1/health/service/node-exporter-172.30.12.100").json();
-    let checks: Vec<&str> = h[0]["Checks"].as_array().unwrap().iter().map(|c| c["CheckID"].as_str().unwrap()).collect();
+    let h = a
+        .get("/v1/health/service/node-exporter-172.30.12.100")
+        .json();
+    let checks: Vec<&str> = h[0]["Checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["CheckID"].as_str().unwrap())
+        .collect();
     assert_eq!(checks, vec!["serfHealth", "service:node-exporter"]);
-    assert_eq!(h[0]["Checks"][1]["Status"], "critical", "new checks start critical");
-    assert_eq!(h[0]["Checks"][1]["Definition"]["Interval"], "10s", "durations are strings");
+    assert_eq!(
+        h[0]["Checks"][1]["Status"], "critical",
+        "new checks start critical"
+    );
+    assert_eq!(
+        h[0]["Checks"][1]["Definition"]["Interval"], "10s",
+        "durations are strings"
+    );
     assert_eq!(h[0]["Checks"][1]["Type"], "http");
     // ?passing drops it while its check is critical.
-    assert_eq!(a.get("/v1/health/service/node-exporter-172.30.12.100?passing").json(), json!([]));
+    assert_eq!(
+        a.get("/v1/health/service/node-exporter-172.30.12.100?passing")
+            .json(),
+        json!([])
+    );
 
     // The bulk-registration loop: lowercase keys and a `checks` array.
     let ip = "10.100.20.10";
@@ -71,12 +99,27 @@ fn tutorial_registrations_verbatim() {
     let s = &svcs[format!("prometheus-system-monitor-{ip}-tomcat-8021")];
     assert_eq!(s["Port"], 9100);
     assert_eq!(s["Address"], ip);
-    let r = a.put(&format!("/v1/agent/service/deregister/prometheus-system-monitor-{ip}-tomcat-8021"), b"");
+    let r = a.put(
+        &format!("/v1/agent/service/deregister/prometheus-system-monitor-{ip}-tomcat-8021"),
+        b"",
+    );
     assert_eq!(r.status, 200);
-    assert!(a.get(&format!("/v1/catalog/service/system-tomcat-{ip}-tomcat-8021")).json().as_array().unwrap().is_empty());
+    assert!(
+        a.get(&format!(
+            "/v1/catalog/service/system-tomcat-{ip}-tomcat-8021"
+        ))
+        .json()
+        .as_array()
+        .unwrap()
+        .is_empty()
+    );
     let r = a.put("/v1/agent/service/deregister/nope", b"");
     assert_eq!(r.status, 404);
-    assert!(r.text().contains("Unknown service ID \"nope\""), "{}", r.text());
+    assert!(
+        r.text().contains("Unknown service ID \"nope\""),
+        "{}",
+        r.text()
+    );
 }
 
 #[test]
@@ -98,9 +141,20 @@ fn kv_semantics() {
     // CAS
     let mi = e["ModifyIndex"].as_u64().unwrap();
     assert_eq!(a.put("/v1/kv/foo?cas=0", b"x").json(), json!(false));
-    assert_eq!(a.put(&format!("/v1/kv/foo?cas={}", mi + 1000), b"x").json(), json!(false));
-    assert_eq!(a.get("/v1/kv/foo").header("X-Consul-Index").unwrap(), idx.to_string(), "failed CAS moves no index");
-    assert_eq!(a.put(&format!("/v1/kv/foo?cas={mi}&flags=42"), b"baz").json(), json!(true));
+    assert_eq!(
+        a.put(&format!("/v1/kv/foo?cas={}", mi + 1000), b"x").json(),
+        json!(false)
+    );
+    assert_eq!(
+        a.get("/v1/kv/foo").header("X-Consul-Index").unwrap(),
+        idx.to_string(),
+        "failed CAS moves no index"
+    );
+    assert_eq!(
+        a.put(&format!("/v1/kv/foo?cas={mi}&flags=42"), b"baz")
+            .json(),
+        json!(true)
+    );
     assert_eq!(a.get("/v1/kv/foo?raw").text(), "baz");
     assert_eq!(a.get("/v1/kv/foo").json()[0]["Flags"], 42);
     // Empty value is null.
@@ -110,9 +164,19 @@ fn kv_semantics() {
     for k in ["base/base/foo", "base/base/bar", "base/foo"] {
         a.put(&format!("/v1/kv/{k}"), b"1");
     }
-    let keys: Vec<String> = a.get("/v1/kv/base/?recurse").json().as_array().unwrap().iter().map(|e| e["Key"].as_str().unwrap().to_string()).collect();
+    let keys: Vec<String> = a
+        .get("/v1/kv/base/?recurse")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["Key"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(keys, vec!["base/base/bar", "base/base/foo", "base/foo"]);
-    assert_eq!(a.get("/v1/kv/base/?keys&separator=/").json(), json!(["base/base/", "base/foo"]));
+    assert_eq!(
+        a.get("/v1/kv/base/?keys&separator=/").json(),
+        json!(["base/base/", "base/foo"])
+    );
     assert_eq!(a.delete("/v1/kv/base/?recurse").json(), json!(true));
     assert_eq!(a.get("/v1/kv/base/?recurse").status, 404);
     // Oversized values are refused and nothing is written.
@@ -132,9 +196,22 @@ fn kv_semantics() {
 fn blocking_query_wakes_on_write() {
     let a = Agent::dev("t10d");
     a.put("/v1/kv/watch", b"1");
-    let idx: u64 = a.get("/v1/kv/watch").header("X-Consul-Index").unwrap().parse().unwrap();
+    let idx: u64 = a
+        .get("/v1/kv/watch")
+        .header("X-Consul-Index")
+        .unwrap()
+        .parse()
+        .unwrap();
     let port = a.http;
-    let t = std::thread::spawn(move || support::http(port, "GET", &format!("/v1/kv/watch?index={idx}&wait=30s"), b"").unwrap());
+    let t = std::thread::spawn(move || {
+        support::http(
+            port,
+            "GET",
+            &format!("/v1/kv/watch?index={idx}&wait=30s"),
+            b"",
+        )
+        .unwrap()
+    });
     std::thread::sleep(Duration::from_millis(200));
     a.put("/v1/kv/watch", b"2");
     let r = t.join().unwrap();
@@ -157,25 +234,61 @@ fn catalog_and_health_endpoints() {
     });
     let r = a.put("/v1/catalog/register", reg.to_string().as_bytes());
     assert_eq!(r.json(), json!(true), "{}", r.text());
-    let s2 = json!({"Node": "n2", "Address": "10.1.10.12", "Service": {"Service": "s2", "Port": 1}});
+    let s2 =
+        json!({"Node": "n2", "Address": "10.1.10.12", "Service": {"Service": "s2", "Port": 1}});
     a.put("/v1/catalog/register", s2.to_string().as_bytes());
-    assert_eq!(a.get("/v1/catalog/services").json(), json!({"consul": [], "s1": ["master"], "s2": []}));
-    let nodes: Vec<String> = a.get("/v1/catalog/nodes").json().as_array().unwrap().iter().map(|n| n["Node"].as_str().unwrap().into()).collect();
+    assert_eq!(
+        a.get("/v1/catalog/services").json(),
+        json!({"consul": [], "s1": ["master"], "s2": []})
+    );
+    let nodes: Vec<String> = a
+        .get("/v1/catalog/nodes")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["Node"].as_str().unwrap().into())
+        .collect();
     assert_eq!(nodes, vec!["n1", "n2", "t10e"]);
     let n1 = a.get("/v1/catalog/node/n1").json();
     assert_eq!(n1["Services"]["s1"]["Port"], 8000);
     assert_eq!(a.get("/v1/catalog/node/nobody").text().trim(), "null");
-    assert_eq!(a.get("/v1/catalog/service/s1?tag=master").json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        a.get("/v1/catalog/service/s1?tag=master")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(a.get("/v1/catalog/service/s1?tag=slave").json(), json!([]));
-    assert_eq!(a.get("/v1/health/service/s1?passing").json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        a.get("/v1/health/service/s1?passing")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(a.get("/v1/health/checks/s1").json()[0]["CheckID"], "c1");
     assert_eq!(a.get("/v1/health/node/n1").json()[0]["CheckID"], "c1");
     assert_eq!(a.get("/v1/health/state/critical").json(), json!([]));
     assert_eq!(a.get("/v1/health/state/bogus").status, 400);
     let d = json!({"Node": "n1", "ServiceID": "s1"});
-    assert_eq!(a.put("/v1/catalog/deregister", d.to_string().as_bytes()).json(), json!(true));
+    assert_eq!(
+        a.put("/v1/catalog/deregister", d.to_string().as_bytes())
+            .json(),
+        json!(true)
+    );
     assert_eq!(a.get("/v1/catalog/service/s1").json(), json!([]));
-    assert!(a.get("/v1/health/node/n1").json().as_array().unwrap().is_empty(), "service checks go with the service");
+    assert!(
+        a.get("/v1/health/node/n1")
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "service checks go with the service"
+    );
     a.put("/v1/catalog/deregister", br#"{"Node":"n2"}"#);
     assert_eq!(a.get("/v1/catalog/node/n2").text().trim(), "null");
 }
@@ -183,48 +296,135 @@ fn catalog_and_health_endpoints() {
 #[test]
 fn ttl_checks() {
     let a = Agent::dev("t10f");
-    let r = a.put("/v1/agent/check/register", br#"{"name":"ttl1","ttl":"1s","notes":"n"}"#);
+    let r = a.put(
+        "/v1/agent/check/register",
+        br#"{"name":"ttl1","ttl":"1s","notes":"n"}"#,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(a.get("/v1/agent/checks").json()["ttl1"]["Status"], "critical");
-    assert_eq!(a.put("/v1/agent/check/pass/ttl1?note=all%20good", b"").status, 200);
+    assert_eq!(
+        a.get("/v1/agent/checks").json()["ttl1"]["Status"],
+        "critical"
+    );
+    assert_eq!(
+        a.put("/v1/agent/check/pass/ttl1?note=all%20good", b"")
+            .status,
+        200
+    );
     let c = a.get("/v1/agent/checks").json();
     assert_eq!(c["ttl1"]["Status"], "passing");
     assert_eq!(c["ttl1"]["Output"], "all good");
     assert_eq!(c["ttl1"]["Notes"], "n");
-    assert_eq!(a.get("/v1/health/node/t10f").json().as_array().unwrap().iter().find(|c| c["CheckID"] == "ttl1").unwrap()["Status"], "passing");
+    assert_eq!(
+        a.get("/v1/health/node/t10f")
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["CheckID"] == "ttl1")
+            .unwrap()["Status"],
+        "passing"
+    );
     // Expiry turns it critical.
     wait_for("TTL expiry", Duration::from_secs(10), || {
         let c = a.get("/v1/agent/checks").json();
         (c["ttl1"]["Status"] == "critical").then_some(())
     });
-    assert!(a.get("/v1/agent/checks").json()["ttl1"]["Output"].as_str().unwrap().starts_with("TTL expired"));
-    let r = a.put("/v1/agent/check/update/ttl1", br#"{"Status":"warning","Output":"meh"}"#);
+    assert!(
+        a.get("/v1/agent/checks").json()["ttl1"]["Output"]
+            .as_str()
+            .unwrap()
+            .starts_with("TTL expired")
+    );
+    let r = a.put(
+        "/v1/agent/check/update/ttl1",
+        br#"{"Status":"warning","Output":"meh"}"#,
+    );
     assert_eq!(r.status, 200);
-    assert_eq!(a.get("/v1/agent/checks").json()["ttl1"]["Status"], "warning");
-    assert_eq!(a.put("/v1/agent/check/update/ttl1", br#"{"Status":"bogus"}"#).status, 400);
+    assert_eq!(
+        a.get("/v1/agent/checks").json()["ttl1"]["Status"],
+        "warning"
+    );
+    assert_eq!(
+        a.put("/v1/agent/check/update/ttl1", br#"{"Status":"bogus"}"#)
+            .status,
+        400
+    );
     // Unknown service ID on check register is a 404.
-    assert_eq!(a.put("/v1/agent/check/register", br#"{"name":"x","ttl":"1s","serviceid":"nope"}"#).status, 404);
+    assert_eq!(
+        a.put(
+            "/v1/agent/check/register",
+            br#"{"name":"x","ttl":"1s","serviceid":"nope"}"#
+        )
+        .status,
+        404
+    );
 }
 
 #[test]
 fn bad_input_is_rejected_cleanly() {
     let a = Agent::dev("t10g");
     let cases: &[(&str, &[u8], &str)] = &[
-        ("/v1/agent/service/register", b"{not json", "Request decode failed"),
-        ("/v1/agent/service/register", br#"{"Name":"x","Foo":1}"#, "unknown field \"Foo\""),
-        ("/v1/agent/service/register", br#"{"Name":"x","Port":"eighty"}"#, "Request decode failed"),
-        ("/v1/agent/service/register", br#"{"Port":80}"#, "Missing service name"),
-        ("/v1/agent/service/register", br#"{"Name":"x","Weights":{"Passing":0}}"#, "Invalid Weights"),
-        ("/v1/agent/service/register", br#"{"Name":"x","Check":{"HTTP":"http://x"}}"#, "Interval must be > 0"),
-        ("/v1/agent/service/register", br#"{"Name":"x","Check":{"Args":["/bin/true"],"Interval":"1s"}}"#, "Scripts are disabled"),
-        ("/v1/agent/service/register", br#"{"Name":"x","Check":{"TTL":"ten"}}"#, "invalid duration"),
+        (
+            "/v1/agent/service/register",
+            b"{not json",
+            "Request decode failed",
+        ),
+        (
+            "/v1/agent/service/register",
+            br#"{"Name":"x","Foo":1}"#,
+            "unknown field \"Foo\"",
+        ),
+        (
+            "/v1/agent/service/register",
+            br#"{"Name":"x","Port":"eighty"}"#,
+            "Request decode failed",
+        ),
+        (
+            "/v1/agent/service/register",
+            br#"{"Port":80}"#,
+            "Missing service name",
+        ),
+        (
+            "/v1/agent/service/register",
+            br#"{"Name":"x","Weights":{"Passing":0}}"#,
+            "Invalid Weights",
+        ),
+        (
+            "/v1/agent/service/register",
+            br#"{"Name":"x","Check":{"HTTP":"http://x"}}"#,
+            "Interval must be > 0",
+        ),
+        (
+            "/v1/agent/service/register",
+            br#"{"Name":"x","Check":{"Args":["/bin/true"],"Interval":"1s"}}"#,
+            "Scripts are disabled",
+        ),
+        (
+            "/v1/agent/service/register",
+            br#"{"Name":"x","Check":{"TTL":"ten"}}"#,
+            "invalid duration",
+        ),
         ("/v1/agent/service/register", b"", "EOF"),
-        ("/v1/catalog/register", br#"{"Address":"1.2.3.4"}"#, "Must provide node"),
+        (
+            "/v1/catalog/register",
+            br#"{"Address":"1.2.3.4"}"#,
+            "Must provide node",
+        ),
     ];
     for (path, body, want) in cases {
         let r = a.put(path, body);
-        assert_eq!(r.status, 400, "{path} {}: {}", String::from_utf8_lossy(body), r.text());
-        assert!(r.text().contains(want), "{path}: wanted {want:?}, got {:?}", r.text());
+        assert_eq!(
+            r.status,
+            400,
+            "{path} {}: {}",
+            String::from_utf8_lossy(body),
+            r.text()
+        );
+        assert!(
+            r.text().contains(want),
+            "{path}: wanted {want:?}, got {:?}",
+            r.text()
+        );
         assert_eq!(r.text().trim().lines().count(), 1, "one-line reason");
     }
     // Nothing half-applied: no service named x exists.
@@ -244,7 +444,10 @@ fn metrics_json_and_prometheus() {
     a.put("/v1/kv/m", b"1");
     let m = a.get("/v1/agent/metrics").json();
     let samples = m["Samples"].as_array().unwrap();
-    let apply = samples.iter().find(|s| s["Name"] == "consul.raft.apply").expect("raft apply sample");
+    let apply = samples
+        .iter()
+        .find(|s| s["Name"] == "consul.raft.apply")
+        .expect("raft apply sample");
     assert!(apply["Count"].as_u64().unwrap() >= 1);
     let text = a.get("/v1/agent/metrics?format=prometheus").text();
     assert!(text.contains("consul_raft_apply_count"), "{text}");

@@ -41,7 +41,14 @@ impl Local {
             let c: Check = postcard::from_bytes(&v).map_err(err)?;
             checks.insert(c.check_id.clone(), c);
         }
-        Ok(Local { services, checks, svc_tree, chk_tree, db: db.clone(), durable })
+        Ok(Local {
+            services,
+            checks,
+            svc_tree,
+            chk_tree,
+            db: db.clone(),
+            durable,
+        })
     }
 
     fn flush(&self) -> Result<(), LocalError> {
@@ -73,7 +80,12 @@ impl Local {
 
     /// Add or replace a service and its checks; returns the IDs of checks removed by
     /// `replace_checks`.
-    pub fn add_service(&mut self, svc: Service, checks: Vec<Check>, replace_checks: bool) -> Result<Vec<String>, LocalError> {
+    pub fn add_service(
+        &mut self,
+        svc: Service,
+        checks: Vec<Check>,
+        replace_checks: bool,
+    ) -> Result<Vec<String>, LocalError> {
         let mut removed = Vec::new();
         if replace_checks {
             for c in self.checks.values() {
@@ -86,10 +98,14 @@ impl Local {
             self.checks.remove(id);
             self.chk_tree.remove(id.as_bytes()).map_err(err)?;
         }
-        self.svc_tree.insert(svc.id.as_bytes(), postcard::to_stdvec(&svc).map_err(err)?).map_err(err)?;
+        self.svc_tree
+            .insert(svc.id.as_bytes(), postcard::to_stdvec(&svc).map_err(err)?)
+            .map_err(err)?;
         self.services.insert(svc.id.clone(), svc);
         for c in checks {
-            self.chk_tree.insert(c.check_id.as_bytes(), postcard::to_stdvec(&c).map_err(err)?).map_err(err)?;
+            self.chk_tree
+                .insert(c.check_id.as_bytes(), postcard::to_stdvec(&c).map_err(err)?)
+                .map_err(err)?;
             self.checks.insert(c.check_id.clone(), c);
         }
         self.flush()?;
@@ -102,7 +118,12 @@ impl Local {
             return Ok(None);
         }
         self.svc_tree.remove(id.as_bytes()).map_err(err)?;
-        let ids: Vec<String> = self.checks.values().filter(|c| c.service_id == id).map(|c| c.check_id.clone()).collect();
+        let ids: Vec<String> = self
+            .checks
+            .values()
+            .filter(|c| c.service_id == id)
+            .map(|c| c.check_id.clone())
+            .collect();
         for c in &ids {
             self.checks.remove(c);
             self.chk_tree.remove(c.as_bytes()).map_err(err)?;
@@ -113,7 +134,9 @@ impl Local {
 
     /// Add or replace a check.
     pub fn add_check(&mut self, c: Check) -> Result<(), LocalError> {
-        self.chk_tree.insert(c.check_id.as_bytes(), postcard::to_stdvec(&c).map_err(err)?).map_err(err)?;
+        self.chk_tree
+            .insert(c.check_id.as_bytes(), postcard::to_stdvec(&c).map_err(err)?)
+            .map_err(err)?;
         self.checks.insert(c.check_id.clone(), c);
         self.flush()
     }

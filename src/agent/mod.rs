@@ -95,7 +95,10 @@ fn load_or_create_node_id(cfg: &AgentConfig) -> std::io::Result<String> {
 
 fn open_db(data_dir: Option<&Path>) -> Result<sled::Db, AgentError> {
     match data_dir {
-        Some(dir) => sled::Config::new().path(dir.join("disco.sled")).mode(sled::Mode::HighThroughput).open(),
+        Some(dir) => sled::Config::new()
+            .path(dir.join("disco.sled"))
+            .mode(sled::Mode::HighThroughput)
+            .open(),
         None => sled::Config::new().temporary(true).open(),
     }
     .map_err(|e| AgentError::Internal(format!("opening data_dir: {e}")))
@@ -105,13 +108,17 @@ impl Agent {
     /// Start the agent's storage and Raft member. Listeners are started by the caller.
     pub async fn start(cfg: AgentConfig) -> Result<Arc<Agent>, AgentError> {
         if let Some(dir) = &cfg.data_dir {
-            std::fs::create_dir_all(dir).map_err(|e| AgentError::Internal(format!("creating data_dir {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                AgentError::Internal(format!("creating data_dir {}: {e}", dir.display()))
+            })?;
         }
-        let node_id = load_or_create_node_id(&cfg).map_err(|e| AgentError::Internal(format!("node-id: {e}")))?;
+        let node_id = load_or_create_node_id(&cfg)
+            .map_err(|e| AgentError::Internal(format!("node-id: {e}")))?;
         let advertise = cfg.advertise();
         let db = open_db(cfg.data_dir.as_deref())?;
         let durable = cfg.data_dir.is_some();
-        let local = Local::open(&db, durable).map_err(|e| AgentError::Internal(format!("local state: {e}")))?;
+        let local = Local::open(&db, durable)
+            .map_err(|e| AgentError::Internal(format!("local state: {e}")))?;
 
         let (consensus, store) = if cfg.server {
             let c = Consensus::start(
@@ -150,15 +157,30 @@ impl Agent {
             && (agent.cfg.dev || agent.cfg.bootstrap || agent.cfg.bootstrap_expect == 1)
         {
             c.bootstrap_single().await?;
+            // A lone server leads within one election timeout: register this node before the
+            // API opens, so the first client read already sees it.
+            if c.wait_for_leader(Duration::from_secs(10)).await
+                && let Err(e) = agent.sync_full().await
+            {
+                warn!("agent: failed to sync remote state: {e}");
+            }
         } else if agent.cfg.server && agent.cfg.bootstrap_expect > 1 {
-            info!("bootstrap_expect > 0: expecting {} servers", agent.cfg.bootstrap_expect);
+            info!(
+                "bootstrap_expect > 0: expecting {} servers",
+                agent.cfg.bootstrap_expect
+            );
         }
 
         // Re-arm TTL timers of restored checks.
         let ttl_checks: Vec<(String, u64)> = agent
             .local
             .read()
-            .map(|l| l.checks().filter(|c| c.definition.ttl_ns > 0).map(|c| (c.check_id.clone(), c.definition.ttl_ns)).collect())
+            .map(|l| {
+                l.checks()
+                    .filter(|c| c.definition.ttl_ns > 0)
+                    .map(|c| (c.check_id.clone(), c.definition.ttl_ns))
+                    .collect()
+            })
             .unwrap_or_default();
         for (id, ttl) in ttl_checks {
             agent.arm_ttl(&id, ttl);
@@ -228,7 +250,9 @@ impl Agent {
 
     /// Commit a command through Raft and return its result.
     pub async fn write(&self, cmd: Command) -> Result<Response, AgentError> {
-        let Some(c) = &self.consensus else { return Err(AgentError::NoServers) };
+        let Some(c) = &self.consensus else {
+            return Err(AgentError::NoServers);
+        };
         let start = Instant::now();
         let res = c.write(cmd).await;
         self.metrics.observe("consul.raft.apply", start.elapsed());
@@ -250,7 +274,9 @@ impl Agent {
 
     /// Confirm leadership with a quorum (`?consistent` reads).
     pub async fn linearize(&self) -> Result<(), AgentError> {
-        let Some(c) = &self.consensus else { return Err(AgentError::NoServers) };
+        let Some(c) = &self.consensus else {
+            return Err(AgentError::NoServers);
+        };
         Ok(c.linearize().await?)
     }
 
@@ -258,7 +284,10 @@ impl Agent {
 
     /// Services registered on this agent, by ID.
     pub fn local_services(&self) -> Vec<Service> {
-        self.local.read().map(|l| l.services().cloned().collect()).unwrap_or_default()
+        self.local
+            .read()
+            .map(|l| l.services().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// One local service.
@@ -268,16 +297,28 @@ impl Agent {
 
     /// Checks registered on this agent, by ID.
     pub fn local_checks(&self) -> Vec<Check> {
-        self.local.read().map(|l| l.checks().cloned().collect()).unwrap_or_default()
+        self.local
+            .read()
+            .map(|l| l.checks().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Register (or replace) a service with its checks, persist it, and sync it into the
     /// catalog before returning. With `replace_checks`, the service's other checks go away.
-    pub async fn register_service(self: &Arc<Self>, mut service: Service, checks: Vec<Check>, replace_checks: bool) -> Result<(), AgentError> {
+    pub async fn register_service(
+        self: &Arc<Self>,
+        mut service: Service,
+        checks: Vec<Check>,
+        replace_checks: bool,
+    ) -> Result<(), AgentError> {
         service.node = self.cfg.node_name.clone();
         let removed = {
-            let mut l = self.local.write().map_err(|e| AgentError::Internal(e.to_string()))?;
-            l.add_service(service.clone(), checks.clone(), replace_checks).map_err(|e| AgentError::Internal(e.to_string()))?
+            let mut l = self
+                .local
+                .write()
+                .map_err(|e| AgentError::Internal(e.to_string()))?;
+            l.add_service(service.clone(), checks.clone(), replace_checks)
+                .map_err(|e| AgentError::Internal(e.to_string()))?
         };
         for c in &checks {
             if c.definition.ttl_ns > 0 {
@@ -291,9 +332,18 @@ impl Agent {
         }
         let mut cmds = Vec::new();
         for id in removed {
-            cmds.push(Command::Deregister { node: self.cfg.node_name.clone(), service_id: None, check_id: Some(id) });
+            cmds.push(Command::Deregister {
+                node: self.cfg.node_name.clone(),
+                service_id: None,
+                check_id: Some(id),
+            });
         }
-        cmds.push(Command::Register { node: self.self_node(), skip_node_update: false, service: Some(service), checks });
+        cmds.push(Command::Register {
+            node: self.self_node(),
+            skip_node_update: false,
+            service: Some(service),
+            checks,
+        });
         self.sync_best_effort(cmds).await;
         Ok(())
     }
@@ -301,8 +351,12 @@ impl Agent {
     /// Remove a local service and its checks.
     pub async fn deregister_service(&self, id: &str) -> Result<(), AgentError> {
         let removed = {
-            let mut l = self.local.write().map_err(|e| AgentError::Internal(e.to_string()))?;
-            l.remove_service(id).map_err(|e| AgentError::Internal(e.to_string()))?
+            let mut l = self
+                .local
+                .write()
+                .map_err(|e| AgentError::Internal(e.to_string()))?;
+            l.remove_service(id)
+                .map_err(|e| AgentError::Internal(e.to_string()))?
         };
         let Some(check_ids) = removed else {
             return Err(AgentError::NotFound(format!(
@@ -324,11 +378,18 @@ impl Agent {
     /// Register a standalone check (node-level or attached to a local service).
     pub async fn register_check(self: &Arc<Self>, check: Check) -> Result<(), AgentError> {
         if !check.service_id.is_empty() && self.local_service(&check.service_id).is_none() {
-            return Err(AgentError::NotFound(format!("ServiceID \"{}\" does not exist", check.service_id)));
+            return Err(AgentError::NotFound(format!(
+                "ServiceID \"{}\" does not exist",
+                check.service_id
+            )));
         }
         {
-            let mut l = self.local.write().map_err(|e| AgentError::Internal(e.to_string()))?;
-            l.add_check(check.clone()).map_err(|e| AgentError::Internal(e.to_string()))?;
+            let mut l = self
+                .local
+                .write()
+                .map_err(|e| AgentError::Internal(e.to_string()))?;
+            l.add_check(check.clone())
+                .map_err(|e| AgentError::Internal(e.to_string()))?;
         }
         if check.definition.ttl_ns > 0 {
             self.arm_ttl(&check.check_id, check.definition.ttl_ns);
@@ -346,11 +407,17 @@ impl Agent {
     /// Remove a local check.
     pub async fn deregister_check(&self, id: &str) -> Result<(), AgentError> {
         let existed = {
-            let mut l = self.local.write().map_err(|e| AgentError::Internal(e.to_string()))?;
-            l.remove_check(id).map_err(|e| AgentError::Internal(e.to_string()))?
+            let mut l = self
+                .local
+                .write()
+                .map_err(|e| AgentError::Internal(e.to_string()))?;
+            l.remove_check(id)
+                .map_err(|e| AgentError::Internal(e.to_string()))?
         };
         if !existed {
-            return Err(AgentError::NotFound(format!("Unknown check ID \"{id}\". Ensure that the check ID is passed, not the check name.")));
+            return Err(AgentError::NotFound(format!(
+                "Unknown check ID \"{id}\". Ensure that the check ID is passed, not the check name."
+            )));
         }
         self.disarm_ttl(id);
         self.sync_best_effort(vec![Command::Deregister {
@@ -363,29 +430,50 @@ impl Agent {
     }
 
     /// Set a TTL check's status (`agent/check/pass|warn|fail|update`).
-    pub async fn update_ttl(self: &Arc<Self>, id: &str, new_status: &str, output: &str) -> Result<(), AgentError> {
+    pub async fn update_ttl(
+        self: &Arc<Self>,
+        id: &str,
+        new_status: &str,
+        output: &str,
+    ) -> Result<(), AgentError> {
         if !status::is_valid(new_status) {
-            return Err(AgentError::BadRequest(format!("Invalid check status: '{new_status}'")));
+            return Err(AgentError::BadRequest(format!(
+                "Invalid check status: '{new_status}'"
+            )));
         }
         let ttl = {
-            let mut l = self.local.write().map_err(|e| AgentError::Internal(e.to_string()))?;
+            let mut l = self
+                .local
+                .write()
+                .map_err(|e| AgentError::Internal(e.to_string()))?;
             let Some(c) = l.check(id) else {
-                return Err(AgentError::NotFound(format!("CheckID \"{id}\" does not have associated TTL")));
+                return Err(AgentError::NotFound(format!(
+                    "CheckID \"{id}\" does not have associated TTL"
+                )));
             };
             if c.definition.ttl_ns == 0 {
-                return Err(AgentError::BadRequest(format!("CheckID \"{id}\" does not have associated TTL")));
+                return Err(AgentError::BadRequest(format!(
+                    "CheckID \"{id}\" does not have associated TTL"
+                )));
             }
             let ttl = c.definition.ttl_ns;
-            l.set_status(id, new_status, output).map_err(|e| AgentError::Internal(e.to_string()))?;
+            l.set_status(id, new_status, output)
+                .map_err(|e| AgentError::Internal(e.to_string()))?;
             ttl
         };
         self.arm_ttl(id, ttl);
-        self.push_status(id.to_string(), new_status.to_string(), output.to_string()).await;
+        self.push_status(id.to_string(), new_status.to_string(), output.to_string())
+            .await;
         Ok(())
     }
 
     async fn push_status(&self, id: String, st: String, output: String) {
-        let cmd = Command::UpdateChecks(vec![CheckUpdate { node: self.cfg.node_name.clone(), check_id: id, status: st, output }]);
+        let cmd = Command::UpdateChecks(vec![CheckUpdate {
+            node: self.cfg.node_name.clone(),
+            check_id: id,
+            status: st,
+            output,
+        }]);
         self.sync_best_effort(vec![cmd]).await;
     }
 
@@ -396,12 +484,17 @@ impl Agent {
             tokio::time::sleep(Duration::from_nanos(ttl_ns)).await;
             let Some(agent) = agent.upgrade() else { return };
             let output = {
-                let Ok(mut l) = agent.local.write() else { return };
+                let Ok(mut l) = agent.local.write() else {
+                    return;
+                };
                 let Some(c) = l.check(&check_id) else { return };
                 let out = if c.output.is_empty() || c.output.starts_with("TTL expired") {
                     "TTL expired".to_string()
                 } else {
-                    format!("TTL expired (last output before timeout follows): {}", c.output)
+                    format!(
+                        "TTL expired (last output before timeout follows): {}",
+                        c.output
+                    )
                 };
                 if l.set_status(&check_id, status::CRITICAL, &out).is_err() {
                     return;
@@ -409,7 +502,9 @@ impl Agent {
                 out
             };
             warn!(check = %check_id, "Check missed TTL, is now critical");
-            agent.push_status(check_id, status::CRITICAL.to_string(), output).await;
+            agent
+                .push_status(check_id, status::CRITICAL.to_string(), output)
+                .await;
         });
         if let Ok(mut t) = self.ttl_timers.lock()
             && let Some(old) = t.insert(id.to_string(), handle)
@@ -455,24 +550,55 @@ impl Agent {
         if self.cfg.server {
             wanted_services.push(self.consul_service());
         }
-        node_checks.extend(local_checks.iter().filter(|c| c.service_id.is_empty()).cloned());
-        cmds.push(Command::Register { node: self.self_node(), skip_node_update: false, service: None, checks: node_checks });
+        node_checks.extend(
+            local_checks
+                .iter()
+                .filter(|c| c.service_id.is_empty())
+                .cloned(),
+        );
+        cmds.push(Command::Register {
+            node: self.self_node(),
+            skip_node_update: false,
+            service: None,
+            checks: node_checks,
+        });
         for s in &wanted_services {
-            let checks: Vec<Check> = local_checks.iter().filter(|c| c.service_id == s.id).cloned().collect();
-            cmds.push(Command::Register { node: self.self_node(), skip_node_update: true, service: Some(s.clone()), checks });
+            let checks: Vec<Check> = local_checks
+                .iter()
+                .filter(|c| c.service_id == s.id)
+                .cloned()
+                .collect();
+            cmds.push(Command::Register {
+                node: self.self_node(),
+                skip_node_update: true,
+                service: Some(s.clone()),
+                checks,
+            });
         }
         // Drop what the catalog has for this node but the agent no longer owns.
         {
-            let store = self.store.read().map_err(|e| AgentError::Internal(e.to_string()))?;
+            let store = self
+                .store
+                .read()
+                .map_err(|e| AgentError::Internal(e.to_string()))?;
             for s in store.node_services(&node) {
                 if !wanted_services.iter().any(|w| w.id == s.id) {
-                    cmds.push(Command::Deregister { node: node.clone(), service_id: Some(s.id.clone()), check_id: None });
+                    cmds.push(Command::Deregister {
+                        node: node.clone(),
+                        service_id: Some(s.id.clone()),
+                        check_id: None,
+                    });
                 }
             }
             for c in store.node_checks(&node) {
-                let owned = c.check_id == state::SERF_CHECK_ID || local_checks.iter().any(|l| l.check_id == c.check_id);
+                let owned = c.check_id == state::SERF_CHECK_ID
+                    || local_checks.iter().any(|l| l.check_id == c.check_id);
                 if !owned && c.service_id.is_empty() {
-                    cmds.push(Command::Deregister { node: node.clone(), service_id: None, check_id: Some(c.check_id.clone()) });
+                    cmds.push(Command::Deregister {
+                        node: node.clone(),
+                        service_id: None,
+                        check_id: Some(c.check_id.clone()),
+                    });
                 }
             }
         }
@@ -507,7 +633,11 @@ impl Agent {
         let mut shutdown = self.shutdown_signal();
         let mut synced = false;
         loop {
-            let delay = if synced { Duration::from_secs(60) } else { Duration::from_millis(200) };
+            let delay = if synced {
+                Duration::from_secs(60)
+            } else {
+                Duration::from_millis(200)
+            };
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = shutdown.changed() => return,

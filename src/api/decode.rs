@@ -39,7 +39,10 @@ pub struct Schema {
 pub struct DecodeError(pub String);
 
 fn fold(s: &str) -> String {
-    s.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect()
+    s.chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 fn canonical(schema: &Schema, key: &str) -> Option<(&'static str, Field)> {
@@ -59,7 +62,10 @@ pub fn normalize(schema: &Schema, v: Value) -> Result<Value, DecodeError> {
     let Value::Object(obj) = v else {
         return match v {
             Value::Null => Ok(Value::Object(Map::new())),
-            other => Err(DecodeError(format!("json: cannot unmarshal {} into Go value of type object", json_kind(&other)))),
+            other => Err(DecodeError(format!(
+                "json: cannot unmarshal {} into Go value of type object",
+                json_kind(&other)
+            ))),
         };
     };
     let mut out = Map::with_capacity(obj.len());
@@ -70,11 +76,16 @@ pub fn normalize(schema: &Schema, v: Value) -> Result<Value, DecodeError> {
         let val = match (field, val) {
             (_, Value::Null) => Value::Null,
             (Field::Struct(s), v) => normalize(s, v)?,
-            (Field::List(s), Value::Array(items)) => {
-                Value::Array(items.into_iter().map(|i| normalize(s, i)).collect::<Result<_, _>>()?)
-            }
+            (Field::List(s), Value::Array(items)) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|i| normalize(s, i))
+                    .collect::<Result<_, _>>()?,
+            ),
             (Field::MapOf(s), Value::Object(m)) => Value::Object(
-                m.into_iter().map(|(mk, mv)| Ok((mk, normalize(s, mv)?))).collect::<Result<_, DecodeError>>()?,
+                m.into_iter()
+                    .map(|(mk, mv)| Ok((mk, normalize(s, mv)?)))
+                    .collect::<Result<_, DecodeError>>()?,
             ),
             (_, v) => v,
         };
@@ -135,7 +146,10 @@ pub mod dur {
 mod tests {
     use super::*;
 
-    static INNER: Schema = Schema { fields: &[("HTTP", Field::Value), ("Interval", Field::Value)], aliases: &[] };
+    static INNER: Schema = Schema {
+        fields: &[("HTTP", Field::Value), ("Interval", Field::Value)],
+        aliases: &[],
+    };
     static OUTER: Schema = Schema {
         fields: &[
             ("Name", Field::Value),
@@ -166,6 +180,9 @@ mod tests {
     fn unknown_key_is_rejected() {
         let v: Value = serde_json::from_str(r#"{"Name":"web","Foo":1}"#).unwrap();
         let e = normalize(&OUTER, v).unwrap_err();
-        assert_eq!(e.to_string(), "Request decode failed: json: unknown field \"Foo\"");
+        assert_eq!(
+            e.to_string(),
+            "Request decode failed: json: unknown field \"Foo\""
+        );
     }
 }

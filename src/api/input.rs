@@ -180,8 +180,14 @@ pub static CHECK_SCHEMA: Schema = Schema {
     aliases: &[("args", "ScriptArgs")],
 };
 
-static WEIGHTS_SCHEMA: Schema = Schema { fields: &[("Passing", Field::Value), ("Warning", Field::Value)], aliases: &[] };
-static TAGGED_SCHEMA: Schema = Schema { fields: &[("Address", Field::Value), ("Port", Field::Value)], aliases: &[] };
+static WEIGHTS_SCHEMA: Schema = Schema {
+    fields: &[("Passing", Field::Value), ("Warning", Field::Value)],
+    aliases: &[],
+};
+static TAGGED_SCHEMA: Schema = Schema {
+    fields: &[("Address", Field::Value), ("Port", Field::Value)],
+    aliases: &[],
+};
 
 /// Body of `agent/service/register` and a `service` block of a config file.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -410,5 +416,7 @@ pub struct CheckUpdateIn {
 }
 
 /// Schema of [`CheckUpdateIn`].
-pub static CHECK_UPDATE_SCHEMA: Schema =
-    Schema { fields: &[("Status", Field::Value), ("Output", Field::Value)], aliases: &[] };
+pub static CHECK_UPDATE_SCHEMA: Schema = Schema {
+    fields: &[("Status", Field::Value), ("Output", Field::Value)],
+    aliases: &[],
+};

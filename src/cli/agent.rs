@@ -11,7 +11,12 @@ use crate::config::{self, AgentConfig};
 
 /// Runs a disco agent.
 #[derive(Parser, Debug)]
-#[command(name = "agent", about = "Runs a disco agent", disable_version_flag = true, allow_negative_numbers = true)]
+#[command(
+    name = "agent",
+    about = "Runs a disco agent",
+    disable_version_flag = true,
+    allow_negative_numbers = true
+)]
 struct AgentFlags {
     /// Run in server mode.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
@@ -114,40 +119,83 @@ fn build_config(f: AgentFlags) -> Result<(AgentConfig, Vec<String>), String> {
         let w = config::load_path(&mut cfg, p).map_err(|e| e.to_string())?;
         warnings.extend(w.into_iter().map(|w| w.0));
     }
-    if let Some(v) = f.server { cfg.server = v; }
-    if let Some(v) = f.bootstrap { cfg.bootstrap = v; }
-    if let Some(v) = f.bootstrap_expect { cfg.bootstrap_expect = v; }
-    if let Some(v) = f.bind { cfg.bind_addr = v; }
-    if let Some(v) = f.advertise { cfg.advertise_addr = Some(v); }
+    if let Some(v) = f.server {
+        cfg.server = v;
+    }
+    if let Some(v) = f.bootstrap {
+        cfg.bootstrap = v;
+    }
+    if let Some(v) = f.bootstrap_expect {
+        cfg.bootstrap_expect = v;
+    }
+    if let Some(v) = f.bind {
+        cfg.bind_addr = v;
+    }
+    if let Some(v) = f.advertise {
+        cfg.advertise_addr = Some(v);
+    }
     if let Some(v) = f.client {
         let ips: Result<Vec<IpAddr>, _> = v.split_whitespace().map(str::parse).collect();
-        cfg.client_addr = ips.map_err(|_| format!("invalid value \"{v}\" for flag -client: not an IP address"))?;
+        cfg.client_addr =
+            ips.map_err(|_| format!("invalid value \"{v}\" for flag -client: not an IP address"))?;
     }
-    if let Some(v) = f.data_dir { cfg.data_dir = Some(v); }
-    if let Some(v) = f.node { cfg.node_name = v; }
+    if let Some(v) = f.data_dir {
+        cfg.data_dir = Some(v);
+    }
+    if let Some(v) = f.node {
+        cfg.node_name = v;
+    }
     if let Some(v) = f.node_id {
-        uuid::Uuid::parse_str(&v).map_err(|_| format!("invalid value \"{v}\" for flag -node-id: not a UUID"))?;
+        uuid::Uuid::parse_str(&v)
+            .map_err(|_| format!("invalid value \"{v}\" for flag -node-id: not a UUID"))?;
         cfg.node_id = Some(v.to_lowercase());
     }
-    if let Some(v) = f.datacenter { cfg.datacenter = v; }
-    if let Some(v) = f.log_level {
-        cfg.log_level = config::parse_log_level(&v).ok_or_else(|| format!("invalid value \"{v}\" for flag -log-level"))?;
+    if let Some(v) = f.datacenter {
+        cfg.datacenter = v;
     }
-    if let Some(v) = f.http_port { cfg.ports.http = v; }
-    if let Some(v) = f.dns_port { cfg.ports.dns = v; }
-    if let Some(v) = f.server_port { cfg.ports.server = v; }
-    if let Some(v) = f.serf_lan_port { cfg.ports.serf_lan = v; }
-    if let Some(v) = f.serf_wan_port { cfg.ports.serf_wan = v; }
-    if let Some(v) = f.pid_file { cfg.pid_file = Some(v); }
-    if let Some(v) = f.ui { cfg.ui = v; }
-    if let Some(v) = f.enable_script_checks { cfg.enable_script_checks = v; }
-    if let Some(v) = f.enable_local_script_checks { cfg.enable_local_script_checks = v; }
-    if let Some(v) = f.domain { cfg.domain = v; }
-    if let Some(v) = f.encrypt { cfg.encrypt = Some(v); }
+    if let Some(v) = f.log_level {
+        cfg.log_level = config::parse_log_level(&v)
+            .ok_or_else(|| format!("invalid value \"{v}\" for flag -log-level"))?;
+    }
+    if let Some(v) = f.http_port {
+        cfg.ports.http = v;
+    }
+    if let Some(v) = f.dns_port {
+        cfg.ports.dns = v;
+    }
+    if let Some(v) = f.server_port {
+        cfg.ports.server = v;
+    }
+    if let Some(v) = f.serf_lan_port {
+        cfg.ports.serf_lan = v;
+    }
+    if let Some(v) = f.serf_wan_port {
+        cfg.ports.serf_wan = v;
+    }
+    if let Some(v) = f.pid_file {
+        cfg.pid_file = Some(v);
+    }
+    if let Some(v) = f.ui {
+        cfg.ui = v;
+    }
+    if let Some(v) = f.enable_script_checks {
+        cfg.enable_script_checks = v;
+    }
+    if let Some(v) = f.enable_local_script_checks {
+        cfg.enable_local_script_checks = v;
+    }
+    if let Some(v) = f.domain {
+        cfg.domain = v;
+    }
+    if let Some(v) = f.encrypt {
+        cfg.encrypt = Some(v);
+    }
     cfg.start_join.extend(f.join);
     cfg.retry_join.extend(f.retry_join);
     for m in f.node_meta {
-        let (k, v) = m.split_once(':').ok_or_else(|| format!("invalid value \"{m}\" for flag -node-meta: expected key:value"))?;
+        let (k, v) = m.split_once(':').ok_or_else(|| {
+            format!("invalid value \"{m}\" for flag -node-meta: expected key:value")
+        })?;
         cfg.node_meta.insert(k.to_string(), v.to_string());
     }
     if dev {
@@ -183,7 +231,11 @@ pub fn run(args: &[String]) -> i32 {
     for w in &warnings {
         warn!("{w}");
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("==> runtime: {e}");
@@ -201,28 +253,46 @@ pub fn run(args: &[String]) -> i32 {
 
 async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
     let http_addrs: Vec<SocketAddr> = if cfg.ports.http >= 0 {
-        cfg.client_addr.iter().map(|ip| SocketAddr::new(*ip, cfg.ports.http as u16)).collect()
+        cfg.client_addr
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, cfg.ports.http as u16))
+            .collect()
     } else {
         Vec::new()
     };
     // Bind first so a port clash fails fast, before any state is touched.
     let mut listeners = Vec::new();
     for a in &http_addrs {
-        listeners.push(crate::http::bind(*a).await.map_err(|e| format!("Error starting agent: Failed to start HTTP server on {a}: {e}"))?);
+        listeners.push(crate::http::bind(*a).await.map_err(|e| {
+            format!("Error starting agent: Failed to start HTTP server on {a}: {e}")
+        })?);
     }
     println!("==> Starting disco agent...");
-    let agent = crate::agent::Agent::start(cfg.clone()).await.map_err(|e| format!("Error starting agent: {e}"))?;
+    let agent = crate::agent::Agent::start(cfg.clone())
+        .await
+        .map_err(|e| format!("Error starting agent: {e}"))?;
     println!("           Version: '{}'", env!("CARGO_PKG_VERSION"));
     println!("           Node ID: '{}'", agent.node_id);
     println!("         Node name: '{}'", agent.node_name());
     println!("        Datacenter: '{}'", cfg.datacenter);
-    println!("            Server: {} (Bootstrap: {})", cfg.server, cfg.bootstrap || cfg.dev);
-    println!("       Client Addr: {:?} (HTTP: {}, DNS: {})", cfg.client_addr, cfg.ports.http, cfg.ports.dns);
-    println!("      Cluster Addr: {} (LAN: {}, WAN: {})", agent.advertise, cfg.ports.serf_lan, cfg.ports.serf_wan);
+    println!(
+        "            Server: {} (Bootstrap: {})",
+        cfg.server,
+        cfg.bootstrap || cfg.dev
+    );
+    println!(
+        "       Client Addr: {:?} (HTTP: {}, DNS: {})",
+        cfg.client_addr, cfg.ports.http, cfg.ports.dns
+    );
+    println!(
+        "      Cluster Addr: {} (LAN: {}, WAN: {})",
+        agent.advertise, cfg.ports.serf_lan, cfg.ports.serf_wan
+    );
     println!();
     println!("==> Log data will now stream in as it occurs:");
     if let Some(p) = &cfg.pid_file {
-        std::fs::write(p, std::process::id().to_string()).map_err(|e| format!("writing pid file {}: {e}", p.display()))?;
+        std::fs::write(p, std::process::id().to_string())
+            .map_err(|e| format!("writing pid file {}: {e}", p.display()))?;
     }
     let mut servers = Vec::new();
     for (l, a) in listeners.into_iter().zip(&http_addrs) {
@@ -232,7 +302,8 @@ async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
     }
     println!("==> disco agent running!");
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
     let mut shutdown = agent.shutdown_signal();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => info!("Caught signal: interrupt"),

@@ -99,7 +99,10 @@ pub fn run(cmd: &str, rest: &[String]) -> i32 {
             return 1;
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("{e}");
@@ -128,7 +131,14 @@ pub fn run(cmd: &str, rest: &[String]) -> i32 {
             ("info", None) => info(&client).await,
             ("leave", None) => leave(&client).await,
             ("members", None) => members(&client).await,
-            _ => Err(format!("Unknown command: {}", [Some(cmd), sub].into_iter().flatten().collect::<Vec<_>>().join(" "))),
+            _ => Err(format!(
+                "Unknown command: {}",
+                [Some(cmd), sub]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
         }
     });
     match res {
@@ -153,32 +163,59 @@ fn enc(key: &str) -> String {
 }
 
 fn b64(s: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD.decode(s).unwrap_or_default()
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .unwrap_or_default()
 }
 
 async fn kv_get(cl: &Client, c: &Common) -> CmdResult {
-    let key = c.args.first().map(|k| k.trim_start_matches('/').to_string()).unwrap_or_default();
-    let stale = if c.stale.unwrap_or(false) { "&stale" } else { "" };
+    let key = c
+        .args
+        .first()
+        .map(|k| k.trim_start_matches('/').to_string())
+        .unwrap_or_default();
+    let stale = if c.stale.unwrap_or(false) {
+        "&stale"
+    } else {
+        ""
+    };
     if c.keys.unwrap_or(false) {
         let sep = c.separator.clone().unwrap_or_else(|| "/".into());
-        let v = cl.get_json(&format!("/v1/kv/{}?keys&separator={}{stale}", enc(&key), enc(&sep))).await.map_err(|e| format!("Error querying Consul agent: {e}"))?;
+        let v = cl
+            .get_json(&format!(
+                "/v1/kv/{}?keys&separator={}{stale}",
+                enc(&key),
+                enc(&sep)
+            ))
+            .await
+            .map_err(|e| format!("Error querying Consul agent: {e}"))?;
         for k in v.as_ref().and_then(Value::as_array).into_iter().flatten() {
             println!("{}", k.as_str().unwrap_or(""));
         }
         return Ok(0);
     }
     if c.recurse.unwrap_or(false) {
-        let v = cl.get_json(&format!("/v1/kv/{}?recurse{stale}", enc(&key))).await.map_err(|e| format!("Error querying Consul agent: {e}"))?;
+        let v = cl
+            .get_json(&format!("/v1/kv/{}?recurse{stale}", enc(&key)))
+            .await
+            .map_err(|e| format!("Error querying Consul agent: {e}"))?;
         for e in v.as_ref().and_then(Value::as_array).into_iter().flatten() {
             let val = e["Value"].as_str().map(b64).unwrap_or_default();
-            println!("{}:{}", e["Key"].as_str().unwrap_or(""), String::from_utf8_lossy(&val));
+            println!(
+                "{}:{}",
+                e["Key"].as_str().unwrap_or(""),
+                String::from_utf8_lossy(&val)
+            );
         }
         return Ok(0);
     }
     if key.is_empty() {
         return Err("Error! Missing KEY argument".into());
     }
-    let v = cl.get_json(&format!("/v1/kv/{}?{stale}", enc(&key))).await.map_err(|e| format!("Error querying Consul agent: {e}"))?;
+    let v = cl
+        .get_json(&format!("/v1/kv/{}?{stale}", enc(&key)))
+        .await
+        .map_err(|e| format!("Error querying Consul agent: {e}"))?;
     let Some(e) = v.as_ref().and_then(|v| v.get(0)) else {
         return Err(format!("Error! No key exists at: {key}"));
     };
@@ -202,17 +239,24 @@ async fn kv_get(cl: &Client, c: &Common) -> CmdResult {
 }
 
 async fn kv_put(cl: &Client, c: &Common) -> CmdResult {
-    let Some(key) = c.args.first().map(|k| k.trim_start_matches('/').to_string()) else {
+    let Some(key) = c
+        .args
+        .first()
+        .map(|k| k.trim_start_matches('/').to_string())
+    else {
         return Err("Error! Missing KEY argument".into());
     };
     let data = match c.args.get(1).map(String::as_str) {
         None => Vec::new(),
         Some("-") => {
             let mut buf = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map_err(|e| format!("Error! Failed to read stdin: {e}"))?;
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                .map_err(|e| format!("Error! Failed to read stdin: {e}"))?;
             buf
         }
-        Some(s) if s.starts_with('@') => std::fs::read(&s[1..]).map_err(|e| format!("Failed to read file: {e}"))?,
+        Some(s) if s.starts_with('@') => {
+            std::fs::read(&s[1..]).map_err(|e| format!("Failed to read file: {e}"))?
+        }
         Some(s) => s.as_bytes().to_vec(),
     };
     let mut q = Vec::new();
@@ -222,10 +266,19 @@ async fn kv_put(cl: &Client, c: &Common) -> CmdResult {
     if c.cas.unwrap_or(false) {
         q.push(format!("cas={}", c.modify_index.unwrap_or(0)));
     }
-    let (_, body) = cl.send(Method::PUT, &format!("/v1/kv/{}?{}", enc(&key), q.join("&")), Some(data)).await.map_err(|e| format!("Error! Failed writing data: {e}"))?;
+    let (_, body) = cl
+        .send(
+            Method::PUT,
+            &format!("/v1/kv/{}?{}", enc(&key), q.join("&")),
+            Some(data),
+        )
+        .await
+        .map_err(|e| format!("Error! Failed writing data: {e}"))?;
     if String::from_utf8_lossy(&body).trim() != "true" {
         if c.cas.unwrap_or(false) && c.modify_index.unwrap_or(0) == 0 {
-            return Err(format!("Error! Did not write to {key}: CAS performed with index=0 and key already exists."));
+            return Err(format!(
+                "Error! Did not write to {key}: CAS performed with index=0 and key already exists."
+            ));
         }
         return Err(format!("Error! Did not write to {key}: CAS failed"));
     }
@@ -234,7 +287,11 @@ async fn kv_put(cl: &Client, c: &Common) -> CmdResult {
 }
 
 async fn kv_delete(cl: &Client, c: &Common) -> CmdResult {
-    let key = c.args.first().map(|k| k.trim_start_matches('/').to_string()).unwrap_or_default();
+    let key = c
+        .args
+        .first()
+        .map(|k| k.trim_start_matches('/').to_string())
+        .unwrap_or_default();
     if c.modify_index.is_some() && !c.cas.unwrap_or(false) {
         return Err("Cannot specify -modify-index without -cas!".into());
     }
@@ -242,8 +299,17 @@ async fn kv_delete(cl: &Client, c: &Common) -> CmdResult {
     if key.is_empty() && !recurse {
         return Err("Error! Missing KEY argument".into());
     }
-    let q = if recurse { "recurse".to_string() } else if c.cas.unwrap_or(false) { format!("cas={}", c.modify_index.unwrap_or(0)) } else { String::new() };
-    let (_, body) = cl.send(Method::DELETE, &format!("/v1/kv/{}?{q}", enc(&key)), None).await.map_err(|e| format!("Error! Did not delete key {key}: {e}"))?;
+    let q = if recurse {
+        "recurse".to_string()
+    } else if c.cas.unwrap_or(false) {
+        format!("cas={}", c.modify_index.unwrap_or(0))
+    } else {
+        String::new()
+    };
+    let (_, body) = cl
+        .send(Method::DELETE, &format!("/v1/kv/{}?{q}", enc(&key)), None)
+        .await
+        .map_err(|e| format!("Error! Did not delete key {key}: {e}"))?;
     if String::from_utf8_lossy(&body).trim() != "true" {
         return Err(format!("Error! Did not delete key {key}: CAS failed"));
     }
@@ -257,7 +323,10 @@ async fn kv_delete(cl: &Client, c: &Common) -> CmdResult {
 
 async fn kv_export(cl: &Client, c: &Common) -> CmdResult {
     let prefix = c.args.first().cloned().unwrap_or_default();
-    let v = cl.get_json(&format!("/v1/kv/{}?recurse", enc(&prefix))).await.map_err(|e| format!("Error querying Consul agent: {e}"))?;
+    let v = cl
+        .get_json(&format!("/v1/kv/{}?recurse", enc(&prefix)))
+        .await
+        .map_err(|e| format!("Error querying Consul agent: {e}"))?;
     let list: Vec<Value> = v
         .as_ref()
         .and_then(Value::as_array)
@@ -277,27 +346,44 @@ async fn kv_import(cl: &Client, c: &Common) -> CmdResult {
     let data = match c.args.first().map(String::as_str) {
         None | Some("-") => {
             let mut buf = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf).map_err(|e| e.to_string())?;
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf)
+                .map_err(|e| e.to_string())?;
             buf
         }
-        Some(s) if s.starts_with('@') => std::fs::read_to_string(&s[1..]).map_err(|e| format!("Failed to read file: {e}"))?,
+        Some(s) if s.starts_with('@') => {
+            std::fs::read_to_string(&s[1..]).map_err(|e| format!("Failed to read file: {e}"))?
+        }
         Some(s) => s.to_string(),
     };
-    let entries: Vec<Value> = serde_json::from_str(&data).map_err(|e| format!("Cannot unmarshal data: {e}"))?;
+    let entries: Vec<Value> =
+        serde_json::from_str(&data).map_err(|e| format!("Cannot unmarshal data: {e}"))?;
     let prefix = c.prefix.clone().unwrap_or_default();
     for e in entries {
         let key = format!("{prefix}{}", e["key"].as_str().unwrap_or(""));
         let val = e["value"].as_str().map(b64).unwrap_or_default();
         let flags = e["flags"].as_u64().unwrap_or(0);
-        cl.send(Method::PUT, &format!("/v1/kv/{}?flags={flags}", enc(&key)), Some(val)).await.map_err(|e| format!("Error! Failed writing data for key {key}: {e}"))?;
+        cl.send(
+            Method::PUT,
+            &format!("/v1/kv/{}?flags={flags}", enc(&key)),
+            Some(val),
+        )
+        .await
+        .map_err(|e| format!("Error! Failed writing data for key {key}: {e}"))?;
         println!("Imported: {key}");
     }
     Ok(0)
 }
 
 async fn catalog_services(cl: &Client, c: &Common) -> CmdResult {
-    let v = cl.get_json("/v1/catalog/services").await.map_err(|e| format!("Error listing services: {e}"))?;
-    let map = v.as_ref().and_then(Value::as_object).cloned().unwrap_or_default();
+    let v = cl
+        .get_json("/v1/catalog/services")
+        .await
+        .map_err(|e| format!("Error listing services: {e}"))?;
+    let map = v
+        .as_ref()
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     if map.is_empty() {
         eprintln!("No services match the given query - try expanding your search.");
         return Ok(0);
@@ -306,7 +392,12 @@ async fn catalog_services(cl: &Client, c: &Common) -> CmdResult {
     if c.tags.unwrap_or(false) {
         let width = names.iter().map(|n| n.len()).max().unwrap_or(0) + 6;
         for n in names {
-            let mut tags: Vec<&str> = map[n].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let mut tags: Vec<&str> = map[n]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             tags.sort();
             println!("{}", format!("{n:<width$}{}", tags.join(",")).trim_end());
         }
@@ -319,17 +410,30 @@ async fn catalog_services(cl: &Client, c: &Common) -> CmdResult {
 }
 
 async fn catalog_nodes(cl: &Client, c: &Common) -> CmdResult {
-    let v = cl.get_json("/v1/catalog/nodes").await.map_err(|e| format!("Error listing nodes: {e}"))?;
-    let nodes = v.as_ref().and_then(Value::as_array).cloned().unwrap_or_default();
+    let v = cl
+        .get_json("/v1/catalog/nodes")
+        .await
+        .map_err(|e| format!("Error listing nodes: {e}"))?;
+    let nodes = v
+        .as_ref()
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if nodes.is_empty() {
         eprintln!("No nodes match the given query - try expanding your search.");
         return Ok(0);
     }
     let detailed = c.detailed.unwrap_or(false);
     let mut rows = vec![if detailed {
-        vec!["Node", "ID", "Address", "DC", "TaggedAddresses", "Meta"].into_iter().map(String::from).collect()
+        vec!["Node", "ID", "Address", "DC", "TaggedAddresses", "Meta"]
+            .into_iter()
+            .map(String::from)
+            .collect()
     } else {
-        vec!["Node", "ID", "Address", "DC"].into_iter().map(String::from).collect::<Vec<_>>()
+        vec!["Node", "ID", "Address", "DC"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>()
     }];
     for n in nodes {
         let id = n["ID"].as_str().unwrap_or("");
@@ -342,8 +446,16 @@ async fn catalog_nodes(cl: &Client, c: &Common) -> CmdResult {
         ];
         if detailed {
             let kv = |v: &Value| {
-                let m: BTreeMap<String, String> = v.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect();
-                m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+                let m: BTreeMap<String, String> = v
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .collect();
+                m.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             row.push(kv(&n["TaggedAddresses"]));
             row.push(kv(&n["Meta"]));
@@ -355,7 +467,10 @@ async fn catalog_nodes(cl: &Client, c: &Common) -> CmdResult {
 }
 
 async fn catalog_dcs(cl: &Client) -> CmdResult {
-    let v = cl.get_json("/v1/catalog/datacenters").await.map_err(|e| format!("Error listing datacenters: {e}"))?;
+    let v = cl
+        .get_json("/v1/catalog/datacenters")
+        .await
+        .map_err(|e| format!("Error listing datacenters: {e}"))?;
     for d in v.as_ref().and_then(Value::as_array).into_iter().flatten() {
         println!("{}", d.as_str().unwrap_or(""));
     }
@@ -366,7 +481,9 @@ async fn catalog_dcs(cl: &Client) -> CmdResult {
 fn services_from_file(path: &str) -> Result<Vec<Value>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("Error reading {path}: {e}"))?;
     let v: Value = serde_json::from_str(&text).map_err(|e| format!("Error parsing {path}: {e}"))?;
-    let obj = v.as_object().ok_or_else(|| format!("Error parsing {path}: expected an object"))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| format!("Error parsing {path}: expected an object"))?;
     let mut out = Vec::new();
     for (k, val) in obj {
         match k.to_ascii_lowercase().as_str() {
@@ -383,7 +500,9 @@ async fn services_register(cl: &Client, c: &Common) -> CmdResult {
     if let Some(name) = &c.name {
         let mut meta = serde_json::Map::new();
         for m in &c.meta {
-            let (k, v) = m.split_once('=').ok_or_else(|| format!("invalid value \"{m}\" for flag -meta: expected key=value"))?;
+            let (k, v) = m.split_once('=').ok_or_else(|| {
+                format!("invalid value \"{m}\" for flag -meta: expected key=value")
+            })?;
             meta.insert(k.into(), Value::String(v.into()));
         }
         defs.push(serde_json::json!({
@@ -398,9 +517,16 @@ async fn services_register(cl: &Client, c: &Common) -> CmdResult {
         return Err("Service registration requires at least one argument or flags.".into());
     }
     for d in defs {
-        let name = d.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("name"))).and_then(|(_, v)| v.as_str()).unwrap_or("").to_string();
+        let name = d
+            .as_object()
+            .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("name")))
+            .and_then(|(_, v)| v.as_str())
+            .unwrap_or("")
+            .to_string();
         let body = serde_json::to_vec(&d).map_err(|e| e.to_string())?;
-        cl.send(Method::PUT, "/v1/agent/service/register", Some(body)).await.map_err(|e| format!("Error registering service \"{name}\": {e}"))?;
+        cl.send(Method::PUT, "/v1/agent/service/register", Some(body))
+            .await
+            .map_err(|e| format!("Error registering service \"{name}\": {e}"))?;
         println!("Registered service: {name}");
     }
     Ok(0)
@@ -414,7 +540,12 @@ async fn services_deregister(cl: &Client, c: &Common) -> CmdResult {
     for f in &c.args {
         for d in services_from_file(f)? {
             let o = d.as_object().cloned().unwrap_or_default();
-            let get = |k: &str| o.iter().find(|(kk, _)| kk.eq_ignore_ascii_case(k)).and_then(|(_, v)| v.as_str()).map(String::from);
+            let get = |k: &str| {
+                o.iter()
+                    .find(|(kk, _)| kk.eq_ignore_ascii_case(k))
+                    .and_then(|(_, v)| v.as_str())
+                    .map(String::from)
+            };
             if let Some(id) = get("id").or_else(|| get("name")) {
                 ids.push(id);
             }
@@ -424,19 +555,34 @@ async fn services_deregister(cl: &Client, c: &Common) -> CmdResult {
         return Err("Service deregistration requires at least one argument or -id.".into());
     }
     for id in ids {
-        cl.send(Method::PUT, &format!("/v1/agent/service/deregister/{}", enc(&id)), None).await.map_err(|e| format!("Error deregistering service \"{id}\": {e}"))?;
+        cl.send(
+            Method::PUT,
+            &format!("/v1/agent/service/deregister/{}", enc(&id)),
+            None,
+        )
+        .await
+        .map_err(|e| format!("Error deregistering service \"{id}\": {e}"))?;
         println!("Deregistered service: {id}");
     }
     Ok(0)
 }
 
 async fn info(cl: &Client) -> CmdResult {
-    let v = cl.get_json("/v1/agent/self").await.map_err(|e| format!("Error querying agent: {e}"))?;
-    let stats = v.as_ref().and_then(|v| v["Stats"].as_object().cloned()).unwrap_or_default();
+    let v = cl
+        .get_json("/v1/agent/self")
+        .await
+        .map_err(|e| format!("Error querying agent: {e}"))?;
+    let stats = v
+        .as_ref()
+        .and_then(|v| v["Stats"].as_object().cloned())
+        .unwrap_or_default();
     for (section, vals) in stats {
         println!("{section}:");
         for (k, val) in vals.as_object().into_iter().flatten() {
-            let s = val.as_str().map(String::from).unwrap_or_else(|| val.to_string());
+            let s = val
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| val.to_string());
             println!("\t{k} = {s}");
         }
     }
@@ -444,14 +590,34 @@ async fn info(cl: &Client) -> CmdResult {
 }
 
 async fn leave(cl: &Client) -> CmdResult {
-    cl.send(Method::PUT, "/v1/agent/leave", None).await.map_err(|e| format!("Error leaving: {e}"))?;
+    cl.send(Method::PUT, "/v1/agent/leave", None)
+        .await
+        .map_err(|e| format!("Error leaving: {e}"))?;
     println!("Graceful leave complete");
     Ok(0)
 }
 
 async fn members(cl: &Client) -> CmdResult {
-    let v = cl.get_json("/v1/agent/members?segment=_all").await.map_err(|e| format!("Error retrieving members: {e}"))?;
-    let mut rows = vec![["Node", "Address", "Status", "Type", "Build", "Protocol", "DC", "Partition", "Segment"].iter().map(|s| s.to_string()).collect::<Vec<_>>()];
+    let v = cl
+        .get_json("/v1/agent/members?segment=_all")
+        .await
+        .map_err(|e| format!("Error retrieving members: {e}"))?;
+    let mut rows = vec![
+        [
+            "Node",
+            "Address",
+            "Status",
+            "Type",
+            "Build",
+            "Protocol",
+            "DC",
+            "Partition",
+            "Segment",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>(),
+    ];
     for m in v.as_ref().and_then(Value::as_array).into_iter().flatten() {
         let tags = &m["Tags"];
         let server = tags["role"] == "consul";
@@ -466,12 +632,26 @@ async fn members(cl: &Client) -> CmdResult {
             m["Name"].as_str().unwrap_or("").into(),
             format!("{}:{}", m["Addr"].as_str().unwrap_or(""), m["Port"]),
             status.into(),
-            if server { "server".into() } else { "client".into() },
-            tags["build"].as_str().unwrap_or("").split(':').next().unwrap_or("").into(),
+            if server {
+                "server".into()
+            } else {
+                "client".into()
+            },
+            tags["build"]
+                .as_str()
+                .unwrap_or("")
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .into(),
             tags["vsn"].as_str().unwrap_or("").into(),
             tags["dc"].as_str().unwrap_or("").into(),
             "default".into(),
-            if server { "<all>".into() } else { "<default>".into() },
+            if server {
+                "<all>".into()
+            } else {
+                "<default>".into()
+            },
         ]);
     }
     print!("{}", columns(&rows));

@@ -11,42 +11,58 @@ use clap::{ArgMatches, Command, FromArgMatches};
 pub struct FlagError(pub String);
 
 /// Rewrite Go-style arguments into clap's long-flag form.
-pub fn normalize(cmd: &Command, args: &[String]) -> Vec<String> {
+pub fn normalize(cmd: &Command, args: &[String]) -> Result<Vec<String>, FlagError> {
     let mut out = Vec::with_capacity(args.len() + 1);
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
         if a == "--" {
             out.extend(args[i..].iter().cloned());
-            return out;
+            return Ok(out);
         }
         let body = a.strip_prefix("--").or_else(|| a.strip_prefix('-'));
-        let Some(body) = body.filter(|b| b.chars().next().is_some_and(|c| c.is_ascii_alphabetic())) else {
+        let Some(body) = body.filter(|b| b.chars().next().is_some_and(|c| c.is_ascii_alphabetic()))
+        else {
             // First positional argument: everything after it is positional too.
             out.push("--".into());
             out.extend(args[i..].iter().cloned());
-            return out;
+            return Ok(out);
         };
         let (name, has_value) = match body.split_once('=') {
             Some((n, _)) => (n, true),
             None => (body, false),
         };
-        out.push(format!("--{body}"));
+        if name == "h" || name == "help" {
+            let mut c = cmd.clone();
+            return Err(FlagError(c.render_long_help().to_string()));
+        }
         let arg = cmd.get_arguments().find(|x| x.get_long() == Some(name));
-        let takes_value = arg.is_some_and(|x| !matches!(x.get_action(), clap::ArgAction::SetTrue | clap::ArgAction::Help | clap::ArgAction::Version) && !x.is_require_equals_set());
+        if arg.is_none() {
+            return Err(FlagError(format!("flag provided but not defined: -{name}")));
+        }
+        out.push(format!("--{body}"));
+        let takes_value = arg.is_some_and(|x| {
+            !matches!(
+                x.get_action(),
+                clap::ArgAction::SetTrue | clap::ArgAction::Help | clap::ArgAction::Version
+            ) && !x.is_require_equals_set()
+        });
         if takes_value && !has_value && i + 1 < args.len() {
             out.push(args[i + 1].clone());
             i += 1;
         }
         i += 1;
     }
-    out
+    Ok(out)
 }
 
 /// Parse `args` (after the command words) into `T`.
-pub fn parse<T: FromArgMatches + clap::CommandFactory>(bin: &str, args: &[String]) -> Result<T, FlagError> {
+pub fn parse<T: FromArgMatches + clap::CommandFactory>(
+    bin: &str,
+    args: &[String],
+) -> Result<T, FlagError> {
     let cmd = T::command().bin_name(bin.to_string());
-    let norm = normalize(&cmd, args);
+    let norm = normalize(&cmd, args)?;
     let mut argv = vec![bin.to_string()];
     argv.extend(norm);
     let matches: ArgMatches = match cmd.clone().try_get_matches_from(argv) {
@@ -62,14 +78,24 @@ fn consul_message(e: &clap::Error) -> String {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e.to_string(),
         ErrorKind::UnknownArgument => {
             let arg = match e.get(ContextKind::InvalidArg) {
-                Some(ContextValue::String(s)) => s.split('=').next().unwrap_or(s).trim_start_matches('-').to_string(),
+                Some(ContextValue::String(s)) => s
+                    .split('=')
+                    .next()
+                    .unwrap_or(s)
+                    .trim_start_matches('-')
+                    .to_string(),
                 _ => String::new(),
             };
             format!("flag provided but not defined: -{arg}")
         }
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
             let arg = match e.get(ContextKind::InvalidArg) {
-                Some(ContextValue::String(s)) => s.split_whitespace().next().unwrap_or("").trim_start_matches('-').to_string(),
+                Some(ContextValue::String(s)) => s
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches('-')
+                    .to_string(),
                 _ => String::new(),
             };
             let val = match e.get(ContextKind::InvalidValue) {
@@ -80,7 +106,11 @@ fn consul_message(e: &clap::Error) -> String {
         }
         _ => {
             let s = e.render().to_string();
-            s.lines().next().unwrap_or("").trim_start_matches("error: ").to_string()
+            s.lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ")
+                .to_string()
         }
     }
 }

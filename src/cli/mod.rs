@@ -15,8 +15,14 @@ pub fn run(args: Vec<String>) -> i32 {
     match cmd {
         "agent" => agent::run(rest),
         "version" | "-version" | "--version" | "-v" => {
-            println!("disco v{} (Consul API {})", env!("CARGO_PKG_VERSION"), crate::agent::CONSUL_VERSION);
-            println!("Protocol 2 spoken by default, understands 2 to 3 (agent will automatically use protocol >2 when speaking to compatible agents)");
+            println!(
+                "disco v{} (Consul API {})",
+                env!("CARGO_PKG_VERSION"),
+                crate::agent::CONSUL_VERSION
+            );
+            println!(
+                "Protocol 2 spoken by default, understands 2 to 3 (agent will automatically use protocol >2 when speaking to compatible agents)"
+            );
             0
         }
         "-h" | "--help" | "-help" | "help" => {

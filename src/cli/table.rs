@@ -30,7 +30,10 @@ pub fn columns(rows: &[Vec<String>]) -> String {
 mod tests {
     #[test]
     fn two_space_columns() {
-        let t = super::columns(&[vec!["Node".into(), "ID".into()], vec!["node1".into(), "x".into()]]);
+        let t = super::columns(&[
+            vec!["Node".into(), "ID".into()],
+            vec!["node1".into(), "x".into()],
+        ]);
         assert_eq!(t, "Node   ID\nnode1  x\n");
     }
 }

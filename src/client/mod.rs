@@ -59,11 +59,20 @@ impl Client {
             .no_proxy()
             .build()
             .map_err(|e| ClientError::Other(e.to_string()))?;
-        Ok(Client { base, addr: hostport, http })
+        Ok(Client {
+            base,
+            addr: hostport,
+            http,
+        })
     }
 
     /// Send a request; non-2xx answers become [`ClientError::Status`] (404 is returned as is).
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Vec<u8>>) -> Result<(u16, Vec<u8>), ClientError> {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
         let url = format!("{}{}", self.base, path);
         let mut req = self.http.request(method, &url);
         if let Some(b) = body {
@@ -71,15 +80,26 @@ impl Client {
         }
         let resp = req.send().await.map_err(|e| {
             if e.is_connect() || e.is_timeout() {
-                ClientError::Unreachable { url: url.clone(), addr: self.addr.clone(), cause: e.to_string() }
+                ClientError::Unreachable {
+                    url: url.clone(),
+                    addr: self.addr.clone(),
+                    cause: e.to_string(),
+                }
             } else {
                 ClientError::Other(e.to_string())
             }
         })?;
         let code = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| ClientError::Other(e.to_string()))?.to_vec();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Other(e.to_string()))?
+            .to_vec();
         if code >= 400 && code != 404 {
-            return Err(ClientError::Status { code, body: String::from_utf8_lossy(&bytes).trim().to_string() });
+            return Err(ClientError::Status {
+                code,
+                body: String::from_utf8_lossy(&bytes).trim().to_string(),
+            });
         }
         Ok((code, bytes))
     }
@@ -90,6 +110,8 @@ impl Client {
         if code == 404 {
             return Ok(None);
         }
-        serde_json::from_slice(&body).map(Some).map_err(|e| ClientError::Other(format!("decoding response: {e}")))
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|e| ClientError::Other(format!("decoding response: {e}")))
     }
 }

@@ -81,11 +81,17 @@ const IGNORED: &[&str] = &[
 
 /// Load a config file, or every `*.json` file of a directory in name order, on top of `cfg`.
 pub fn load_path(cfg: &mut AgentConfig, path: &Path) -> Result<Vec<ConfigWarning>, ConfigError> {
-    let meta = std::fs::metadata(path).map_err(|e| ConfigError::Read { path: path.display().to_string(), err: e.to_string() })?;
+    let meta = std::fs::metadata(path).map_err(|e| ConfigError::Read {
+        path: path.display().to_string(),
+        err: e.to_string(),
+    })?;
     let mut warnings = Vec::new();
     if meta.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| ConfigError::Read { path: path.display().to_string(), err: e.to_string() })?
+            .map_err(|e| ConfigError::Read {
+                path: path.display().to_string(),
+                err: e.to_string(),
+            })?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_file())
             .collect();
@@ -93,7 +99,10 @@ pub fn load_path(cfg: &mut AgentConfig, path: &Path) -> Result<Vec<ConfigWarning
         for f in files {
             match f.extension().and_then(|e| e.to_str()) {
                 Some("json") => warnings.extend(load_file(cfg, &f)?),
-                Some("hcl") => warnings.push(ConfigWarning(format!("skipping {}: HCL is not supported, use JSON", f.display()))),
+                Some("hcl") => warnings.push(ConfigWarning(format!(
+                    "skipping {}: HCL is not supported, use JSON",
+                    f.display()
+                ))),
                 _ => {}
             }
         }
@@ -106,20 +115,39 @@ pub fn load_path(cfg: &mut AgentConfig, path: &Path) -> Result<Vec<ConfigWarning
 
 fn load_file(cfg: &mut AgentConfig, path: &Path) -> Result<Vec<ConfigWarning>, ConfigError> {
     let p = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read { path: p.clone(), err: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: p.clone(),
+        err: e.to_string(),
+    })?;
     if path.extension().and_then(|e| e.to_str()) == Some("hcl") {
-        return Err(ConfigError::Parse { path: p, err: "HCL config files are not supported, use JSON".into() });
+        return Err(ConfigError::Parse {
+            path: p,
+            err: "HCL config files are not supported, use JSON".into(),
+        });
     }
-    let value: Value = serde_json::from_str(&text).map_err(|e| ConfigError::Parse { path: p.clone(), err: e.to_string() })?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: p.clone(),
+        err: e.to_string(),
+    })?;
     apply_json(cfg, &value, &p)
 }
 
 /// Apply one JSON document (a file's content) to `cfg`. `source` names it in errors.
-pub fn apply_json(cfg: &mut AgentConfig, value: &Value, source: &str) -> Result<Vec<ConfigWarning>, ConfigError> {
+pub fn apply_json(
+    cfg: &mut AgentConfig,
+    value: &Value,
+    source: &str,
+) -> Result<Vec<ConfigWarning>, ConfigError> {
     let Value::Object(obj) = value else {
-        return Err(ConfigError::Parse { path: source.into(), err: "top level must be a JSON object".into() });
+        return Err(ConfigError::Parse {
+            path: source.into(),
+            err: "top level must be a JSON object".into(),
+        });
     };
-    let mut r = Reader { source, warnings: Vec::new() };
+    let mut r = Reader {
+        source,
+        warnings: Vec::new(),
+    };
     for (key, v) in obj {
         match key.as_str() {
             "datacenter" => cfg.datacenter = r.string(key, v)?,
@@ -163,7 +191,11 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn err(&self, key: &str, msg: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid { path: self.source.into(), key: key.into(), msg: msg.into() }
+        ConfigError::Invalid {
+            path: self.source.into(),
+            key: key.into(),
+            msg: msg.into(),
+        }
     }
 
     fn warn(&mut self, msg: String) {
@@ -171,15 +203,20 @@ impl Reader<'_> {
     }
 
     fn string(&self, key: &str, v: &Value) -> Result<String, ConfigError> {
-        v.as_str().map(str::to_string).ok_or_else(|| self.err(key, format!("expected a string, got {}", kind(v))))
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| self.err(key, format!("expected a string, got {}", kind(v))))
     }
 
     fn bool(&self, key: &str, v: &Value) -> Result<bool, ConfigError> {
-        v.as_bool().ok_or_else(|| self.err(key, format!("expected a boolean, got {}", kind(v))))
+        v.as_bool()
+            .ok_or_else(|| self.err(key, format!("expected a boolean, got {}", kind(v))))
     }
 
     fn int(&self, key: &str, v: &Value, min: i64, max: i64) -> Result<i64, ConfigError> {
-        let n = v.as_i64().ok_or_else(|| self.err(key, format!("expected an integer, got {}", kind(v))))?;
+        let n = v
+            .as_i64()
+            .ok_or_else(|| self.err(key, format!("expected an integer, got {}", kind(v))))?;
         if n < min || n > max {
             return Err(self.err(key, format!("{n} is out of range {min}..={max}")));
         }
@@ -192,12 +229,15 @@ impl Reader<'_> {
 
     fn ip(&self, key: &str, v: &Value) -> Result<IpAddr, ConfigError> {
         let s = self.string(key, v)?;
-        s.trim().parse().map_err(|_| self.err(key, format!("invalid IP address {s:?}")))
+        s.trim()
+            .parse()
+            .map_err(|_| self.err(key, format!("invalid IP address {s:?}")))
     }
 
     fn ip_list(&self, key: &str, v: &Value) -> Result<Vec<IpAddr>, ConfigError> {
         let s = self.string(key, v)?;
-        let ips: Result<Vec<IpAddr>, _> = s.split_whitespace().map(|p| p.parse::<IpAddr>()).collect();
+        let ips: Result<Vec<IpAddr>, _> =
+            s.split_whitespace().map(|p| p.parse::<IpAddr>()).collect();
         match ips {
             Ok(ips) if !ips.is_empty() => Ok(ips),
             _ => Err(self.err(key, format!("invalid IP address list {s:?}"))),
@@ -206,13 +246,19 @@ impl Reader<'_> {
 
     fn uuid(&self, key: &str, v: &Value) -> Result<String, ConfigError> {
         let s = self.string(key, v)?;
-        uuid::Uuid::parse_str(&s).map_err(|_| self.err(key, format!("{s:?} is not a valid UUID")))?;
+        uuid::Uuid::parse_str(&s)
+            .map_err(|_| self.err(key, format!("{s:?} is not a valid UUID")))?;
         Ok(s.to_lowercase())
     }
 
     fn log_level(&self, key: &str, v: &Value) -> Result<String, ConfigError> {
         let s = self.string(key, v)?;
-        parse_log_level(&s).ok_or_else(|| self.err(key, format!("invalid log level {s:?} (trace, debug, info, warn, error)")))
+        parse_log_level(&s).ok_or_else(|| {
+            self.err(
+                key,
+                format!("invalid log level {s:?} (trace, debug, info, warn, error)"),
+            )
+        })
     }
 
     fn string_list(&self, key: &str, v: &Value) -> Result<Vec<String>, ConfigError> {
@@ -223,13 +269,20 @@ impl Reader<'_> {
         }
     }
 
-    fn string_map(&self, key: &str, v: &Value) -> Result<std::collections::BTreeMap<String, String>, ConfigError> {
+    fn string_map(
+        &self,
+        key: &str,
+        v: &Value,
+    ) -> Result<std::collections::BTreeMap<String, String>, ConfigError> {
         let obj = self.object(key, v)?;
-        obj.iter().map(|(k, val)| Ok((k.clone(), self.string(&format!("{key}.{k}"), val)?))).collect()
+        obj.iter()
+            .map(|(k, val)| Ok((k.clone(), self.string(&format!("{key}.{k}"), val)?)))
+            .collect()
     }
 
     fn object<'v>(&self, key: &str, v: &'v Value) -> Result<&'v Map<String, Value>, ConfigError> {
-        v.as_object().ok_or_else(|| self.err(key, format!("expected an object, got {}", kind(v))))
+        v.as_object()
+            .ok_or_else(|| self.err(key, format!("expected an object, got {}", kind(v))))
     }
 
     fn ports(&mut self, cfg: &mut AgentConfig, key: &str, v: &Value) -> Result<(), ConfigError> {
@@ -245,7 +298,8 @@ impl Reader<'_> {
                 "serf_lan" => cfg.ports.serf_lan = port(self)?,
                 "serf_wan" => cfg.ports.serf_wan = port(self)?,
                 "grpc" => cfg.ports.grpc = port(self)?,
-                "grpc_tls" | "sidecar_min_port" | "sidecar_max_port" | "expose_min_port" | "expose_max_port" => {
+                "grpc_tls" | "sidecar_min_port" | "sidecar_max_port" | "expose_min_port"
+                | "expose_max_port" => {
                     port(self)?;
                 }
                 other => self.warn(format!("{}: invalid config key {key}.{other}", self.source)),
@@ -268,7 +322,12 @@ impl Reader<'_> {
     fn limits(&mut self, cfg: &mut AgentConfig, key: &str, v: &Value) -> Result<(), ConfigError> {
         let obj = self.object(key, v)?;
         if let Some(size) = obj.get("kv_max_value_size") {
-            cfg.kv_max_value_size = self.uint(&format!("{key}.kv_max_value_size"), size, 1, u32::MAX as u64)?;
+            cfg.kv_max_value_size = self.uint(
+                &format!("{key}.kv_max_value_size"),
+                size,
+                1,
+                u32::MAX as u64,
+            )?;
         }
         Ok(())
     }
@@ -331,7 +390,8 @@ mod tests {
     #[test]
     fn unknown_key_warns() {
         let mut cfg = AgentConfig::default();
-        let v: Value = serde_json::from_str(r#"{"bogus_key":1,"performance":{"raft_multiplier":1}}"#).unwrap();
+        let v: Value =
+            serde_json::from_str(r#"{"bogus_key":1,"performance":{"raft_multiplier":1}}"#).unwrap();
         let w = apply_json(&mut cfg, &v, "a.json").unwrap();
         assert_eq!(w.len(), 1);
         assert!(w[0].0.contains("bogus_key"));

@@ -65,7 +65,15 @@ pub struct Ports {
 
 impl Default for Ports {
     fn default() -> Self {
-        Ports { http: 8500, https: -1, dns: 8600, server: 8300, serf_lan: 8301, serf_wan: 8302, grpc: -1 }
+        Ports {
+            http: 8500,
+            https: -1,
+            dns: 8600,
+            server: 8300,
+            serf_lan: 8301,
+            serf_wan: 8302,
+            grpc: -1,
+        }
     }
 }
 
@@ -181,25 +189,34 @@ impl AgentConfig {
     pub fn validate(&self) -> Result<Vec<String>, ConfigError> {
         let mut warnings = Vec::new();
         if self.bootstrap && self.bootstrap_expect > 0 {
-            return Err(ConfigError::Conflict("'bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive".into()));
+            return Err(ConfigError::Conflict(
+                "'bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive".into(),
+            ));
         }
         if !self.server && (self.bootstrap || self.bootstrap_expect > 0) {
-            return Err(ConfigError::Conflict("'bootstrap_expect > 0' and 'bootstrap' require 'server = true'".into()));
+            return Err(ConfigError::Conflict(
+                "'bootstrap_expect > 0' and 'bootstrap' require 'server = true'".into(),
+            ));
         }
         if self.dev && self.bootstrap_expect > 0 {
-            return Err(ConfigError::Conflict("'bootstrap_expect > 0' not allowed in dev mode".into()));
+            return Err(ConfigError::Conflict(
+                "'bootstrap_expect > 0' not allowed in dev mode".into(),
+            ));
         }
         if self.data_dir.is_none() && !self.dev {
             return Err(ConfigError::Conflict("data_dir cannot be empty".into()));
         }
         if self.acl_enabled {
-            return Err(ConfigError::Conflict("acl.enabled = true is not supported".into()));
+            return Err(ConfigError::Conflict(
+                "acl.enabled = true is not supported".into(),
+            ));
         }
         if self.ports.https >= 0 {
             warnings.push("ports.https is not supported; HTTPS stays disabled".into());
         }
         if self.bootstrap_expect == 1 {
-            warnings.push("BootstrapExpect is set to 1; this is the same as Bootstrap mode.".into());
+            warnings
+                .push("BootstrapExpect is set to 1; this is the same as Bootstrap mode.".into());
         } else if self.bootstrap_expect > 1 && self.bootstrap_expect % 2 == 0 {
             warnings.push(format!(
                 "bootstrap_expect = {}: A cluster with an even number of servers does not achieve optimum fault tolerance.",

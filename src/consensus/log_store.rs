@@ -8,9 +8,9 @@ use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
 
-use openraft::type_config::alias::{EntryOf, LogIdOf, VoteOf};
 use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, RaftLogStorage};
+use openraft::type_config::alias::{EntryOf, LogIdOf, VoteOf};
 use openraft::{LogState, OptionalSend, RaftLogReader};
 
 use super::TypeConfig;
@@ -43,7 +43,12 @@ fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> io::Result<T> {
 impl LogStore {
     /// Open the log trees of `db`. With `durable`, appends and votes are fsynced.
     pub fn open(db: &sled::Db, durable: bool) -> sled::Result<Self> {
-        Ok(LogStore { db: db.clone(), log: db.open_tree("raft_log")?, meta: db.open_tree("raft_meta")?, durable })
+        Ok(LogStore {
+            db: db.clone(),
+            log: db.open_tree("raft_log")?,
+            meta: db.open_tree("raft_meta")?,
+            durable,
+        })
     }
 
     async fn flush(&self) -> io::Result<()> {
@@ -97,7 +102,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             Some((_, v)) => Some(decode::<EntryOf<TypeConfig>>(&v)?.log_id()),
             None => last_purged.clone(),
         };
-        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
+        Ok(LogState {
+            last_purged_log_id: last_purged,
+            last_log_id: last,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -109,18 +117,29 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.flush().await
     }
 
-    async fn save_committed(&mut self, committed: Option<LogIdOf<TypeConfig>>) -> Result<(), io::Error> {
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogIdOf<TypeConfig>>,
+    ) -> Result<(), io::Error> {
         // Not fsynced on its own: a lost value only means re-applying a little more after a
         // restart (it rides along with the next append's flush).
-        self.meta.insert(COMMITTED, encode(&committed)?).map_err(io_err)?;
+        self.meta
+            .insert(COMMITTED, encode(&committed)?)
+            .map_err(io_err)?;
         Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogIdOf<TypeConfig>>, io::Error> {
-        Ok(self.get_meta::<Option<LogIdOf<TypeConfig>>>(COMMITTED)?.flatten())
+        Ok(self
+            .get_meta::<Option<LogIdOf<TypeConfig>>>(COMMITTED)?
+            .flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> Result<(), io::Error>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: IOFlushed<TypeConfig>,
+    ) -> Result<(), io::Error>
     where
         I: IntoIterator<Item = EntryOf<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -133,10 +152,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let res = self.flush().await;
         let ok = res.is_ok();
         callback.io_completed(res.map_err(|e| io::Error::other(e.to_string())));
-        if ok { Ok(()) } else { Err(io::Error::other("log flush failed")) }
+        if ok {
+            Ok(())
+        } else {
+            Err(io::Error::other("log flush failed"))
+        }
     }
 
-    async fn truncate_after(&mut self, last_log_id: Option<LogIdOf<TypeConfig>>) -> Result<(), io::Error> {
+    async fn truncate_after(
+        &mut self,
+        last_log_id: Option<LogIdOf<TypeConfig>>,
+    ) -> Result<(), io::Error> {
         let start = last_log_id.map(|l| l.index() + 1).unwrap_or(0);
         let mut batch = sled::Batch::default();
         for item in self.log.range(start.to_be_bytes()..) {
@@ -148,7 +174,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogIdOf<TypeConfig>) -> Result<(), io::Error> {
-        self.meta.insert(PURGED, encode(&Some(log_id.clone()))?).map_err(io_err)?;
+        self.meta
+            .insert(PURGED, encode(&Some(log_id.clone()))?)
+            .map_err(io_err)?;
         let mut batch = sled::Batch::default();
         for item in self.log.range(..=log_id.index().to_be_bytes()) {
             let (k, _) = item.map_err(io_err)?;

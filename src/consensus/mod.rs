@@ -76,22 +76,34 @@ pub fn node_info(rpc_addr: &str, node_name: &str, node_uuid: &str) -> NodeInfo {
 
 /// Decode (node name, node UUID) from membership metadata.
 pub fn node_identity(info: &NodeInfo) -> (&str, &str) {
-    info.data.split_once(' ').unwrap_or((info.data.as_str(), ""))
+    info.data
+        .split_once(' ')
+        .unwrap_or((info.data.as_str(), ""))
 }
 
 /// Raft member ID of a node UUID: its first 64 bits, so every server derives the same ID.
 pub fn raft_id(uuid: &str) -> u64 {
-    let hex: String = uuid.chars().filter(|c| c.is_ascii_hexdigit()).take(16).collect();
+    let hex: String = uuid
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .take(16)
+        .collect();
     u64::from_str_radix(&hex, 16).unwrap_or(1).max(1)
 }
 
 impl Consensus {
     /// Open the storage and start the Raft member (not yet part of any cluster).
     /// With `durable`, log appends and votes are fsynced before Raft is told they are stored.
-    pub async fn start(opts: ConsensusOptions, db: sled::Db, durable: bool) -> Result<Self, ConsensusError> {
+    pub async fn start(
+        opts: ConsensusOptions,
+        db: sled::Db,
+        durable: bool,
+    ) -> Result<Self, ConsensusError> {
         let store = Arc::new(RwLock::new(Store::new()));
-        let log = LogStore::open(&db, durable).map_err(|e| ConsensusError::Storage(e.to_string()))?;
-        let sm = StateMachine::open(&db, store.clone(), durable).map_err(|e| ConsensusError::Storage(e.to_string()))?;
+        let log =
+            LogStore::open(&db, durable).map_err(|e| ConsensusError::Storage(e.to_string()))?;
+        let sm = StateMachine::open(&db, store.clone(), durable)
+            .map_err(|e| ConsensusError::Storage(e.to_string()))?;
 
         let config = if opts.dev_timing {
             Config {
@@ -115,24 +127,50 @@ impl Consensus {
             max_in_snapshot_log_to_keep: 10_240,
             ..config
         };
-        let config = Arc::new(config.validate().map_err(|e| ConsensusError::Fatal(e.to_string()))?);
+        let config = Arc::new(
+            config
+                .validate()
+                .map_err(|e| ConsensusError::Fatal(e.to_string()))?,
+        );
         let raft = Raft::new(opts.id, config, NetworkFactory::default(), log, sm)
             .await
             .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
-        Ok(Consensus { raft, store, db, opts })
+        Ok(Consensus {
+            raft,
+            store,
+            db,
+            opts,
+        })
     }
 
     /// Make this server the single voter of a new cluster, unless it already has Raft state.
     pub async fn bootstrap_single(&self) -> Result<(), ConsensusError> {
-        if self.raft.is_initialized().await.map_err(|e| ConsensusError::Fatal(e.to_string()))? {
+        if self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| ConsensusError::Fatal(e.to_string()))?
+        {
             return Ok(());
         }
         let mut members = BTreeMap::new();
-        members.insert(self.opts.id, node_info(&self.opts.rpc_addr, &self.opts.node_name, &self.opts.node_uuid));
+        members.insert(
+            self.opts.id,
+            node_info(
+                &self.opts.rpc_addr,
+                &self.opts.node_name,
+                &self.opts.node_uuid,
+            ),
+        );
         match self.raft.initialize(members).await {
             Ok(()) => Ok(()),
             // Another path initialised it first: fine.
-            Err(e) if e.to_string().contains("NotAllowed") || e.to_string().contains("not allowed") => Ok(()),
+            Err(e)
+                if e.to_string().contains("NotAllowed")
+                    || e.to_string().contains("not allowed") =>
+            {
+                Ok(())
+            }
             Err(e) => Err(ConsensusError::Fatal(e.to_string())),
         }
     }
@@ -141,9 +179,9 @@ impl Consensus {
     pub async fn write(&self, cmd: Command) -> Result<(Response, u64), ConsensusError> {
         match self.raft.client_write(cmd).await {
             Ok(r) => Ok((r.data, r.log_id.index)),
-            Err(openraft::errors::RaftError::APIError(openraft::errors::ClientWriteError::ForwardToLeader(_))) => {
-                Err(ConsensusError::NoLeader)
-            }
+            Err(openraft::errors::RaftError::APIError(
+                openraft::errors::ClientWriteError::ForwardToLeader(_),
+            )) => Err(ConsensusError::NoLeader),
             Err(e) => Err(ConsensusError::Fatal(e.to_string())),
         }
     }
@@ -167,7 +205,10 @@ impl Consensus {
         let m = self.raft.metrics();
         let m = m.borrow_watched();
         let leader = m.current_leader?;
-        m.membership_config.membership().get_node(&leader).map(|n| n.raft_addr.clone())
+        m.membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|n| n.raft_addr.clone())
     }
 
     /// Whether this member leads.
@@ -177,7 +218,11 @@ impl Consensus {
 
     /// Wait until some leader is known or `timeout` passes.
     pub async fn wait_for_leader(&self, timeout: Duration) -> bool {
-        self.raft.wait(Some(timeout)).metrics(|m| m.current_leader.is_some(), "leader").await.is_ok()
+        self.raft
+            .wait(Some(timeout))
+            .metrics(|m| m.current_leader.is_some(), "leader")
+            .await
+            .is_ok()
     }
 
     /// Stop the Raft member and flush storage.

@@ -9,7 +9,9 @@ use std::io::Cursor;
 
 use openraft::errors::{RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, v2::RaftNetworkV2};
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+};
 use openraft::type_config::alias::{SnapshotOf, VoteOf};
 use openraft::{NodeInfo, OptionalSend};
 
@@ -28,7 +30,9 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerClient;
 
     async fn new_client(&mut self, _target: u64, node: &NodeInfo) -> Self::Network {
-        PeerClient { addr: node.raft_addr.clone() }
+        PeerClient {
+            addr: node.raft_addr.clone(),
+        }
     }
 }
 

@@ -8,8 +8,8 @@ use std::io::{self, Cursor};
 use std::sync::{Arc, RwLock};
 
 use futures::{Stream, TryStreamExt};
-use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -77,7 +77,9 @@ impl StateMachine {
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     type SnapshotData = Cursor<Vec<u8>>;
 
-    async fn build_snapshot(&mut self) -> Result<SnapshotOf<TypeConfig, Self::SnapshotData>, io::Error> {
+    async fn build_snapshot(
+        &mut self,
+    ) -> Result<SnapshotOf<TypeConfig, Self::SnapshotData>, io::Error> {
         // Serialize under the read lock together with the applied position so both match.
         let (data, meta) = {
             let store = self.store.read().map_err(io_err)?;
@@ -89,9 +91,15 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             };
             (data, meta)
         };
-        let snap = StoredSnapshot { meta: meta.clone(), data };
+        let snap = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
         self.save_snapshot(&snap).await?;
-        Ok(SnapshotOf::<TypeConfig, _> { meta, snapshot: Cursor::new(snap.data) })
+        Ok(SnapshotOf::<TypeConfig, _> {
+            meta,
+            snapshot: Cursor::new(snap.data),
+        })
     }
 }
 
@@ -99,7 +107,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotData = Cursor<Vec<u8>>;
     type SnapshotBuilder = Self;
 
-    async fn applied_state(&mut self) -> Result<(Option<LogIdOf<TypeConfig>>, StoredMembershipOf<TypeConfig>), io::Error> {
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogIdOf<TypeConfig>>, StoredMembershipOf<TypeConfig>), io::Error> {
         let a = self.applied.lock().map_err(io_err)?;
         Ok((a.last_applied.clone(), a.last_membership.clone()))
     }
@@ -119,7 +129,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Membership(m) => {
                     self.store.write().map_err(io_err)?.advance(index);
                     self.applied.lock().map_err(io_err)?.last_membership =
-                        StoredMembershipOf::<TypeConfig>::new(Some(entry.log_id.clone()), m.clone());
+                        StoredMembershipOf::<TypeConfig>::new(
+                            Some(entry.log_id.clone()),
+                            m.clone(),
+                        );
                     Response::None
                 }
             };
@@ -141,18 +154,29 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
         let data = snapshot.into_inner();
-        self.store.write().map_err(io_err)?.restore(&data).map_err(io_err)?;
+        self.store
+            .write()
+            .map_err(io_err)?
+            .restore(&data)
+            .map_err(io_err)?;
         {
             let mut a = self.applied.lock().map_err(io_err)?;
             a.last_applied = meta.last_log_id.clone();
             a.last_membership = meta.last_membership.clone();
         }
-        self.save_snapshot(&StoredSnapshot { meta: meta.clone(), data }).await
+        self.save_snapshot(&StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        })
+        .await
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<SnapshotOf<TypeConfig, Self::SnapshotData>>, io::Error> {
-        Ok(self
-            .load_snapshot()?
-            .map(|s| SnapshotOf::<TypeConfig, _> { meta: s.meta, snapshot: Cursor::new(s.data) }))
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<SnapshotOf<TypeConfig, Self::SnapshotData>>, io::Error> {
+        Ok(self.load_snapshot()?.map(|s| SnapshotOf::<TypeConfig, _> {
+            meta: s.meta,
+            snapshot: Cursor::new(s.data),
+        }))
     }
 }

@@ -14,11 +14,20 @@ use super::respond::{empty, json_bytes, json_plain, text};
 use super::{ApiError, allow};
 use crate::agent::{Agent, CONSUL_VERSION};
 use crate::api::decode::decode;
-use crate::api::input::{CHECK_SCHEMA, CHECK_UPDATE_SCHEMA, CheckTypeIn, CheckUpdateIn, SERVICE_SCHEMA, ServiceDefinitionIn};
+use crate::api::input::{
+    CHECK_SCHEMA, CHECK_UPDATE_SCHEMA, CheckTypeIn, CheckUpdateIn, SERVICE_SCHEMA,
+    ServiceDefinitionIn,
+};
 use crate::state::status;
 
 /// Agent endpoints.
-pub async fn agent(agent: &Arc<Agent>, method: &Method, rest: &str, q: &Query, body: Bytes) -> Result<Response, ApiError> {
+pub async fn agent(
+    agent: &Arc<Agent>,
+    method: &Method,
+    rest: &str,
+    q: &Query,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     use Method as M;
     match rest {
         "self" => {
@@ -32,18 +41,17 @@ pub async fn agent(agent: &Arc<Agent>, method: &Method, rest: &str, q: &Query, b
         "services" => {
             allow(method, &[M::GET])?;
             let svcs = agent.local_services();
-            let out: BTreeMap<&str, _> = svcs.iter().map(|s| (s.id.as_str(), agent_service_out(s, &agent.cfg.datacenter))).collect();
+            let out: BTreeMap<&str, _> = svcs
+                .iter()
+                .map(|s| (s.id.as_str(), agent_service_out(s, &agent.cfg.datacenter)))
+                .collect();
             return json_plain(&out);
         }
         "checks" => {
             allow(method, &[M::GET])?;
-            let checks = agent.local_checks();
-            let mut all = checks.clone();
-            if let Ok(store) = agent.store.read() {
-                if let Some(serf) = store.check(agent.node_name(), crate::state::SERF_CHECK_ID) {
-                    all.push(serf.clone());
-                }
-            }
+            // Only checks defined on this agent, as Consul lists them (serfHealth is the
+            // servers' and lives in the catalog only).
+            let all = agent.local_checks();
             let mut out: BTreeMap<&str, _> = BTreeMap::new();
             for c in &all {
                 let mut co = check_out(c);
@@ -55,7 +63,8 @@ pub async fn agent(agent: &Arc<Agent>, method: &Method, rest: &str, q: &Query, b
         "service/register" => {
             allow(method, &[M::PUT])?;
             let def: ServiceDefinitionIn = decode(&SERVICE_SCHEMA, &body)?;
-            let (svc, checks) = service_from(&def, agent.node_name(), agent.cfg.enable_script_checks)?;
+            let (svc, checks) =
+                service_from(&def, agent.node_name(), agent.cfg.enable_script_checks)?;
             let replace = matches!(q.get("replace-existing-checks"), Some("" | "1" | "true"));
             agent.register_service(svc, checks, replace).await?;
             return Ok(empty());
@@ -66,13 +75,30 @@ pub async fn agent(agent: &Arc<Agent>, method: &Method, rest: &str, q: &Query, b
             if c.name.is_empty() {
                 return Err(ApiError::bad("Missing check name"));
             }
-            let id = [&c.check_id, &c.id].into_iter().find(|s| !s.is_empty()).cloned().unwrap_or_else(|| c.name.clone());
-            let svc = if c.service_id.is_empty() { None } else { agent.local_service(&c.service_id) };
+            let id = [&c.check_id, &c.id]
+                .into_iter()
+                .find(|s| !s.is_empty())
+                .cloned()
+                .unwrap_or_else(|| c.name.clone());
+            let svc = if c.service_id.is_empty() {
+                None
+            } else {
+                agent.local_service(&c.service_id)
+            };
             if !c.service_id.is_empty() && svc.is_none() {
-                return Err(ApiError::new(StatusCode::NOT_FOUND, format!("ServiceID \"{}\" does not exist", c.service_id)));
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!("ServiceID \"{}\" does not exist", c.service_id),
+                ));
             }
-            let check = check_from(&c, id, c.name.clone(), svc.as_ref(), agent.cfg.enable_script_checks)
-                .map_err(|e| e)?;
+            let check = check_from(
+                &c,
+                id,
+                c.name.clone(),
+                svc.as_ref(),
+                agent.cfg.enable_script_checks,
+            )
+            .map_err(|e| e)?;
             agent.register_check(check).await?;
             return Ok(empty());
         }
@@ -101,10 +127,20 @@ pub async fn agent(agent: &Arc<Agent>, method: &Method, rest: &str, q: &Query, b
         agent.deregister_check(id).await?;
         return Ok(empty());
     }
-    for (verb, st) in [("pass", status::PASSING), ("warn", status::WARNING), ("fail", status::CRITICAL)] {
-        if let Some(id) = rest.strip_prefix("check/").and_then(|r| r.strip_prefix(verb)).and_then(|r| r.strip_prefix('/')) {
+    for (verb, st) in [
+        ("pass", status::PASSING),
+        ("warn", status::WARNING),
+        ("fail", status::CRITICAL),
+    ] {
+        if let Some(id) = rest
+            .strip_prefix("check/")
+            .and_then(|r| r.strip_prefix(verb))
+            .and_then(|r| r.strip_prefix('/'))
+        {
             allow(method, &[M::PUT])?;
-            agent.update_ttl(id, st, q.get("note").unwrap_or("")).await?;
+            agent
+                .update_ttl(id, st, q.get("note").unwrap_or(""))
+                .await?;
             return Ok(empty());
         }
     }
@@ -112,7 +148,10 @@ pub async fn agent(agent: &Arc<Agent>, method: &Method, rest: &str, q: &Query, b
         allow(method, &[M::PUT])?;
         let u: CheckUpdateIn = decode(&CHECK_UPDATE_SCHEMA, &body)?;
         if !status::is_valid(&u.status) {
-            return Err(ApiError::bad(format!("Invalid check status: '{}'", u.status)));
+            return Err(ApiError::bad(format!(
+                "Invalid check status: '{}'",
+                u.status
+            )));
         }
         agent.update_ttl(id, &u.status, &u.output).await?;
         return Ok(empty());
@@ -120,10 +159,16 @@ pub async fn agent(agent: &Arc<Agent>, method: &Method, rest: &str, q: &Query, b
     if let Some(id) = rest.strip_prefix("service/") {
         allow(method, &[M::GET])?;
         let Some(s) = agent.local_service(id) else {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown service ID: {id}")));
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("unknown service ID: {id}"),
+            ));
         };
         let mut out = agent_service_out(&s, &agent.cfg.datacenter);
-        let hash = format!("{:016x}", fxhash(&serde_json::to_vec(&out).unwrap_or_default()));
+        let hash = format!(
+            "{:016x}",
+            fxhash(&serde_json::to_vec(&out).unwrap_or_default())
+        );
         out.content_hash = Some(hash.clone());
         let mut r = json_plain(&out)?;
         if let Ok(v) = axum::http::HeaderValue::from_str(&hash) {
@@ -131,37 +176,62 @@ pub async fn agent(agent: &Arc<Agent>, method: &Method, rest: &str, q: &Query, b
         }
         return Ok(r);
     }
-    for (prefix, by_id) in [("health/service/id/", true), ("health/service/name/", false)] {
+    for (prefix, by_id) in [
+        ("health/service/id/", true),
+        ("health/service/name/", false),
+    ] {
         if let Some(key) = rest.strip_prefix(prefix) {
             allow(method, &[M::GET])?;
             return agent_health(agent, key, by_id, q);
         }
     }
     if rest.starts_with("token/") {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "ACL support disabled"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "ACL support disabled",
+        ));
     }
     if let Some(addr) = rest.strip_prefix("join/") {
         allow(method, &[M::PUT])?;
-        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("failed to join {addr}: gossip is not enabled on this agent")));
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to join {addr}: gossip is not enabled on this agent"),
+        ));
     }
-    Err(ApiError::new(StatusCode::NOT_FOUND, "Invalid URL path: not a recognized HTTP API endpoint"))
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "Invalid URL path: not a recognized HTTP API endpoint",
+    ))
 }
 
 fn fxhash(b: &[u8]) -> u64 {
-    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| (h ^ *x as u64).wrapping_mul(0x0100_0000_01b3))
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| {
+        (h ^ *x as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn agent_health(agent: &Agent, key: &str, by_id: bool, q: &Query) -> Result<Response, ApiError> {
-    let services: Vec<_> = agent.local_services().into_iter().filter(|s| if by_id { s.id == key } else { s.service == key }).collect();
+    let services: Vec<_> = agent
+        .local_services()
+        .into_iter()
+        .filter(|s| if by_id { s.id == key } else { s.service == key })
+        .collect();
     if services.is_empty() {
-        let msg = if by_id { format!("ServiceId {key} not found") } else { format!("ServiceName {key} Not Found") };
+        let msg = if by_id {
+            format!("ServiceId {key} not found")
+        } else {
+            format!("ServiceName {key} Not Found")
+        };
         return Ok(text(StatusCode::NOT_FOUND, &msg));
     }
     let checks = agent.local_checks();
     let mut worst = status::PASSING;
     let mut outs = Vec::new();
     for s in &services {
-        let mine: Vec<_> = checks.iter().filter(|c| c.service_id == s.id || c.service_id.is_empty()).collect();
+        let mine: Vec<_> = checks
+            .iter()
+            .filter(|c| c.service_id == s.id || c.service_id.is_empty())
+            .collect();
         let agg = aggregate(mine.iter().copied());
         worst = match (worst, agg) {
             (_, status::CRITICAL) | (status::CRITICAL, _) => status::CRITICAL,
@@ -212,7 +282,13 @@ fn member_json(agent: &Agent) -> serde_json::Value {
     tags.insert("vsn".into(), json!("2"));
     tags.insert("vsn_min".into(), json!("2"));
     tags.insert("vsn_max".into(), json!("3"));
-    tags.insert("build".into(), json!(format!("{CONSUL_VERSION}:disco-{}", env!("CARGO_PKG_VERSION"))));
+    tags.insert(
+        "build".into(),
+        json!(format!(
+            "{CONSUL_VERSION}:disco-{}",
+            env!("CARGO_PKG_VERSION")
+        )),
+    );
     if server {
         tags.insert("port".into(), json!(agent.cfg.ports.server.to_string()));
         tags.insert("raft_vsn".into(), json!("3"));
@@ -220,7 +296,10 @@ fn member_json(agent: &Agent) -> serde_json::Value {
             tags.insert("bootstrap".into(), json!("1"));
         }
         if agent.cfg.bootstrap_expect > 0 {
-            tags.insert("expect".into(), json!(agent.cfg.bootstrap_expect.to_string()));
+            tags.insert(
+                "expect".into(),
+                json!(agent.cfg.bootstrap_expect.to_string()),
+            );
         }
     }
     json!({
@@ -247,21 +326,68 @@ fn self_json(agent: &Agent) -> serde_json::Value {
         leader_addr = c.leader_addr().unwrap_or_default();
         is_leader = c.is_leader();
         let voters = m.membership_config.membership().voter_ids().count();
-        raft.insert("applied_index".into(), json!(m.last_applied.as_ref().map(|l| l.index).unwrap_or(0).to_string()));
-        raft.insert("commit_index".into(), json!(m.local_committed.as_ref().map(|l| l.index).unwrap_or(0).to_string()));
-        raft.insert("last_log_index".into(), json!(m.last_log_index.unwrap_or(0).to_string()));
+        raft.insert(
+            "applied_index".into(),
+            json!(
+                m.last_applied
+                    .as_ref()
+                    .map(|l| l.index)
+                    .unwrap_or(0)
+                    .to_string()
+            ),
+        );
+        raft.insert(
+            "commit_index".into(),
+            json!(
+                m.local_committed
+                    .as_ref()
+                    .map(|l| l.index)
+                    .unwrap_or(0)
+                    .to_string()
+            ),
+        );
+        raft.insert(
+            "last_log_index".into(),
+            json!(m.last_log_index.unwrap_or(0).to_string()),
+        );
         raft.insert("term".into(), json!(m.current_term.to_string()));
         raft.insert("last_log_term".into(), json!(m.current_term.to_string()));
         raft.insert("state".into(), json!(format!("{:?}", m.state)));
-        raft.insert("num_peers".into(), json!(voters.saturating_sub(1).to_string()));
-        raft.insert("last_contact".into(), json!(if is_leader { "0".to_string() } else { "never".to_string() }));
+        raft.insert(
+            "num_peers".into(),
+            json!(voters.saturating_sub(1).to_string()),
+        );
+        raft.insert(
+            "last_contact".into(),
+            json!(if is_leader {
+                "0".to_string()
+            } else {
+                "never".to_string()
+            }),
+        );
         raft.insert("protocol_version".into(), json!("3"));
-        raft.insert("last_snapshot_index".into(), json!(m.snapshot.as_ref().map(|l| l.index).unwrap_or(0).to_string()));
+        raft.insert(
+            "last_snapshot_index".into(),
+            json!(
+                m.snapshot
+                    .as_ref()
+                    .map(|l| l.index)
+                    .unwrap_or(0)
+                    .to_string()
+            ),
+        );
     }
-    let (nodes, services, checks) = agent.store.read().map(|s| s.catalog_counts()).unwrap_or_default();
+    let (nodes, services, checks) = agent
+        .store
+        .read()
+        .map(|s| s.catalog_counts())
+        .unwrap_or_default();
     let kv = agent.store.read().map(|s| s.kv_len()).unwrap_or_default();
     let local_checks = agent.local_checks();
-    let ttl = local_checks.iter().filter(|c| c.definition.ttl_ns > 0).count();
+    let ttl = local_checks
+        .iter()
+        .filter(|c| c.definition.ttl_ns > 0)
+        .count();
     json!({
         "Config": {
             "Datacenter": agent.cfg.datacenter,
@@ -325,13 +451,20 @@ fn metrics(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
     let counters = agent.metrics.counters();
     let samples = agent.metrics.samples();
     let rss = read_rss_bytes();
-    let (kv, (nodes, services, _)) = agent.store.read().map(|s| (s.kv_len(), s.catalog_counts())).unwrap_or_default();
+    let (kv, (nodes, services, _)) = agent
+        .store
+        .read()
+        .map(|s| (s.kv_len(), s.catalog_counts()))
+        .unwrap_or_default();
     let gauges: Vec<(&str, f64)> = vec![
         ("consul.runtime.alloc_bytes", rss as f64),
         ("consul.state.kv_entries", kv as f64),
         ("consul.state.nodes", nodes as f64),
         ("consul.state.services", services as f64),
-        ("consul.agent.uptime_seconds", agent.started.elapsed().as_secs_f64()),
+        (
+            "consul.agent.uptime_seconds",
+            agent.started.elapsed().as_secs_f64(),
+        ),
     ];
     if q.get("format") == Some("prometheus") {
         let mut out = String::new();
@@ -344,13 +477,22 @@ fn metrics(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
         }
         for (n, s) in &samples {
             let p = prom(n);
-            out.push_str(&format!("# TYPE {p} summary\n{p}_sum {}\n{p}_count {}\n", s.sum, s.count));
+            out.push_str(&format!(
+                "# TYPE {p} summary\n{p}_sum {}\n{p}_count {}\n",
+                s.sum, s.count
+            ));
         }
         let mut r = text(StatusCode::OK, out.trim_end());
-        r.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+        r.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
         return Ok(r);
     }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let body = json!({
         "Timestamp": format!("{now}"),
         "Gauges": gauges.iter().map(|(n, v)| json!({"Name": n, "Value": v, "Labels": {}})).collect::<Vec<_>>(),
@@ -368,7 +510,11 @@ fn metrics(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
 fn read_rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .map(|kb| kb * 1024)
         .unwrap_or(0)
 }

@@ -21,7 +21,10 @@ fn jitter(wait: Duration) -> Duration {
     if span == 0 {
         return Duration::ZERO;
     }
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos() as u64).unwrap_or(0);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
     Duration::from_nanos(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) % span)
 }
 
@@ -42,16 +45,27 @@ where
             }
         }
     }
-    let known_leader = agent.consensus.as_ref().is_some_and(|c| c.leader_addr().is_some());
+    let known_leader = agent
+        .consensus
+        .as_ref()
+        .is_some_and(|c| c.leader_addr().is_some());
     let deadline = Instant::now() + wait + jitter(wait);
     loop {
         let (mut watch, result) = {
-            let store = agent.store.read().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            let store = agent
+                .store
+                .read()
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
             (store.watch(tables), f(&store))
         };
         let (index, status, body) = result?;
         if min_index == 0 || index > min_index || Instant::now() >= deadline {
-            let meta = Meta { index, known_leader, last_contact_ms: 0, consistency: mode.as_str() };
+            let meta = Meta {
+                index,
+                known_leader,
+                last_contact_ms: 0,
+                consistency: mode.as_str(),
+            };
             return Ok(with_meta(json_bytes(status, body), meta));
         }
         tokio::select! {
@@ -63,5 +77,6 @@ where
 
 /// Serialize to JSON bytes for a [`ReadResult`].
 pub fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(v).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    serde_json::to_vec(v)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }

@@ -15,7 +15,9 @@ use super::{ApiError, allow};
 use crate::agent::Agent;
 use crate::api::decode::decode;
 use crate::api::input::{DEREGISTER_SCHEMA, DeregisterIn, REGISTER_SCHEMA, RegisterIn};
-use crate::state::{Check, CheckDefinition, CheckFilter, Command, Node, Service, Table, Weights, status};
+use crate::state::{
+    Check, CheckDefinition, CheckFilter, Command, Node, Service, Table, Weights, status,
+};
 
 fn name_of<'a>(rest: &'a str, prefix: &str, missing: &str) -> Result<Option<&'a str>, ApiError> {
     match rest.strip_prefix(prefix) {
@@ -26,7 +28,13 @@ fn name_of<'a>(rest: &'a str, prefix: &str, missing: &str) -> Result<Option<&'a 
 }
 
 /// Catalog endpoints.
-pub async fn catalog(agent: &Arc<Agent>, method: &Method, rest: &str, q: &Query, body: Bytes) -> Result<Response, ApiError> {
+pub async fn catalog(
+    agent: &Arc<Agent>,
+    method: &Method,
+    rest: &str,
+    q: &Query,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     use Method as M;
     match rest {
         "register" => {
@@ -37,6 +45,12 @@ pub async fn catalog(agent: &Arc<Agent>, method: &Method, rest: &str, q: &Query,
             allow(method, &[M::PUT])?;
             q.check_dc(&agent.cfg.datacenter)?;
             let d: DeregisterIn = decode(&DEREGISTER_SCHEMA, &body)?;
+            if !d.datacenter.is_empty() && d.datacenter != agent.cfg.datacenter {
+                return Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "No path to datacenter",
+                ));
+            }
             if d.node.is_empty() {
                 return Err(ApiError::bad("Missing node name"));
             }
@@ -57,52 +71,88 @@ pub async fn catalog(agent: &Arc<Agent>, method: &Method, rest: &str, q: &Query,
     if rest == "nodes" {
         return read(agent, q, &[Table::Nodes], |s| {
             let nodes: Vec<_> = s.nodes().into_iter().map(node_out).collect();
-            Ok((s.table_index(Table::Nodes), StatusCode::OK, to_json(&nodes)?))
+            Ok((
+                s.table_index(Table::Nodes),
+                StatusCode::OK,
+                to_json(&nodes)?,
+            ))
         })
         .await;
     }
     if rest == "services" {
         return read(agent, q, &[Table::Services], |s| {
             let names = s.service_names();
-            Ok((s.table_index(Table::Services), StatusCode::OK, to_json(&names)?))
+            Ok((
+                s.table_index(Table::Services),
+                StatusCode::OK,
+                to_json(&names)?,
+            ))
         })
         .await;
     }
     if let Some(name) = name_of(rest, "service/", "Missing service name")? {
         let tags = q.all("tag");
         return read(agent, q, &[Table::Services, Table::Nodes], |s| {
-            let list: Vec<_> = s.service_instances(name, &tags).into_iter().map(|(n, svc)| service_node_out(n, svc)).collect();
+            let list: Vec<_> = s
+                .service_instances(name, &tags)
+                .into_iter()
+                .map(|(n, svc)| service_node_out(n, svc))
+                .collect();
             Ok((s.service_index(name), StatusCode::OK, to_json(&list)?))
         })
         .await;
     }
     if rest.starts_with("connect/") {
-        return read(agent, q, &[Table::Services], |s| Ok((s.table_index(Table::Services), StatusCode::OK, b"[]".to_vec()))).await;
+        return read(agent, q, &[Table::Services], |s| {
+            Ok((
+                s.table_index(Table::Services),
+                StatusCode::OK,
+                b"[]".to_vec(),
+            ))
+        })
+        .await;
     }
     if let Some(node) = name_of(rest, "node/", "Missing node name")? {
         return read(agent, q, &[Table::Nodes, Table::Services], |s| {
             let idx = s.tables_index(&[Table::Nodes, Table::Services]);
-            let Some(n) = s.node(node) else { return Ok((idx, StatusCode::OK, b"null".to_vec())) };
-            let services: BTreeMap<&str, _> = s.node_services(node).into_iter().map(|svc| (svc.id.as_str(), node_service_out(svc))).collect();
-            let out = crate::api::output::NodeServicesOut { node: node_out(n), services };
+            let Some(n) = s.node(node) else {
+                return Ok((idx, StatusCode::OK, b"null".to_vec()));
+            };
+            let services: BTreeMap<&str, _> = s
+                .node_services(node)
+                .into_iter()
+                .map(|svc| (svc.id.as_str(), node_service_out(svc)))
+                .collect();
+            let out = crate::api::output::NodeServicesOut {
+                node: node_out(n),
+                services,
+            };
             Ok((idx, StatusCode::OK, to_json(&out)?))
         })
         .await;
     }
-    Err(ApiError::new(StatusCode::NOT_FOUND, "Invalid URL path: not a recognized HTTP API endpoint"))
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "Invalid URL path: not a recognized HTTP API endpoint",
+    ))
 }
 
 async fn register(agent: &Agent, q: &Query, body: &[u8]) -> Result<Response, ApiError> {
     q.check_dc(&agent.cfg.datacenter)?;
     let r: RegisterIn = decode(&REGISTER_SCHEMA, body)?;
     if !r.datacenter.is_empty() && r.datacenter != agent.cfg.datacenter {
-        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "No path to datacenter"));
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "No path to datacenter",
+        ));
     }
     if r.node.is_empty() {
         return Err(ApiError::bad("Must provide node"));
     }
     if r.address.is_empty() && !r.skip_node_update {
-        return Err(ApiError::bad("Must provide address if SkipNodeUpdate is not set"));
+        return Err(ApiError::bad(
+            "Must provide address if SkipNodeUpdate is not set",
+        ));
     }
     let node = Node {
         id: r.id.clone(),
@@ -121,14 +171,25 @@ async fn register(agent: &Agent, q: &Query, body: &[u8]) -> Result<Response, Api
             }
             Some(Service {
                 node: r.node.clone(),
-                id: if s.id.is_empty() { s.service.clone() } else { s.id.clone() },
+                id: if s.id.is_empty() {
+                    s.service.clone()
+                } else {
+                    s.id.clone()
+                },
                 service: s.service.clone(),
                 tags: s.tags.clone().unwrap_or_default(),
                 address: s.address.clone(),
                 tagged_addresses: tagged_in(&s.tagged_addresses),
                 meta: s.meta.clone().unwrap_or_default(),
                 port: s.port,
-                weights: s.weights.as_ref().map(|w| Weights { passing: w.passing, warning: w.warning }).unwrap_or_default(),
+                weights: s
+                    .weights
+                    .as_ref()
+                    .map(|w| Weights {
+                        passing: w.passing,
+                        warning: w.warning,
+                    })
+                    .unwrap_or_default(),
                 enable_tag_override: s.enable_tag_override,
                 kind: s.kind.clone(),
                 create_index: 0,
@@ -140,9 +201,16 @@ async fn register(agent: &Agent, q: &Query, body: &[u8]) -> Result<Response, Api
     let mut checks = Vec::new();
     for c in r.check.iter().chain(r.checks.iter().flatten()) {
         if !c.status.is_empty() && !status::is_valid(&c.status) {
-            return Err(ApiError::bad(format!("Invalid check status: '{}'", c.status)));
+            return Err(ApiError::bad(format!(
+                "Invalid check status: '{}'",
+                c.status
+            )));
         }
-        let id = if c.check_id.is_empty() { c.name.clone() } else { c.check_id.clone() };
+        let id = if c.check_id.is_empty() {
+            c.name.clone()
+        } else {
+            c.check_id.clone()
+        };
         if id.is_empty() {
             return Err(ApiError::bad("Missing check ID"));
         }
@@ -150,7 +218,11 @@ async fn register(agent: &Agent, q: &Query, body: &[u8]) -> Result<Response, Api
             node: r.node.clone(),
             check_id: id,
             name: c.name.clone(),
-            status: if c.status.is_empty() { status::CRITICAL.into() } else { c.status.clone() },
+            status: if c.status.is_empty() {
+                status::CRITICAL.into()
+            } else {
+                c.status.clone()
+            },
             notes: c.notes.clone(),
             output: c.output.clone(),
             service_id: c.service_id.clone(),
@@ -159,7 +231,14 @@ async fn register(agent: &Agent, q: &Query, body: &[u8]) -> Result<Response, Api
             ..Default::default()
         });
     }
-    agent.write(Command::Register { node, skip_node_update: r.skip_node_update, service, checks }).await?;
+    agent
+        .write(Command::Register {
+            node,
+            skip_node_update: r.skip_node_update,
+            service,
+            checks,
+        })
+        .await?;
     json_plain(&true)
 }
 
@@ -168,34 +247,47 @@ pub async fn health(agent: &Arc<Agent>, rest: &str, q: &Query) -> Result<Respons
     if let Some(name) = name_of(rest, "service/", "Missing service name")? {
         let tags = q.all("tag");
         let passing = q.flag("passing")?;
-        return read(agent, q, &[Table::Services, Table::Nodes, Table::Checks], |s| {
-            let mut out = Vec::new();
-            for (n, svc) in s.service_instances(name, &tags) {
-                let checks = s.instance_checks(&n.node, &svc.id);
-                if passing && checks.iter().any(|c| c.status != status::PASSING) {
-                    continue;
+        return read(
+            agent,
+            q,
+            &[Table::Services, Table::Nodes, Table::Checks],
+            |s| {
+                let mut out = Vec::new();
+                for (n, svc) in s.service_instances(name, &tags) {
+                    let checks = s.instance_checks(&n.node, &svc.id);
+                    if passing && checks.iter().any(|c| c.status != status::PASSING) {
+                        continue;
+                    }
+                    out.push(crate::api::output::ServiceEntryOut {
+                        node: node_out(n),
+                        service: node_service_out(svc),
+                        checks: checks.into_iter().map(check_out).collect(),
+                    });
                 }
-                out.push(crate::api::output::ServiceEntryOut {
-                    node: node_out(n),
-                    service: node_service_out(svc),
-                    checks: checks.into_iter().map(check_out).collect(),
-                });
-            }
-            Ok((s.service_index(name), StatusCode::OK, to_json(&out)?))
-        })
+                Ok((s.service_index(name), StatusCode::OK, to_json(&out)?))
+            },
+        )
         .await;
     }
     if let Some(name) = name_of(rest, "checks/", "Missing service name")? {
         return read(agent, q, &[Table::Checks], |s| {
             let list: Vec<_> = s.service_checks(name).into_iter().map(check_out).collect();
-            Ok((s.table_index(Table::Checks), StatusCode::OK, to_json(&list)?))
+            Ok((
+                s.table_index(Table::Checks),
+                StatusCode::OK,
+                to_json(&list)?,
+            ))
         })
         .await;
     }
     if let Some(node) = name_of(rest, "node/", "Missing node name")? {
         return read(agent, q, &[Table::Checks], |s| {
             let list: Vec<_> = s.node_checks(node).into_iter().map(check_out).collect();
-            Ok((s.table_index(Table::Checks), StatusCode::OK, to_json(&list)?))
+            Ok((
+                s.table_index(Table::Checks),
+                StatusCode::OK,
+                to_json(&list)?,
+            ))
         })
         .await;
     }
@@ -208,13 +300,31 @@ pub async fn health(agent: &Arc<Agent>, rest: &str, q: &Query) -> Result<Respons
             _ => return Err(ApiError::bad(format!("Bad check state: {state}"))),
         };
         return read(agent, q, &[Table::Checks], |s| {
-            let list: Vec<_> = s.checks_in_state(filter).into_iter().map(check_out).collect();
-            Ok((s.table_index(Table::Checks), StatusCode::OK, to_json(&list)?))
+            let list: Vec<_> = s
+                .checks_in_state(filter)
+                .into_iter()
+                .map(check_out)
+                .collect();
+            Ok((
+                s.table_index(Table::Checks),
+                StatusCode::OK,
+                to_json(&list)?,
+            ))
         })
         .await;
     }
     if rest.starts_with("connect/") || rest.starts_with("ingress/") {
-        return read(agent, q, &[Table::Services], |s| Ok((s.table_index(Table::Services), StatusCode::OK, b"[]".to_vec()))).await;
+        return read(agent, q, &[Table::Services], |s| {
+            Ok((
+                s.table_index(Table::Services),
+                StatusCode::OK,
+                b"[]".to_vec(),
+            ))
+        })
+        .await;
     }
-    Err(ApiError::new(StatusCode::NOT_FOUND, "Invalid URL path: not a recognized HTTP API endpoint"))
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "Invalid URL path: not a recognized HTTP API endpoint",
+    ))
 }

@@ -8,7 +8,9 @@ use super::ApiError;
 use crate::api::duration::format_ns;
 use crate::api::input::{CheckTypeIn, ServiceDefinitionIn, TaggedAddressIn, WeightsIn};
 use crate::api::output::*;
-use crate::state::{Check, CheckDefinition, KvEntry, Node, Service, TaggedAddress, Weights, status};
+use crate::state::{
+    Check, CheckDefinition, KvEntry, Node, Service, TaggedAddress, Weights, status,
+};
 
 /// Node row → output.
 pub fn node_out(n: &Node) -> NodeOut<'_> {
@@ -25,11 +27,24 @@ pub fn node_out(n: &Node) -> NodeOut<'_> {
 }
 
 fn tagged_out(t: &BTreeMap<String, TaggedAddress>) -> BTreeMap<&str, TaggedAddressOut<'_>> {
-    t.iter().map(|(k, v)| (k.as_str(), TaggedAddressOut { address: &v.address, port: v.port })).collect()
+    t.iter()
+        .map(|(k, v)| {
+            (
+                k.as_str(),
+                TaggedAddressOut {
+                    address: &v.address,
+                    port: v.port,
+                },
+            )
+        })
+        .collect()
 }
 
 fn weights_out(w: Weights) -> WeightsOut {
-    WeightsOut { passing: w.passing, warning: w.warning }
+    WeightsOut {
+        passing: w.passing,
+        warning: w.warning,
+    }
 }
 
 /// Service row → catalog entry.
@@ -101,8 +116,16 @@ pub fn agent_service_out<'a>(s: &'a Service, dc: &'a str) -> AgentServiceOut<'a>
 /// Check row → output.
 pub fn check_out(c: &Check) -> HealthCheckOut<'_> {
     let d = &c.definition;
-    let interval = if d.interval_ns > 0 { format_ns(d.interval_ns) } else { String::new() };
-    let timeout = if d.timeout_ns > 0 { format_ns(d.timeout_ns) } else { String::new() };
+    let interval = if d.interval_ns > 0 {
+        format_ns(d.interval_ns)
+    } else {
+        String::new()
+    };
+    let timeout = if d.timeout_ns > 0 {
+        format_ns(d.timeout_ns)
+    } else {
+        String::new()
+    };
     HealthCheckOut {
         node: &c.node,
         check_id: &c.check_id,
@@ -122,7 +145,11 @@ pub fn check_out(c: &Check) -> HealthCheckOut<'_> {
             timeout: format_ns(d.timeout_ns),
             deregister_critical_service_after: format_ns(d.deregister_critical_service_after_ns),
             http: &d.http,
-            header: if d.header.is_empty() { None } else { Some(&d.header) },
+            header: if d.header.is_empty() {
+                None
+            } else {
+                Some(&d.header)
+            },
             method: &d.method,
             body: &d.body,
             tls_server_name: &d.tls_server_name,
@@ -145,7 +172,11 @@ pub fn dir_entry_out(e: &KvEntry) -> DirEntryOut<'_> {
         lock_index: e.lock_index,
         key: &e.key,
         flags: e.flags,
-        value: if e.value.is_empty() { None } else { Some(base64::engine::general_purpose::STANDARD.encode(&e.value)) },
+        value: if e.value.is_empty() {
+            None
+        } else {
+            Some(base64::engine::general_purpose::STANDARD.encode(&e.value))
+        },
         session: &e.session,
         create_index: e.create_index,
         modify_index: e.modify_index,
@@ -179,66 +210,136 @@ pub fn aggregate<'a>(checks: impl IntoIterator<Item = &'a Check>) -> &'static st
 fn weights_in(w: Option<&WeightsIn>) -> Result<Weights, ApiError> {
     match w {
         None => Ok(Weights::default()),
-        Some(w) if w.passing <= 0 => Err(ApiError::bad(format!("Invalid Weights: Passing must be greater than 0, got {}", w.passing))),
-        Some(w) if w.warning < 0 => Err(ApiError::bad(format!("Invalid Weights: Warning must be greater or equal than 0, got {}", w.warning))),
-        Some(w) => Ok(Weights { passing: w.passing, warning: w.warning }),
+        Some(w) if w.passing <= 0 => Err(ApiError::bad(format!(
+            "Invalid Weights: Passing must be greater than 0, got {}",
+            w.passing
+        ))),
+        Some(w) if w.warning < 0 => Err(ApiError::bad(format!(
+            "Invalid Weights: Warning must be greater or equal than 0, got {}",
+            w.warning
+        ))),
+        Some(w) => Ok(Weights {
+            passing: w.passing,
+            warning: w.warning,
+        }),
     }
 }
 
 /// Service tagged addresses from input.
 pub fn tagged_in(t: &BTreeMap<String, TaggedAddressIn>) -> BTreeMap<String, TaggedAddress> {
-    t.iter().map(|(k, v)| (k.clone(), TaggedAddress { address: v.address.clone(), port: v.port })).collect()
+    t.iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                TaggedAddress {
+                    address: v.address.clone(),
+                    port: v.port,
+                },
+            )
+        })
+        .collect()
 }
 
 fn validate_meta(meta: &BTreeMap<String, String>) -> Result<(), ApiError> {
     if meta.len() > 64 {
-        return Err(ApiError::bad(format!("Invalid Service Meta: Node metadata cannot contain more than 64 key/value pairs")));
+        return Err(ApiError::bad(format!(
+            "Invalid Service Meta: Node metadata cannot contain more than 64 key/value pairs"
+        )));
     }
     for (k, v) in meta {
-        if k.is_empty() || k.len() > 128 || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(ApiError::bad(format!("Invalid Service Meta: Key contains invalid characters or is too long: {k:?}")));
+        if k.is_empty()
+            || k.len() > 128
+            || !k
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ApiError::bad(format!(
+                "Invalid Service Meta: Key contains invalid characters or is too long: {k:?}"
+            )));
         }
         if k.starts_with("consul-") {
-            return Err(ApiError::bad(format!("Invalid Service Meta: Key prefix 'consul-' is reserved for internal use: {k:?}")));
+            return Err(ApiError::bad(format!(
+                "Invalid Service Meta: Key prefix 'consul-' is reserved for internal use: {k:?}"
+            )));
         }
         if v.len() > 512 {
-            return Err(ApiError::bad(format!("Invalid Service Meta: Value is too long (limit: 512 characters): {k:?}")));
+            return Err(ApiError::bad(format!(
+                "Invalid Service Meta: Value is too long (limit: 512 characters): {k:?}"
+            )));
         }
     }
     Ok(())
 }
 
 /// Build a check row from a check type; `prefix` messages as Consul does.
-pub fn check_from(c: &CheckTypeIn, id: String, default_name: String, service: Option<&Service>, script_allowed: bool) -> Result<Check, ApiError> {
+pub fn check_from(
+    c: &CheckTypeIn,
+    id: String,
+    default_name: String,
+    service: Option<&Service>,
+    script_allowed: bool,
+) -> Result<Check, ApiError> {
     if !c.status.is_empty() && !status::is_valid(&c.status) {
-        return Err(ApiError::bad("Invalid check: Status for checks must 'passing', 'warning', 'critical'"));
+        return Err(ApiError::bad(
+            "Invalid check: Status for checks must 'passing', 'warning', 'critical'",
+        ));
     }
     if c.interval > 0 && c.ttl > 0 {
-        return Err(ApiError::bad("Invalid check: Interval and TTL cannot both be specified"));
+        return Err(ApiError::bad(
+            "Invalid check: Interval and TTL cannot both be specified",
+        ));
     }
     let kind = c.kind();
-    if matches!(kind, "http" | "tcp" | "script" | "udp" | "h2ping" | "os_service") && c.interval == 0 {
-        return Err(ApiError::bad("Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks"));
+    if matches!(
+        kind,
+        "http" | "tcp" | "script" | "udp" | "h2ping" | "os_service"
+    ) && c.interval == 0
+    {
+        return Err(ApiError::bad(
+            "Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks",
+        ));
     }
     if kind.is_empty() {
-        return Err(ApiError::bad("Invalid check: TTL must be > 0 for TTL checks"));
+        return Err(ApiError::bad(
+            "Invalid check: TTL must be > 0 for TTL checks",
+        ));
     }
     if kind == "script" && !script_allowed {
-        return Err(ApiError::bad("Scripts are disabled on this agent; to enable, configure 'enable_script_checks' to true"));
+        return Err(ApiError::bad(
+            "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' to true",
+        ));
     }
     if c.failures_before_warning > c.failures_before_critical && c.failures_before_critical > 0 {
-        return Err(ApiError::bad("Invalid check: FailuresBeforeWarning can't be higher than FailuresBeforeCritical"));
+        return Err(ApiError::bad(
+            "Invalid check: FailuresBeforeWarning can't be higher than FailuresBeforeCritical",
+        ));
     }
-    let name = if c.name.is_empty() { default_name } else { c.name.clone() };
-    let method = if c.http.is_empty() { String::new() } else if c.method.is_empty() { "GET".into() } else { c.method.clone() };
+    let name = if c.name.is_empty() {
+        default_name
+    } else {
+        c.name.clone()
+    };
+    let method = if c.http.is_empty() {
+        String::new()
+    } else if c.method.is_empty() {
+        "GET".into()
+    } else {
+        c.method.clone()
+    };
     Ok(Check {
         node: String::new(),
         check_id: id,
         name,
-        status: if c.status.is_empty() { status::CRITICAL.into() } else { c.status.clone() },
+        status: if c.status.is_empty() {
+            status::CRITICAL.into()
+        } else {
+            c.status.clone()
+        },
         notes: c.notes.clone(),
         output: c.output.clone(),
-        service_id: service.map(|s| s.id.clone()).unwrap_or_else(|| c.service_id.clone()),
+        service_id: service
+            .map(|s| s.id.clone())
+            .unwrap_or_else(|| c.service_id.clone()),
         service_name: service.map(|s| s.service.clone()).unwrap_or_default(),
         service_tags: service.map(|s| s.tags.clone()).unwrap_or_default(),
         check_type: kind.into(),
@@ -262,16 +363,27 @@ pub fn check_from(c: &CheckTypeIn, id: String, default_name: String, service: Op
 }
 
 /// Validate a service definition and turn it into rows (service + its checks).
-pub fn service_from(def: &ServiceDefinitionIn, dc_node: &str, script_allowed: bool) -> Result<(Service, Vec<Check>), ApiError> {
+pub fn service_from(
+    def: &ServiceDefinitionIn,
+    dc_node: &str,
+    script_allowed: bool,
+) -> Result<(Service, Vec<Check>), ApiError> {
     if def.name.is_empty() {
         return Err(ApiError::bad("Missing service name"));
     }
     if def.address == "0.0.0.0" || def.address == "::" || def.address == "[::]" {
-        return Err(ApiError::bad(format!("Invalid service address {:?}", def.address)));
+        return Err(ApiError::bad(format!(
+            "Invalid service address {:?}",
+            def.address
+        )));
     }
     let meta = def.meta.clone().unwrap_or_default();
     validate_meta(&meta)?;
-    let id = if def.id.is_empty() { def.name.clone() } else { def.id.clone() };
+    let id = if def.id.is_empty() {
+        def.name.clone()
+    } else {
+        def.id.clone()
+    };
     let svc = Service {
         node: dc_node.to_string(),
         id: id.clone(),
@@ -299,7 +411,11 @@ pub fn service_from(def: &ServiceDefinitionIn, dc_node: &str, script_allowed: bo
     let many = types.len() > 1;
     let mut checks = Vec::with_capacity(types.len());
     for (i, c) in types.into_iter().enumerate() {
-        let explicit = if !c.check_id.is_empty() { c.check_id.clone() } else { c.id.clone() };
+        let explicit = if !c.check_id.is_empty() {
+            c.check_id.clone()
+        } else {
+            c.id.clone()
+        };
         let cid = if !explicit.is_empty() {
             explicit
         } else if many {
@@ -307,7 +423,13 @@ pub fn service_from(def: &ServiceDefinitionIn, dc_node: &str, script_allowed: bo
         } else {
             format!("service:{id}")
         };
-        checks.push(check_from(c, cid, format!("Service '{}' check", def.name), Some(&svc), script_allowed)?);
+        checks.push(check_from(
+            c,
+            cid,
+            format!("Service '{}' check", def.name),
+            Some(&svc),
+            script_allowed,
+        )?);
     }
     Ok((svc, checks))
 }

@@ -6,16 +6,22 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 
+use super::ApiError;
 use super::blocking::{read, to_json};
 use super::convert::dir_entry_out;
 use super::query::Query;
 use super::respond::{empty, json_plain};
-use super::ApiError;
 use crate::agent::Agent;
 use crate::state::{Command, KvOp, Response as SmResponse, Table};
 
 /// Dispatch a KV request.
-pub async fn handle(agent: &Arc<Agent>, method: &Method, key: &str, q: &Query, body: Bytes) -> Result<Response, ApiError> {
+pub async fn handle(
+    agent: &Arc<Agent>,
+    method: &Method,
+    key: &str,
+    q: &Query,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     match *method {
         Method::GET => get(agent, key, q).await,
         Method::PUT => put(agent, key, q, body).await,
@@ -27,7 +33,11 @@ pub async fn handle(agent: &Arc<Agent>, method: &Method, key: &str, q: &Query, b
 async fn get(agent: &Agent, key: &str, q: &Query) -> Result<Response, ApiError> {
     agent.metrics.incr("consul.kvs.get");
     if q.has("keys") {
-        let sep = q.get("separator").or_else(|| q.get("seperator")).unwrap_or("").to_string();
+        let sep = q
+            .get("separator")
+            .or_else(|| q.get("seperator"))
+            .unwrap_or("")
+            .to_string();
         return read(agent, q, &[Table::Kv], |s| {
             let keys = s.kv_keys(key, &sep);
             let idx = s.table_index(Table::Kv);
@@ -65,8 +75,14 @@ async fn get(agent: &Agent, key: &str, q: &Query) -> Result<Response, ApiError> 
     if raw && resp.status() == StatusCode::OK {
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        h.insert("X-Content-Type-Options", HeaderValue::from_static("nosniff"));
-        h.insert("Content-Security-Policy", HeaderValue::from_static("sandbox"));
+        h.insert(
+            "X-Content-Type-Options",
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert(
+            "Content-Security-Policy",
+            HeaderValue::from_static("sandbox"),
+        );
     }
     if resp.status() == StatusCode::NOT_FOUND {
         let (parts, _) = resp.into_parts();
@@ -80,7 +96,10 @@ async fn get(agent: &Agent, key: &str, q: &Query) -> Result<Response, ApiError> 
 fn parse_u64(q: &Query, name: &str) -> Result<Option<u64>, ApiError> {
     match q.get(name) {
         None => Ok(None),
-        Some(v) => v.parse::<u64>().map(Some).map_err(|_| ApiError::bad(format!("Invalid {name} value: {v:?}"))),
+        Some(v) => v
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| ApiError::bad(format!("Invalid {name} value: {v:?}"))),
     }
 }
 
@@ -89,13 +108,21 @@ async fn put(agent: &Agent, key: &str, q: &Query, body: Bytes) -> Result<Respons
     if key.is_empty() {
         return Err(ApiError::bad("Missing key name"));
     }
-    let n = ["cas", "acquire", "release"].iter().filter(|f| q.has(f)).count();
+    let n = ["cas", "acquire", "release"]
+        .iter()
+        .filter(|f| q.has(f))
+        .count();
     if n > 1 {
-        return Err(ApiError::bad("Conflicting flags: cas, acquire and release are mutually exclusive"));
+        return Err(ApiError::bad(
+            "Conflicting flags: cas, acquire and release are mutually exclusive",
+        ));
     }
     if q.has("acquire") || q.has("release") {
         let session = q.get("acquire").or_else(|| q.get("release")).unwrap_or("");
-        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("invalid session \"{session}\"")));
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("invalid session \"{session}\""),
+        ));
     }
     let max = agent.cfg.kv_max_value_size;
     if body.len() as u64 > max {
@@ -110,7 +137,14 @@ async fn put(agent: &Agent, key: &str, q: &Query, body: Bytes) -> Result<Respons
     let flags = parse_u64(q, "flags")?.unwrap_or(0);
     let cas = parse_u64(q, "cas")?;
     agent.metrics.incr("consul.kvs.apply");
-    let r = agent.write(Command::Kv(KvOp::Set { key: key.to_string(), value: body.to_vec(), flags, cas })).await?;
+    let r = agent
+        .write(Command::Kv(KvOp::Set {
+            key: key.to_string(),
+            value: body.to_vec(),
+            flags,
+            cas,
+        }))
+        .await?;
     json_plain(&matches!(r, SmResponse::Bool(true)))
 }
 
@@ -119,12 +153,20 @@ async fn delete(agent: &Agent, key: &str, q: &Query) -> Result<Response, ApiErro
     let recurse = q.has("recurse");
     let cas = parse_u64(q, "cas")?;
     if recurse && cas.is_some() {
-        return Err(ApiError::bad("Conflicting flags: cas, recurse are mutually exclusive"));
+        return Err(ApiError::bad(
+            "Conflicting flags: cas, recurse are mutually exclusive",
+        ));
     }
     if key.is_empty() && !recurse {
         return Err(ApiError::bad("Missing key name"));
     }
     agent.metrics.incr("consul.kvs.apply");
-    let r = agent.write(Command::Kv(KvOp::Delete { key: key.to_string(), recurse, cas })).await?;
+    let r = agent
+        .write(Command::Kv(KvOp::Delete {
+            key: key.to_string(),
+            recurse,
+            cas,
+        }))
+        .await?;
     json_plain(&matches!(r, SmResponse::Bool(true)))
 }

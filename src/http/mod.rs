@@ -3,13 +3,13 @@
 //! One handler dispatches on the decoded path so that IDs and keys may contain `/` and every
 //! endpoint can answer `405` with Consul's `Allow` list; axum provides the server.
 
+mod agent_ep;
+mod blocking;
 mod catalog;
 mod convert;
 mod kv;
 mod query;
 mod respond;
-mod agent_ep;
-mod blocking;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,7 +30,9 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 
 /// Serve the API on `addr` until the agent shuts down.
 pub async fn serve(agent: Arc<Agent>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    let app = axum::Router::new().fallback(handle).with_state(agent.clone());
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state(agent.clone());
     let mut shutdown = agent.shutdown_signal();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -52,7 +54,12 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
     let query = Query::parse(req.uri().query().unwrap_or(""));
     let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
         Ok(b) => b,
-        Err(_) => return respond::error(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")),
+        Err(_) => {
+            return respond::error(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body too large",
+            ));
+        }
     };
     let path = query::percent_decode(&raw_path);
     let resp = match route(&agent, &method, &path, &query, body).await {
@@ -60,24 +67,41 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
         Err(e) => respond::error(e),
     };
     agent.metrics.incr("consul.http.requests");
-    agent.metrics.observe("consul.http.request", start.elapsed());
-    if query.has("pretty") { respond::prettify(resp).await } else { resp }
+    agent
+        .metrics
+        .observe("consul.http.request", start.elapsed());
+    if query.has("pretty") {
+        respond::prettify(resp).await
+    } else {
+        resp
+    }
 }
 
 fn allow(method: &Method, allowed: &[Method]) -> Result<(), ApiError> {
     if allowed.contains(method) {
         return Ok(());
     }
-    let list: Vec<&str> = std::iter::once("OPTIONS").chain(allowed.iter().map(Method::as_str)).collect();
+    let list: Vec<&str> = std::iter::once("OPTIONS")
+        .chain(allowed.iter().map(Method::as_str))
+        .collect();
     if method == Method::OPTIONS {
         return Err(ApiError::options(list.join(",")));
     }
     Err(ApiError::method(method.as_str(), list.join(",")))
 }
 
-async fn route(agent: &Arc<Agent>, method: &Method, path: &str, q: &Query, body: Bytes) -> Result<Response, ApiError> {
+async fn route(
+    agent: &Arc<Agent>,
+    method: &Method,
+    path: &str,
+    q: &Query,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     use Method as M;
-    if let Some(key) = path.strip_prefix("/v1/kv/").or_else(|| (path == "/v1/kv").then_some("")) {
+    if let Some(key) = path
+        .strip_prefix("/v1/kv/")
+        .or_else(|| (path == "/v1/kv").then_some(""))
+    {
         allow(method, &[M::GET, M::PUT, M::DELETE])?;
         return kv::handle(agent, method, key, q, body).await;
     }
@@ -94,7 +118,11 @@ async fn route(agent: &Arc<Agent>, method: &Method, path: &str, q: &Query, body:
     match path {
         "/v1/status/leader" => {
             allow(method, &[M::GET])?;
-            let leader = agent.consensus.as_ref().and_then(|c| c.leader_addr()).unwrap_or_default();
+            let leader = agent
+                .consensus
+                .as_ref()
+                .and_then(|c| c.leader_addr())
+                .unwrap_or_default();
             respond::json_plain(&leader)
         }
         "/v1/status/peers" => {
@@ -103,14 +131,25 @@ async fn route(agent: &Arc<Agent>, method: &Method, path: &str, q: &Query, body:
                 Some(c) => {
                     let m = c.metrics();
                     let mem = m.membership_config.membership();
-                    mem.voter_ids().filter_map(|id| mem.get_node(&id).map(|n| n.raft_addr.clone())).collect()
+                    mem.voter_ids()
+                        .filter_map(|id| mem.get_node(&id).map(|n| n.raft_addr.clone()))
+                        .collect()
                 }
                 None => Vec::new(),
             };
             respond::json_plain(&peers)
         }
-        "/" => Ok(respond::text(StatusCode::OK, "Consul Agent: UI disabled. To enable, set ui_config.enabled=true in the agent configuration and restart.")),
-        p if p == "/ui" || p.starts_with("/ui/") => Ok(respond::text(StatusCode::OK, "disco agent: the web UI is not bundled; use `disco tui` or the HTTP API.")),
-        _ => Err(ApiError::new(StatusCode::NOT_FOUND, "Invalid URL path: not a recognized HTTP API endpoint")),
+        "/" => Ok(respond::text(
+            StatusCode::OK,
+            "Consul Agent: UI disabled. To enable, set ui_config.enabled=true in the agent configuration and restart.",
+        )),
+        p if p == "/ui" || p.starts_with("/ui/") => Ok(respond::text(
+            StatusCode::OK,
+            "disco agent: the web UI is not bundled; use `disco tui` or the HTTP API.",
+        )),
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Invalid URL path: not a recognized HTTP API endpoint",
+        )),
     }
 }

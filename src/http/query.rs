@@ -25,7 +25,9 @@ fn decode(s: &str, plus: bool) -> String {
     while i < b.len() {
         match b[i] {
             b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(v) => {
                         out.push(v);
@@ -93,12 +95,19 @@ impl Query {
 
     /// First value of a parameter.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of a repeatable parameter.
     pub fn all(&self, key: &str) -> Vec<String> {
-        self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// A boolean flag where `false`/`0` switch it off (`?passing=false`).
@@ -116,7 +125,9 @@ impl Query {
         let stale = self.has("stale") || self.has("max_stale");
         let consistent = self.has("consistent");
         match (stale, consistent) {
-            (true, true) => Err(ApiError::bad("Cannot specify ?stale with ?consistent, conflicting semantics.")),
+            (true, true) => Err(ApiError::bad(
+                "Cannot specify ?stale with ?consistent, conflicting semantics.",
+            )),
             (true, false) => Ok(Consistency::Stale),
             (false, true) => Ok(Consistency::Consistent),
             _ => Ok(Consistency::Leader),
@@ -127,22 +138,29 @@ impl Query {
     pub fn blocking(&self) -> Result<(u64, Duration), ApiError> {
         let index = match self.get("index") {
             None | Some("") => 0,
-            Some(v) => v.parse::<u64>().map_err(|_| ApiError::bad("Invalid index"))?,
+            Some(v) => v
+                .parse::<u64>()
+                .map_err(|_| ApiError::bad("Invalid index"))?,
         };
         let wait = match self.get("wait") {
             None | Some("") => Duration::from_secs(300),
             Some(v) => parse_go(v).ok_or_else(|| ApiError::bad("Invalid wait time"))?,
         };
-        let wait = if wait.is_zero() { Duration::from_secs(300) } else { wait.min(Duration::from_secs(600)) };
+        let wait = if wait.is_zero() {
+            Duration::from_secs(300)
+        } else {
+            wait.min(Duration::from_secs(600))
+        };
         Ok((index, wait))
     }
 
     /// `?dc=`: only the local datacenter exists.
     pub fn check_dc(&self, local: &str) -> Result<(), ApiError> {
         match self.get("dc") {
-            Some(dc) if !dc.is_empty() && dc != local => {
-                Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "No path to datacenter"))
-            }
+            Some(dc) if !dc.is_empty() && dc != local => Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "No path to datacenter",
+            )),
             _ => Ok(()),
         }
     }

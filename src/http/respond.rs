@@ -18,7 +18,11 @@ pub struct ApiError {
 impl ApiError {
     /// Any status.
     pub fn new(status: StatusCode, msg: impl Into<String>) -> Self {
-        ApiError { status, msg: msg.into(), allow: None }
+        ApiError {
+            status,
+            msg: msg.into(),
+            allow: None,
+        }
     }
 
     /// 400.
@@ -28,12 +32,20 @@ impl ApiError {
 
     /// 405 with the allowed methods.
     pub fn method(method: &str, allow: String) -> Self {
-        ApiError { status: StatusCode::METHOD_NOT_ALLOWED, msg: format!("method {method} not allowed"), allow: Some(allow) }
+        ApiError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            msg: format!("method {method} not allowed"),
+            allow: Some(allow),
+        }
     }
 
     /// `OPTIONS`: 200 with the allowed methods and no body.
     pub fn options(allow: String) -> Self {
-        ApiError { status: StatusCode::OK, msg: String::new(), allow: Some(allow) }
+        ApiError {
+            status: StatusCode::OK,
+            msg: String::new(),
+            allow: Some(allow),
+        }
     }
 }
 
@@ -67,10 +79,17 @@ pub fn error(e: ApiError) -> Response {
 
 /// Plain text answer.
 pub fn text(status: StatusCode, msg: &str) -> Response {
-    let body = if msg.is_empty() { String::new() } else { format!("{msg}\n") };
+    let body = if msg.is_empty() {
+        String::new()
+    } else {
+        format!("{msg}\n")
+    };
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -81,7 +100,8 @@ pub fn empty() -> Response {
 
 /// JSON answer without query-meta headers.
 pub fn json_plain<T: Serialize + ?Sized>(v: &T) -> Result<Response, ApiError> {
-    let bytes = serde_json::to_vec(v).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let bytes = serde_json::to_vec(v)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(json_bytes(StatusCode::OK, bytes))
 }
 
@@ -89,7 +109,10 @@ pub fn json_plain<T: Serialize + ?Sized>(v: &T) -> Result<Response, ApiError> {
 pub fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut r = Response::new(Body::from(bytes));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -110,16 +133,28 @@ pub struct Meta {
 pub fn with_meta(mut r: Response, m: Meta) -> Response {
     let h = r.headers_mut();
     h.insert("X-Consul-Index", HeaderValue::from(m.index.max(1)));
-    h.insert("X-Consul-KnownLeader", HeaderValue::from_static(if m.known_leader { "true" } else { "false" }));
+    h.insert(
+        "X-Consul-KnownLeader",
+        HeaderValue::from_static(if m.known_leader { "true" } else { "false" }),
+    );
     h.insert("X-Consul-LastContact", HeaderValue::from(m.last_contact_ms));
-    h.insert("X-Consul-Effective-Consistency", HeaderValue::from_static(m.consistency));
-    h.insert("X-Consul-Query-Backend", HeaderValue::from_static("blocking-query"));
+    h.insert(
+        "X-Consul-Effective-Consistency",
+        HeaderValue::from_static(m.consistency),
+    );
+    h.insert(
+        "X-Consul-Query-Backend",
+        HeaderValue::from_static("blocking-query"),
+    );
     r
 }
 
 /// Re-indent a JSON answer for `?pretty`.
 pub async fn prettify(r: Response) -> Response {
-    let is_json = r.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json");
+    let is_json = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/json");
     if !is_json {
         return r;
     }

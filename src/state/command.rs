@@ -86,19 +86,33 @@ pub enum Response {
 impl std::fmt::Display for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Command::Register { node, service, checks, .. } => write!(
+            Command::Register {
+                node,
+                service,
+                checks,
+                ..
+            } => write!(
                 f,
                 "register node={} service={} checks={}",
                 node.node,
                 service.as_ref().map(|s| s.id.as_str()).unwrap_or("-"),
                 checks.len()
             ),
-            Command::Deregister { node, service_id, check_id } => {
-                write!(f, "deregister node={node} service={service_id:?} check={check_id:?}")
+            Command::Deregister {
+                node,
+                service_id,
+                check_id,
+            } => {
+                write!(
+                    f,
+                    "deregister node={node} service={service_id:?} check={check_id:?}"
+                )
             }
             Command::UpdateChecks(u) => write!(f, "update-checks n={}", u.len()),
             Command::Kv(KvOp::Set { key, .. }) => write!(f, "kv-set {key}"),
-            Command::Kv(KvOp::Delete { key, recurse, .. }) => write!(f, "kv-delete {key} recurse={recurse}"),
+            Command::Kv(KvOp::Delete { key, recurse, .. }) => {
+                write!(f, "kv-delete {key} recurse={recurse}")
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ mod watch;
 pub use command::{CheckUpdate, Command, KvOp, Response};
 pub use model::{Check, CheckDefinition, KvEntry, Node, Service, TaggedAddress, Weights};
 pub use store::{CheckFilter, Store, Table};
-pub use watch::{Watches, WatchSet};
+pub use watch::{WatchSet, Watches};
 
 /// Health status strings as Consul spells them.
 pub mod status {

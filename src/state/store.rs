@@ -81,7 +81,12 @@ impl Store {
 
     /// Max index over several tables, never 0.
     pub fn tables_index(&self, tables: &[Table]) -> u64 {
-        tables.iter().map(|t| self.t.indexes[*t as usize]).max().unwrap_or(0).max(1)
+        tables
+            .iter()
+            .map(|t| self.t.indexes[*t as usize])
+            .max()
+            .unwrap_or(0)
+            .max(1)
     }
 
     /// Index of everything a query about service `name` depends on, never 0.
@@ -195,7 +200,11 @@ impl Store {
 
     /// Every check of every instance of a service, ordered by (node, check ID).
     pub fn service_checks(&self, name: &str) -> Vec<&Check> {
-        self.t.checks.values().filter(|c| !c.service_id.is_empty() && c.service_name == name).collect()
+        self.t
+            .checks
+            .values()
+            .filter(|c| !c.service_id.is_empty() && c.service_name == name)
+            .collect()
     }
 
     /// Checks in a state, ordered by (node, check ID).
@@ -224,14 +233,24 @@ impl Store {
 
     /// Every entry under a prefix, sorted by key.
     pub fn kv_list(&self, prefix: &str) -> Vec<&KvEntry> {
-        self.t.kv.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(_, e)| e).collect()
+        self.t
+            .kv
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, e)| e)
+            .collect()
     }
 
     /// Keys under a prefix; with a separator, keys are cut after the first separator past the
     /// prefix and de-duplicated (Consul's `?keys&separator=`).
     pub fn kv_keys(&self, prefix: &str, separator: &str) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for (k, _) in self.t.kv.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)) {
+        for (k, _) in self
+            .t
+            .kv
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+        {
             let rest = &k[prefix.len()..];
             let key = match (separator.is_empty(), rest.find(separator)) {
                 (false, Some(pos)) => &k[..prefix.len() + pos + separator.len()],
@@ -251,7 +270,11 @@ impl Store {
 
     /// Number of (nodes, services, checks).
     pub fn catalog_counts(&self) -> (usize, usize, usize) {
-        (self.t.nodes.len(), self.t.services.len(), self.t.checks.len())
+        (
+            self.t.nodes.len(),
+            self.t.services.len(),
+            self.t.checks.len(),
+        )
     }
 }
 
@@ -260,7 +283,6 @@ impl Store {
 struct Touched {
     tables: BTreeSet<Table>,
 }
-
 
 fn bump(t: &mut Tables, touched: &mut Touched, table: Table, index: u64) {
     let slot = &mut t.indexes[table as usize];
@@ -299,12 +321,32 @@ fn truncate_output(mut s: String) -> String {
 
 fn apply_one(t: &mut Tables, index: u64, cmd: &Command, touched: &mut Touched) -> Response {
     match cmd {
-        Command::Register { node, skip_node_update, service, checks } => {
-            register(t, index, node, *skip_node_update, service.as_ref(), checks, touched)
-        }
-        Command::Deregister { node, service_id, check_id } => {
-            deregister(t, index, node, service_id.as_deref(), check_id.as_deref(), touched)
-        }
+        Command::Register {
+            node,
+            skip_node_update,
+            service,
+            checks,
+        } => register(
+            t,
+            index,
+            node,
+            *skip_node_update,
+            service.as_ref(),
+            checks,
+            touched,
+        ),
+        Command::Deregister {
+            node,
+            service_id,
+            check_id,
+        } => deregister(
+            t,
+            index,
+            node,
+            service_id.as_deref(),
+            check_id.as_deref(),
+            touched,
+        ),
         Command::UpdateChecks(updates) => update_checks(t, index, updates, touched),
         Command::Kv(op) => kv(t, index, op, touched),
     }
@@ -332,7 +374,9 @@ fn register(
         }
         if !c.service_id.is_empty() {
             let in_request = service.is_some_and(|s| s.id == c.service_id);
-            let stored = t.services.contains_key(&(node.node.clone(), c.service_id.clone()));
+            let stored = t
+                .services
+                .contains_key(&(node.node.clone(), c.service_id.clone()));
             if !in_request && !stored {
                 return Response::Error(format!(
                     "Unknown service ID '{}' for check ID '{}'",
@@ -388,7 +432,11 @@ fn register(
                 let old_name = e.service.clone();
                 bump_service(t, &old_name, index);
             }
-            new.create_index = t.services.get(&key).map(|e| e.create_index).unwrap_or(index);
+            new.create_index = t
+                .services
+                .get(&key)
+                .map(|e| e.create_index)
+                .unwrap_or(index);
             new.modify_index = index;
             bump_service(t, &new.service, index);
             t.services.insert(key, new.clone());
@@ -399,7 +447,9 @@ fn register(
                 if n != &node_name {
                     break;
                 }
-                if c.service_id == new.id && (c.service_name != new.service || c.service_tags != new.tags) {
+                if c.service_id == new.id
+                    && (c.service_name != new.service || c.service_tags != new.tags)
+                {
                     c.service_name = new.service.clone();
                     c.service_tags = new.tags.clone();
                     c.modify_index = index;
@@ -454,7 +504,13 @@ fn register(
     Response::Bool(true)
 }
 
-fn remove_check(t: &mut Tables, index: u64, node: &str, check_id: &str, touched: &mut Touched) -> bool {
+fn remove_check(
+    t: &mut Tables,
+    index: u64,
+    node: &str,
+    check_id: &str,
+    touched: &mut Touched,
+) -> bool {
     match t.checks.remove(&(node.to_string(), check_id.to_string())) {
         Some(c) => {
             if c.service_id.is_empty() {
@@ -529,7 +585,12 @@ fn deregister(
     Response::Bool(true)
 }
 
-fn update_checks(t: &mut Tables, index: u64, updates: &[CheckUpdate], touched: &mut Touched) -> Response {
+fn update_checks(
+    t: &mut Tables,
+    index: u64,
+    updates: &[CheckUpdate],
+    touched: &mut Touched,
+) -> Response {
     for u in updates {
         if !status::is_valid(&u.status) {
             return Response::Error(format!("Invalid check status: '{}'", u.status));
@@ -537,7 +598,9 @@ fn update_checks(t: &mut Tables, index: u64, updates: &[CheckUpdate], touched: &
     }
     for u in updates {
         let key = (u.node.clone(), u.check_id.clone());
-        let Some(c) = t.checks.get_mut(&key) else { continue };
+        let Some(c) = t.checks.get_mut(&key) else {
+            continue;
+        };
         let output = truncate_output(u.output.clone());
         if c.status == u.status && c.output == output {
             continue;
@@ -558,7 +621,12 @@ fn update_checks(t: &mut Tables, index: u64, updates: &[CheckUpdate], touched: &
 
 fn kv(t: &mut Tables, index: u64, op: &KvOp, touched: &mut Touched) -> Response {
     match op {
-        KvOp::Set { key, value, flags, cas } => {
+        KvOp::Set {
+            key,
+            value,
+            flags,
+            cas,
+        } => {
             let existing = t.kv.get(key);
             if let Some(cas) = cas {
                 let ok = match existing {
@@ -570,7 +638,12 @@ fn kv(t: &mut Tables, index: u64, op: &KvOp, touched: &mut Touched) -> Response 
                 }
             }
             let entry = match existing {
-                Some(e) => KvEntry { value: value.clone(), flags: *flags, modify_index: index, ..e.clone() },
+                Some(e) => KvEntry {
+                    value: value.clone(),
+                    flags: *flags,
+                    modify_index: index,
+                    ..e.clone()
+                },
                 None => KvEntry {
                     key: key.clone(),
                     value: value.clone(),
@@ -588,7 +661,10 @@ fn kv(t: &mut Tables, index: u64, op: &KvOp, touched: &mut Touched) -> Response 
         KvOp::Delete { key, recurse, cas } => {
             if *recurse {
                 let keys: Vec<String> =
-                    t.kv.range(key.clone()..).take_while(|(k, _)| k.starts_with(key.as_str())).map(|(k, _)| k.clone()).collect();
+                    t.kv.range(key.clone()..)
+                        .take_while(|(k, _)| k.starts_with(key.as_str()))
+                        .map(|(k, _)| k.clone())
+                        .collect();
                 if !keys.is_empty() {
                     for k in keys {
                         t.kv.remove(&k);
@@ -616,7 +692,12 @@ mod tests {
     use super::*;
 
     fn set(key: &str, cas: Option<u64>) -> Command {
-        Command::Kv(KvOp::Set { key: key.into(), value: b"v".to_vec(), flags: 0, cas })
+        Command::Kv(KvOp::Set {
+            key: key.into(),
+            value: b"v".to_vec(),
+            flags: 0,
+            cas,
+        })
     }
 
     #[test]
@@ -624,11 +705,19 @@ mod tests {
         let mut s = Store::new();
         assert_eq!(s.apply(5, &set("a", Some(0))), Response::Bool(true));
         assert_eq!(s.apply(6, &set("a", Some(0))), Response::Bool(false));
-        assert_eq!(s.table_index(Table::Kv), 5, "a failed CAS leaves the index alone");
+        assert_eq!(
+            s.table_index(Table::Kv),
+            5,
+            "a failed CAS leaves the index alone"
+        );
         assert_eq!(s.apply(7, &set("a", Some(5))), Response::Bool(true));
         let e = s.kv_get("a").unwrap();
         assert_eq!((e.create_index, e.modify_index), (5, 7));
-        let del = Command::Kv(KvOp::Delete { key: "a".into(), recurse: false, cas: Some(5) });
+        let del = Command::Kv(KvOp::Delete {
+            key: "a".into(),
+            recurse: false,
+            cas: Some(5),
+        });
         assert_eq!(s.apply(8, &del), Response::Bool(false));
         assert_eq!(s.table_index(Table::Kv), 7);
     }
@@ -636,27 +725,54 @@ mod tests {
     #[test]
     fn keys_with_separator() {
         let mut s = Store::new();
-        for (i, k) in ["base/base/foo", "base/base/bar", "base/foo", "other"].iter().enumerate() {
+        for (i, k) in ["base/base/foo", "base/base/bar", "base/foo", "other"]
+            .iter()
+            .enumerate()
+        {
             s.apply(i as u64 + 1, &set(k, None));
         }
-        assert_eq!(s.kv_keys("base/", "/"), vec!["base/base/".to_string(), "base/foo".to_string()]);
+        assert_eq!(
+            s.kv_keys("base/", "/"),
+            vec!["base/base/".to_string(), "base/foo".to_string()]
+        );
         assert_eq!(s.kv_list("base/").len(), 3);
     }
 
     #[test]
     fn register_and_deregister_service() {
         let mut s = Store::new();
-        let node = Node { node: "n1".into(), address: "10.0.0.1".into(), ..Default::default() };
-        let svc = Service { id: "web1".into(), service: "web".into(), ..Default::default() };
-        let chk = Check { check_id: "service:web1".into(), service_id: "web1".into(), ..Default::default() };
-        let cmd = Command::Register { node, skip_node_update: false, service: Some(svc), checks: vec![chk] };
+        let node = Node {
+            node: "n1".into(),
+            address: "10.0.0.1".into(),
+            ..Default::default()
+        };
+        let svc = Service {
+            id: "web1".into(),
+            service: "web".into(),
+            ..Default::default()
+        };
+        let chk = Check {
+            check_id: "service:web1".into(),
+            service_id: "web1".into(),
+            ..Default::default()
+        };
+        let cmd = Command::Register {
+            node,
+            skip_node_update: false,
+            service: Some(svc),
+            checks: vec![chk],
+        };
         assert_eq!(s.apply(3, &cmd), Response::Bool(true));
         assert_eq!(s.service_index("web"), 3);
         assert_eq!(s.service_checks("web")[0].status, status::CRITICAL);
         // Re-registering the same thing changes nothing.
         s.apply(4, &cmd);
         assert_eq!(s.service_index("web"), 3);
-        let dereg = Command::Deregister { node: "n1".into(), service_id: Some("web1".into()), check_id: None };
+        let dereg = Command::Deregister {
+            node: "n1".into(),
+            service_id: Some("web1".into()),
+            check_id: None,
+        };
         s.apply(5, &dereg);
         assert!(s.service_instances("web", &[]).is_empty());
         assert!(s.service_checks("web").is_empty());

@@ -16,7 +16,9 @@ pub struct Watches {
 
 impl Default for Watches {
     fn default() -> Self {
-        Watches { senders: std::array::from_fn(|_| watch::channel(0).0) }
+        Watches {
+            senders: std::array::from_fn(|_| watch::channel(0).0),
+        }
     }
 }
 
@@ -28,7 +30,12 @@ impl Watches {
 
     /// Subscribe to a set of tables.
     pub fn subscribe(&self, tables: &[Table]) -> WatchSet {
-        WatchSet { receivers: tables.iter().map(|t| self.senders[*t as usize].subscribe()).collect() }
+        WatchSet {
+            receivers: tables
+                .iter()
+                .map(|t| self.senders[*t as usize].subscribe())
+                .collect(),
+        }
     }
 }
 

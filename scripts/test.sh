@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Every test of disco: installs what the tests need (apt/pip) when missing, builds the
+# release binary once, runs the Rust unit and process tests against it, then the
+# compatibility suites with unmodified clients (py-consul's own tests, vmagent's Consul SD).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { printf '\n==> %s\n' "$*"; }
+
+need_apt=()
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+command -v vmagent >/dev/null 2>&1 || need_apt+=(victoria-metrics)
+if ((${#need_apt[@]})); then
+  log "installing ${need_apt[*]}"
+  SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" || true
+fi
+
+failed=()
+log "cargo fmt --check"
+cargo fmt --all -- --check || failed+=("cargo fmt")
+
+log "cargo test --release (unit + process tests)"
+cargo test --release --locked || failed+=("cargo test")
+
+export DISCO_BIN="$ROOT/target/release/disco"
+log "py-consul's own test suite against disco"
+tests/compat/pyconsul/run.sh || failed+=("py-consul")
+
+log "vmagent consul_sd_configs against disco"
+tests/compat/vmagent/run.sh || failed+=("vmagent")
+
+echo
+if ((${#failed[@]})); then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "all suites passed"
