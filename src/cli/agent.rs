@@ -313,9 +313,8 @@ async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
     println!("==> Gracefully shutting down...");
     agent.request_shutdown();
     for s in servers {
-        match tokio::time::timeout(std::time::Duration::from_secs(5), s).await {
-            Ok(Ok(Err(e))) => error!("http server: {e}"),
-            _ => {}
+        if let Ok(Ok(Err(e))) = tokio::time::timeout(std::time::Duration::from_secs(5), s).await {
+            error!("http server: {e}")
         }
     }
     agent.stop().await;

@@ -311,9 +311,8 @@ impl Reader<'_> {
     fn acl(&mut self, cfg: &mut AgentConfig, key: &str, v: &Value) -> Result<(), ConfigError> {
         let obj = self.object(key, v)?;
         for (k, av) in obj {
-            match k.as_str() {
-                "enabled" => cfg.acl_enabled = self.bool(&format!("{key}.{k}"), av)?,
-                _ => {}
+            if k.as_str() == "enabled" {
+                cfg.acl_enabled = self.bool(&format!("{key}.{k}"), av)?
             }
         }
         Ok(())

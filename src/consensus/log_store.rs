@@ -100,7 +100,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let last_purged: Option<LogIdOf<TypeConfig>> = self.get_meta(PURGED)?;
         let last = match self.log.last().map_err(io_err)? {
             Some((_, v)) => Some(decode::<EntryOf<TypeConfig>>(&v)?.log_id()),
-            None => last_purged.clone(),
+            None => last_purged,
         };
         Ok(LogState {
             last_purged_log_id: last_purged,
@@ -175,7 +175,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogIdOf<TypeConfig>) -> Result<(), io::Error> {
         self.meta
-            .insert(PURGED, encode(&Some(log_id.clone()))?)
+            .insert(PURGED, encode(&Some(log_id))?)
             .map_err(io_err)?;
         let mut batch = sled::Batch::default();
         for item in self.log.range(..=log_id.index().to_be_bytes()) {

@@ -132,7 +132,7 @@ impl Consensus {
                 .validate()
                 .map_err(|e| ConsensusError::Fatal(e.to_string()))?,
         );
-        let raft = Raft::new(opts.id, config, NetworkFactory::default(), log, sm)
+        let raft = Raft::new(opts.id, config, NetworkFactory, log, sm)
             .await
             .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
         Ok(Consensus {

@@ -86,7 +86,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             let applied = self.applied.lock().map_err(io_err)?;
             let data = store.to_snapshot().map_err(io_err)?;
             let meta = SnapshotMetaOf::<TypeConfig> {
-                last_log_id: applied.last_applied.clone(),
+                last_log_id: applied.last_applied,
                 last_membership: applied.last_membership.clone(),
             };
             (data, meta)
@@ -111,7 +111,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         &mut self,
     ) -> Result<(Option<LogIdOf<TypeConfig>>, StoredMembershipOf<TypeConfig>), io::Error> {
         let a = self.applied.lock().map_err(io_err)?;
-        Ok((a.last_applied.clone(), a.last_membership.clone()))
+        Ok((a.last_applied, a.last_membership.clone()))
     }
 
     async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
@@ -129,14 +129,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Membership(m) => {
                     self.store.write().map_err(io_err)?.advance(index);
                     self.applied.lock().map_err(io_err)?.last_membership =
-                        StoredMembershipOf::<TypeConfig>::new(
-                            Some(entry.log_id.clone()),
-                            m.clone(),
-                        );
+                        StoredMembershipOf::<TypeConfig>::new(Some(entry.log_id), m.clone());
                     Response::None
                 }
             };
-            self.applied.lock().map_err(io_err)?.last_applied = Some(entry.log_id.clone());
+            self.applied.lock().map_err(io_err)?.last_applied = Some(entry.log_id);
             if let Some(r) = responder {
                 r.send(response);
             }
@@ -161,7 +158,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(io_err)?;
         {
             let mut a = self.applied.lock().map_err(io_err)?;
-            a.last_applied = meta.last_log_id.clone();
+            a.last_applied = meta.last_log_id;
             a.last_membership = meta.last_membership.clone();
         }
         self.save_snapshot(&StoredSnapshot {

@@ -97,8 +97,7 @@ pub async fn agent(
                 c.name.clone(),
                 svc.as_ref(),
                 agent.cfg.enable_script_checks,
-            )
-            .map_err(|e| e)?;
+            )?;
             agent.register_check(check).await?;
             return Ok(empty());
         }

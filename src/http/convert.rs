@@ -242,9 +242,10 @@ pub fn tagged_in(t: &BTreeMap<String, TaggedAddressIn>) -> BTreeMap<String, Tagg
 
 fn validate_meta(meta: &BTreeMap<String, String>) -> Result<(), ApiError> {
     if meta.len() > 64 {
-        return Err(ApiError::bad(format!(
+        return Err(ApiError::bad(
             "Invalid Service Meta: Node metadata cannot contain more than 64 key/value pairs"
-        )));
+                .to_string(),
+        ));
     }
     for (k, v) in meta {
         if k.is_empty()

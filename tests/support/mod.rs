@@ -115,18 +115,15 @@ pub fn http(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(pos) = b.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(pos) = b.windows(2).position(|w| w == b"\r\n") {
         let size =
             usize::from_str_radix(String::from_utf8_lossy(&b[..pos]).trim(), 16).unwrap_or(0);
-        if size == 0 {
+        if size == 0 || b.len() < pos + 2 + size {
             break;
         }
         let start = pos + 2;
         out.extend_from_slice(&b[start..start + size]);
-        b = &b[start + size + 2..];
+        b = b.get(start + size + 2..).unwrap_or_default();
     }
     out
 }
