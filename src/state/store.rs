@@ -51,6 +51,9 @@ struct Tables {
     service_indexes: HashMap<String, u64>,
     /// Highest index applied.
     last_index: u64,
+    /// Instances by service name, derived from `services` (rebuilt on restore, not persisted).
+    #[serde(skip)]
+    by_name: HashMap<String, BTreeSet<(String, String)>>,
 }
 
 /// The state store. Reads take `&self`; the Raft state machine is the only writer.
@@ -109,7 +112,13 @@ impl Store {
 
     /// Replace the tables with a snapshot's, waking every watcher.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
-        let t: Tables = postcard::from_bytes(bytes)?;
+        let mut t: Tables = postcard::from_bytes(bytes)?;
+        for (key, svc) in &t.services {
+            t.by_name
+                .entry(svc.service.clone())
+                .or_default()
+                .insert(key.clone());
+        }
         self.t = t;
         for table in [Table::Nodes, Table::Services, Table::Checks, Table::Kv] {
             self.watches.notify(table, self.t.indexes[table as usize]);
@@ -172,10 +181,12 @@ impl Store {
 
     /// Instances of a service carrying every tag in `tags`, ordered by (node, ID).
     pub fn service_instances(&self, name: &str, tags: &[String]) -> Vec<(&Node, &Service)> {
-        self.t
-            .services
-            .values()
-            .filter(|s| s.service == name && tags.iter().all(|t| s.tags.contains(t)))
+        let Some(keys) = self.t.by_name.get(name) else {
+            return Vec::new();
+        };
+        keys.iter()
+            .filter_map(|k| self.t.services.get(k))
+            .filter(|s| tags.iter().all(|t| s.tags.contains(t)))
             .filter_map(|s| self.t.nodes.get(&s.node).map(|n| (n, s)))
             .collect()
     }
@@ -200,11 +211,18 @@ impl Store {
 
     /// Every check of every instance of a service, ordered by (node, check ID).
     pub fn service_checks(&self, name: &str) -> Vec<&Check> {
-        self.t
-            .checks
-            .values()
-            .filter(|c| !c.service_id.is_empty() && c.service_name == name)
-            .collect()
+        let Some(keys) = self.t.by_name.get(name) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (node, id) in keys {
+            out.extend(
+                self.node_checks(node)
+                    .into_iter()
+                    .filter(|c| &c.service_id == id),
+            );
+        }
+        out
     }
 
     /// Checks in a state, ordered by (node, check ID).
@@ -439,6 +457,20 @@ fn register(
                 .unwrap_or(index);
             new.modify_index = index;
             bump_service(t, &new.service, index);
+            if let Some(old) = t.services.get(&key)
+                && old.service != new.service
+                && let Some(set) = t.by_name.get_mut(&old.service)
+            {
+                set.remove(&key);
+                if set.is_empty() {
+                    let n = old.service.clone();
+                    t.by_name.remove(&n);
+                }
+            }
+            t.by_name
+                .entry(new.service.clone())
+                .or_default()
+                .insert(key.clone());
             t.services.insert(key, new.clone());
             bump(t, touched, Table::Services, index);
             // Checks carry the service's name and tags: keep them in step.
@@ -526,7 +558,14 @@ fn remove_check(
 }
 
 fn remove_service(t: &mut Tables, index: u64, node: &str, id: &str, touched: &mut Touched) {
-    if let Some(s) = t.services.remove(&(node.to_string(), id.to_string())) {
+    let key = (node.to_string(), id.to_string());
+    if let Some(s) = t.services.remove(&key) {
+        if let Some(set) = t.by_name.get_mut(&s.service) {
+            set.remove(&key);
+            if set.is_empty() {
+                t.by_name.remove(&s.service);
+            }
+        }
         bump_service(t, &s.service, index);
         bump(t, touched, Table::Services, index);
         let ids: Vec<String> = t
@@ -783,10 +822,70 @@ mod tests {
     fn snapshot_round_trip() {
         let mut s = Store::new();
         s.apply(1, &set("k", None));
+        let node = Node {
+            node: "n1".into(),
+            address: "10.0.0.1".into(),
+            ..Default::default()
+        };
+        let svc = Service {
+            id: "web1".into(),
+            service: "web".into(),
+            ..Default::default()
+        };
+        s.apply(
+            2,
+            &Command::Register {
+                node,
+                skip_node_update: false,
+                service: Some(svc),
+                checks: vec![],
+            },
+        );
         let bytes = s.to_snapshot().unwrap();
         let mut r = Store::new();
         r.restore(&bytes).unwrap();
         assert_eq!(r.kv_get("k").unwrap().value, b"v");
         assert_eq!(r.table_index(Table::Kv), 1);
+        assert_eq!(
+            r.service_instances("web", &[]).len(),
+            1,
+            "name index rebuilt on restore"
+        );
+    }
+
+    #[test]
+    fn renamed_service_moves_between_names() {
+        let mut s = Store::new();
+        let node = Node {
+            node: "n1".into(),
+            address: "10.0.0.1".into(),
+            ..Default::default()
+        };
+        let mk = |name: &str| Service {
+            id: "x".into(),
+            service: name.into(),
+            ..Default::default()
+        };
+        s.apply(
+            1,
+            &Command::Register {
+                node: node.clone(),
+                skip_node_update: false,
+                service: Some(mk("a")),
+                checks: vec![],
+            },
+        );
+        s.apply(
+            2,
+            &Command::Register {
+                node,
+                skip_node_update: false,
+                service: Some(mk("b")),
+                checks: vec![],
+            },
+        );
+        assert!(s.service_instances("a", &[]).is_empty());
+        assert_eq!(s.service_instances("b", &[]).len(), 1);
+        assert_eq!(s.service_names().len(), 1);
     }
 }
