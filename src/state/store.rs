@@ -156,12 +156,7 @@ impl Store {
 
     /// The services registered on a node, sorted by ID.
     pub fn node_services(&self, node: &str) -> Vec<&Service> {
-        self.t
-            .services
-            .range((node.to_string(), String::new())..)
-            .take_while(|((n, _), _)| n == node)
-            .map(|(_, s)| s)
-            .collect()
+        on_node(&self.t.services, node).map(|(_, s)| s).collect()
     }
 
     /// One service instance.
@@ -193,12 +188,7 @@ impl Store {
 
     /// Checks of a node, ordered by ID.
     pub fn node_checks(&self, node: &str) -> Vec<&Check> {
-        self.t
-            .checks
-            .range((node.to_string(), String::new())..)
-            .take_while(|((n, _), _)| n == node)
-            .map(|(_, c)| c)
-            .collect()
+        on_node(&self.t.checks, node).map(|(_, c)| c).collect()
     }
 
     /// The checks that decide an instance's health: the node's own checks plus the instance's.
@@ -302,6 +292,16 @@ struct Touched {
     tables: BTreeSet<Table>,
 }
 
+/// Rows of a (node, id)-keyed table that belong to `node`, in id order.
+fn on_node<'a, 'n, V>(
+    table: &'a BTreeMap<(String, String), V>,
+    node: &'n str,
+) -> impl Iterator<Item = (&'a (String, String), &'a V)> + use<'a, 'n, V> {
+    table
+        .range((node.to_string(), String::new())..)
+        .take_while(move |((n, _), _)| n == node)
+}
+
 fn bump(t: &mut Tables, touched: &mut Touched, table: Table, index: u64) {
     let slot = &mut t.indexes[table as usize];
     *slot = (*slot).max(index);
@@ -315,10 +315,7 @@ fn bump_service(t: &mut Tables, name: &str, index: u64) {
 
 /// Bump the index of every service on `node` (a node or node-check change affects them all).
 fn bump_node_services(t: &mut Tables, node: &str, index: u64) {
-    let names: Vec<String> = t
-        .services
-        .range((node.to_string(), String::new())..)
-        .take_while(|((n, _), _)| n == node)
+    let names: Vec<String> = on_node(&t.services, node)
         .map(|(_, s)| s.service.clone())
         .collect();
     for n in names {
@@ -568,10 +565,7 @@ fn remove_service(t: &mut Tables, index: u64, node: &str, id: &str, touched: &mu
         }
         bump_service(t, &s.service, index);
         bump(t, touched, Table::Services, index);
-        let ids: Vec<String> = t
-            .checks
-            .range((node.to_string(), String::new())..)
-            .take_while(|((n, _), _)| n == node)
+        let ids: Vec<String> = on_node(&t.checks, node)
             .filter(|(_, c)| c.service_id == id)
             .map(|((_, cid), _)| cid.clone())
             .collect();
@@ -598,19 +592,13 @@ fn deregister(
             remove_check(t, index, node, cid, touched);
         }
         _ => {
-            let ids: Vec<String> = t
-                .services
-                .range((node.to_string(), String::new())..)
-                .take_while(|((n, _), _)| n == node)
+            let ids: Vec<String> = on_node(&t.services, node)
                 .map(|((_, id), _)| id.clone())
                 .collect();
             for id in ids {
                 remove_service(t, index, node, &id, touched);
             }
-            let cids: Vec<String> = t
-                .checks
-                .range((node.to_string(), String::new())..)
-                .take_while(|((n, _), _)| n == node)
+            let cids: Vec<String> = on_node(&t.checks, node)
                 .map(|((_, id), _)| id.clone())
                 .collect();
             for cid in cids {
