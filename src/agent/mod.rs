@@ -44,6 +44,12 @@ pub enum AgentError {
     Internal(String),
 }
 
+impl From<local::LocalError> for AgentError {
+    fn from(e: local::LocalError) -> Self {
+        AgentError::Internal(e.to_string())
+    }
+}
+
 impl From<ConsensusError> for AgentError {
     fn from(e: ConsensusError) -> Self {
         match e {
@@ -282,6 +288,13 @@ impl Agent {
 
     // ---- local services and checks ----
 
+    /// Write access to the local state, with a poisoned lock reported as an internal error.
+    fn local_mut(&self) -> Result<std::sync::RwLockWriteGuard<'_, Local>, AgentError> {
+        self.local
+            .write()
+            .map_err(|e| AgentError::Internal(e.to_string()))
+    }
+
     /// Services registered on this agent, by ID.
     pub fn local_services(&self) -> Vec<Service> {
         self.local
@@ -313,12 +326,8 @@ impl Agent {
     ) -> Result<(), AgentError> {
         service.node = self.cfg.node_name.clone();
         let removed = {
-            let mut l = self
-                .local
-                .write()
-                .map_err(|e| AgentError::Internal(e.to_string()))?;
-            l.add_service(service.clone(), checks.clone(), replace_checks)
-                .map_err(|e| AgentError::Internal(e.to_string()))?
+            let mut l = self.local_mut()?;
+            l.add_service(service.clone(), checks.clone(), replace_checks)?
         };
         for c in &checks {
             if c.definition.ttl_ns > 0 {
@@ -351,12 +360,8 @@ impl Agent {
     /// Remove a local service and its checks.
     pub async fn deregister_service(&self, id: &str) -> Result<(), AgentError> {
         let removed = {
-            let mut l = self
-                .local
-                .write()
-                .map_err(|e| AgentError::Internal(e.to_string()))?;
-            l.remove_service(id)
-                .map_err(|e| AgentError::Internal(e.to_string()))?
+            let mut l = self.local_mut()?;
+            l.remove_service(id)?
         };
         let Some(check_ids) = removed else {
             return Err(AgentError::NotFound(format!(
@@ -384,12 +389,8 @@ impl Agent {
             )));
         }
         {
-            let mut l = self
-                .local
-                .write()
-                .map_err(|e| AgentError::Internal(e.to_string()))?;
-            l.add_check(check.clone())
-                .map_err(|e| AgentError::Internal(e.to_string()))?;
+            let mut l = self.local_mut()?;
+            l.add_check(check.clone())?;
         }
         if check.definition.ttl_ns > 0 {
             self.arm_ttl(&check.check_id, check.definition.ttl_ns);
@@ -407,12 +408,8 @@ impl Agent {
     /// Remove a local check.
     pub async fn deregister_check(&self, id: &str) -> Result<(), AgentError> {
         let existed = {
-            let mut l = self
-                .local
-                .write()
-                .map_err(|e| AgentError::Internal(e.to_string()))?;
-            l.remove_check(id)
-                .map_err(|e| AgentError::Internal(e.to_string()))?
+            let mut l = self.local_mut()?;
+            l.remove_check(id)?
         };
         if !existed {
             return Err(AgentError::NotFound(format!(
@@ -442,10 +439,7 @@ impl Agent {
             )));
         }
         let ttl = {
-            let mut l = self
-                .local
-                .write()
-                .map_err(|e| AgentError::Internal(e.to_string()))?;
+            let mut l = self.local_mut()?;
             let Some(c) = l.check(id) else {
                 return Err(AgentError::NotFound(format!(
                     "CheckID \"{id}\" does not have associated TTL"
@@ -457,8 +451,7 @@ impl Agent {
                 )));
             }
             let ttl = c.definition.ttl_ns;
-            l.set_status(id, new_status, output)
-                .map_err(|e| AgentError::Internal(e.to_string()))?;
+            l.set_status(id, new_status, output)?;
             ttl
         };
         self.arm_ttl(id, ttl);

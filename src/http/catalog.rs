@@ -103,14 +103,7 @@ pub async fn catalog(
         .await;
     }
     if rest.starts_with("connect/") {
-        return read(agent, q, &[Table::Services], |s| {
-            Ok((
-                s.table_index(Table::Services),
-                StatusCode::OK,
-                b"[]".to_vec(),
-            ))
-        })
-        .await;
+        return mesh_empty(agent, q).await;
     }
     if let Some(node) = name_of(rest, "node/", "Missing node name")? {
         return read(agent, q, &[Table::Nodes, Table::Services], |s| {
@@ -270,26 +263,10 @@ pub async fn health(agent: &Arc<Agent>, rest: &str, q: &Query) -> Result<Respons
         .await;
     }
     if let Some(name) = name_of(rest, "checks/", "Missing service name")? {
-        return read(agent, q, &[Table::Checks], |s| {
-            let list: Vec<_> = s.service_checks(name).into_iter().map(check_out).collect();
-            Ok((
-                s.table_index(Table::Checks),
-                StatusCode::OK,
-                to_json(&list)?,
-            ))
-        })
-        .await;
+        return checks_read(agent, q, |s| s.service_checks(name)).await;
     }
     if let Some(node) = name_of(rest, "node/", "Missing node name")? {
-        return read(agent, q, &[Table::Checks], |s| {
-            let list: Vec<_> = s.node_checks(node).into_iter().map(check_out).collect();
-            Ok((
-                s.table_index(Table::Checks),
-                StatusCode::OK,
-                to_json(&list)?,
-            ))
-        })
-        .await;
+        return checks_read(agent, q, |s| s.node_checks(node)).await;
     }
     if let Some(state) = name_of(rest, "state/", "Missing check state")? {
         let filter = match state {
@@ -299,32 +276,41 @@ pub async fn health(agent: &Arc<Agent>, rest: &str, q: &Query) -> Result<Respons
             "critical" => CheckFilter::Status(status::CRITICAL),
             _ => return Err(ApiError::bad(format!("Bad check state: {state}"))),
         };
-        return read(agent, q, &[Table::Checks], |s| {
-            let list: Vec<_> = s
-                .checks_in_state(filter)
-                .into_iter()
-                .map(check_out)
-                .collect();
-            Ok((
-                s.table_index(Table::Checks),
-                StatusCode::OK,
-                to_json(&list)?,
-            ))
-        })
-        .await;
+        return checks_read(agent, q, |s| s.checks_in_state(filter)).await;
     }
     if rest.starts_with("connect/") || rest.starts_with("ingress/") {
-        return read(agent, q, &[Table::Services], |s| {
-            Ok((
-                s.table_index(Table::Services),
-                StatusCode::OK,
-                b"[]".to_vec(),
-            ))
-        })
-        .await;
+        return mesh_empty(agent, q).await;
     }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
         "Invalid URL path: not a recognized HTTP API endpoint",
     ))
+}
+
+/// A read of a list of checks, indexed by the checks table.
+async fn checks_read<F>(agent: &Agent, q: &Query, select: F) -> Result<Response, ApiError>
+where
+    F: for<'s> Fn(&'s crate::state::Store) -> Vec<&'s Check>,
+{
+    read(agent, q, &[Table::Checks], |s| {
+        let list: Vec<_> = select(s).into_iter().map(check_out).collect();
+        Ok((
+            s.table_index(Table::Checks),
+            StatusCode::OK,
+            to_json(&list)?,
+        ))
+    })
+    .await
+}
+
+/// Mesh endpoints (`connect`, `ingress`): plain services have no mesh instances.
+async fn mesh_empty(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
+    read(agent, q, &[Table::Services], |s| {
+        Ok((
+            s.table_index(Table::Services),
+            StatusCode::OK,
+            b"[]".to_vec(),
+        ))
+    })
+    .await
 }

@@ -718,6 +718,20 @@ fn kv(t: &mut Tables, index: u64, op: &KvOp, touched: &mut Touched) -> Response 
 mod tests {
     use super::*;
 
+    fn web_on_n1() -> (Node, Service) {
+        let node = Node {
+            node: "n1".into(),
+            address: "10.0.0.1".into(),
+            ..Default::default()
+        };
+        let svc = Service {
+            id: "web1".into(),
+            service: "web".into(),
+            ..Default::default()
+        };
+        (node, svc)
+    }
+
     fn set(key: &str, cas: Option<u64>) -> Command {
         Command::Kv(KvOp::Set {
             key: key.into(),
@@ -768,16 +782,7 @@ mod tests {
     #[test]
     fn register_and_deregister_service() {
         let mut s = Store::new();
-        let node = Node {
-            node: "n1".into(),
-            address: "10.0.0.1".into(),
-            ..Default::default()
-        };
-        let svc = Service {
-            id: "web1".into(),
-            service: "web".into(),
-            ..Default::default()
-        };
+        let (node, svc) = web_on_n1();
         let chk = Check {
             check_id: "service:web1".into(),
             service_id: "web1".into(),
@@ -810,16 +815,7 @@ mod tests {
     fn snapshot_round_trip() {
         let mut s = Store::new();
         s.apply(1, &set("k", None));
-        let node = Node {
-            node: "n1".into(),
-            address: "10.0.0.1".into(),
-            ..Default::default()
-        };
-        let svc = Service {
-            id: "web1".into(),
-            service: "web".into(),
-            ..Default::default()
-        };
+        let (node, svc) = web_on_n1();
         s.apply(
             2,
             &Command::Register {
