@@ -7,6 +7,8 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod consensus;
+pub mod gossip;
 pub mod http;
 pub mod logging;
+pub mod rpc;
 pub mod state;

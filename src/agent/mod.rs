@@ -2,18 +2,21 @@
 //! checks (persisted in `data_dir` and synced into the catalog), and, on servers, the Raft
 //! member that holds the catalog and KV store.
 
+mod cluster;
 mod local;
 pub mod metrics;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+pub use cluster::{SERF_FAILED_OUTPUT, member_tags};
 pub use local::Local;
 pub use metrics::Metrics;
 
@@ -75,6 +78,10 @@ pub struct Agent {
     pub store: Arc<RwLock<Store>>,
     /// Counters and latencies for `/v1/agent/metrics`.
     pub metrics: Metrics,
+    /// LAN gossip member (`None` only with `ports.serf_lan = -1`).
+    pub gossip: Option<crate::gossip::Gossip>,
+    rpc: crate::rpc::Pool,
+    rr: AtomicUsize,
     local: RwLock<Local>,
     ttl_timers: Mutex<HashMap<String, JoinHandle<()>>>,
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -145,6 +152,17 @@ impl Agent {
             (None, Arc::new(RwLock::new(Store::new())))
         };
 
+        let gossip = if cfg.ports.serf_lan >= 0 {
+            let gc = cluster::gossip_config(&cfg, &node_id, advertise)?;
+            Some(
+                crate::gossip::Gossip::start(gc)
+                    .await
+                    .map_err(|e| AgentError::Internal(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let agent = Arc::new(Agent {
             cfg,
@@ -154,6 +172,9 @@ impl Agent {
             consensus,
             store,
             metrics: Metrics::default(),
+            gossip,
+            rpc: crate::rpc::Pool::new(),
+            rr: AtomicUsize::new(0),
             local: RwLock::new(local),
             ttl_timers: Mutex::new(HashMap::new()),
             shutdown,
@@ -165,10 +186,13 @@ impl Agent {
             c.bootstrap_single().await?;
             // A lone server leads within one election timeout: register this node before the
             // API opens, so the first client read already sees it.
-            if c.wait_for_leader(Duration::from_secs(10)).await
-                && let Err(e) = agent.sync_full().await
-            {
-                warn!("agent: failed to sync remote state: {e}");
+            if c.wait_for_leader(Duration::from_secs(10)).await {
+                if let Err(e) = agent.reconcile().await {
+                    warn!("agent: reconcile: {e}");
+                }
+                if let Err(e) = agent.sync_full().await {
+                    warn!("agent: failed to sync remote state: {e}");
+                }
             }
         } else if agent.cfg.server && agent.cfg.bootstrap_expect > 1 {
             info!(
@@ -194,6 +218,8 @@ impl Agent {
 
         let bg = agent.clone();
         tokio::spawn(async move { bg.sync_loop().await });
+        let bg = agent.clone();
+        tokio::spawn(async move { bg.reconcile_loop().await });
         Ok(agent)
     }
 
@@ -257,7 +283,7 @@ impl Agent {
     /// Commit a command through Raft and return its result.
     pub async fn write(&self, cmd: Command) -> Result<Response, AgentError> {
         let Some(c) = &self.consensus else {
-            return Err(AgentError::NoServers);
+            return self.forward_apply(cmd).await;
         };
         let start = Instant::now();
         let res = c.write(cmd).await;
@@ -272,7 +298,8 @@ impl Agent {
     /// Fail unless a leader is known (default-mode reads).
     pub fn require_leader(&self) -> Result<(), AgentError> {
         match &self.consensus {
-            None => Err(AgentError::NoServers),
+            None if self.server_addrs().is_empty() => Err(AgentError::NoServers),
+            None => Ok(()),
             Some(c) if c.leader_addr().is_some() => Ok(()),
             Some(_) => Err(AgentError::NoLeader),
         }
@@ -528,15 +555,18 @@ impl Agent {
     pub async fn sync_full(&self) -> Result<(), AgentError> {
         let node = self.cfg.node_name.clone();
         let mut cmds = Vec::new();
-        let serf = Check {
-            node: node.clone(),
-            check_id: state::SERF_CHECK_ID.into(),
-            name: state::SERF_CHECK_NAME.into(),
-            status: status::PASSING.into(),
-            output: state::SERF_ALIVE_OUTPUT.into(),
-            ..Default::default()
-        };
-        let mut node_checks = vec![serf];
+        let mut node_checks = Vec::new();
+        if self.gossip.is_none() {
+            // Without gossip nobody else vouches for this node.
+            node_checks.push(Check {
+                node: node.clone(),
+                check_id: state::SERF_CHECK_ID.into(),
+                name: state::SERF_CHECK_NAME.into(),
+                status: status::PASSING.into(),
+                output: state::SERF_ALIVE_OUTPUT.into(),
+                ..Default::default()
+            });
+        }
         let local_services = self.local_services();
         let local_checks = self.local_checks();
         let mut wanted_services: Vec<Service> = local_services.clone();
@@ -569,30 +599,25 @@ impl Agent {
             });
         }
         // Drop what the catalog has for this node but the agent no longer owns.
-        {
-            let store = self
-                .store
-                .read()
-                .map_err(|e| AgentError::Internal(e.to_string()))?;
-            for s in store.node_services(&node) {
-                if !wanted_services.iter().any(|w| w.id == s.id) {
-                    cmds.push(Command::Deregister {
-                        node: node.clone(),
-                        service_id: Some(s.id.clone()),
-                        check_id: None,
-                    });
-                }
+        let (have_services, have_checks) = self.catalog_entries().await?;
+        for s in &have_services {
+            if !wanted_services.iter().any(|w| w.id == s.id) {
+                cmds.push(Command::Deregister {
+                    node: node.clone(),
+                    service_id: Some(s.id.clone()),
+                    check_id: None,
+                });
             }
-            for c in store.node_checks(&node) {
-                let owned = c.check_id == state::SERF_CHECK_ID
-                    || local_checks.iter().any(|l| l.check_id == c.check_id);
-                if !owned && c.service_id.is_empty() {
-                    cmds.push(Command::Deregister {
-                        node: node.clone(),
-                        service_id: None,
-                        check_id: Some(c.check_id.clone()),
-                    });
-                }
+        }
+        for c in &have_checks {
+            let owned = c.check_id == state::SERF_CHECK_ID
+                || local_checks.iter().any(|l| l.check_id == c.check_id);
+            if !owned && c.service_id.is_empty() {
+                cmds.push(Command::Deregister {
+                    node: node.clone(),
+                    service_id: None,
+                    check_id: Some(c.check_id.clone()),
+                });
             }
         }
         for cmd in cmds {

@@ -99,6 +99,15 @@ struct AgentFlags {
     /// Gossip encryption key.
     #[arg(long)]
     encrypt: Option<String>,
+    /// Rejoin remembered peers even after a graceful leave.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    rejoin: Option<bool>,
+    /// Pause between -retry-join attempts (e.g. 30s).
+    #[arg(long = "retry-interval")]
+    retry_interval: Option<String>,
+    /// Attempts of -retry-join before giving up (0: forever).
+    #[arg(long = "retry-max")]
+    retry_max: Option<u32>,
     /// Node metadata `key:value` (repeatable).
     #[arg(long = "node-meta")]
     node_meta: Vec<String>,
@@ -190,6 +199,17 @@ fn build_config(f: AgentFlags) -> Result<(AgentConfig, Vec<String>), String> {
     if let Some(v) = f.encrypt {
         cfg.encrypt = Some(v);
     }
+    if let Some(v) = f.rejoin {
+        cfg.rejoin_after_leave = v;
+    }
+    if let Some(v) = f.retry_interval {
+        cfg.retry_interval = crate::api::duration::parse_go(&v)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("invalid value \"{v}\" for flag -retry-interval"))?;
+    }
+    if let Some(v) = f.retry_max {
+        cfg.retry_max = v;
+    }
     cfg.start_join.extend(f.join);
     cfg.retry_join.extend(f.retry_join);
     for m in f.node_meta {
@@ -267,6 +287,15 @@ async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
             format!("Error starting agent: Failed to start HTTP server on {a}: {e}")
         })?);
     }
+    let rpc_listener =
+        if cfg.server && cfg.ports.server >= 0 {
+            let a = SocketAddr::new(cfg.bind_addr, cfg.ports.server as u16);
+            Some(tokio::net::TcpListener::bind(a).await.map_err(|e| {
+                format!("Error starting agent: Failed to start server RPC on {a}: {e}")
+            })?)
+        } else {
+            None
+        };
     println!("==> Starting disco agent...");
     let agent = crate::agent::Agent::start(cfg.clone())
         .await
@@ -288,6 +317,10 @@ async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
         "      Cluster Addr: {} (LAN: {}, WAN: {})",
         agent.advertise, cfg.ports.serf_lan, cfg.ports.serf_wan
     );
+    println!(
+        "    Gossip Encryption: {}",
+        agent.gossip.as_ref().is_some_and(|g| g.encrypted())
+    );
     println!();
     println!("==> Log data will now stream in as it occurs:");
     if let Some(p) = &cfg.pid_file {
@@ -300,15 +333,55 @@ async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
         let ag = agent.clone();
         servers.push(tokio::spawn(async move { crate::http::serve(ag, l).await }));
     }
+    if let Some(l) = rpc_listener {
+        let handler = crate::http::RpcApi::new(agent.clone());
+        let shutdown = agent.shutdown_signal();
+        tokio::spawn(crate::rpc::serve(l, handler, shutdown));
+    }
+    if !cfg.start_join.is_empty() {
+        info!("agent: Joining cluster... {:?}", cfg.start_join);
+        let (n, errs) = agent
+            .join(&cfg.start_join)
+            .await
+            .map_err(|e| format!("Error starting agent: {e}"))?;
+        for e in &errs {
+            warn!("agent: {e}");
+        }
+        if n == 0 {
+            agent.request_shutdown();
+            agent.stop().await;
+            return Err(format!(
+                "Error starting agent: Failed to join any nodes: {}",
+                errs.join("; ")
+            ));
+        }
+        info!("agent: Join completed. Synced with {n} initial agents");
+    }
+    tokio::spawn(agent.clone().retry_join());
     println!("==> disco agent running!");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| e.to_string())?;
     let mut shutdown = agent.shutdown_signal();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => info!("Caught signal: interrupt"),
-        _ = term.recv() => info!("Caught signal: terminated"),
-        _ = shutdown.wait_for(|v| *v) => info!("agent: leave requested"),
+    // Consul's defaults: clients leave on both signals, servers on neither.
+    let leave_on_term = cfg.leave_on_terminate.unwrap_or(!cfg.server);
+    let skip_leave_on_int = cfg.skip_leave_on_interrupt.unwrap_or(cfg.server);
+    let leave = tokio::select! {
+        _ = tokio::signal::ctrl_c() => {
+            info!("Caught signal: interrupt");
+            !skip_leave_on_int
+        }
+        _ = term.recv() => {
+            info!("Caught signal: terminated");
+            leave_on_term
+        }
+        _ = shutdown.wait_for(|v| *v) => {
+            info!("agent: shutdown requested");
+            false
+        }
+    };
+    if leave {
+        agent.leave_cluster().await;
     }
     println!("==> Gracefully shutting down...");
     agent.request_shutdown();

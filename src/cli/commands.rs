@@ -65,6 +65,15 @@ struct Common {
     /// Service meta k=v (repeatable).
     #[arg(long)]
     meta: Vec<String>,
+    /// Member status filter (regular expression).
+    #[arg(long)]
+    status: Option<String>,
+    /// Remove the node from the member list at once (force-leave).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    prune: Option<bool>,
+    /// Use the WAN pool.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    wan: Option<bool>,
     /// Positional arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     args: Vec<String>,
@@ -130,7 +139,9 @@ pub fn run(cmd: &str, rest: &[String]) -> i32 {
             ("services", Some("deregister")) => services_deregister(&client, &c).await,
             ("info", None) => info(&client).await,
             ("leave", None) => leave(&client).await,
-            ("members", None) => members(&client).await,
+            ("members", None) => members(&client, &c).await,
+            ("join", None) => join(&client, &c).await,
+            ("force-leave", None) => force_leave(&client, &c).await,
             _ => Err(format!(
                 "Unknown command: {}",
                 [Some(cmd), sub]
@@ -597,13 +608,58 @@ async fn leave(cl: &Client) -> CmdResult {
     Ok(0)
 }
 
-async fn members(cl: &Client) -> CmdResult {
+fn status_name(code: Option<i64>) -> &'static str {
+    match code {
+        Some(1) => "alive",
+        Some(2) => "leaving",
+        Some(3) => "left",
+        Some(4) => "failed",
+        _ => "none",
+    }
+}
+
+async fn members(cl: &Client, c: &Common) -> CmdResult {
+    let filter = match &c.status {
+        Some(re) => Some(
+            regex::Regex::new(re).map_err(|e| format!("Failed to compile status regexp: {e}"))?,
+        ),
+        None => None,
+    };
+    let path = if c.wan == Some(true) {
+        "/v1/agent/members?wan=1"
+    } else {
+        "/v1/agent/members?segment=_all"
+    };
     let v = cl
-        .get_json("/v1/agent/members?segment=_all")
+        .get_json(path)
         .await
         .map_err(|e| format!("Error retrieving members: {e}"))?;
-    let mut rows = vec![
-        [
+    let mut list: Vec<&Value> = v
+        .as_ref()
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|m| {
+            filter
+                .as_ref()
+                .is_none_or(|re| re.is_match(status_name(m["Status"].as_i64())))
+        })
+        .collect();
+    if list.is_empty() {
+        return Ok(2);
+    }
+    // Servers first, then by name (Consul's order).
+    list.sort_by_key(|m| {
+        (
+            m["Tags"]["role"] != "consul",
+            m["Name"].as_str().unwrap_or("").to_string(),
+        )
+    });
+    let detailed = c.detailed == Some(true);
+    let header: &[&str] = if detailed {
+        &["Node", "Address", "Status", "Tags"]
+    } else {
+        &[
             "Node",
             "Address",
             "Status",
@@ -614,29 +670,40 @@ async fn members(cl: &Client) -> CmdResult {
             "Partition",
             "Segment",
         ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect::<Vec<_>>(),
-    ];
-    for m in v.as_ref().and_then(Value::as_array).into_iter().flatten() {
+    };
+    let mut rows = vec![header.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
+    for m in list {
         let tags = &m["Tags"];
-        let server = tags["role"] == "consul";
-        let status = match m["Status"].as_i64() {
-            Some(1) => "alive",
-            Some(2) => "leaving",
-            Some(3) => "left",
-            Some(4) => "failed",
-            _ => "none",
+        let name = m["Name"].as_str().unwrap_or("").to_string();
+        let addr = format!("{}:{}", m["Addr"].as_str().unwrap_or(""), m["Port"]);
+        let status = status_name(m["Status"].as_i64()).to_string();
+        if detailed {
+            let pairs: Vec<String> = tags
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            rows.push(vec![name, addr, status, pairs.join(",")]);
+            continue;
+        }
+        let kind = match tags["role"].as_str() {
+            Some("consul") => "server",
+            Some("node") => "client",
+            _ => "unknown",
         };
+        if kind == "unknown" {
+            rows.push(vec![name, addr, status, kind.into()]);
+            continue;
+        }
+        let server = kind == "server";
         rows.push(vec![
-            m["Name"].as_str().unwrap_or("").into(),
-            format!("{}:{}", m["Addr"].as_str().unwrap_or(""), m["Port"]),
-            status.into(),
-            if server {
-                "server".into()
-            } else {
-                "client".into()
-            },
+            name,
+            addr,
+            status,
+            kind.into(),
             tags["build"]
                 .as_str()
                 .unwrap_or("")
@@ -655,5 +722,53 @@ async fn members(cl: &Client) -> CmdResult {
         ]);
     }
     print!("{}", columns(&rows));
+    Ok(0)
+}
+
+async fn join(cl: &Client, c: &Common) -> CmdResult {
+    if c.args.is_empty() {
+        return Err("At least one address to join must be specified.".into());
+    }
+    let wan = if c.wan == Some(true) { "?wan=1" } else { "" };
+    let mut joined = 0;
+    for a in &c.args {
+        match cl
+            .send(Method::PUT, &format!("/v1/agent/join/{a}{wan}"), None)
+            .await
+        {
+            Ok(_) => joined += 1,
+            Err(e) => eprintln!("Error joining address '{a}': {e}"),
+        }
+    }
+    if joined == 0 {
+        return Err("Failed to join any nodes.".into());
+    }
+    println!("Successfully joined cluster by contacting {joined} nodes.");
+    Ok(0)
+}
+
+async fn force_leave(cl: &Client, c: &Common) -> CmdResult {
+    if c.args.len() != 1 {
+        return Err("A single node name must be specified to force leave.".into());
+    }
+    let mut q = Vec::new();
+    if c.prune == Some(true) {
+        q.push("prune=1");
+    }
+    if c.wan == Some(true) {
+        q.push("wan=1");
+    }
+    let qs = if q.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", q.join("&"))
+    };
+    cl.send(
+        Method::PUT,
+        &format!("/v1/agent/force-leave/{}{qs}", c.args[0]),
+        None,
+    )
+    .await
+    .map_err(|e| format!("Error force leaving: {e}"))?;
     Ok(0)
 }

@@ -25,6 +25,14 @@ pub fn run(args: Vec<String>) -> i32 {
             );
             0
         }
+        "keygen" => {
+            if let Some(extra) = rest.first() {
+                eprintln!("flag provided but not defined: {extra}");
+                return 1;
+            }
+            println!("{}", crate::gossip::generate_key());
+            0
+        }
         "-h" | "--help" | "-help" | "help" => {
             println!("{}", usage());
             0
@@ -39,7 +47,10 @@ fn usage() -> String {
 Available commands are:
     agent          Runs a disco agent
     catalog        Interact with the catalog
+    force-leave    Forces a member of the cluster to enter the left state
     info           Provides debugging information for operators.
+    join           Tell disco agent to join cluster
+    keygen         Generates a new encryption key
     kv             Interact with the key-value store
     leave          Gracefully leaves the cluster and shuts down
     members        Lists the members of the cluster

@@ -39,9 +39,6 @@ const IGNORED: &[&str] = &[
     "cert_file",
     "key_file",
     "connect",
-    "rejoin_after_leave",
-    "retry_interval",
-    "retry_max",
     "recursors",
     "dns_config",
     "autopilot",
@@ -175,6 +172,10 @@ pub fn apply_json(
             "skip_leave_on_interrupt" => cfg.skip_leave_on_interrupt = Some(r.bool(key, v)?),
             "kv_max_value_size" => cfg.kv_max_value_size = r.uint(key, v, 1, u32::MAX as u64)?,
             "ports" => r.ports(cfg, key, v)?,
+            "rejoin_after_leave" => cfg.rejoin_after_leave = r.bool(key, v)?,
+            "retry_interval" => cfg.retry_interval = r.duration(key, v)?,
+            "retry_max" => cfg.retry_max = r.uint(key, v, 0, u32::MAX as u64)? as u32,
+            "gossip_lan" => r.gossip_lan(cfg, key, v)?,
             "acl" => r.acl(cfg, key, v)?,
             "limits" => r.limits(cfg, key, v)?,
             k if IGNORED.contains(&k) => {}
@@ -306,6 +307,45 @@ impl Reader<'_> {
             }
         }
         Ok(())
+    }
+
+    fn duration(&self, key: &str, v: &Value) -> Result<std::time::Duration, ConfigError> {
+        let s = self.string(key, v)?;
+        crate::api::duration::parse_go(&s)
+            .ok_or_else(|| self.err(key, format!("invalid duration {s:?}")))
+    }
+
+    fn gossip_lan(
+        &mut self,
+        cfg: &mut AgentConfig,
+        key: &str,
+        v: &Value,
+    ) -> Result<(), ConfigError> {
+        let obj = self.object(key, v)?;
+        for (k, gv) in obj {
+            let full = format!("{key}.{k}");
+            let g = &mut cfg.gossip_lan;
+            match k.as_str() {
+                "gossip_nodes" => g.gossip_nodes = Some(self.uint(&full, gv, 1, 64)? as usize),
+                "gossip_interval" => g.gossip_interval = Some(self.positive(&full, gv)?),
+                "probe_interval" => g.probe_interval = Some(self.positive(&full, gv)?),
+                "probe_timeout" => g.probe_timeout = Some(self.positive(&full, gv)?),
+                "suspicion_mult" => g.suspicion_mult = Some(self.uint(&full, gv, 1, 100)? as u32),
+                "retransmit_mult" => {
+                    self.uint(&full, gv, 1, 100)?;
+                }
+                other => self.warn(format!("{}: invalid config key {key}.{other}", self.source)),
+            }
+        }
+        Ok(())
+    }
+
+    fn positive(&self, key: &str, v: &Value) -> Result<std::time::Duration, ConfigError> {
+        let d = self.duration(key, v)?;
+        if d.is_zero() {
+            return Err(self.err(key, "must be greater than zero"));
+        }
+        Ok(d)
     }
 
     fn acl(&mut self, cfg: &mut AgentConfig, key: &str, v: &Value) -> Result<(), ConfigError> {

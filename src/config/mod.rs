@@ -7,6 +7,7 @@ mod net;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use file::{ConfigWarning, load_path, parse_log_level};
 
@@ -136,6 +137,29 @@ pub struct AgentConfig {
     pub skip_leave_on_interrupt: Option<bool>,
     /// Files and directories the configuration was read from, for `reload`.
     pub sources: Vec<PathBuf>,
+    /// Rejoin remembered peers on restart even after a graceful leave.
+    pub rejoin_after_leave: bool,
+    /// Pause between `retry_join` attempts.
+    pub retry_interval: Duration,
+    /// Give up `retry_join` after this many attempts (0: never).
+    pub retry_max: u32,
+    /// Overrides of the LAN gossip timings (`gossip_lan`).
+    pub gossip_lan: GossipLan,
+}
+
+/// `gossip_lan` overrides; unset fields keep Consul's defaults (fast ones with `-dev`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GossipLan {
+    /// Members gossiped to per round.
+    pub gossip_nodes: Option<usize>,
+    /// Gossip round interval.
+    pub gossip_interval: Option<Duration>,
+    /// Probe interval.
+    pub probe_interval: Option<Duration>,
+    /// Direct probe timeout.
+    pub probe_timeout: Option<Duration>,
+    /// Suspicion multiplier.
+    pub suspicion_mult: Option<u32>,
 }
 
 impl Default for AgentConfig {
@@ -169,6 +193,10 @@ impl Default for AgentConfig {
             leave_on_terminate: None,
             skip_leave_on_interrupt: None,
             sources: Vec::new(),
+            rejoin_after_leave: false,
+            retry_interval: Duration::from_secs(30),
+            retry_max: 0,
+            gossip_lan: GossipLan::default(),
         }
     }
 }
@@ -221,6 +249,28 @@ impl AgentConfig {
             warnings.push(format!(
                 "bootstrap_expect = {}: A cluster with an even number of servers does not achieve optimum fault tolerance.",
                 self.bootstrap_expect
+            ));
+        }
+        if let Some(k) = &self.encrypt
+            && let Err(e) = crate::gossip::decode_key(k)
+        {
+            return Err(ConfigError::Invalid {
+                path: "configuration".into(),
+                key: "encrypt".into(),
+                msg: e.to_string(),
+            });
+        }
+        if self
+            .gossip_lan
+            .probe_timeout
+            .unwrap_or(Duration::from_millis(1))
+            >= self
+                .gossip_lan
+                .probe_interval
+                .unwrap_or(Duration::from_secs(3600))
+        {
+            return Err(ConfigError::Conflict(
+                "gossip_lan.probe_timeout must be shorter than gossip_lan.probe_interval".into(),
             ));
         }
         if self.node_name.is_empty() {

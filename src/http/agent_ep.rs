@@ -12,12 +12,13 @@ use super::convert::*;
 use super::query::Query;
 use super::respond::{empty, json_bytes, json_plain, text};
 use super::{ApiError, allow};
-use crate::agent::{Agent, CONSUL_VERSION};
+use crate::agent::{Agent, CONSUL_VERSION, member_tags};
 use crate::api::decode::decode;
 use crate::api::input::{
     CHECK_SCHEMA, CHECK_UPDATE_SCHEMA, CheckTypeIn, CheckUpdateIn, SERVICE_SCHEMA,
     ServiceDefinitionIn,
 };
+use crate::gossip::Member;
 use crate::state::status;
 
 /// Agent endpoints.
@@ -36,7 +37,7 @@ pub async fn agent(
         }
         "members" => {
             allow(method, &[M::GET])?;
-            return json_plain(&[member_json(agent)]);
+            return json_plain(&members_json(agent, q));
         }
         "services" => {
             allow(method, &[M::GET])?;
@@ -107,6 +108,7 @@ pub async fn agent(
         }
         "leave" => {
             allow(method, &[M::PUT])?;
+            agent.leave_cluster().await;
             agent.request_shutdown();
             return Ok(empty());
         }
@@ -192,10 +194,26 @@ pub async fn agent(
     }
     if let Some(addr) = rest.strip_prefix("join/") {
         allow(method, &[M::PUT])?;
-        return Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("failed to join {addr}: gossip is not enabled on this agent"),
-        ));
+        if matches!(q.get("wan"), Some("" | "1" | "true")) && !agent.cfg.server {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Must be a server to join WAN cluster",
+            ));
+        }
+        let (n, errs) = agent.join(&[addr.to_string()]).await?;
+        if n == 0 {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                errs.join("; "),
+            ));
+        }
+        return Ok(empty());
+    }
+    if let Some(node) = rest.strip_prefix("force-leave/") {
+        allow(method, &[M::PUT])?;
+        let prune = q.get("prune").is_some_and(|v| v != "false" && v != "0");
+        agent.force_leave(node, prune).await?;
+        return Ok(empty());
     }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
@@ -271,42 +289,14 @@ fn agent_health(agent: &Agent, key: &str, by_id: bool, q: &Query) -> Result<Resp
     Ok(json_bytes(code, body))
 }
 
-fn member_json(agent: &Agent) -> serde_json::Value {
-    let mut tags = serde_json::Map::new();
-    let server = agent.cfg.server;
-    tags.insert("role".into(), json!(if server { "consul" } else { "node" }));
-    tags.insert("dc".into(), json!(agent.cfg.datacenter));
-    tags.insert("segment".into(), json!(""));
-    tags.insert("id".into(), json!(agent.node_id));
-    tags.insert("vsn".into(), json!("2"));
-    tags.insert("vsn_min".into(), json!("2"));
-    tags.insert("vsn_max".into(), json!("3"));
-    tags.insert(
-        "build".into(),
-        json!(format!(
-            "{CONSUL_VERSION}:disco-{}",
-            env!("CARGO_PKG_VERSION")
-        )),
-    );
-    if server {
-        tags.insert("port".into(), json!(agent.cfg.ports.server.to_string()));
-        tags.insert("raft_vsn".into(), json!("3"));
-        if agent.cfg.bootstrap || agent.cfg.dev {
-            tags.insert("bootstrap".into(), json!("1"));
-        }
-        if agent.cfg.bootstrap_expect > 0 {
-            tags.insert(
-                "expect".into(),
-                json!(agent.cfg.bootstrap_expect.to_string()),
-            );
-        }
-    }
+/// A gossip member as Consul's `Member` object.
+fn member_out(m: &Member) -> serde_json::Value {
     json!({
-        "Name": agent.node_name(),
-        "Addr": agent.advertise.to_string(),
-        "Port": agent.cfg.ports.serf_lan,
-        "Tags": tags,
-        "Status": 1,
+        "Name": m.id.name,
+        "Addr": m.id.addr.ip().to_string(),
+        "Port": m.id.addr.port(),
+        "Tags": m.id.tags,
+        "Status": m.status as u8,
         "ProtocolMin": 1,
         "ProtocolMax": 5,
         "ProtocolCur": 2,
@@ -314,6 +304,51 @@ fn member_json(agent: &Agent) -> serde_json::Value {
         "DelegateMax": 5,
         "DelegateCur": 4,
     })
+}
+
+/// This agent's member entry (synthesised when gossip is disabled).
+fn member_json(agent: &Agent) -> serde_json::Value {
+    match &agent.gossip {
+        Some(g) => member_out(&g.local()),
+        None => json!({
+            "Name": agent.node_name(),
+            "Addr": agent.advertise.to_string(),
+            "Port": agent.cfg.ports.serf_lan,
+            "Tags": member_tags(&agent.cfg, &agent.node_id),
+            "Status": 1,
+            "ProtocolMin": 1,
+            "ProtocolMax": 5,
+            "ProtocolCur": 2,
+            "DelegateMin": 2,
+            "DelegateMax": 5,
+            "DelegateCur": 4,
+        }),
+    }
+}
+
+fn members_json(agent: &Agent, q: &Query) -> serde_json::Value {
+    let Some(g) = &agent.gossip else {
+        return json!([member_json(agent)]);
+    };
+    let wan = matches!(q.get("wan"), Some("" | "1" | "true"));
+    let members = g.members();
+    if wan {
+        // One datacenter: the WAN pool is this datacenter's servers, named <node>.<dc>.
+        if !agent.cfg.server {
+            return json!([]);
+        }
+        let out: Vec<serde_json::Value> = members
+            .iter()
+            .filter(|m| m.id.tags.get("role").map(String::as_str) == Some("consul"))
+            .map(|m| {
+                let mut v = member_out(m);
+                v["Name"] = json!(format!("{}.{}", m.id.name, agent.cfg.datacenter));
+                v
+            })
+            .collect();
+        return json!(out);
+    }
+    json!(members.iter().map(member_out).collect::<Vec<_>>())
 }
 
 fn self_json(agent: &Agent) -> serde_json::Value {
@@ -423,12 +458,19 @@ fn self_json(agent: &Agent) -> serde_json::Value {
                 "services": agent.local_services().len().to_string(),
             },
             "build": {"prerelease": "", "revision": format!("disco-{}", env!("CARGO_PKG_VERSION")), "version": CONSUL_VERSION, "version_metadata": ""},
-            "consul": {
-                "bootstrap": (agent.cfg.bootstrap || agent.cfg.dev).to_string(),
-                "known_datacenters": "1",
-                "leader": is_leader.to_string(),
-                "leader_addr": leader_addr,
-                "server": agent.cfg.server.to_string(),
+            "consul": if agent.cfg.server {
+                json!({
+                    "bootstrap": (agent.cfg.bootstrap || agent.cfg.dev).to_string(),
+                    "known_datacenters": "1",
+                    "leader": is_leader.to_string(),
+                    "leader_addr": leader_addr,
+                    "server": "true",
+                })
+            } else {
+                json!({
+                    "known_servers": agent.server_addrs().len().to_string(),
+                    "server": "false",
+                })
             },
             "raft": raft,
             "runtime": {
@@ -438,11 +480,36 @@ fn self_json(agent: &Agent) -> serde_json::Value {
                 "version": "rust",
                 "goroutines": "0",
             },
-            "serf_lan": {"members": "1", "failed": "0", "left": "0", "health_score": "0", "encrypted": "false"},
+            "serf_lan": serf_stats(agent),
             "catalog": {"nodes": nodes.to_string(), "services": services.to_string(), "checks": checks.to_string(), "kv_entries": kv.to_string()},
         },
         "Meta": {"consul-network-segment": ""},
         "xDS": null,
+    })
+}
+
+fn serf_stats(agent: &Agent) -> serde_json::Value {
+    let Some(g) = &agent.gossip else {
+        return json!({"members": "1", "failed": "0", "left": "0", "health_score": "0", "encrypted": "false"});
+    };
+    let (members, failed, left) = g.counts();
+    let st = g.stats();
+    use std::sync::atomic::Ordering::Relaxed;
+    json!({
+        "members": members.to_string(),
+        "failed": failed.to_string(),
+        "left": left.to_string(),
+        "health_score": "0",
+        "encrypted": g.encrypted().to_string(),
+        "member_time": g.members().len().to_string(),
+        "event_time": "1",
+        "query_time": "1",
+        "intent_queue": "0",
+        "event_queue": "0",
+        "query_queue": "0",
+        "coordinate_resets": "0",
+        "dropped_packets": st.dropped.load(Relaxed).to_string(),
+        "malformed_packets": st.malformed.load(Relaxed).to_string(),
     })
 }
 
@@ -455,7 +522,7 @@ fn metrics(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
         .read()
         .map(|s| (s.kv_len(), s.catalog_counts()))
         .unwrap_or_default();
-    let gauges: Vec<(&str, f64)> = vec![
+    let mut gauges: Vec<(&str, f64)> = vec![
         ("consul.runtime.alloc_bytes", rss as f64),
         ("consul.state.kv_entries", kv as f64),
         ("consul.state.nodes", nodes as f64),
@@ -465,6 +532,40 @@ fn metrics(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
             agent.started.elapsed().as_secs_f64(),
         ),
     ];
+    if let Some(g) = &agent.gossip {
+        use std::sync::atomic::Ordering::Relaxed;
+        let st = g.stats();
+        let (members, failed, left) = g.counts();
+        gauges.extend([
+            ("consul.serf.members", members as f64),
+            ("consul.serf.member.failed", failed as f64),
+            ("consul.serf.member.left", left as f64),
+            (
+                "consul.memberlist.packets_dropped",
+                st.dropped.load(Relaxed) as f64,
+            ),
+            (
+                "consul.memberlist.packets_malformed",
+                st.malformed.load(Relaxed) as f64,
+            ),
+            (
+                "consul.memberlist.send_dropped",
+                st.send_dropped.load(Relaxed) as f64,
+            ),
+            (
+                "consul.memberlist.streams_rejected",
+                st.rejected_streams.load(Relaxed) as f64,
+            ),
+            (
+                "consul.memberlist.bytes_sent",
+                st.bytes_sent.load(Relaxed) as f64,
+            ),
+            (
+                "consul.memberlist.bytes_received",
+                st.bytes_received.load(Relaxed) as f64,
+            ),
+        ]);
+    }
     if q.get("format") == Some("prometheus") {
         let mut out = String::new();
         let prom = |n: &str| n.replace(['.', '-'], "_");

@@ -7,6 +7,7 @@ mod agent_ep;
 mod blocking;
 mod catalog;
 mod convert;
+mod forward;
 mod kv;
 mod query;
 mod respond;
@@ -20,6 +21,7 @@ use axum::extract::State;
 use axum::http::{Method, Request, StatusCode};
 use axum::response::Response;
 
+pub use forward::RpcApi;
 pub use respond::ApiError;
 
 use crate::agent::Agent;
@@ -51,6 +53,25 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
     let start = Instant::now();
     let method = req.method().clone();
     let raw_path = req.uri().path().to_string();
+    if agent.consensus.is_none() && forward::is_server_path(&raw_path) {
+        let uri = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| raw_path.clone());
+        let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
+            Ok(b) => b,
+            Err(_) => {
+                return respond::error(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Request body too large",
+                ));
+            }
+        };
+        agent.metrics.incr("consul.http.requests");
+        agent.metrics.incr("consul.client.rpc");
+        return forward::forward_http(&agent, &method, &uri, body).await;
+    }
     let query = Query::parse(req.uri().query().unwrap_or(""));
     let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
         Ok(b) => b,

@@ -1,0 +1,421 @@
+//! The agent's place in the cluster: its gossip member and tags, joins, leaving, client
+//! agents' forwarding to servers, and the leader's reconciliation of gossip into the catalog.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::{Agent, AgentError, CONSUL_VERSION};
+use crate::config::AgentConfig;
+use crate::gossip::{GossipConfig, Member, Status, Timing};
+use crate::rpc::{Reply, Request, RpcError};
+use crate::state::{self, Check, Command, Node, Response, Service, status};
+
+/// Output of `serfHealth` for a member gossip declared failed.
+pub const SERF_FAILED_OUTPUT: &str = "Agent not live or unreachable";
+
+/// Consul's member tags for this agent.
+pub fn member_tags(cfg: &AgentConfig, node_id: &str) -> BTreeMap<String, String> {
+    let mut tags = BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        tags.insert(k.to_string(), v);
+    };
+    put("role", if cfg.server { "consul" } else { "node" }.into());
+    put("dc", cfg.datacenter.clone());
+    put("segment", String::new());
+    put("id", node_id.to_string());
+    put("vsn", "2".into());
+    put("vsn_min", "2".into());
+    put("vsn_max", "3".into());
+    put(
+        "build",
+        format!("{CONSUL_VERSION}:disco-{}", env!("CARGO_PKG_VERSION")),
+    );
+    if cfg.server {
+        put("port", cfg.ports.server.to_string());
+        put("raft_vsn", "3".into());
+        if cfg.bootstrap || cfg.dev {
+            put("bootstrap", "1".into());
+        }
+        if cfg.bootstrap_expect > 0 {
+            put("expect", cfg.bootstrap_expect.to_string());
+        }
+    }
+    tags
+}
+
+/// The gossip settings for this agent.
+pub fn gossip_config(
+    cfg: &AgentConfig,
+    node_id: &str,
+    advertise: std::net::IpAddr,
+) -> Result<GossipConfig, AgentError> {
+    let port = cfg.ports.serf_lan as u16;
+    let key = match &cfg.encrypt {
+        Some(k) => Some(
+            crate::gossip::decode_key(k)
+                .map_err(|e| AgentError::BadRequest(format!("encrypt: {e}")))?,
+        ),
+        None => None,
+    };
+    let mut timing = if cfg.dev {
+        Timing::dev()
+    } else {
+        Timing::lan()
+    };
+    let o = &cfg.gossip_lan;
+    if let Some(v) = o.probe_interval {
+        timing.probe_interval = v;
+    }
+    if let Some(v) = o.probe_timeout {
+        timing.probe_timeout = v;
+    }
+    if let Some(v) = o.gossip_interval {
+        timing.gossip_interval = v;
+    }
+    if let Some(v) = o.gossip_nodes {
+        timing.gossip_nodes = v;
+    }
+    if let Some(v) = o.suspicion_mult {
+        timing.suspicion_mult = v;
+    }
+    if timing.probe_timeout >= timing.probe_interval {
+        timing.probe_timeout = timing.probe_interval / 2;
+    }
+    Ok(GossipConfig {
+        name: cfg.node_name.clone(),
+        bind: SocketAddr::new(cfg.bind_addr, port),
+        advertise: SocketAddr::new(advertise, port),
+        tags: member_tags(cfg, node_id),
+        key,
+        timing,
+        snapshot_dir: cfg.data_dir.as_ref().map(|d| d.join("serf")),
+        rejoin_after_leave: cfg.rejoin_after_leave,
+    })
+}
+
+fn serf_check(node: &str, st: &str, output: &str) -> Check {
+    Check {
+        node: node.to_string(),
+        check_id: state::SERF_CHECK_ID.into(),
+        name: state::SERF_CHECK_NAME.into(),
+        status: st.into(),
+        output: output.into(),
+        ..Default::default()
+    }
+}
+
+fn member_node(m: &Member, dc: &str) -> Node {
+    let addr = m.id.addr.ip().to_string();
+    let mut tagged = BTreeMap::new();
+    let fam = if m.id.addr.is_ipv4() { "ipv4" } else { "ipv6" };
+    for k in ["lan", "wan", &format!("lan_{fam}"), &format!("wan_{fam}")] {
+        tagged.insert(k.to_string(), addr.clone());
+    }
+    Node {
+        id: m.id.tags.get("id").cloned().unwrap_or_default(),
+        node: m.id.name.clone(),
+        address: addr,
+        datacenter: dc.to_string(),
+        tagged_addresses: tagged,
+        meta: BTreeMap::new(),
+        create_index: 0,
+        modify_index: 0,
+    }
+}
+
+impl Agent {
+    /// Join the cluster through `addrs`; returns how many answered and each failure's text.
+    pub async fn join(&self, addrs: &[String]) -> Result<(usize, Vec<String>), AgentError> {
+        let Some(g) = &self.gossip else {
+            return Err(AgentError::Internal(
+                "gossip is disabled on this agent (ports.serf_lan = -1)".into(),
+            ));
+        };
+        let (n, errs) = g.join(addrs).await;
+        let errs: Vec<String> = errs
+            .into_iter()
+            .map(|(a, e)| format!("Failed to join {a}: {e}"))
+            .collect();
+        if n > 0 {
+            info!("agent: Join cluster completed. Synced with {n} initial agents");
+        }
+        Ok((n, errs))
+    }
+
+    /// `retry_join`: keep trying every `retry_interval` until one address answers or
+    /// `retry_max` attempts failed (then the agent shuts down, as Consul's does).
+    pub async fn retry_join(self: Arc<Self>) {
+        let addrs = self.cfg.retry_join.clone();
+        if addrs.is_empty() {
+            return;
+        }
+        info!("agent: Retry join is supported for the following discovery methods: (addresses)");
+        let mut attempt: u32 = 0;
+        let mut shutdown = self.shutdown_signal();
+        loop {
+            attempt += 1;
+            match self.join(&addrs).await {
+                Ok((n, _)) if n > 0 => {
+                    info!("agent: Join completed. Initial agents synced: {n}");
+                    return;
+                }
+                Ok((_, errs)) => {
+                    warn!("agent: Join failed: attempt {attempt}: {}", errs.join("; "))
+                }
+                Err(e) => {
+                    warn!("agent: Join failed: {e}");
+                    return;
+                }
+            }
+            if self.cfg.retry_max > 0 && attempt >= self.cfg.retry_max {
+                warn!("agent: Join failed: max join retry exhausted, exiting");
+                self.request_shutdown();
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.cfg.retry_interval) => {}
+                _ = shutdown.wait_for(|v| *v) => return,
+            }
+        }
+    }
+
+    /// Leave the gossip pool gracefully (peers see `leaving`, then `left`).
+    pub async fn leave_cluster(&self) {
+        if let Some(g) = &self.gossip {
+            info!("agent: Requesting shutdown (graceful leave)");
+            g.leave().await;
+            info!("agent: Graceful leave complete");
+        }
+    }
+
+    /// `force-leave`: a failed member becomes `left` (`prune`: forgotten).
+    pub async fn force_leave(&self, node: &str, prune: bool) -> Result<(), AgentError> {
+        let Some(g) = &self.gossip else {
+            return Err(AgentError::Internal(format!(
+                "agent: No node found with name '{node}'"
+            )));
+        };
+        g.force_leave(node, prune)
+            .await
+            .map_err(|e| AgentError::Internal(e.to_string()))
+    }
+
+    /// Server RPC addresses of the live servers of this datacenter, starting at a rotating
+    /// position so client load spreads over them.
+    pub fn server_addrs(&self) -> Vec<SocketAddr> {
+        let Some(g) = &self.gossip else {
+            return Vec::new();
+        };
+        let mut out: Vec<SocketAddr> = g
+            .members()
+            .into_iter()
+            .filter(|m| {
+                m.status == Status::Alive
+                    && m.id.tags.get("role").map(String::as_str) == Some("consul")
+                    && m.id.tags.get("dc") == Some(&self.cfg.datacenter)
+            })
+            .filter_map(|m| {
+                let port: u16 = m.id.tags.get("port")?.parse().ok()?;
+                Some(SocketAddr::new(m.id.addr.ip(), port))
+            })
+            .collect();
+        if !out.is_empty() {
+            let start = self.rr.fetch_add(1, Ordering::Relaxed) % out.len();
+            out.rotate_left(start);
+        }
+        out
+    }
+
+    /// Send a request to a server, trying the next one when a connection fails.
+    pub async fn forward(&self, req: Request, timeout: Duration) -> Result<Reply, AgentError> {
+        let servers = self.server_addrs();
+        if servers.is_empty() {
+            return Err(AgentError::NoServers);
+        }
+        let mut last = None;
+        for addr in servers.into_iter().take(3) {
+            match self.rpc.call(addr, req.clone(), timeout).await {
+                Ok(r) => return Ok(r),
+                Err(RpcError::Remote(e)) if e == "No cluster leader" => {
+                    return Err(AgentError::NoLeader);
+                }
+                Err(RpcError::Remote(e)) => return Err(AgentError::Internal(e)),
+                Err(e) => {
+                    warn!("agent: rpc to server {addr} failed, trying another: {e}");
+                    last = Some(e);
+                }
+            }
+        }
+        Err(AgentError::Internal(
+            last.map(|e| e.to_string()).unwrap_or_default(),
+        ))
+    }
+
+    /// Commit a command through a server (client agents).
+    pub(super) async fn forward_apply(&self, cmd: Command) -> Result<Response, AgentError> {
+        match self
+            .forward(Request::Apply(cmd), Duration::from_secs(30))
+            .await?
+        {
+            Reply::Applied(Response::Error(e)) => Err(AgentError::BadRequest(e)),
+            Reply::Applied(r) => Ok(r),
+            other => Err(AgentError::Internal(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// The catalog's services and checks of this node, wherever the catalog is.
+    pub(super) async fn catalog_entries(&self) -> Result<(Vec<Service>, Vec<Check>), AgentError> {
+        let node = self.cfg.node_name.clone();
+        if self.consensus.is_some() {
+            let store = self
+                .store
+                .read()
+                .map_err(|e| AgentError::Internal(e.to_string()))?;
+            return Ok((
+                store.node_services(&node).into_iter().cloned().collect(),
+                store.node_checks(&node).into_iter().cloned().collect(),
+            ));
+        }
+        match self
+            .forward(Request::NodeEntries(node), Duration::from_secs(30))
+            .await?
+        {
+            Reply::NodeEntries(s, c) => Ok((s, c)),
+            other => Err(AgentError::Internal(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Bring the catalog in line with gossip (leader only): alive members registered with
+    /// `serfHealth` passing, failed ones critical, left and reaped ones deregistered.
+    pub async fn reconcile(&self) -> Result<usize, AgentError> {
+        let (Some(g), Some(c)) = (&self.gossip, &self.consensus) else {
+            return Ok(0);
+        };
+        if !c.is_leader() {
+            return Ok(0);
+        }
+        let me = self.cfg.node_name.as_str();
+        let dc = self.cfg.datacenter.as_str();
+        let members = g.members();
+        let mut cmds = Vec::new();
+        {
+            let store = self
+                .store
+                .read()
+                .map_err(|e| AgentError::Internal(e.to_string()))?;
+            let mut known = HashSet::new();
+            for m in &members {
+                if m.id.tags.get("dc").map(String::as_str) != Some(dc) {
+                    continue;
+                }
+                let name = m.id.name.as_str();
+                known.insert(name);
+                let node = store.node(name);
+                let serf = store.check(name, state::SERF_CHECK_ID);
+                let addr = m.id.addr.ip().to_string();
+                let same_addr = node.is_some_and(|n| n.address == addr);
+                match m.status {
+                    Status::Alive => {
+                        if !same_addr || serf.is_none_or(|c| c.status != status::PASSING) {
+                            cmds.push(Command::Register {
+                                node: member_node(m, dc),
+                                skip_node_update: same_addr,
+                                service: None,
+                                checks: vec![serf_check(
+                                    name,
+                                    status::PASSING,
+                                    state::SERF_ALIVE_OUTPUT,
+                                )],
+                            });
+                        }
+                    }
+                    Status::Failed => {
+                        if serf.is_none_or(|c| c.status != status::CRITICAL) {
+                            cmds.push(Command::Register {
+                                node: member_node(m, dc),
+                                skip_node_update: node.is_some(),
+                                service: None,
+                                checks: vec![serf_check(
+                                    name,
+                                    status::CRITICAL,
+                                    SERF_FAILED_OUTPUT,
+                                )],
+                            });
+                        }
+                    }
+                    Status::Left => {
+                        if node.is_some() && name != me {
+                            cmds.push(Command::Deregister {
+                                node: name.to_string(),
+                                service_id: None,
+                                check_id: None,
+                            });
+                        }
+                    }
+                    Status::Leaving => {}
+                }
+            }
+            for n in store.nodes() {
+                if n.node != me
+                    && !known.contains(n.node.as_str())
+                    && store.check(&n.node, state::SERF_CHECK_ID).is_some()
+                {
+                    cmds.push(Command::Deregister {
+                        node: n.node.clone(),
+                        service_id: None,
+                        check_id: None,
+                    });
+                }
+            }
+        }
+        let n = cmds.len();
+        for cmd in cmds {
+            info!("agent: reconcile: {cmd}");
+            self.write(cmd).await?;
+        }
+        Ok(n)
+    }
+
+    /// Reconcile on every membership change, on gaining leadership and every minute.
+    pub(super) async fn reconcile_loop(self: Arc<Self>) {
+        let Some(g) = &self.gossip else { return };
+        if self.consensus.is_none() {
+            return;
+        }
+        let mut changes = g.subscribe();
+        let mut shutdown = self.shutdown_signal();
+        let mut was_leader = false;
+        let mut last_full = Instant::now();
+        let mut dirty = true;
+        loop {
+            tokio::select! {
+                r = changes.changed() => {
+                    if r.is_err() { return; }
+                    dirty = true;
+                }
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = shutdown.wait_for(|v| *v) => return,
+            }
+            let leader = self.consensus.as_ref().is_some_and(|c| c.is_leader());
+            if !leader {
+                was_leader = false;
+                continue;
+            }
+            if dirty || !was_leader || last_full.elapsed() > Duration::from_secs(60) {
+                match self.reconcile().await {
+                    Ok(_) => {
+                        dirty = false;
+                        was_leader = true;
+                        last_full = Instant::now();
+                    }
+                    Err(e) => warn!("agent: reconcile: {e}"),
+                }
+            }
+        }
+    }
+}

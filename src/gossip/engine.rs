@@ -1,0 +1,435 @@
+//! The task that owns foca: it feeds it packets, timers and commands, and carries out what
+//! foca asks for (send a datagram, arm a timer, report a member up or down).
+//!
+//! One task owns all gossip state, so nothing here takes a lock on the packet path except the
+//! member table's short write when membership actually changes.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::num::{NonZeroU8, NonZeroU32, NonZeroUsize};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use foca::{AccumulatingRuntime, Foca, Member, OwnedNotification, PostcardCodec, Timer};
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use super::crypto::{Keyring, OVERHEAD};
+use super::identity::MemberId;
+use super::members::{Followup, Retention, Status};
+use super::wire::{Intent, Intents, TcpMsg};
+use super::{Shared, Timing, snapshot};
+
+/// Requests to the engine.
+pub(super) enum Cmd {
+    /// A foca timer fired.
+    Timer(Timer<MemberId>),
+    /// Full state from a peer (push-pull or join); answered with ours when `reply` is set.
+    Merge {
+        members: Vec<Member<MemberId>>,
+        intents: Vec<Intent>,
+        reply: Option<oneshot::Sender<TcpMsg>>,
+    },
+    /// Our full state, for a push-pull we start.
+    State(oneshot::Sender<TcpMsg>),
+    /// Announce ourselves to an address (UDP).
+    Announce(SocketAddr),
+    /// Start a graceful leave: announce the intent.
+    Leave(oneshot::Sender<()>),
+    /// Finish the leave: declare ourselves down.
+    LeaveFinal(oneshot::Sender<()>),
+    /// Operator force-leave.
+    ForceLeave {
+        name: String,
+        prune: bool,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Once a second: push-pull, reaping, tuning, snapshot.
+    Tick,
+}
+
+type Swim = Foca<MemberId, PostcardCodec, SmallRng, Intents>;
+
+pub(super) struct Engine {
+    foca: Swim,
+    rt: AccumulatingRuntime<MemberId>,
+    udp: Arc<UdpSocket>,
+    keyring: Arc<Keyring>,
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<Cmd>,
+    pending: Arc<Mutex<Vec<Intent>>>,
+    recent: VecDeque<Intent>,
+    timing: Timing,
+    ticks: u64,
+    sized_for: usize,
+    snapshot_path: Option<std::path::PathBuf>,
+    snapshot_version: u64,
+    left: bool,
+}
+
+fn suspicion(t: &Timing, n: usize) -> Duration {
+    let scale = (n.max(1) as f64).log10().max(1.0);
+    t.probe_interval.mul_f64(t.suspicion_mult as f64 * scale)
+}
+
+fn retransmits(n: usize) -> NonZeroU8 {
+    let tx = (4.0 * ((n + 1) as f64).log10().ceil()).clamp(4.0, 60.0) as u8;
+    NonZeroU8::new(tx).unwrap_or(NonZeroU8::MIN)
+}
+
+fn foca_config(t: &Timing, n: usize) -> foca::Config {
+    let mut c = foca::Config::new_lan(NonZeroU32::MIN);
+    c.probe_period = t.probe_interval;
+    c.probe_rtt = t.probe_timeout;
+    c.suspect_to_down_after = suspicion(t, n);
+    c.max_transmissions = retransmits(n);
+    c.max_packet_size = NonZeroUsize::new(1400 - OVERHEAD).unwrap_or(NonZeroUsize::MIN);
+    c.notify_down_members = true;
+    c.periodic_gossip = Some(foca::PeriodicParams {
+        frequency: t.gossip_interval,
+        num_members: NonZeroUsize::new(t.gossip_nodes.max(1)).unwrap_or(NonZeroUsize::MIN),
+    });
+    c.periodic_announce = Some(foca::PeriodicParams {
+        frequency: t.push_pull_interval,
+        num_members: NonZeroUsize::MIN,
+    });
+    c.periodic_announce_to_down_members = Some(foca::PeriodicParams {
+        frequency: t.gossip_to_dead,
+        num_members: NonZeroUsize::new(2).unwrap_or(NonZeroUsize::MIN),
+    });
+    c
+}
+
+impl Engine {
+    pub(super) fn new(
+        me: MemberId,
+        timing: Timing,
+        udp: Arc<UdpSocket>,
+        keyring: Arc<Keyring>,
+        shared: Arc<Shared>,
+        tx: mpsc::UnboundedSender<Cmd>,
+        snapshot_path: Option<std::path::PathBuf>,
+    ) -> Engine {
+        let pending = Arc::new(Mutex::new(Vec::new()));
+        let foca = Foca::with_custom_broadcast(
+            me,
+            foca_config(&timing, 1),
+            SmallRng::from_rng(&mut rand::rng()),
+            PostcardCodec,
+            Intents::new(pending.clone()),
+        );
+        Engine {
+            foca,
+            rt: AccumulatingRuntime::new(),
+            udp,
+            keyring,
+            shared,
+            tx,
+            pending,
+            recent: VecDeque::new(),
+            timing,
+            ticks: 0,
+            sized_for: 1,
+            snapshot_path,
+            snapshot_version: 0,
+            left: false,
+        }
+    }
+
+    /// Run until every command sender is gone.
+    pub(super) async fn run(
+        mut self,
+        mut cmds: mpsc::UnboundedReceiver<Cmd>,
+        mut packets: mpsc::Receiver<Vec<u8>>,
+    ) {
+        loop {
+            tokio::select! {
+                biased;
+                cmd = cmds.recv() => match cmd {
+                    Some(c) => self.handle(c),
+                    None => return,
+                },
+                p = packets.recv() => match p {
+                    Some(p) => self.packet(&p),
+                    None => return,
+                },
+            }
+            self.drain();
+        }
+    }
+
+    fn packet(&mut self, data: &[u8]) {
+        if self.left {
+            return;
+        }
+        if let Err(e) = self.foca.handle_data(data, &mut self.rt) {
+            match e {
+                foca::Error::DataFromOurselves => {}
+                e => {
+                    self.shared.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    debug!("gossip: discarded packet: {e}");
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Timer(t) => {
+                if let Err(e) = self.foca.handle_timer(t, &mut self.rt) {
+                    debug!("gossip: timer: {e}");
+                }
+            }
+            Cmd::Merge {
+                members,
+                intents,
+                reply,
+            } => {
+                if !self.left {
+                    if let Err(e) = self
+                        .foca
+                        .apply_many(members.into_iter(), true, &mut self.rt)
+                    {
+                        debug!("gossip: merge: {e}");
+                    }
+                    for i in intents {
+                        if let Ok(bytes) = postcard::to_allocvec(&i) {
+                            let _ = self.foca.add_broadcast(&bytes);
+                        }
+                    }
+                }
+                if let Some(r) = reply {
+                    let _ = r.send(self.state());
+                }
+            }
+            Cmd::State(r) => {
+                let _ = r.send(self.state());
+            }
+            Cmd::Announce(addr) => {
+                if let Err(e) = self
+                    .foca
+                    .announce(MemberId::placeholder(addr), &mut self.rt)
+                {
+                    debug!("gossip: announce to {addr}: {e}");
+                }
+            }
+            Cmd::Leave(done) => {
+                let me = self.foca.identity().clone();
+                self.broadcast(Intent::Leave {
+                    name: me.name.clone(),
+                    bump: me.bump,
+                });
+                let _ = self.foca.gossip(&mut self.rt);
+                let _ = done.send(());
+            }
+            Cmd::LeaveFinal(done) => {
+                if let Err(e) = self.foca.leave_cluster(&mut self.rt) {
+                    debug!("gossip: leave: {e}");
+                }
+                self.left = true;
+                if let Ok(mut t) = self.shared.table.write() {
+                    t.set_self(Status::Left);
+                }
+                self.write_snapshot(true);
+                let _ = done.send(());
+            }
+            Cmd::ForceLeave { name, prune, reply } => {
+                let known = self
+                    .shared
+                    .table
+                    .read()
+                    .map(|t| t.get(&name).is_some())
+                    .unwrap_or(false);
+                if !known {
+                    let _ = reply.send(Err(format!("agent: No node found with name '{name}'")));
+                    return;
+                }
+                self.broadcast(Intent::ForceLeave {
+                    name,
+                    prune,
+                    ltime: unique(),
+                });
+                let _ = self.foca.gossip(&mut self.rt);
+                let _ = reply.send(Ok(()));
+            }
+            Cmd::Tick => self.tick(),
+        }
+    }
+
+    fn broadcast(&mut self, intent: Intent) {
+        match postcard::to_allocvec(&intent) {
+            Ok(bytes) => {
+                if let Err(e) = self.foca.add_broadcast(&bytes) {
+                    warn!("gossip: cannot broadcast {intent:?}: {e}");
+                }
+            }
+            Err(e) => warn!("gossip: cannot encode {intent:?}: {e}"),
+        }
+    }
+
+    fn state(&self) -> TcpMsg {
+        let mut members: Vec<Member<MemberId>> =
+            self.foca.iter_membership_state().cloned().collect();
+        members.push(Member::alive(self.foca.identity().clone()));
+        TcpMsg::PushPull {
+            join: false,
+            members,
+            intents: self.recent.iter().cloned().collect(),
+        }
+    }
+
+    fn tick(&mut self) {
+        self.ticks += 1;
+        let alive = self.foca.num_members() + 1;
+        if alive != self.sized_for {
+            self.sized_for = alive;
+            if let Err(e) = self.foca.set_config(foca_config(&self.timing, alive)) {
+                debug!("gossip: resize: {e}");
+            }
+        }
+        if let Ok(mut t) = self.shared.table.write() {
+            t.reap(Retention::default());
+        }
+        let version = self.shared.table.read().map(|t| t.version()).unwrap_or(0);
+        if version != self.snapshot_version && !self.left {
+            self.snapshot_version = version;
+            self.write_snapshot(false);
+        }
+        // Push-pull with one random live member every push_pull_interval: repairs anything
+        // lost to dropped packets and heals partitions.
+        let every = (self.timing.push_pull_interval.as_millis() / 1000).max(1) as u64;
+        if self.ticks % every == 0 && !self.left {
+            let peers: Vec<SocketAddr> = self.foca.iter_members().map(|m| m.id().addr).collect();
+            if !peers.is_empty() {
+                let pick = peers[(rand::random::<u64>() % peers.len() as u64) as usize];
+                let _ = self.shared.pushpull_tx.send(pick);
+            }
+        }
+    }
+
+    fn write_snapshot(&self, left: bool) {
+        let Some(path) = &self.snapshot_path else {
+            return;
+        };
+        let peers: Vec<String> = self
+            .foca
+            .iter_members()
+            .map(|m| m.id().addr.to_string())
+            .collect();
+        if let Err(e) = snapshot::write(path, &peers, left) {
+            warn!("gossip: writing {}: {e}", path.display());
+        }
+    }
+
+    /// Carry out what foca asked for and apply membership news to the table.
+    fn drain(&mut self) {
+        while let Some((to, data)) = self.rt.to_send() {
+            let sealed = self.keyring.seal(&data);
+            match self.udp.try_send_to(&sealed, to.addr) {
+                Ok(n) => {
+                    self.shared
+                        .stats
+                        .bytes_sent
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.shared
+                        .stats
+                        .send_dropped
+                        .fetch_add(1, Ordering::Relaxed);
+                    debug!("gossip: send to {}: {e}", to.addr);
+                }
+            }
+        }
+        while let Some((after, timer)) = self.rt.to_schedule() {
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                let _ = tx.send(Cmd::Timer(timer));
+            });
+        }
+        let mut changed = false;
+        while let Some(n) = self.rt.to_notify() {
+            let Ok(mut t) = self.shared.table.write() else {
+                break;
+            };
+            match n {
+                OwnedNotification::MemberUp(id) => {
+                    info!(
+                        "gossip: member joined, marking alive: {} {}",
+                        id.name, id.addr
+                    );
+                    t.up(id);
+                }
+                OwnedNotification::MemberDown(id) => {
+                    t.down(&id);
+                    let st = t.get(&id.name).map(|m| m.status.as_str()).unwrap_or("gone");
+                    info!("gossip: member {} {} is {st}", id.name, id.addr);
+                }
+                OwnedNotification::Rename(_, new) => t.up(new),
+                OwnedNotification::Rejoin(new) => {
+                    warn!(
+                        "gossip: this agent was declared dead by its peers; rejoined as bump {}",
+                        new.bump
+                    );
+                    t.up(new.clone());
+                    if let Ok(mut me) = self.shared.me.write() {
+                        *me = new;
+                    }
+                }
+                OwnedNotification::Defunct => {
+                    if !self.left {
+                        warn!("gossip: this agent is cut off from the cluster (declared dead)");
+                    }
+                }
+                OwnedNotification::Active => debug!("gossip: connected to the cluster"),
+                OwnedNotification::Idle => debug!("gossip: no other members"),
+            }
+            changed = true;
+        }
+        loop {
+            let batch: Vec<Intent> = match self.pending.lock() {
+                Ok(mut p) => std::mem::take(&mut *p),
+                Err(_) => Vec::new(),
+            };
+            if batch.is_empty() {
+                break;
+            }
+            for intent in batch {
+                let follow = match self.shared.table.write() {
+                    Ok(mut t) => t.apply(&intent),
+                    Err(_) => Followup::None,
+                };
+                changed = true;
+                if follow == Followup::Refute && !self.left {
+                    let me = self.foca.identity().clone();
+                    info!("gossip: refuting a force-leave of this agent");
+                    self.broadcast(Intent::Refute {
+                        name: me.name,
+                        bump: me.bump,
+                        ltime: unique(),
+                    });
+                }
+                if matches!(intent, Intent::Leave { .. }) {
+                    self.recent.push_back(intent);
+                    if self.recent.len() > 256 {
+                        self.recent.pop_front();
+                    }
+                }
+            }
+        }
+        if changed {
+            let v = self.shared.table.read().map(|t| t.version()).unwrap_or(0);
+            self.shared.changes.send_replace(v);
+        }
+    }
+}
+
+/// A value unique per call across the cluster with overwhelming probability.
+fn unique() -> u64 {
+    rand::random()
+}

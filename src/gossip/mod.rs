@@ -1,0 +1,619 @@
+//! LAN gossip: SWIM membership (foca) on `serf_lan`, UDP for probes and gossip, TCP for the
+//! push-pull state exchange that joins use. Every packet and frame is sealed with the
+//! cluster key when one is set.
+//!
+//! This module knows nothing else of disco: the agent gives it a name, addresses, tags and
+//! timings, and reads back the member list and a change counter.
+
+mod crypto;
+mod engine;
+mod identity;
+mod members;
+mod snapshot;
+mod wire;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{debug, info, warn};
+
+pub use crypto::{KeyError, Keyring, decode_key, generate_key};
+pub use identity::MemberId;
+pub use members::{Member, Status};
+
+use engine::{Cmd, Engine};
+use members::Table;
+use wire::{MAX_FRAME, TcpMsg};
+
+/// Default serf_lan port, used when a join address has none.
+pub const DEFAULT_PORT: u16 = 8301;
+
+/// Gossip failures an operator sees (join errors, bind errors).
+#[derive(Debug, thiserror::Error)]
+pub enum GossipError {
+    /// Socket setup failed.
+    #[error("{0}")]
+    Io(String),
+    /// The address could not be parsed or resolved.
+    #[error("invalid address '{0}': {1}")]
+    Address(String, String),
+    /// The peer refused us and said why.
+    #[error("remote rejected the join: {0}")]
+    Rejected(String),
+    /// The peer's answer could not be opened (usually a key mismatch).
+    #[error("{0}")]
+    Protocol(String),
+    /// A named member does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The engine has stopped.
+    #[error("gossip is shut down")]
+    Stopped,
+}
+
+/// Failure detection and dissemination timings (Consul's memberlist names).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    /// How often a random member is probed.
+    pub probe_interval: Duration,
+    /// How long a direct probe may take before indirect probes start.
+    pub probe_timeout: Duration,
+    /// Suspicion lasts `mult × max(1, log10(N)) × probe_interval`.
+    pub suspicion_mult: u32,
+    /// How often updates are gossiped.
+    pub gossip_interval: Duration,
+    /// Members gossiped to per round.
+    pub gossip_nodes: usize,
+    /// Full state exchange with a random member.
+    pub push_pull_interval: Duration,
+    /// How often dead members are contacted in case they are back.
+    pub gossip_to_dead: Duration,
+}
+
+impl Timing {
+    /// Consul's LAN defaults.
+    pub fn lan() -> Timing {
+        Timing {
+            probe_interval: Duration::from_secs(1),
+            probe_timeout: Duration::from_millis(500),
+            suspicion_mult: 4,
+            gossip_interval: Duration::from_millis(200),
+            gossip_nodes: 3,
+            push_pull_interval: Duration::from_secs(30),
+            gossip_to_dead: Duration::from_secs(30),
+        }
+    }
+
+    /// Fast timings for `-dev` (Consul's dev mode does the same).
+    pub fn dev() -> Timing {
+        Timing {
+            probe_interval: Duration::from_millis(200),
+            probe_timeout: Duration::from_millis(100),
+            suspicion_mult: 3,
+            gossip_interval: Duration::from_millis(100),
+            gossip_nodes: 3,
+            push_pull_interval: Duration::from_secs(5),
+            gossip_to_dead: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the agent tells gossip about itself.
+#[derive(Clone, Debug)]
+pub struct GossipConfig {
+    /// Node name.
+    pub name: String,
+    /// Where to bind UDP and TCP.
+    pub bind: SocketAddr,
+    /// The address peers use to reach us.
+    pub advertise: SocketAddr,
+    /// Member tags.
+    pub tags: BTreeMap<String, String>,
+    /// Raw cluster key (16, 24 or 32 bytes).
+    pub key: Option<Vec<u8>>,
+    /// Timings.
+    pub timing: Timing,
+    /// Where known peers are remembered (`<data_dir>/serf`); `None` keeps nothing.
+    pub snapshot_dir: Option<PathBuf>,
+    /// Rejoin the remembered peers even after a graceful leave.
+    pub rejoin_after_leave: bool,
+}
+
+/// Counters for metrics and `/v1/agent/self`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Packets dropped: undecryptable, truncated, or over the receive queue.
+    pub dropped: AtomicU64,
+    /// Packets foca could not decode.
+    pub malformed: AtomicU64,
+    /// Datagrams that could not be sent (full socket buffer).
+    pub send_dropped: AtomicU64,
+    /// Bytes received on the gossip port (UDP and TCP).
+    pub bytes_received: AtomicU64,
+    /// Bytes sent from the gossip port (UDP and TCP).
+    pub bytes_sent: AtomicU64,
+    /// Push-pull exchanges refused (wrong key, garbage).
+    pub rejected_streams: AtomicU64,
+}
+
+/// State shared between the engine and the handle.
+pub(crate) struct Shared {
+    table: RwLock<Table>,
+    changes: watch::Sender<u64>,
+    me: RwLock<MemberId>,
+    stats: Stats,
+    pushpull_tx: mpsc::UnboundedSender<SocketAddr>,
+}
+
+/// A running gossip member.
+pub struct Gossip {
+    shared: Arc<Shared>,
+    cmds: mpsc::UnboundedSender<Cmd>,
+    keyring: Arc<Keyring>,
+    timing: Timing,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Gossip {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Gossip {
+    /// Bind the serf port (UDP and TCP) and start the engine. Remembered peers are rejoined
+    /// in the background.
+    pub async fn start(cfg: GossipConfig) -> Result<Gossip, GossipError> {
+        let keyring =
+            Arc::new(Keyring::new(cfg.key.as_deref()).map_err(|e| GossipError::Io(e.to_string()))?);
+        let udp = UdpSocket::bind(cfg.bind).await.map_err(|e| {
+            GossipError::Io(format!("Failed to start gossip on {} (udp): {e}", cfg.bind))
+        })?;
+        let tcp = TcpListener::bind(cfg.bind).await.map_err(|e| {
+            GossipError::Io(format!("Failed to start gossip on {} (tcp): {e}", cfg.bind))
+        })?;
+        let udp = Arc::new(udp);
+        let me = MemberId {
+            addr: cfg.advertise,
+            name: cfg.name.clone(),
+            bump: now_millis(),
+            tags: cfg.tags.clone(),
+        };
+        let (pushpull_tx, mut pushpull_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            table: RwLock::new(Table::new(me.clone())),
+            changes: watch::channel(0).0,
+            me: RwLock::new(me.clone()),
+            stats: Stats::default(),
+            pushpull_tx,
+        });
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (pkt_tx, pkt_rx) = mpsc::channel::<Vec<u8>>(1024);
+        let snap_path = cfg.snapshot_dir.as_ref().map(|d| d.join("local.snapshot"));
+        let previous = snap_path.as_deref().and_then(snapshot::read);
+        let engine = Engine::new(
+            me,
+            cfg.timing,
+            udp.clone(),
+            keyring.clone(),
+            shared.clone(),
+            cmd_tx.clone(),
+            snap_path,
+        );
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(engine.run(cmd_rx, pkt_rx)));
+        tasks.push(tokio::spawn(recv_loop(
+            udp,
+            keyring.clone(),
+            shared.clone(),
+            pkt_tx,
+        )));
+        tasks.push(tokio::spawn(accept_loop(
+            tcp,
+            keyring.clone(),
+            shared.clone(),
+            cmd_tx.clone(),
+        )));
+        let tick_tx = cmd_tx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut iv = tokio::time::interval(Duration::from_secs(1));
+            iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                iv.tick().await;
+                if tick_tx.send(Cmd::Tick).is_err() {
+                    return;
+                }
+            }
+        }));
+        let mut g = Gossip {
+            shared: shared.clone(),
+            cmds: cmd_tx,
+            keyring,
+            timing: cfg.timing,
+            tasks: Vec::new(),
+        };
+        // Periodic push-pull, started by the engine's ticks.
+        let pp = g.pusher();
+        tasks.push(tokio::spawn(async move {
+            while let Some(addr) = pushpull_rx.recv().await {
+                if let Err(e) = pp.exchange(addr, false).await {
+                    debug!("gossip: push-pull with {addr}: {e}");
+                }
+            }
+        }));
+        if let Some(prev) = previous {
+            if prev.left && !cfg.rejoin_after_leave {
+                info!(
+                    "gossip: this agent left the cluster before; not rejoining remembered peers (rejoin_after_leave is off)"
+                );
+            } else if !prev.peers.is_empty() {
+                let pp = g.pusher();
+                let peers = prev.peers;
+                tasks.push(tokio::spawn(async move {
+                    for attempt in 0..30u32 {
+                        let mut joined = 0;
+                        for p in &peers {
+                            if let Ok(addr) = p.parse::<SocketAddr>()
+                                && pp.exchange(addr, true).await.is_ok()
+                            {
+                                joined += 1;
+                            }
+                        }
+                        if joined > 0 {
+                            info!(
+                                "gossip: rejoined the cluster through {joined} remembered peer(s)"
+                            );
+                            return;
+                        }
+                        if attempt == 0 {
+                            info!("gossip: remembered peers not reachable yet; retrying");
+                        }
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                    warn!("gossip: could not reach any remembered peer");
+                }));
+            }
+        }
+        g.tasks = tasks;
+        Ok(g)
+    }
+
+    fn pusher(&self) -> Pusher {
+        Pusher {
+            cmds: self.cmds.clone(),
+            keyring: self.keyring.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Every known member (this agent included), sorted by name.
+    pub fn members(&self) -> Vec<Member> {
+        self.shared
+            .table
+            .read()
+            .map(|t| t.members())
+            .unwrap_or_default()
+    }
+
+    /// This agent as a member.
+    pub fn local(&self) -> Member {
+        let me = self.shared.me.read().map(|m| m.clone());
+        let name = me.as_ref().map(|m| m.name.clone()).unwrap_or_default();
+        self.shared
+            .table
+            .read()
+            .ok()
+            .and_then(|t| t.get(&name))
+            .unwrap_or_else(|| Member {
+                id: me.unwrap_or_else(|_| MemberId::placeholder(([0, 0, 0, 0], 0).into())),
+                status: Status::Alive,
+            })
+    }
+
+    /// A receiver that changes whenever the member list does.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.shared.changes.subscribe()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
+    /// Whether packets are sealed with a key.
+    pub fn encrypted(&self) -> bool {
+        self.keyring.encrypted()
+    }
+
+    /// (members, failed, left) counts.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        self.shared
+            .table
+            .read()
+            .map(|t| t.counts())
+            .unwrap_or_default()
+    }
+
+    /// Join the cluster through each address (`host`, `host:port`, `[v6]:port`); returns how
+    /// many answered and the error of each that did not.
+    pub async fn join(&self, addrs: &[String]) -> (usize, Vec<(String, GossipError)>) {
+        let mut ok = 0;
+        let mut errs = Vec::new();
+        let pp = self.pusher();
+        for a in addrs {
+            match resolve(a).await {
+                Ok(addr) => match pp.exchange(addr, true).await {
+                    Ok(()) => {
+                        ok += 1;
+                        let _ = self.cmds.send(Cmd::Announce(addr));
+                    }
+                    Err(e) => errs.push((a.clone(), e)),
+                },
+                Err(e) => errs.push((a.clone(), e)),
+            }
+        }
+        (ok, errs)
+    }
+
+    /// Leave gracefully: peers see `leaving`, then `left`. Gossip stops answering afterwards.
+    pub async fn leave(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.cmds.send(Cmd::Leave(tx)).is_err() {
+            return;
+        }
+        let _ = rx.await;
+        // Let the intent spread before declaring ourselves gone (Consul waits 1 s).
+        let propagate = (self.timing.gossip_interval * 5).max(Duration::from_millis(500));
+        tokio::time::sleep(propagate).await;
+        let (tx, rx) = oneshot::channel();
+        if self.cmds.send(Cmd::LeaveFinal(tx)).is_err() {
+            return;
+        }
+        let _ = rx.await;
+        tokio::time::sleep(self.timing.gossip_interval * 2).await;
+    }
+
+    /// Force a member out: a failed one becomes `left` (`prune`: forgotten at once); a live
+    /// one refutes it.
+    pub async fn force_leave(&self, name: &str, prune: bool) -> Result<(), GossipError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmds
+            .send(Cmd::ForceLeave {
+                name: name.to_string(),
+                prune,
+                reply: tx,
+            })
+            .map_err(|_| GossipError::Stopped)?;
+        rx.await
+            .map_err(|_| GossipError::Stopped)?
+            .map_err(GossipError::NotFound)
+    }
+}
+
+/// Runs TCP push-pull exchanges on behalf of joins, rejoins and the periodic sync.
+#[derive(Clone)]
+struct Pusher {
+    cmds: mpsc::UnboundedSender<Cmd>,
+    keyring: Arc<Keyring>,
+    shared: Arc<Shared>,
+}
+
+impl Pusher {
+    async fn exchange(&self, addr: SocketAddr, join: bool) -> Result<(), GossipError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmds
+            .send(Cmd::State(tx))
+            .map_err(|_| GossipError::Stopped)?;
+        let mut ours = rx.await.map_err(|_| GossipError::Stopped)?;
+        if let TcpMsg::PushPull { join: j, .. } = &mut ours {
+            *j = join;
+        }
+        let io = async {
+            let mut s = TcpStream::connect(addr).await?;
+            let body = postcard::to_allocvec(&ours).map_err(std::io::Error::other)?;
+            let sent = write_frame(&mut s, &self.keyring.seal(&body)).await?;
+            self.shared
+                .stats
+                .bytes_sent
+                .fetch_add(sent, Ordering::Relaxed);
+            let reply = read_frame(&mut s).await?;
+            self.shared
+                .stats
+                .bytes_received
+                .fetch_add(reply.len() as u64, Ordering::Relaxed);
+            Ok::<_, std::io::Error>(reply)
+        };
+        let reply = tokio::time::timeout(Duration::from_secs(10), io)
+            .await
+            .map_err(|_| GossipError::Io(format!("{addr}: i/o timeout")))?
+            .map_err(|e| GossipError::Io(format!("{addr}: {e}")))?;
+        let plain = self.keyring.open_or_plain(&reply).map_err(|e| {
+            warn!("gossip: answer from {addr} refused: {e}");
+            GossipError::Protocol(format!("answer from {addr}: {e}"))
+        })?;
+        let msg: TcpMsg = postcard::from_bytes(&plain)
+            .map_err(|e| GossipError::Protocol(format!("answer from {addr}: {e}")))?;
+        match msg {
+            TcpMsg::Rejected(why) => {
+                warn!("gossip: {addr} refused us: {why}");
+                Err(GossipError::Rejected(why))
+            }
+            TcpMsg::PushPull {
+                members, intents, ..
+            } => {
+                let _ = self.cmds.send(Cmd::Merge {
+                    members,
+                    intents,
+                    reply: None,
+                });
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn resolve(a: &str) -> Result<SocketAddr, GossipError> {
+    if let Ok(sa) = a.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    if let Ok(ip) = a.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
+    }
+    let with_port = if a.contains(':') {
+        a.to_string()
+    } else {
+        format!("{a}:{DEFAULT_PORT}")
+    };
+    tokio::net::lookup_host(&with_port)
+        .await
+        .map_err(|e| GossipError::Address(a.to_string(), e.to_string()))?
+        .next()
+        .ok_or_else(|| GossipError::Address(a.to_string(), "no address found".into()))
+}
+
+async fn write_frame(s: &mut TcpStream, frame: &[u8]) -> std::io::Result<u64> {
+    s.write_u32(frame.len() as u32).await?;
+    s.write_all(frame).await?;
+    s.flush().await?;
+    Ok(4 + frame.len() as u64)
+}
+
+async fn read_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let n = s.read_u32().await? as usize;
+    if n > MAX_FRAME {
+        return Err(std::io::Error::other(format!(
+            "frame of {n} bytes exceeds the limit"
+        )));
+    }
+    let mut buf = vec![0u8; n];
+    s.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+/// Receive datagrams, open them and queue them for the engine. A full queue drops the
+/// packet (SWIM tolerates loss) rather than stall the socket.
+async fn recv_loop(
+    udp: Arc<UdpSocket>,
+    keyring: Arc<Keyring>,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Vec<u8>>,
+) {
+    let mut buf = vec![0u8; 65536];
+    let mut last_warn: Option<std::time::Instant> = None;
+    loop {
+        let (n, from) = match udp.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(e) => {
+                debug!("gossip: udp receive: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        shared
+            .stats
+            .bytes_received
+            .fetch_add(n as u64, Ordering::Relaxed);
+        match keyring.open(&buf[..n]) {
+            Ok(p) => {
+                if tx.try_send(p).is_err() {
+                    shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(e) => {
+                shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                if last_warn.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                    last_warn = Some(std::time::Instant::now());
+                    warn!("gossip: dropped packet from {from}: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Serve push-pull exchanges on the TCP side of the serf port.
+async fn accept_loop(
+    tcp: TcpListener,
+    keyring: Arc<Keyring>,
+    shared: Arc<Shared>,
+    cmds: mpsc::UnboundedSender<Cmd>,
+) {
+    loop {
+        let (mut s, peer) = match tcp.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                debug!("gossip: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let keyring = keyring.clone();
+        let shared = shared.clone();
+        let cmds = cmds.clone();
+        tokio::spawn(async move {
+            let work = async {
+                let frame = read_frame(&mut s).await?;
+                shared
+                    .stats
+                    .bytes_received
+                    .fetch_add(frame.len() as u64, Ordering::Relaxed);
+                let refuse = |why: String| {
+                    shared
+                        .stats
+                        .rejected_streams
+                        .fetch_add(1, Ordering::Relaxed);
+                    warn!("gossip: refused push-pull from {peer}: {why}");
+                    postcard::to_allocvec(&TcpMsg::Rejected(why)).map(|b| Keyring::plain(&b))
+                };
+                let reply = match keyring.open(&frame) {
+                    Err(e) => refuse(e.to_string()),
+                    Ok(plain) => match postcard::from_bytes::<TcpMsg>(&plain) {
+                        Ok(TcpMsg::PushPull {
+                            members, intents, ..
+                        }) => {
+                            let (tx, rx) = oneshot::channel();
+                            let _ = cmds.send(Cmd::Merge {
+                                members,
+                                intents,
+                                reply: Some(tx),
+                            });
+                            match rx.await {
+                                Ok(ours) => postcard::to_allocvec(&ours).map(|b| keyring.seal(&b)),
+                                Err(_) => return Ok(()),
+                            }
+                        }
+                        Ok(TcpMsg::Rejected(_)) => return Ok(()),
+                        Err(e) => refuse(format!("malformed push-pull: {e}")),
+                    },
+                }
+                .map_err(std::io::Error::other)?;
+                let n = write_frame(&mut s, &reply).await?;
+                shared.stats.bytes_sent.fetch_add(n, Ordering::Relaxed);
+                Ok::<_, std::io::Error>(())
+            };
+            match tokio::time::timeout(Duration::from_secs(10), work).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    debug!("gossip: push-pull from {peer}: {e}");
+                }
+                Err(_) => debug!("gossip: push-pull from {peer}: timed out"),
+            }
+        });
+    }
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(1)
+}

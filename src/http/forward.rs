@@ -1,0 +1,139 @@
+//! API calls that must reach a server: client agents forward them over the server RPC,
+//! and servers execute forwarded calls through the same router as local ones.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::response::Response;
+
+use super::{ApiError, MAX_BODY, handle, respond};
+use crate::agent::{Agent, AgentError};
+use crate::rpc::{Handler, Reply, Request as RpcRequest};
+use crate::state::Response as CmdResponse;
+
+/// Longest a forwarded call may take: a blocking query's maximum wait plus slack.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(11 * 60);
+
+/// Whether a path is answered from the replicated state (so a client agent forwards it).
+pub fn is_server_path(path: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "/v1/kv",
+        "/v1/catalog/",
+        "/v1/health/",
+        "/v1/status/",
+        "/v1/operator/",
+        "/v1/txn",
+        "/v1/session/",
+        "/v1/coordinate/",
+        "/v1/query",
+    ];
+    PREFIXES.iter().any(|p| path.starts_with(p))
+}
+
+/// Forward one API call to a server and relay its answer.
+pub async fn forward_http(agent: &Agent, method: &Method, uri: &str, body: Bytes) -> Response {
+    let req = RpcRequest::Http {
+        method: method.as_str().to_string(),
+        uri: uri.to_string(),
+        body: body.to_vec(),
+    };
+    match agent.forward(req, FORWARD_TIMEOUT).await {
+        Ok(Reply::Http {
+            status,
+            headers,
+            body,
+        }) => {
+            let mut r = Response::new(Body::from(body));
+            *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            for (k, v) in headers {
+                if let (Ok(k), Ok(v)) = (
+                    HeaderName::from_bytes(k.as_bytes()),
+                    HeaderValue::from_str(&v),
+                ) {
+                    r.headers_mut().append(k, v);
+                }
+            }
+            r
+        }
+        Ok(other) => respond::error(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("unexpected reply from server: {other:?}"),
+        )),
+        Err(e) => respond::error(ApiError::from(e)),
+    }
+}
+
+/// Serves the server RPC for this agent.
+pub struct RpcApi {
+    agent: Arc<Agent>,
+}
+
+impl RpcApi {
+    /// A handler executing requests on `agent`.
+    pub fn new(agent: Arc<Agent>) -> Arc<RpcApi> {
+        Arc::new(RpcApi { agent })
+    }
+
+    async fn run(&self, req: RpcRequest) -> Reply {
+        match req {
+            RpcRequest::Http { method, uri, body } => {
+                let Ok(method) = Method::from_bytes(method.as_bytes()) else {
+                    return Reply::Error(format!("invalid method {method:?}"));
+                };
+                let Ok(req) = Request::builder()
+                    .method(method)
+                    .uri(&uri)
+                    .body(Body::from(body))
+                else {
+                    return Reply::Error(format!("invalid request URI {uri:?}"));
+                };
+                let resp = handle(State(self.agent.clone()), req).await;
+                let status = resp.status().as_u16();
+                let headers = resp
+                    .headers()
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))
+                    })
+                    .collect();
+                match axum::body::to_bytes(resp.into_body(), MAX_BODY * 8).await {
+                    Ok(b) => Reply::Http {
+                        status,
+                        headers,
+                        body: b.to_vec(),
+                    },
+                    Err(e) => Reply::Error(format!("reading response: {e}")),
+                }
+            }
+            RpcRequest::Apply(cmd) => match self.agent.write(cmd).await {
+                Ok(r) => Reply::Applied(r),
+                Err(AgentError::BadRequest(e)) => Reply::Applied(CmdResponse::Error(e)),
+                Err(e) => Reply::Error(e.to_string()),
+            },
+            RpcRequest::NodeEntries(node) => {
+                if let Err(e) = self.agent.require_leader() {
+                    return Reply::Error(e.to_string());
+                }
+                match self.agent.store.read() {
+                    Ok(s) => Reply::NodeEntries(
+                        s.node_services(&node).into_iter().cloned().collect(),
+                        s.node_checks(&node).into_iter().cloned().collect(),
+                    ),
+                    Err(e) => Reply::Error(e.to_string()),
+                }
+            }
+        }
+    }
+}
+
+impl Handler for RpcApi {
+    fn handle(
+        &self,
+        req: RpcRequest,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send + '_>> {
+        Box::pin(self.run(req))
+    }
+}

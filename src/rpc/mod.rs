@@ -1,0 +1,82 @@
+//! Server RPC on `ports.server`: one TCP protocol for requests that must reach a server
+//! (client agents forwarding API calls and catalog writes; later Raft traffic).
+//!
+//! Frames are length-delimited postcard messages carrying a request ID, so one connection
+//! carries many requests at once (pipelining) and is reused for the agent's lifetime.
+
+mod client;
+mod server;
+
+use serde::{Deserialize, Serialize};
+
+pub use client::Pool;
+pub use server::{Handler, serve};
+
+use crate::state::{Check, Command, Response, Service};
+
+/// Largest frame either side accepts.
+pub const MAX_FRAME: usize = 64 * 1024 * 1024;
+
+/// Frame tag of this protocol version; a peer speaking another is refused.
+const VERSION: u8 = 1;
+
+/// A request to a server.
+// Requests are built once and moved into a frame; boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// An HTTP API call to execute as if it had arrived at the server.
+    Http {
+        /// Method.
+        method: String,
+        /// Path and query, as received.
+        uri: String,
+        /// Body.
+        body: Vec<u8>,
+    },
+    /// Commit a command (a client agent's catalog sync).
+    Apply(Command),
+    /// The catalog's services and checks of one node (anti-entropy diff).
+    NodeEntries(String),
+}
+
+/// A server's answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Reply {
+    /// HTTP response.
+    Http {
+        /// Status code.
+        status: u16,
+        /// Headers.
+        headers: Vec<(String, String)>,
+        /// Body.
+        body: Vec<u8>,
+    },
+    /// Result of [`Request::Apply`].
+    Applied(Response),
+    /// Result of [`Request::NodeEntries`].
+    NodeEntries(Vec<Service>, Vec<Check>),
+    /// The server could not serve the request; the text says why (e.g. `No cluster leader`).
+    Error(String),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Frame<T> {
+    version: u8,
+    id: u64,
+    body: T,
+}
+
+/// Transport failures.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RpcError {
+    /// Could not connect or the connection broke.
+    #[error("rpc error: {0}")]
+    Connection(String),
+    /// No answer in time.
+    #[error("rpc error: timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    /// The server answered with an error.
+    #[error("{0}")]
+    Remote(String),
+}
