@@ -28,7 +28,9 @@ pub enum OpenError {
     #[error("encrypted message received but no encryption key is configured (-encrypt)")]
     NoKey,
     /// Plaintext but this agent requires encryption.
-    #[error("unencrypted message received but encryption is required (-encrypt is set)")]
+    #[error(
+        "unencrypted message received but encryption is required (the sender has no gossip key, -encrypt)"
+    )]
     Plaintext,
     /// The tag did not verify: another key, or tampering.
     #[error("no installed key could decrypt the message (gossip key mismatch)")]

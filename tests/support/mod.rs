@@ -306,3 +306,52 @@ pub fn cli(port: u16, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+impl Agent {
+    /// The agent's serf_lan (gossip) port.
+    pub fn serf_port(&self) -> u16 {
+        self.flag("-serf-lan-port")
+            .and_then(|v| v.parse().ok())
+            .expect("serf port")
+    }
+
+    /// The value of a flag the agent was started with.
+    pub fn flag(&self, name: &str) -> Option<&str> {
+        let i = self.args.iter().position(|a| a == name)?;
+        self.args.get(i + 1).map(String::as_str)
+    }
+
+    /// Start a client agent (no `-server`) that joins the gossip port `join`.
+    pub fn client(name: &str, join: u16, extra: &[&str]) -> Agent {
+        let j = format!("127.0.0.1:{join}");
+        let mut args = vec!["-data-dir", "{dir}/data", "-join", j.as_str()];
+        args.extend_from_slice(extra);
+        Agent::start(name, &args)
+    }
+
+    /// Members as this agent sees them: name → status code.
+    pub fn member_statuses(&self) -> std::collections::BTreeMap<String, i64> {
+        let r = self.get("/v1/agent/members");
+        r.json()
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|m| {
+                        (
+                            m["Name"].as_str().unwrap_or("").to_string(),
+                            m["Status"].as_i64().unwrap_or(0),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+}
