@@ -18,7 +18,8 @@
 # Output: OUT_DIR/results.md (markdown tables ready for docs/benchmarks.md), OUT_DIR/raw.txt (every
 # measurement), OUT_DIR/disco.log and OUT_DIR/etcd.log.
 #
-# Usage: scripts/bench.sh
+# Usage: scripts/bench.sh            (KV/API vs etcd)
+#        scripts/bench.sh gossip     (LAN gossip at 5, 25 and 50 agents: scripts/bench/gossip.py)
 # Env (defaults in brackets):
 #   CONNS ["1 16 64"]  SECONDS_PER_RUN [10]  TARGETS ["disco etcd"]  DISCO_MODE [server|dev]
 #   DISCO_BIN [target/release/disco]  DISCO_EXTRA_ARGS []  DISCO_TESTS ["put get stale register health"]
@@ -33,6 +34,10 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HERE=$ROOT/scripts/bench
+# `scripts/bench.sh gossip`: the LAN gossip benchmark (5/25/50 agents), see scripts/bench/gossip.py.
+if [[ "${1:-}" == gossip ]]; then
+  exec python3 "$HERE/gossip.py"
+fi
 . "$HERE/lib.sh"
 
 DISCO_BIN=${DISCO_BIN:-$ROOT/target/release/disco}
