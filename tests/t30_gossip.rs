@@ -398,3 +398,117 @@ fn encryption_admits_only_the_right_key() {
         "only the keyed client was admitted: {statuses:?}"
     );
 }
+
+#[test]
+fn retry_join_waits_for_the_cluster_and_sigterm_leaves() {
+    // The client starts first; -retry-join keeps trying until the server is there.
+    let serf = support::free_port();
+    let server_args = [
+        "-server",
+        "-bootstrap",
+        "-data-dir",
+        "{dir}/data",
+        "-serf-lan-port",
+    ];
+    let target = format!("127.0.0.1:{serf}");
+    let dir = std::env::temp_dir().join(format!("disco-test-g-rj-c-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let http = support::free_port();
+    let log = std::fs::File::create(dir.join("agent.log")).unwrap();
+    let mut client = Command::new(support::bin())
+        .args([
+            "agent",
+            "-node",
+            "g-rj-c",
+            "-bind",
+            "127.0.0.1",
+            "-client",
+            "127.0.0.1",
+            "-dns-port",
+            "-1",
+            "-serf-wan-port",
+            "-1",
+            "-retry-interval",
+            "200ms",
+        ])
+        .args(["-http-port", &http.to_string()])
+        .args(["-serf-lan-port", &support::free_port().to_string()])
+        .args(["-data-dir", &dir.join("data").display().to_string()])
+        .args(["-retry-join", &target])
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        client.try_wait().unwrap().is_none(),
+        "client gave up too early"
+    );
+    let mut args: Vec<String> = server_args.iter().map(|s| s.to_string()).collect();
+    args.push(serf.to_string());
+    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Agent::start("g-rj-s", &arg_refs);
+    wait_for("retry-join succeeds", GOSSIP_DEADLINE, || {
+        (server.member_statuses().get("g-rj-c") == Some(&ALIVE)).then_some(())
+    });
+
+    // SIGTERM on a client leaves gracefully (Consul's leave_on_terminate default for
+    // clients): the server sees `left`, not `failed`.
+    let _ = Command::new("kill")
+        .args(["-15", &client.id().to_string()])
+        .status();
+    let end = std::time::Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        if let Some(st) = client.try_wait().unwrap() {
+            break st.code();
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "client did not exit on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(0));
+    wait_for("g-rj-c left", GOSSIP_DEADLINE, || {
+        (server.member_statuses().get("g-rj-c") == Some(&LEFT)).then_some(())
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn retry_max_gives_up_with_exit_1() {
+    let dir = std::env::temp_dir().join(format!("disco-test-g-rm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dead = support::free_port();
+    let out = Command::new(support::bin())
+        .args([
+            "agent",
+            "-node",
+            "g-rm",
+            "-bind",
+            "127.0.0.1",
+            "-client",
+            "127.0.0.1",
+            "-dns-port",
+            "-1",
+            "-serf-wan-port",
+            "-1",
+            "-retry-interval",
+            "100ms",
+            "-retry-max",
+            "3",
+        ])
+        .args(["-http-port", &support::free_port().to_string()])
+        .args(["-serf-lan-port", &support::free_port().to_string()])
+        .args(["-data-dir", &dir.join("data").display().to_string()])
+        .args(["-retry-join", &format!("127.0.0.1:{dead}")])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("retry_max"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

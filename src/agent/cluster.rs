@@ -174,7 +174,9 @@ impl Agent {
             }
             if self.cfg.retry_max > 0 && attempt >= self.cfg.retry_max {
                 warn!("agent: Join failed: max join retry exhausted, exiting");
-                self.request_shutdown();
+                self.fail(format!(
+                    "Failed to join any nodes after {attempt} attempts (retry_max)"
+                ));
                 return;
             }
             tokio::select! {

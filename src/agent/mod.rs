@@ -85,6 +85,7 @@ pub struct Agent {
     local: RwLock<Local>,
     ttl_timers: Mutex<HashMap<String, JoinHandle<()>>>,
     shutdown: tokio::sync::watch::Sender<bool>,
+    fatal: Mutex<Option<String>>,
 }
 
 fn load_or_create_node_id(cfg: &AgentConfig) -> std::io::Result<String> {
@@ -178,6 +179,7 @@ impl Agent {
             local: RwLock::new(local),
             ttl_timers: Mutex::new(HashMap::new()),
             shutdown,
+            fatal: Mutex::new(None),
         });
 
         if let Some(c) = &agent.consensus
@@ -236,6 +238,19 @@ impl Agent {
     /// Ask every task of the agent to stop.
     pub fn request_shutdown(&self) {
         self.shutdown.send_replace(true);
+    }
+
+    /// Stop the agent because it cannot go on (the process exits 1 with `why`).
+    pub fn fail(&self, why: String) {
+        if let Ok(mut f) = self.fatal.lock() {
+            f.get_or_insert(why);
+        }
+        self.request_shutdown();
+    }
+
+    /// Why the agent stopped itself, if it did.
+    pub fn fatal_error(&self) -> Option<String> {
+        self.fatal.lock().ok().and_then(|f| f.clone())
     }
 
     /// Stop Raft and flush storage.

@@ -15,7 +15,8 @@ use crate::config::{self, AgentConfig};
     name = "agent",
     about = "Runs a disco agent",
     disable_version_flag = true,
-    allow_negative_numbers = true
+    allow_negative_numbers = true,
+    args_override_self = true
 )]
 struct AgentFlags {
     /// Run in server mode.
@@ -395,5 +396,8 @@ async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
         let _ = std::fs::remove_file(p);
     }
     info!("agent: shutdown complete");
-    Ok(())
+    match agent.fatal_error() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }

@@ -12,7 +12,7 @@ use super::table::columns;
 use crate::client::{Client, resolve_addr};
 
 #[derive(Parser, Debug)]
-#[command(disable_version_flag = true)]
+#[command(disable_version_flag = true, args_override_self = true)]
 struct Common {
     /// Agent HTTP address.
     #[arg(long = "http-addr")]

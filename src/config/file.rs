@@ -435,4 +435,39 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert!(w[0].0.contains("bogus_key"));
     }
+
+    #[test]
+    fn gossip_keys_apply_and_bad_values_name_the_key() {
+        let mut cfg = AgentConfig::default();
+        let v: Value = serde_json::from_str(
+            r#"{"rejoin_after_leave":true,"retry_interval":"5s","retry_max":3,
+            "gossip_lan":{"probe_interval":"2s","probe_timeout":"300ms","suspicion_mult":5,"gossip_nodes":4}}"#,
+        )
+        .unwrap();
+        assert!(apply_json(&mut cfg, &v, "g.json").unwrap().is_empty());
+        assert!(cfg.rejoin_after_leave);
+        assert_eq!(cfg.retry_interval, std::time::Duration::from_secs(5));
+        assert_eq!(cfg.retry_max, 3);
+        assert_eq!(cfg.gossip_lan.suspicion_mult, Some(5));
+        assert_eq!(
+            cfg.gossip_lan.probe_timeout,
+            Some(std::time::Duration::from_millis(300))
+        );
+        let v: Value = serde_json::from_str(r#"{"gossip_lan":{"probe_interval":"soon"}}"#).unwrap();
+        let e = apply_json(&mut cfg, &v, "g.json").unwrap_err().to_string();
+        assert!(e.contains("gossip_lan.probe_interval"), "{e}");
+    }
+
+    #[test]
+    fn encrypt_key_is_validated() {
+        let mut cfg = AgentConfig {
+            dev: true,
+            ..AgentConfig::default()
+        };
+        cfg.encrypt = Some("not a key".into());
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("encrypt"), "{e}");
+        cfg.encrypt = Some("AAAAAAAAAAAAAAAAAAAAAA==".into());
+        assert!(cfg.validate().is_ok());
+    }
 }

@@ -434,8 +434,8 @@ impl Pusher {
         };
         let reply = tokio::time::timeout(Duration::from_secs(10), io)
             .await
-            .map_err(|_| GossipError::Io(format!("{addr}: i/o timeout")))?
-            .map_err(|e| GossipError::Io(format!("{addr}: {e}")))?;
+            .map_err(|_| GossipError::Io(format!("dial tcp {addr}: i/o timeout")))?
+            .map_err(|e| GossipError::Io(format!("dial tcp {addr}: {e}")))?;
         let plain = self.keyring.open_or_plain(&reply).map_err(|e| {
             warn!("gossip: answer from {addr} refused: {e}");
             GossipError::Protocol(format!("answer from {addr}: {e}"))
