@@ -335,40 +335,11 @@ fn encryption_admits_only_the_right_key() {
         ),
         ("g-enc-none", vec![]),
     ] {
-        let dir = std::env::temp_dir().join(format!("disco-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut args: Vec<String> = [
-            "agent",
-            "-node",
-            name,
-            "-bind",
-            "127.0.0.1",
-            "-client",
-            "127.0.0.1",
-            "-dns-port",
-            "-1",
-            "-serf-wan-port",
-            "-1",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend([
-            "-http-port".into(),
-            support::free_port().to_string(),
-            "-serf-lan-port".into(),
-            support::free_port().to_string(),
-            "-data-dir".into(),
-            dir.join("data").display().to_string(),
-            "-join".into(),
-            format!("127.0.0.1:{sp}"),
-        ]);
-        args.extend(extra);
-        let out = Command::new(support::bin())
-            .args(&args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let join = format!("127.0.0.1:{sp}");
+        let mut args = vec!["-join", join.as_str()];
+        args.extend(extra.iter().map(String::as_str));
+        let (mut cmd, dir) = support::raw_agent(name, &args);
+        let out = cmd.output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).to_string()
             + &String::from_utf8_lossy(&out.stderr);
         assert_eq!(
@@ -411,31 +382,12 @@ fn retry_join_waits_for_the_cluster_and_sigterm_leaves() {
         "-serf-lan-port",
     ];
     let target = format!("127.0.0.1:{serf}");
-    let dir = std::env::temp_dir().join(format!("disco-test-g-rj-c-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let http = support::free_port();
+    let (mut cmd, dir) = support::raw_agent(
+        "g-rj-c",
+        &["-retry-interval", "200ms", "-retry-join", &target],
+    );
     let log = std::fs::File::create(dir.join("agent.log")).unwrap();
-    let mut client = Command::new(support::bin())
-        .args([
-            "agent",
-            "-node",
-            "g-rj-c",
-            "-bind",
-            "127.0.0.1",
-            "-client",
-            "127.0.0.1",
-            "-dns-port",
-            "-1",
-            "-serf-wan-port",
-            "-1",
-            "-retry-interval",
-            "200ms",
-        ])
-        .args(["-http-port", &http.to_string()])
-        .args(["-serf-lan-port", &support::free_port().to_string()])
-        .args(["-data-dir", &dir.join("data").display().to_string()])
-        .args(["-retry-join", &target])
+    let mut client = cmd
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .spawn()
@@ -478,34 +430,19 @@ fn retry_join_waits_for_the_cluster_and_sigterm_leaves() {
 
 #[test]
 fn retry_max_gives_up_with_exit_1() {
-    let dir = std::env::temp_dir().join(format!("disco-test-g-rm-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let dead = support::free_port();
-    let out = Command::new(support::bin())
-        .args([
-            "agent",
-            "-node",
-            "g-rm",
-            "-bind",
-            "127.0.0.1",
-            "-client",
-            "127.0.0.1",
-            "-dns-port",
-            "-1",
-            "-serf-wan-port",
-            "-1",
+    let dead = format!("127.0.0.1:{}", support::free_port());
+    let (mut cmd, dir) = support::raw_agent(
+        "g-rm",
+        &[
             "-retry-interval",
             "100ms",
             "-retry-max",
             "3",
-        ])
-        .args(["-http-port", &support::free_port().to_string()])
-        .args(["-serf-lan-port", &support::free_port().to_string()])
-        .args(["-data-dir", &dir.join("data").display().to_string()])
-        .args(["-retry-join", &format!("127.0.0.1:{dead}")])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+            "-retry-join",
+            &dead,
+        ],
+    );
+    let out = cmd.output().unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{text}");

@@ -310,18 +310,17 @@ fn member_out(m: &Member) -> serde_json::Value {
 fn member_json(agent: &Agent) -> serde_json::Value {
     match &agent.gossip {
         Some(g) => member_out(&g.local()),
-        None => json!({
-            "Name": agent.node_name(),
-            "Addr": agent.advertise.to_string(),
-            "Port": agent.cfg.ports.serf_lan,
-            "Tags": member_tags(&agent.cfg, &agent.node_id),
-            "Status": 1,
-            "ProtocolMin": 1,
-            "ProtocolMax": 5,
-            "ProtocolCur": 2,
-            "DelegateMin": 2,
-            "DelegateMax": 5,
-            "DelegateCur": 4,
+        None => member_out(&Member {
+            id: crate::gossip::MemberId {
+                addr: std::net::SocketAddr::new(
+                    agent.advertise,
+                    agent.cfg.ports.serf_lan.clamp(0, 65535) as u16,
+                ),
+                name: agent.node_name().to_string(),
+                bump: 0,
+                tags: member_tags(&agent.cfg, &agent.node_id),
+            },
+            status: crate::gossip::Status::Alive,
         }),
     }
 }
@@ -540,31 +539,17 @@ fn metrics(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
             ("consul.serf.members", members as f64),
             ("consul.serf.member.failed", failed as f64),
             ("consul.serf.member.left", left as f64),
-            (
-                "consul.memberlist.packets_dropped",
-                st.dropped.load(Relaxed) as f64,
-            ),
-            (
-                "consul.memberlist.packets_malformed",
-                st.malformed.load(Relaxed) as f64,
-            ),
-            (
-                "consul.memberlist.send_dropped",
-                st.send_dropped.load(Relaxed) as f64,
-            ),
-            (
-                "consul.memberlist.streams_rejected",
-                st.rejected_streams.load(Relaxed) as f64,
-            ),
-            (
-                "consul.memberlist.bytes_sent",
-                st.bytes_sent.load(Relaxed) as f64,
-            ),
-            (
-                "consul.memberlist.bytes_received",
-                st.bytes_received.load(Relaxed) as f64,
-            ),
         ]);
+        for (name, counter) in [
+            ("consul.memberlist.packets_dropped", &st.dropped),
+            ("consul.memberlist.packets_malformed", &st.malformed),
+            ("consul.memberlist.send_dropped", &st.send_dropped),
+            ("consul.memberlist.streams_rejected", &st.rejected_streams),
+            ("consul.memberlist.bytes_sent", &st.bytes_sent),
+            ("consul.memberlist.bytes_received", &st.bytes_received),
+        ] {
+            gauges.push((name, counter.load(Relaxed) as f64));
+        }
     }
     if q.get("format") == Some("prometheus") {
         let mut out = String::new();

@@ -53,25 +53,12 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
     let start = Instant::now();
     let method = req.method().clone();
     let raw_path = req.uri().path().to_string();
-    if agent.consensus.is_none() && forward::is_server_path(&raw_path) {
-        let uri = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| raw_path.clone());
-        let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
-            Ok(b) => b,
-            Err(_) => {
-                return respond::error(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Request body too large",
-                ));
-            }
-        };
-        agent.metrics.incr("consul.http.requests");
-        agent.metrics.incr("consul.client.rpc");
-        return forward::forward_http(&agent, &method, &uri, body).await;
-    }
+    let forward_to_server = agent.consensus.is_none() && forward::is_server_path(&raw_path);
+    let uri = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| raw_path.clone());
     let query = Query::parse(req.uri().query().unwrap_or(""));
     let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
         Ok(b) => b,
@@ -82,6 +69,11 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
             ));
         }
     };
+    if forward_to_server {
+        agent.metrics.incr("consul.http.requests");
+        agent.metrics.incr("consul.client.rpc");
+        return forward::forward_http(&agent, &method, &uri, body).await;
+    }
     let path = query::percent_decode(&raw_path);
     let resp = match route(&agent, &method, &path, &query, body).await {
         Ok(r) => r,

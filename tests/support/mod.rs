@@ -355,3 +355,29 @@ impl Agent {
         }
     }
 }
+
+/// A `disco agent` command on fresh loopback ports with its own data dir (returned, for
+/// cleanup), for tests that watch a process the harness would not start (one expected to
+/// exit, or one started before its cluster exists).
+pub fn raw_agent(name: &str, extra: &[&str]) -> (Command, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("disco-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "agent",
+        "-node",
+        name,
+        "-bind",
+        "127.0.0.1",
+        "-client",
+        "127.0.0.1",
+    ])
+    .args(["-dns-port", "-1", "-serf-wan-port", "-1"])
+    .args(["-http-port", &free_port().to_string()])
+    .args(["-serf-lan-port", &free_port().to_string()])
+    .args(["-data-dir", &dir.join("data").display().to_string()])
+    .args(extra)
+    .stdin(Stdio::null());
+    (cmd, dir)
+}
