@@ -11,9 +11,18 @@ use tracing::{info, warn};
 
 use super::{Agent, AgentError, CONSUL_VERSION};
 use crate::config::AgentConfig;
+use crate::consensus;
 use crate::gossip::{GossipConfig, Member, Status, Timing};
 use crate::rpc::{Reply, Request, RpcError};
 use crate::state::{self, Check, Command, Node, Response, Service, status};
+
+fn applied(r: Reply) -> Result<Response, AgentError> {
+    match r {
+        Reply::Applied(Response::Error(e)) => Err(AgentError::BadRequest(e)),
+        Reply::Applied(r) => Ok(r),
+        other => Err(AgentError::Internal(format!("unexpected reply {other:?}"))),
+    }
+}
 
 /// Output of `serfHealth` for a member gossip declared failed.
 pub const SERF_FAILED_OUTPUT: &str = "Agent not live or unreachable";
@@ -260,14 +269,52 @@ impl Agent {
 
     /// Commit a command through a server (client agents).
     pub(super) async fn forward_apply(&self, cmd: Command) -> Result<Response, AgentError> {
+        applied(
+            self.forward(Request::Apply(cmd), Duration::from_secs(30))
+                .await?,
+        )
+    }
+
+    /// Commit a command through the leader (a follower's own writes).
+    pub(super) async fn forward_apply_to(
+        &self,
+        leader: &str,
+        cmd: Command,
+    ) -> Result<Response, AgentError> {
+        let addr: SocketAddr = leader.parse().map_err(|_| AgentError::NoLeader)?;
         match self
-            .forward(Request::Apply(cmd), Duration::from_secs(30))
-            .await?
+            .rpc
+            .call(addr, Request::Apply(cmd), Duration::from_secs(30))
+            .await
         {
-            Reply::Applied(Response::Error(e)) => Err(AgentError::BadRequest(e)),
-            Reply::Applied(r) => Ok(r),
-            other => Err(AgentError::Internal(format!("unexpected reply {other:?}"))),
+            Ok(r) => applied(r),
+            Err(RpcError::Remote(e)) if e == "No cluster leader" => Err(AgentError::NoLeader),
+            Err(RpcError::Remote(e)) => Err(AgentError::Internal(e)),
+            Err(_) => Err(AgentError::NoLeader),
         }
+    }
+
+    /// Send an API call to the leader (a follower's default-mode reads and all writes).
+    /// `None` when this server leads or no leader is known (answer locally).
+    pub async fn forward_to_leader(
+        &self,
+        req: Request,
+        timeout: Duration,
+    ) -> Option<Result<Reply, AgentError>> {
+        let c = self.consensus.as_ref()?;
+        if c.is_leader() {
+            return None;
+        }
+        let addr: SocketAddr = c.leader_addr()?.parse().ok()?;
+        Some(match self.rpc.call(addr, req, timeout).await {
+            Ok(r) => Ok(r),
+            Err(RpcError::Remote(e)) if e == "No cluster leader" => Err(AgentError::NoLeader),
+            Err(RpcError::Remote(e)) => Err(AgentError::Internal(e)),
+            Err(e) => {
+                warn!("agent: forwarding to the leader at {addr} failed: {e}");
+                Err(AgentError::NoLeader)
+            }
+        })
     }
 
     /// The catalog's services and checks of this node, wherever the catalog is.
@@ -380,7 +427,169 @@ impl Agent {
             info!("agent: reconcile: {cmd}");
             self.write(cmd).await?;
         }
+        self.reconcile_raft(&members).await;
         Ok(n)
+    }
+
+    /// Servers of this datacenter as gossip sees them: (member, raft ID, raft node info).
+    fn server_members(&self, members: &[Member]) -> Vec<(Member, u64, openraft::NodeInfo)> {
+        members
+            .iter()
+            .filter(|m| {
+                m.id.tags.get("role").map(String::as_str) == Some("consul")
+                    && m.id.tags.get("dc") == Some(&self.cfg.datacenter)
+            })
+            .filter_map(|m| {
+                let uuid = m.id.tags.get("id")?;
+                let port: u16 = m.id.tags.get("port")?.parse().ok()?;
+                let addr = SocketAddr::new(m.id.addr.ip(), port).to_string();
+                Some((
+                    m.clone(),
+                    consensus::raft_id(uuid),
+                    consensus::node_info(&addr, &m.id.name, uuid),
+                ))
+            })
+            .collect()
+    }
+
+    /// Leader only: live servers join the Raft voters (as learners first, promoted once they
+    /// caught up); servers that left are removed.
+    async fn reconcile_raft(&self, members: &[Member]) {
+        let Some(c) = &self.consensus else { return };
+        if !c.is_leader() {
+            return;
+        }
+        let peers = c.peers();
+        for (m, id, info) in self.server_members(members) {
+            let known = peers.iter().find(|(p, _, _)| *p == id);
+            match m.status {
+                Status::Alive if known.is_none_or(|(_, _, voter)| !voter) => {
+                    info!(
+                        "agent: adding Raft server {} ({})",
+                        m.id.name, info.raft_addr
+                    );
+                    if let Err(e) = c.add_server(id, info).await {
+                        warn!("agent: failed to add Raft server {}: {e}", m.id.name);
+                    }
+                }
+                Status::Left if known.is_some() && id != c.id() => {
+                    info!("agent: removing Raft server {} (left)", m.id.name);
+                    if let Err(e) = c.remove_server(id).await {
+                        warn!("agent: failed to remove Raft server {}: {e}", m.id.name);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `bootstrap_expect`: once gossip shows the expected number of servers of this
+    /// datacenter, none of them with Raft peers, every one of them initialises Raft with the
+    /// same voter set. A server with Raft state never bootstraps again.
+    pub(super) async fn bootstrap_loop(self: Arc<Self>) {
+        let (Some(g), Some(c)) = (&self.gossip, &self.consensus) else {
+            return;
+        };
+        let expect = self.cfg.bootstrap_expect as usize;
+        if expect < 2 {
+            return;
+        }
+        if c.is_initialized().await {
+            info!("agent: Raft data found, disabling bootstrap mode");
+            return;
+        }
+        let mut changes = g.subscribe();
+        let mut shutdown = self.shutdown_signal();
+        loop {
+            let servers: Vec<_> = self
+                .server_members(&g.members())
+                .into_iter()
+                .filter(|(m, _, _)| m.status == Status::Alive)
+                .collect();
+            for (m, _, _) in &servers {
+                if m.id.tags.contains_key("bootstrap") {
+                    warn!(
+                        "agent: Member {} has bootstrap mode. Expect disabled.",
+                        m.id.name
+                    );
+                    return;
+                }
+                if m.id.tags.get("expect") != Some(&expect.to_string()) {
+                    warn!(
+                        "agent: Member {} has a conflicting expect value ({}). All nodes should expect the same number ({expect}); not bootstrapping.",
+                        m.id.name,
+                        m.id.tags
+                            .get("expect")
+                            .map(String::as_str)
+                            .unwrap_or("none")
+                    );
+                    return;
+                }
+            }
+            if servers.len() >= expect {
+                match self.existing_cluster(&servers).await {
+                    Ok(Some(who)) => {
+                        info!(
+                            "agent: Existing Raft peers reported by {who}, disabling bootstrap mode"
+                        );
+                        return;
+                    }
+                    Ok(None) => {
+                        let voters: std::collections::BTreeMap<u64, openraft::NodeInfo> = servers
+                            .iter()
+                            .map(|(_, id, info)| (*id, info.clone()))
+                            .collect();
+                        let names: Vec<&str> =
+                            servers.iter().map(|(m, _, _)| m.id.name.as_str()).collect();
+                        info!(
+                            "agent: Found expected number of peers, attempting bootstrap: {}",
+                            names.join(",")
+                        );
+                        match c.bootstrap(voters).await {
+                            Ok(()) => return,
+                            Err(e) => warn!("agent: bootstrap failed: {e}"),
+                        }
+                    }
+                    Err(e) => info!("agent: cannot ask every server for its Raft peers yet: {e}"),
+                }
+            }
+            tokio::select! {
+                r = changes.changed() => if r.is_err() { return },
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.wait_for(|v| *v) => return,
+            }
+        }
+    }
+
+    /// Ask every server for its Raft peers; the name of one that already has some.
+    async fn existing_cluster(
+        &self,
+        servers: &[(Member, u64, openraft::NodeInfo)],
+    ) -> Result<Option<String>, String> {
+        for (m, _, info) in servers {
+            if m.id.name == self.cfg.node_name {
+                continue;
+            }
+            let addr: SocketAddr = info.raft_addr.parse().map_err(|e| format!("{e}"))?;
+            let req = Request::Http {
+                method: "GET".into(),
+                uri: "/v1/status/peers".into(),
+                body: Vec::new(),
+            };
+            match self.rpc.call(addr, req, Duration::from_secs(5)).await {
+                Ok(Reply::Http {
+                    status: 200, body, ..
+                }) => {
+                    let peers: Vec<String> = serde_json::from_slice(&body).unwrap_or_default();
+                    if !peers.is_empty() {
+                        return Ok(Some(m.id.name.clone()));
+                    }
+                }
+                Ok(other) => return Err(format!("{}: unexpected answer {other:?}", m.id.name)),
+                Err(e) => return Err(format!("{}: {e}", m.id.name)),
+            }
+        }
+        Ok(None)
     }
 
     /// Reconcile on every membership change, on gaining leadership and every minute.

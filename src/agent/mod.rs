@@ -56,7 +56,7 @@ impl From<local::LocalError> for AgentError {
 impl From<ConsensusError> for AgentError {
     fn from(e: ConsensusError) -> Self {
         match e {
-            ConsensusError::NoLeader => AgentError::NoLeader,
+            ConsensusError::NoLeader | ConsensusError::ForwardTo(_) => AgentError::NoLeader,
             other => AgentError::Internal(other.to_string()),
         }
     }
@@ -80,7 +80,7 @@ pub struct Agent {
     pub metrics: Metrics,
     /// LAN gossip member (`None` only with `ports.serf_lan = -1`).
     pub gossip: Option<crate::gossip::Gossip>,
-    rpc: crate::rpc::Pool,
+    rpc: Arc<crate::rpc::Pool>,
     rr: AtomicUsize,
     local: RwLock<Local>,
     ttl_timers: Mutex<HashMap<String, JoinHandle<()>>>,
@@ -134,6 +134,7 @@ impl Agent {
         let local = Local::open(&db, durable)
             .map_err(|e| AgentError::Internal(format!("local state: {e}")))?;
 
+        let pool = Arc::new(crate::rpc::Pool::new());
         let (consensus, store) = if cfg.server {
             let c = Consensus::start(
                 ConsensusOptions {
@@ -142,6 +143,7 @@ impl Agent {
                     node_uuid: node_id.clone(),
                     rpc_addr: format!("{}:{}", advertise, cfg.ports.server),
                     dev_timing: cfg.dev,
+                    pool: pool.clone(),
                 },
                 db.clone(),
                 durable,
@@ -174,7 +176,7 @@ impl Agent {
             store,
             metrics: Metrics::default(),
             gossip,
-            rpc: crate::rpc::Pool::new(),
+            rpc: pool,
             rr: AtomicUsize::new(0),
             local: RwLock::new(local),
             ttl_timers: Mutex::new(HashMap::new()),
@@ -222,6 +224,8 @@ impl Agent {
         tokio::spawn(async move { bg.sync_loop().await });
         let bg = agent.clone();
         tokio::spawn(async move { bg.reconcile_loop().await });
+        let bg = agent.clone();
+        tokio::spawn(async move { bg.bootstrap_loop().await });
         Ok(agent)
     }
 
@@ -301,9 +305,14 @@ impl Agent {
             return self.forward_apply(cmd).await;
         };
         let start = Instant::now();
-        let res = c.write(cmd).await;
+        let res = c.write(cmd.clone()).await;
         self.metrics.observe("consul.raft.apply", start.elapsed());
-        let (resp, _) = res?;
+        let (resp, _) = match res {
+            Err(ConsensusError::ForwardTo(leader)) => {
+                return self.forward_apply_to(&leader, cmd).await;
+            }
+            r => r?,
+        };
         match resp {
             Response::Error(e) => Err(AgentError::BadRequest(e)),
             r => Ok(r),

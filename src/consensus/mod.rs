@@ -32,9 +32,15 @@ pub type Raft = openraft::Raft<TypeConfig, StateMachine>;
 /// Errors from the consensus layer, already phrased the way Consul reports them.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsensusError {
-    /// No leader is known, or this server is not it (forwarding comes with the server RPC).
+    /// No leader is known.
     #[error("No cluster leader")]
     NoLeader,
+    /// Another server leads; the request belongs there (its server RPC address).
+    #[error("not the leader; the leader is {0}")]
+    ForwardTo(String),
+    /// A membership change was refused.
+    #[error("{0}")]
+    Membership(String),
     /// The storage under Raft failed.
     #[error("storage error: {0}")]
     Storage(String),
@@ -56,6 +62,8 @@ pub struct ConsensusOptions {
     pub rpc_addr: String,
     /// Fast timers for `-dev`.
     pub dev_timing: bool,
+    /// Connections to the other servers (shared with request forwarding).
+    pub pool: Arc<crate::rpc::Pool>,
 }
 
 /// A running consensus member.
@@ -132,9 +140,15 @@ impl Consensus {
                 .validate()
                 .map_err(|e| ConsensusError::Fatal(e.to_string()))?,
         );
-        let raft = Raft::new(opts.id, config, NetworkFactory, log, sm)
-            .await
-            .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
+        let raft = Raft::new(
+            opts.id,
+            config,
+            NetworkFactory::new(opts.pool.clone()),
+            log,
+            sm,
+        )
+        .await
+        .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
         Ok(Consensus {
             raft,
             store,
@@ -143,16 +157,18 @@ impl Consensus {
         })
     }
 
+    /// Whether this member has Raft state (a log or a membership): then it never bootstraps.
+    pub async fn is_initialized(&self) -> bool {
+        self.raft.is_initialized().await.unwrap_or(true)
+    }
+
+    /// This member's Raft ID.
+    pub fn id(&self) -> u64 {
+        self.opts.id
+    }
+
     /// Make this server the single voter of a new cluster, unless it already has Raft state.
     pub async fn bootstrap_single(&self) -> Result<(), ConsensusError> {
-        if self
-            .raft
-            .is_initialized()
-            .await
-            .map_err(|e| ConsensusError::Fatal(e.to_string()))?
-        {
-            return Ok(());
-        }
         let mut members = BTreeMap::new();
         members.insert(
             self.opts.id,
@@ -162,6 +178,15 @@ impl Consensus {
                 &self.opts.node_uuid,
             ),
         );
+        self.bootstrap(members).await
+    }
+
+    /// Initialise a new cluster with exactly these voters (every server of a
+    /// `bootstrap_expect` cluster calls this with the same set), unless it has Raft state.
+    pub async fn bootstrap(&self, members: BTreeMap<u64, NodeInfo>) -> Result<(), ConsensusError> {
+        if self.is_initialized().await {
+            return Ok(());
+        }
         match self.raft.initialize(members).await {
             Ok(()) => Ok(()),
             // Another path initialised it first: fine.
@@ -180,10 +205,65 @@ impl Consensus {
         match self.raft.client_write(cmd).await {
             Ok(r) => Ok((r.data, r.log_id.index)),
             Err(openraft::errors::RaftError::APIError(
-                openraft::errors::ClientWriteError::ForwardToLeader(_),
-            )) => Err(ConsensusError::NoLeader),
+                openraft::errors::ClientWriteError::ForwardToLeader(f),
+            )) => match f.leader_node {
+                Some(n) => Err(ConsensusError::ForwardTo(n.raft_addr)),
+                None => Err(ConsensusError::NoLeader),
+            },
             Err(e) => Err(ConsensusError::Fatal(e.to_string())),
         }
+    }
+
+    /// Voters and learners: (raft ID, node info, is voter).
+    pub fn peers(&self) -> Vec<(u64, NodeInfo, bool)> {
+        let m = self.metrics();
+        let mem = m.membership_config.membership();
+        let voters: std::collections::BTreeSet<u64> = mem.voter_ids().collect();
+        mem.nodes()
+            .map(|(id, n)| (*id, n.clone(), voters.contains(id)))
+            .collect()
+    }
+
+    /// Add a server: as a learner first (it catches up from the log or a snapshot), then
+    /// promoted to voter (leader only).
+    pub async fn add_server(&self, id: u64, node: NodeInfo) -> Result<(), ConsensusError> {
+        self.raft
+            .add_learner(id, node, true)
+            .await
+            .map_err(|e| ConsensusError::Membership(e.to_string()))?;
+        let mut ids = std::collections::BTreeSet::new();
+        ids.insert(id);
+        self.raft
+            .change_membership(openraft::ChangeMembers::AddVoterIds(ids), false)
+            .await
+            .map_err(|e| ConsensusError::Membership(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Remove a server from the voters and the membership (leader only).
+    pub async fn remove_server(&self, id: u64) -> Result<(), ConsensusError> {
+        let mut ids = std::collections::BTreeSet::new();
+        ids.insert(id);
+        let is_voter = self.peers().iter().any(|(p, _, v)| *p == id && *v);
+        let change = if is_voter {
+            openraft::ChangeMembers::RemoveVoters(ids)
+        } else {
+            openraft::ChangeMembers::RemoveNodes(ids)
+        };
+        self.raft
+            .change_membership(change, false)
+            .await
+            .map_err(|e| ConsensusError::Membership(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Hand leadership to `to` now (a Raft leadership transfer, not a restart).
+    pub async fn transfer_leader(&self, to: u64) -> Result<(), ConsensusError> {
+        self.raft
+            .trigger()
+            .transfer_leader(to)
+            .await
+            .map_err(|e| ConsensusError::Fatal(e.to_string()))
     }
 
     /// Confirm leadership with a quorum and wait until the state machine caught up (`?consistent`).
@@ -223,6 +303,11 @@ impl Consensus {
             .metrics(|m| m.current_leader.is_some(), "leader")
             .await
             .is_ok()
+    }
+
+    /// Serve a Raft message from a peer.
+    pub async fn serve_rpc(&self, kind: crate::rpc::RaftKind, payload: &[u8]) -> Vec<u8> {
+        network::serve(&self.raft, kind, payload).await
     }
 
     /// Stop the Raft member and flush storage.

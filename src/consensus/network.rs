@@ -1,29 +1,50 @@
-//! Raft network between servers.
-//!
-//! A single server has no peers, so nothing is ever sent; peers are reached over the server
-//! RPC port once multi-server clusters are formed. Until then every RPC reports the peer as
-//! unreachable, which openraft handles by retrying with backoff.
+//! Raft network between servers, over the server RPC (`ports.server`): each message is
+//! postcard-encoded and carried in one pipelined RPC frame on the connection to that peer.
 
 use std::future::Future;
 use std::io::Cursor;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
-use openraft::errors::{RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, v2::RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
-use openraft::type_config::alias::{SnapshotOf, VoteOf};
+use openraft::type_config::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
 use openraft::{NodeInfo, OptionalSend};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use super::TypeConfig;
+use super::{Raft, TypeConfig};
+use crate::rpc::{Pool, RaftKind, Reply, Request};
 
-/// Creates per-peer clients.
-#[derive(Clone, Default)]
-pub struct NetworkFactory;
+/// A snapshot on the wire.
+#[derive(Serialize, Deserialize)]
+pub struct SnapshotWire {
+    vote: VoteOf<TypeConfig>,
+    meta: SnapshotMetaOf<TypeConfig>,
+    data: Vec<u8>,
+}
+
+/// Creates per-peer clients sharing the agent's RPC connections.
+#[derive(Clone)]
+pub struct NetworkFactory {
+    pool: Arc<Pool>,
+}
+
+impl NetworkFactory {
+    /// A factory over `pool`.
+    pub fn new(pool: Arc<Pool>) -> NetworkFactory {
+        NetworkFactory { pool }
+    }
+}
 
 /// A client for one peer.
 pub struct PeerClient {
     addr: String,
+    pool: Arc<Pool>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
@@ -32,17 +53,45 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     async fn new_client(&mut self, _target: u64, node: &NodeInfo) -> Self::Network {
         PeerClient {
             addr: node.raft_addr.clone(),
+            pool: self.pool.clone(),
         }
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct WireError(String);
+
+fn unreachable(e: impl ToString) -> Unreachable<TypeConfig> {
+    Unreachable::new(&WireError(e.to_string()))
+}
+
 impl PeerClient {
-    fn unreachable(&self) -> Unreachable<TypeConfig> {
-        let err = std::io::Error::new(
-            std::io::ErrorKind::NotConnected,
-            format!("no server RPC transport to {}", self.addr),
-        );
-        Unreachable::new(&err)
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        kind: RaftKind,
+        req: &Req,
+        ttl: Duration,
+    ) -> Result<Resp, RPCError<TypeConfig>> {
+        let addr: SocketAddr = self
+            .addr
+            .parse()
+            .map_err(|e| RPCError::Unreachable(unreachable(format!("{}: {e}", self.addr))))?;
+        let payload = postcard::to_stdvec(req)
+            .map_err(|e| RPCError::Network(NetworkError::new(&WireError(e.to_string()))))?;
+        let reply = self
+            .pool
+            .call(addr, Request::Raft { kind, payload }, ttl)
+            .await
+            .map_err(|e| RPCError::Unreachable(unreachable(e)))?;
+        let Reply::Raft(bytes) = reply else {
+            return Err(RPCError::Unreachable(unreachable(format!(
+                "unexpected reply from {addr}"
+            ))));
+        };
+        let r: Result<Resp, String> = postcard::from_bytes(&bytes)
+            .map_err(|e| RPCError::Network(NetworkError::new(&WireError(e.to_string()))))?;
+        r.map_err(|e| RPCError::Unreachable(unreachable(e)))
     }
 }
 
@@ -51,27 +100,97 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
 
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        Err(RPCError::Unreachable(self.unreachable()))
+        self.call(RaftKind::Append, &rpc, option.hard_ttl()).await
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        Err(RPCError::Unreachable(self.unreachable()))
+        self.call(RaftKind::Vote, &rpc, option.hard_ttl()).await
+    }
+
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.call(RaftKind::PreVote, &rpc, option.hard_ttl()).await
     }
 
     async fn full_snapshot(
         &mut self,
-        _vote: VoteOf<TypeConfig>,
-        _snapshot: SnapshotOf<TypeConfig, Self::SnapshotData>,
+        vote: VoteOf<TypeConfig>,
+        snapshot: SnapshotOf<TypeConfig, Self::SnapshotData>,
         _cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         _option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        Err(StreamingError::Unreachable(self.unreachable()))
+        let wire = SnapshotWire {
+            vote,
+            meta: snapshot.meta,
+            data: snapshot.snapshot.into_inner(),
+        };
+        // A snapshot of a large store takes a while to ship and install.
+        self.call(RaftKind::Snapshot, &wire, Duration::from_secs(300))
+            .await
+            .map_err(|e| match e {
+                RPCError::Network(n) => StreamingError::Network(n),
+                RPCError::Timeout(t) => StreamingError::Timeout(t),
+                other => StreamingError::Unreachable(unreachable(other)),
+            })
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.call(RaftKind::TransferLeader, &req, option.hard_ttl())
+            .await
+    }
+}
+
+fn encode<T: Serialize, E: ToString>(r: Result<T, E>) -> Vec<u8> {
+    let r: Result<T, String> = r.map_err(|e| e.to_string());
+    postcard::to_stdvec(&r).unwrap_or_default()
+}
+
+fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
+    postcard::from_bytes(payload).map_err(|e| format!("malformed raft message: {e}"))
+}
+
+/// Serve one Raft message from a peer; the answer is encoded for [`PeerClient`].
+pub async fn serve(raft: &Raft, kind: RaftKind, payload: &[u8]) -> Vec<u8> {
+    match kind {
+        RaftKind::Append => match decode::<AppendEntriesRequest<TypeConfig>>(payload) {
+            Ok(req) => encode(raft.append_entries(req).await),
+            Err(e) => encode::<(), _>(Err(e)),
+        },
+        RaftKind::Vote => match decode::<VoteRequest<TypeConfig>>(payload) {
+            Ok(req) => encode(raft.vote(req).await),
+            Err(e) => encode::<(), _>(Err(e)),
+        },
+        RaftKind::PreVote => match decode::<VoteRequest<TypeConfig>>(payload) {
+            Ok(req) => encode(raft.pre_vote(req).await),
+            Err(e) => encode::<(), _>(Err(e)),
+        },
+        RaftKind::Snapshot => match decode::<SnapshotWire>(payload) {
+            Ok(w) => {
+                let snap = openraft::storage::Snapshot {
+                    meta: w.meta,
+                    snapshot: Cursor::new(w.data),
+                };
+                encode(raft.install_full_snapshot(w.vote, snap).await)
+            }
+            Err(e) => encode::<(), _>(Err(e)),
+        },
+        RaftKind::TransferLeader => match decode::<TransferLeaderRequest<TypeConfig>>(payload) {
+            Ok(req) => encode(raft.handle_transfer_leader(req).await),
+            Err(e) => encode::<(), _>(Err(e)),
+        },
     }
 }

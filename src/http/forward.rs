@@ -33,14 +33,51 @@ pub fn is_server_path(path: &str) -> bool {
     PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
-/// Forward one API call to a server and relay its answer.
-pub async fn forward_http(agent: &Agent, method: &Method, uri: &str, body: Bytes) -> Response {
-    let req = RpcRequest::Http {
+/// Header marking a call a server received by forwarding, so it is never forwarded again.
+pub const FORWARDED: &str = "x-disco-forwarded";
+
+fn http_request(method: &Method, uri: &str, body: Bytes) -> RpcRequest {
+    RpcRequest::Http {
         method: method.as_str().to_string(),
         uri: uri.to_string(),
         body: body.to_vec(),
+    }
+}
+
+/// Forward one API call to a server and relay its answer (client agents).
+pub async fn forward_http(agent: &Agent, method: &Method, uri: &str, body: Bytes) -> Response {
+    relay(
+        agent
+            .forward(http_request(method, uri, body), FORWARD_TIMEOUT)
+            .await,
+    )
+}
+
+/// Forward one API call to the leader (followers). `Err(body)` hands the body back when
+/// this server should answer itself (it leads, or no leader is known).
+pub async fn forward_to_leader(
+    agent: &Agent,
+    method: &Method,
+    uri: &str,
+    body: Bytes,
+) -> Result<Response, Bytes> {
+    let Some(c) = &agent.consensus else {
+        return Err(body);
     };
-    match agent.forward(req, FORWARD_TIMEOUT).await {
+    if c.is_leader() || c.leader_addr().is_none() {
+        return Err(body);
+    }
+    match agent
+        .forward_to_leader(http_request(method, uri, body.clone()), FORWARD_TIMEOUT)
+        .await
+    {
+        Some(r) => Ok(relay(r)),
+        None => Err(body),
+    }
+}
+
+fn relay(r: Result<Reply, AgentError>) -> Response {
+    match r {
         Ok(Reply::Http {
             status,
             headers,
@@ -86,6 +123,7 @@ impl RpcApi {
                 let Ok(req) = Request::builder()
                     .method(method)
                     .uri(&uri)
+                    .header(FORWARDED, "1")
                     .body(Body::from(body))
                 else {
                     return Reply::Error(format!("invalid request URI {uri:?}"));
@@ -112,6 +150,10 @@ impl RpcApi {
                 Ok(r) => Reply::Applied(r),
                 Err(AgentError::BadRequest(e)) => Reply::Applied(CmdResponse::Error(e)),
                 Err(e) => Reply::Error(e.to_string()),
+            },
+            RpcRequest::Raft { kind, payload } => match &self.agent.consensus {
+                Some(c) => Reply::Raft(c.serve_rpc(kind, &payload).await),
+                None => Reply::Error("not a server".into()),
             },
             RpcRequest::NodeEntries(node) => {
                 if let Err(e) = self.agent.require_leader() {

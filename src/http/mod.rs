@@ -53,7 +53,14 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
     let start = Instant::now();
     let method = req.method().clone();
     let raw_path = req.uri().path().to_string();
-    let forward_to_server = agent.consensus.is_none() && forward::is_server_path(&raw_path);
+    let server_path = forward::is_server_path(&raw_path);
+    let forward_to_server = agent.consensus.is_none() && server_path;
+    // A follower sends everything but stale reads and status calls to the leader, as
+    // Consul's servers do; a call that was already forwarded is answered here.
+    let forward_to_leader = agent.consensus.is_some()
+        && server_path
+        && !raw_path.starts_with("/v1/status/")
+        && !req.headers().contains_key(forward::FORWARDED);
     let uri = req
         .uri()
         .path_and_query()
@@ -74,6 +81,18 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
         agent.metrics.incr("consul.client.rpc");
         return forward::forward_http(&agent, &method, &uri, body).await;
     }
+    let body = if forward_to_leader && !query.has("stale") {
+        match forward::forward_to_leader(&agent, &method, &uri, body).await {
+            Ok(resp) => {
+                agent.metrics.incr("consul.http.requests");
+                agent.metrics.incr("consul.rpc.forwarded_to_leader");
+                return resp;
+            }
+            Err(body) => body,
+        }
+    } else {
+        body
+    };
     let path = query::percent_decode(&raw_path);
     let resp = match route(&agent, &method, &path, &query, body).await {
         Ok(r) => r,

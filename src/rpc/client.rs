@@ -29,6 +29,13 @@ pub struct Pool {
     next_id: AtomicU64,
 }
 
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.conns.lock().map(|c| c.len()).unwrap_or(0);
+        write!(f, "Pool({n} connections)")
+    }
+}
+
 impl Pool {
     /// An empty pool.
     pub fn new() -> Pool {

@@ -38,6 +38,28 @@ pub enum Request {
     Apply(Command),
     /// The catalog's services and checks of one node (anti-entropy diff).
     NodeEntries(String),
+    /// A Raft message between servers; the payload is the consensus layer's own encoding.
+    Raft {
+        /// Which message.
+        kind: RaftKind,
+        /// Encoded request.
+        payload: Vec<u8>,
+    },
+}
+
+/// The Raft messages servers exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RaftKind {
+    /// AppendEntries (also heartbeats).
+    Append,
+    /// RequestVote.
+    Vote,
+    /// Pre-vote (would you vote for me?).
+    PreVote,
+    /// A whole snapshot.
+    Snapshot,
+    /// Leadership transfer: the receiver starts an election at once.
+    TransferLeader,
 }
 
 /// A server's answer.
@@ -56,6 +78,8 @@ pub enum Reply {
     Applied(Response),
     /// Result of [`Request::NodeEntries`].
     NodeEntries(Vec<Service>, Vec<Check>),
+    /// Result of [`Request::Raft`], encoded by the consensus layer.
+    Raft(Vec<u8>),
     /// The server could not serve the request; the text says why (e.g. `No cluster leader`).
     Error(String),
 }
