@@ -84,6 +84,26 @@ type CmdResult = Result<i32, String>;
 /// Run a client command; returns the exit code.
 pub fn run(cmd: &str, rest: &[String]) -> i32 {
     let (sub, args) = match cmd {
+        "operator" => match (rest.first().map(String::as_str), rest.get(1)) {
+            (Some("raft"), Some(s)) if !s.starts_with('-') => (
+                match s.as_str() {
+                    "list-peers" => Some("raft list-peers"),
+                    "transfer-leader" => Some("raft transfer-leader"),
+                    "remove-peer" => Some("raft remove-peer"),
+                    other => {
+                        eprintln!("Unknown command: operator raft {other}");
+                        return 1;
+                    }
+                },
+                &rest[2..],
+            ),
+            _ => {
+                eprintln!(
+                    "Usage: disco operator raft <list-peers|transfer-leader|remove-peer> [options]"
+                );
+                return 1;
+            }
+        },
         "kv" | "catalog" | "services" => match rest.first() {
             Some(s) if !s.starts_with('-') => (Some(s.as_str()), &rest[1..]),
             _ => {
@@ -140,6 +160,9 @@ pub fn run(cmd: &str, rest: &[String]) -> i32 {
             ("info", None) => info(&client).await,
             ("leave", None) => leave(&client).await,
             ("members", None) => members(&client, &c).await,
+            ("operator", Some("raft list-peers")) => list_peers(&client, &c).await,
+            ("operator", Some("raft transfer-leader")) => transfer_leader(&client, &c).await,
+            ("operator", Some("raft remove-peer")) => remove_peer(&client, &c).await,
             ("join", None) => join(&client, &c).await,
             ("force-leave", None) => force_leave(&client, &c).await,
             _ => Err(format!(
@@ -770,5 +793,96 @@ async fn force_leave(cl: &Client, c: &Common) -> CmdResult {
     )
     .await
     .map_err(|e| format!("Error force leaving: {e}"))?;
+    Ok(0)
+}
+
+async fn list_peers(cl: &Client, c: &Common) -> CmdResult {
+    let path = if c.stale == Some(true) {
+        "/v1/operator/raft/configuration?stale"
+    } else {
+        "/v1/operator/raft/configuration"
+    };
+    let v = cl
+        .get_json(path)
+        .await
+        .map_err(|e| format!("Error getting peers: Failed to retrieve raft configuration: {e}"))?
+        .unwrap_or_default();
+    let servers = v["Servers"].as_array().cloned().unwrap_or_default();
+    let leader_index = servers
+        .iter()
+        .find(|s| s["Leader"] == true)
+        .and_then(|s| s["LastIndex"].as_u64())
+        .unwrap_or(0);
+    let mut rows = vec![
+        [
+            "Node",
+            "ID",
+            "Address",
+            "State",
+            "Voter",
+            "RaftProtocol",
+            "Commit Index",
+            "Trails Leader By",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>(),
+    ];
+    for s in &servers {
+        let leader = s["Leader"] == true;
+        let last = s["LastIndex"].as_u64().unwrap_or(0);
+        let trails = if leader {
+            "-".to_string()
+        } else {
+            let n = leader_index.saturating_sub(last);
+            format!("{n} commit{}", if n == 1 { "" } else { "s" })
+        };
+        rows.push(vec![
+            s["Node"].as_str().unwrap_or("").into(),
+            s["ID"].as_str().unwrap_or("").into(),
+            s["Address"].as_str().unwrap_or("").into(),
+            if leader { "leader" } else { "follower" }.into(),
+            s["Voter"].as_bool().unwrap_or(false).to_string(),
+            s["ProtocolVersion"].as_str().unwrap_or("<=1").into(),
+            last.to_string(),
+            trails,
+        ]);
+    }
+    print!("{}", columns(&rows));
+    Ok(0)
+}
+
+async fn transfer_leader(cl: &Client, c: &Common) -> CmdResult {
+    let path = match &c.id {
+        Some(id) => format!("/v1/operator/raft/transfer-leader?id={id}"),
+        None => "/v1/operator/raft/transfer-leader".to_string(),
+    };
+    cl.send(Method::POST, &path, None)
+        .await
+        .map_err(|e| format!("Error transfering leadership: Failed to transfer leadership {e}"))?;
+    println!("Success");
+    Ok(0)
+}
+
+async fn remove_peer(cl: &Client, c: &Common) -> CmdResult {
+    let (q, what) = match (&c.id, &c.address) {
+        (None, None) => {
+            return Err(
+                "Error removing peer: an address or id is required for the peer to remove".into(),
+            );
+        }
+        (Some(_), Some(_)) => {
+            return Err("Error removing peer: cannot give both an address and id".into());
+        }
+        (Some(id), None) => (format!("id={id}"), format!("Removed peer with id \"{id}\"")),
+        (None, Some(a)) => (
+            format!("address={a}"),
+            format!("Removed peer with address \"{a}\""),
+        ),
+    };
+    cl.send(Method::DELETE, &format!("/v1/operator/raft/peer?{q}"), None)
+        .await
+        .map_err(|e| format!("Error removing peer: {e}"))?;
+    println!("{what}");
     Ok(0)
 }

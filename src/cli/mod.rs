@@ -54,6 +54,7 @@ Available commands are:
     kv             Interact with the key-value store
     leave          Gracefully leaves the cluster and shuts down
     members        Lists the members of the cluster
+    operator       Provides cluster-level tools (raft list-peers, transfer-leader, remove-peer)
     services       Interact with services
     version        Prints the disco version"
         .to_string()

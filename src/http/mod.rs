@@ -9,6 +9,7 @@ mod catalog;
 mod convert;
 mod forward;
 mod kv;
+mod operator;
 mod query;
 mod respond;
 
@@ -143,6 +144,9 @@ async fn route(
     if let Some(rest) = path.strip_prefix("/v1/health/") {
         allow(method, &[M::GET])?;
         return catalog::health(agent, rest, q).await;
+    }
+    if let Some(rest) = path.strip_prefix("/v1/operator/") {
+        return operator::operator(agent, method, rest, q).await;
     }
     if let Some(rest) = path.strip_prefix("/v1/agent/") {
         return agent_ep::agent(agent, method, rest, q, body).await;
