@@ -130,7 +130,15 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 
 impl Agent {
     /// Start `disco agent` with `extra` flags; `dev` uses `-dev`, else a server with a data dir.
+    /// Waits until the agent knows a leader and its node is in the catalog.
     pub fn start(name: &str, extra: &[&str]) -> Agent {
+        let mut a = Agent::launch(name, extra);
+        a.wait_ready();
+        a
+    }
+
+    /// Start `disco agent` without waiting for a leader (servers that form a cluster together).
+    pub fn launch(name: &str, extra: &[&str]) -> Agent {
         let dir = std::env::temp_dir().join(format!("disco-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("tmp dir");
@@ -167,7 +175,7 @@ impl Agent {
             log,
             dir,
         };
-        a.spawn();
+        a.spawn_process();
         a
     }
 
@@ -182,6 +190,11 @@ impl Agent {
     }
 
     fn spawn(&mut self) {
+        self.spawn_process();
+        self.wait_ready();
+    }
+
+    fn spawn_process(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -194,6 +207,10 @@ impl Agent {
             .spawn()
             .expect("spawn disco");
         self.child = Some(child);
+    }
+
+    /// Wait until this agent knows a leader and its own node is in the catalog.
+    pub fn wait_ready(&mut self) {
         let port = self.http;
         let log = self.log.clone();
         let end = Instant::now() + Duration::from_secs(30);
@@ -267,6 +284,11 @@ impl Agent {
     /// Start again with the same flags and data dir.
     pub fn restart(&mut self) {
         self.spawn();
+    }
+
+    /// Start again without waiting for a leader.
+    pub fn relaunch(&mut self) {
+        self.spawn_process();
     }
 
     pub fn log_text(&self) -> String {
