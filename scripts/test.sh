@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of disco: installs what the tests need (apt/pip) when missing, builds the
 # release binary once, runs the Rust unit and process tests against it, then the
-# compatibility suites with unmodified clients (py-consul's own tests, vmagent's Consul SD).
+# compatibility suites with unmodified clients (py-consul's own tests, vmagent's Consul SD,
+# nginx balancing a three-server cluster).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -13,6 +14,7 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v vmagent >/dev/null 2>&1 || need_apt+=(victoria-metrics)
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx-light)
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]}"
   SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
@@ -33,6 +35,9 @@ tests/compat/pyconsul/run.sh || failed+=("py-consul")
 
 log "vmagent consul_sd_configs against disco"
 tests/compat/vmagent/run.sh || failed+=("vmagent")
+
+log "nginx in front of a three-server cluster"
+tests/compat/nginx/run.sh || failed+=("nginx")
 
 echo
 if ((${#failed[@]})); then

@@ -674,6 +674,7 @@ impl Agent {
     async fn sync_loop(self: Arc<Self>) {
         let mut shutdown = self.shutdown_signal();
         let mut synced = false;
+        let mut last_complaint: Option<Instant> = None;
         loop {
             let delay = if synced {
                 Duration::from_secs(60)
@@ -684,8 +685,12 @@ impl Agent {
                 _ = tokio::time::sleep(delay) => {}
                 _ = shutdown.changed() => return,
             }
-            if self.require_leader().is_err() {
+            if let Err(e) = self.require_leader() {
                 synced = false;
+                if last_complaint.is_none_or(|t: Instant| t.elapsed() > Duration::from_secs(15)) {
+                    last_complaint = Some(Instant::now());
+                    warn!("agent: failed to sync remote state: {e}");
+                }
                 continue;
             }
             match self.sync_full().await {

@@ -213,7 +213,7 @@ impl Agent {
     pub fn wait_ready(&mut self) {
         let port = self.http;
         let log = self.log.clone();
-        let end = Instant::now() + Duration::from_secs(30);
+        let end = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(r) = http(port, "GET", "/v1/status/leader", b"")
                 && r.status == 200
@@ -231,7 +231,7 @@ impl Agent {
             }
             if Instant::now() > end {
                 panic!(
-                    "no leader within 30s:\n{}",
+                    "no leader within 60s:\n{}",
                     std::fs::read_to_string(&log).unwrap_or_default()
                 );
             }
