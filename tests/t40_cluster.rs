@@ -15,19 +15,26 @@ use support::{Agent, cli, wait_for};
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn cluster(prefix: &str) -> Vec<Agent> {
-    let base = [
+    cluster_of(prefix, 3, &[])
+}
+
+/// `n` servers started with `-bootstrap-expect n`, the others retry-joining the first.
+fn cluster_of(prefix: &str, n: usize, extra: &[&str]) -> Vec<Agent> {
+    let expect = n.to_string();
+    let mut base = vec![
         "-server",
         "-bootstrap-expect",
-        "3",
+        &expect,
         "-data-dir",
         "{dir}/data",
     ];
+    base.extend_from_slice(extra);
     let first = Agent::launch(&format!("{prefix}1"), &base);
     let join = format!("127.0.0.1:{}", first.serf_port());
-    let mut rest: Vec<&str> = base.to_vec();
+    let mut rest: Vec<&str> = base.clone();
     rest.extend(["-retry-join", &join, "-retry-interval", "200ms"]);
     let mut all = vec![first];
-    for i in 2..=3 {
+    for i in 2..=n {
         all.push(Agent::launch(&format!("{prefix}{i}"), &rest));
     }
     for a in all.iter_mut() {
@@ -206,7 +213,12 @@ fn three_servers_form_and_serve_everywhere() {
 fn leader_failover_loses_no_acknowledged_write() {
     let mut servers = cluster("c-fail");
     let acked: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
-    let rounds = 3;
+    let rounds: u32 = std::env::var("DISCO_FAILOVER_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    // A counter written in order and read with ?consistent: it must never go backwards.
+    let counter_max = Arc::new(std::sync::atomic::AtomicU64::new(0));
     for round in 0..rounds {
         let refs: Vec<&Agent> = servers.iter().collect();
         let l = leader(&refs);
@@ -219,6 +231,39 @@ fn leader_failover_loses_no_acknowledged_write() {
         // Writers through the survivors while the leader dies.
         let stop = Arc::new(AtomicBool::new(false));
         let mut writers = Vec::new();
+        {
+            let (stop_w, port, max) = (stop.clone(), survivors[0], counter_max.clone());
+            writers.push(std::thread::spawn(move || {
+                while !stop_w.load(Ordering::Relaxed) {
+                    let next = max.load(Ordering::Relaxed) + 1;
+                    if let Ok(r) = support::http(
+                        port,
+                        "PUT",
+                        "/v1/kv/fo-counter",
+                        next.to_string().as_bytes(),
+                    ) && r.text().trim() == "true"
+                    {
+                        max.store(next, Ordering::Relaxed);
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }));
+            let (stop, port) = (stop.clone(), survivors[1]);
+            writers.push(std::thread::spawn(move || {
+                let mut seen = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(r) =
+                        support::http(port, "GET", "/v1/kv/fo-counter?raw&consistent", b"")
+                        && r.status == 200
+                        && let Ok(v) = r.text().parse::<u64>()
+                    {
+                        assert!(v >= seen, "counter went backwards: {seen} then {v}");
+                        seen = v;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }));
+        }
         for (w, port) in survivors.iter().enumerate() {
             let (stop, acked, port) = (stop.clone(), acked.clone(), *port);
             writers.push(std::thread::spawn(move || {
@@ -317,4 +362,84 @@ fn base64_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn wiped_server_rejoins_from_a_snapshot() {
+    // Small snapshot threshold and trailing log, so the leader's log no longer holds what a
+    // wiped server needs and it must install a snapshot.
+    let cfg = std::env::temp_dir().join(format!("disco-test-snap-{}.json", std::process::id()));
+    std::fs::write(
+        &cfg,
+        r#"{"raft_snapshot_threshold": 64, "raft_trailing_logs": 8}"#,
+    )
+    .unwrap();
+    let cfg_s = cfg.display().to_string();
+    let mut servers = cluster_of("c-snap", 3, &["-config-file", &cfg_s]);
+    for i in 0..300 {
+        assert_eq!(
+            servers[0]
+                .put(&format!("/v1/kv/snap/{i}"), format!("{i}").as_bytes())
+                .json(),
+            json!(true)
+        );
+    }
+    let refs: Vec<&Agent> = servers.iter().collect();
+    let l = leader(&refs);
+    let victim = if l == 1 { 2 } else { 1 };
+    servers[victim].kill9();
+    let _ = std::fs::remove_dir_all(servers[victim].dir().join("data"));
+    servers[victim].relaunch();
+    let v = &servers[victim];
+    wait_for("wiped server caught up", DEADLINE, || {
+        let r = support::http(v.http, "GET", "/v1/kv/snap/299?raw&stale", b"").ok()?;
+        (r.text() == "299").then_some(())
+    });
+    let all = v.get("/v1/kv/snap/?keys&stale").json();
+    assert_eq!(all.as_array().unwrap().len(), 300);
+    wait_for(
+        "three voters again, the old entry replaced",
+        DEADLINE,
+        || {
+            let rows = peers_table(&servers[l]);
+            (rows.len() == 3 && rows.iter().all(|r| r[4] == "true")).then_some(())
+        },
+    );
+    // It caught up by installing the leader's snapshot (the log it needed was compacted).
+    let stats = v.get("/v1/agent/self").json()["Stats"]["raft"].clone();
+    let snap: u64 = stats["last_snapshot_index"]
+        .as_str()
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0);
+    assert!(snap >= 64, "no snapshot on the rejoined server: {stats}");
+    let _ = std::fs::remove_file(&cfg);
+}
+
+#[test]
+fn five_servers_survive_two_failures() {
+    let mut servers = cluster_of("c-five", 5, &[]);
+    let refs: Vec<&Agent> = servers.iter().collect();
+    let l = leader(&refs);
+    let other = (l + 1) % 5;
+    servers[l].kill9();
+    servers[other].kill9();
+    let live: Vec<&Agent> = servers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != l && *i != other)
+        .map(|(_, a)| a)
+        .collect();
+    let nl = live[leader(&live)];
+    for a in &live {
+        wait_for("a write through each survivor", DEADLINE, || {
+            let r = support::http(a.http, "PUT", "/v1/kv/five", b"ok").ok()?;
+            (r.text().trim() == "true").then_some(())
+        });
+    }
+    assert_eq!(nl.get("/v1/kv/five?raw&consistent").text(), "ok");
+    // Autopilot reports the cluster degraded (two servers unreachable).
+    let r = nl.get("/v1/operator/autopilot/health");
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.json()["Healthy"], json!(false));
 }

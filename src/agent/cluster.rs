@@ -453,32 +453,111 @@ impl Agent {
     }
 
     /// Leader only: live servers join the Raft voters (as learners first, promoted once they
-    /// caught up); servers that left are removed.
+    /// caught up); a server that came back with a new ID replaces its old entry; servers that
+    /// left are removed, and so are servers failed for longer than the dead-server delay
+    /// while the remaining voters keep a quorum (autopilot's rules).
     async fn reconcile_raft(&self, members: &[Member]) {
         let Some(c) = &self.consensus else { return };
         if !c.is_leader() {
             return;
         }
+        let servers = self.server_members(members);
         let peers = c.peers();
-        for (m, id, info) in self.server_members(members) {
-            let known = peers.iter().find(|(p, _, _)| *p == id);
+        for (m, id, info) in &servers {
+            let known = peers.iter().find(|(p, _, _)| p == id);
             match m.status {
                 Status::Alive if known.is_none_or(|(_, _, voter)| !voter) => {
+                    // Same address, another ID: the server was wiped and rejoined.
+                    if let Some((old, _, _)) = peers
+                        .iter()
+                        .find(|(p, n, _)| n.raft_addr == info.raft_addr && p != id)
+                        && *old != c.id()
+                    {
+                        info!(
+                            "agent: removing Raft server {old} with duplicate address {}",
+                            info.raft_addr
+                        );
+                        if let Err(e) = c.remove_server(*old).await {
+                            warn!("agent: failed to remove Raft server {old}: {e}");
+                        }
+                    }
                     info!(
                         "agent: adding Raft server {} ({})",
                         m.id.name, info.raft_addr
                     );
-                    if let Err(e) = c.add_server(id, info).await {
+                    if let Err(e) = c.add_server(*id, info.clone()).await {
                         warn!("agent: failed to add Raft server {}: {e}", m.id.name);
                     }
                 }
-                Status::Left if known.is_some() && id != c.id() => {
+                Status::Left if known.is_some() && *id != c.id() => {
                     info!("agent: removing Raft server {} (left)", m.id.name);
-                    if let Err(e) = c.remove_server(id).await {
+                    if let Err(e) = c.remove_server(*id).await {
                         warn!("agent: failed to remove Raft server {}: {e}", m.id.name);
                     }
                 }
                 _ => {}
+            }
+        }
+        self.cleanup_dead_servers(&servers).await;
+    }
+
+    async fn cleanup_dead_servers(&self, servers: &[(Member, u64, openraft::NodeInfo)]) {
+        let Some(c) = &self.consensus else { return };
+        let ap = &self.cfg.autopilot;
+        let now = Instant::now();
+        let failed: Vec<(String, u64)> = {
+            let Ok(mut since) = self.failed_since.lock() else {
+                return;
+            };
+            since.retain(|name, _| {
+                servers
+                    .iter()
+                    .any(|(m, _, _)| &m.id.name == name && m.status == Status::Failed)
+            });
+            servers
+                .iter()
+                .filter(|(m, _, _)| m.status == Status::Failed)
+                .filter_map(|(m, id, _)| {
+                    let t = *since.entry(m.id.name.clone()).or_insert(now);
+                    (now.duration_since(t) >= ap.dead_server_delay)
+                        .then(|| (m.id.name.clone(), *id))
+                })
+                .collect()
+        };
+        if !ap.cleanup_dead_servers || failed.is_empty() {
+            return;
+        }
+        let voters: Vec<u64> = c
+            .peers()
+            .into_iter()
+            .filter(|(_, _, v)| *v)
+            .map(|(id, _, _)| id)
+            .collect();
+        let failed_voters: Vec<&(String, u64)> = failed
+            .iter()
+            .filter(|(_, id)| voters.contains(id))
+            .collect();
+        // At most (voters-1)/2 at once, never below min_quorum, and what stays must still
+        // hold a quorum of live voters.
+        let max_remove = (voters.len().saturating_sub(1)) / 2;
+        let floor = (ap.min_quorum as usize).max(1);
+        let mut removed = 0;
+        for (name, id) in failed_voters {
+            let after = voters.len() - removed - 1;
+            let live_after = voters.len() - failed.len().min(voters.len());
+            if removed >= max_remove || after < floor || live_after < after / 2 + 1 {
+                warn!(
+                    "agent: not removing failed server {name}: the remaining voters would lose their quorum or drop below min_quorum"
+                );
+                break;
+            }
+            info!(
+                "agent: removing dead server {name} from Raft (failed for over {:?})",
+                ap.dead_server_delay
+            );
+            match c.remove_server(*id).await {
+                Ok(()) => removed += 1,
+                Err(e) => warn!("agent: failed to remove dead server {name}: {e}"),
             }
         }
     }
@@ -592,7 +671,8 @@ impl Agent {
         Ok(None)
     }
 
-    /// Reconcile on every membership change, on gaining leadership and every minute.
+    /// Reconcile on every membership change, on gaining leadership and every 10 s (which is
+    /// also how often dead servers are considered for cleanup).
     pub(super) async fn reconcile_loop(self: Arc<Self>) {
         let Some(g) = &self.gossip else { return };
         if self.consensus.is_none() {
@@ -617,7 +697,7 @@ impl Agent {
                 was_leader = false;
                 continue;
             }
-            if dirty || !was_leader || last_full.elapsed() > Duration::from_secs(60) {
+            if dirty || !was_leader || last_full.elapsed() > Duration::from_secs(10) {
                 match self.reconcile().await {
                     Ok(_) => {
                         dirty = false;

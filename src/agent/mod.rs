@@ -86,6 +86,7 @@ pub struct Agent {
     ttl_timers: Mutex<HashMap<String, JoinHandle<()>>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     fatal: Mutex<Option<String>>,
+    failed_since: Mutex<HashMap<String, Instant>>,
 }
 
 fn load_or_create_node_id(cfg: &AgentConfig) -> std::io::Result<String> {
@@ -144,6 +145,8 @@ impl Agent {
                     rpc_addr: format!("{}:{}", advertise, cfg.ports.server),
                     dev_timing: cfg.dev,
                     pool: pool.clone(),
+                    snapshot_threshold: cfg.raft_snapshot_threshold,
+                    trailing_logs: cfg.raft_trailing_logs,
                 },
                 db.clone(),
                 durable,
@@ -182,6 +185,7 @@ impl Agent {
             ttl_timers: Mutex::new(HashMap::new()),
             shutdown,
             fatal: Mutex::new(None),
+            failed_since: Mutex::new(HashMap::new()),
         });
 
         if let Some(c) = &agent.consensus

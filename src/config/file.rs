@@ -41,7 +41,6 @@ const IGNORED: &[&str] = &[
     "connect",
     "recursors",
     "dns_config",
-    "autopilot",
     "reconnect_timeout",
     "session_ttl_min",
     "check_output_max_size",
@@ -176,6 +175,11 @@ pub fn apply_json(
             "retry_interval" => cfg.retry_interval = r.duration(key, v)?,
             "retry_max" => cfg.retry_max = r.uint(key, v, 0, u32::MAX as u64)? as u32,
             "gossip_lan" => r.gossip_lan(cfg, key, v)?,
+            "raft_snapshot_threshold" => {
+                cfg.raft_snapshot_threshold = r.uint(key, v, 1, u32::MAX as u64)?
+            }
+            "raft_trailing_logs" => cfg.raft_trailing_logs = r.uint(key, v, 0, u32::MAX as u64)?,
+            "autopilot" => r.autopilot(cfg, key, v)?,
             "acl" => r.acl(cfg, key, v)?,
             "limits" => r.limits(cfg, key, v)?,
             k if IGNORED.contains(&k) => {}
@@ -334,6 +338,33 @@ impl Reader<'_> {
                 "retransmit_mult" => {
                     self.uint(&full, gv, 1, 100)?;
                 }
+                other => self.warn(format!("{}: invalid config key {key}.{other}", self.source)),
+            }
+        }
+        Ok(())
+    }
+
+    fn autopilot(
+        &mut self,
+        cfg: &mut AgentConfig,
+        key: &str,
+        v: &Value,
+    ) -> Result<(), ConfigError> {
+        let obj = self.object(key, v)?;
+        for (k, av) in obj {
+            let full = format!("{key}.{k}");
+            let a = &mut cfg.autopilot;
+            match k.as_str() {
+                "cleanup_dead_servers" => a.cleanup_dead_servers = self.bool(&full, av)?,
+                "min_quorum" => a.min_quorum = self.uint(&full, av, 0, 1000)? as u32,
+                "last_contact_threshold" => a.last_contact_threshold = self.positive(&full, av)?,
+                "max_trailing_logs" => {
+                    a.max_trailing_logs = self.uint(&full, av, 0, u32::MAX as u64)?
+                }
+                "server_stabilization_time" => {
+                    a.server_stabilization_time = self.duration(&full, av)?
+                }
+                "disable_upgrade_migration" | "redundancy_zone_tag" | "upgrade_version_tag" => {}
                 other => self.warn(format!("{}: invalid config key {key}.{other}", self.source)),
             }
         }

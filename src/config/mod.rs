@@ -145,6 +145,42 @@ pub struct AgentConfig {
     pub retry_max: u32,
     /// Overrides of the LAN gossip timings (`gossip_lan`).
     pub gossip_lan: GossipLan,
+    /// Raft entries between snapshots (`raft_snapshot_threshold`).
+    pub raft_snapshot_threshold: u64,
+    /// Raft entries kept after a snapshot (`raft_trailing_logs`).
+    pub raft_trailing_logs: u64,
+    /// Server health and dead-server cleanup (`autopilot`).
+    pub autopilot: Autopilot,
+}
+
+/// Consul's `autopilot` settings that disco acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Autopilot {
+    /// Remove servers gossip marks failed (after [`Autopilot::dead_server_delay`]).
+    pub cleanup_dead_servers: bool,
+    /// Never shrink the voters below this.
+    pub min_quorum: u32,
+    /// A server is unhealthy when the leader has not heard from it for longer.
+    pub last_contact_threshold: Duration,
+    /// A server is unhealthy when it trails the leader by more entries.
+    pub max_trailing_logs: u64,
+    /// How long a server must be healthy before it counts as stable.
+    pub server_stabilization_time: Duration,
+    /// How long a server must stay failed before cleanup removes it.
+    pub dead_server_delay: Duration,
+}
+
+impl Default for Autopilot {
+    fn default() -> Self {
+        Autopilot {
+            cleanup_dead_servers: true,
+            min_quorum: 0,
+            last_contact_threshold: Duration::from_millis(200),
+            max_trailing_logs: 250,
+            server_stabilization_time: Duration::from_secs(10),
+            dead_server_delay: Duration::from_secs(30),
+        }
+    }
 }
 
 /// `gossip_lan` overrides; unset fields keep Consul's defaults (fast ones with `-dev`).
@@ -197,6 +233,9 @@ impl Default for AgentConfig {
             retry_interval: Duration::from_secs(30),
             retry_max: 0,
             gossip_lan: GossipLan::default(),
+            raft_snapshot_threshold: 16_384,
+            raft_trailing_logs: 10_240,
+            autopilot: Autopilot::default(),
         }
     }
 }

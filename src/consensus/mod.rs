@@ -64,6 +64,10 @@ pub struct ConsensusOptions {
     pub dev_timing: bool,
     /// Connections to the other servers (shared with request forwarding).
     pub pool: Arc<crate::rpc::Pool>,
+    /// Entries between snapshots.
+    pub snapshot_threshold: u64,
+    /// Entries kept after a snapshot (so briefly absent servers catch up from the log).
+    pub trailing_logs: u64,
 }
 
 /// A running consensus member.
@@ -131,8 +135,8 @@ impl Consensus {
             }
         };
         let config = Config {
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(16_384),
-            max_in_snapshot_log_to_keep: 10_240,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(opts.snapshot_threshold),
+            max_in_snapshot_log_to_keep: opts.trailing_logs,
             ..config
         };
         let config = Arc::new(

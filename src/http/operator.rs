@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
+use openraft::Instant as _;
 use serde_json::json;
 
 use super::query::Query;
@@ -46,6 +47,33 @@ pub async fn operator(
             let c = consensus(agent)?;
             transfer_leader(c, q.get("id").filter(|s| !s.is_empty())).await?;
             json_plain(&json!({"Success": true}))
+        }
+        "autopilot/health" => {
+            allow(method, &[M::GET])?;
+            let c = consensus(agent)?;
+            agent.require_leader()?;
+            let (healthy, body) = autopilot_health(agent, c);
+            let mut r = json_plain(&body)?;
+            if !healthy {
+                *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            }
+            Ok(r)
+        }
+        "autopilot/configuration" => {
+            allow(method, &[M::GET])?;
+            let ap = &agent.cfg.autopilot;
+            json_plain(&json!({
+                "CleanupDeadServers": ap.cleanup_dead_servers,
+                "LastContactThreshold": crate::api::duration::format_go(ap.last_contact_threshold),
+                "MaxTrailingLogs": ap.max_trailing_logs,
+                "MinQuorum": ap.min_quorum,
+                "ServerStabilizationTime": crate::api::duration::format_go(ap.server_stabilization_time),
+                "RedundancyZoneTag": "",
+                "DisableUpgradeMigration": false,
+                "UpgradeVersionTag": "",
+                "CreateIndex": 0,
+                "ModifyIndex": 0,
+            }))
         }
         "raft/peer" => {
             allow(method, &[M::DELETE])?;
@@ -198,4 +226,80 @@ async fn remove_peer(
     c.remove_server(rid)
         .await
         .map_err(|e| internal(e.to_string()))
+}
+
+/// Autopilot's view of server health (answered by the leader, which knows every server's
+/// replication progress and last contact).
+fn autopilot_health(agent: &Agent, c: &Consensus) -> (bool, serde_json::Value) {
+    let ap = &agent.cfg.autopilot;
+    let m = c.metrics();
+    let leader = m.current_leader;
+    let replication = m.replication.clone().unwrap_or_default();
+    let heartbeat = m.heartbeat.clone().unwrap_or_default();
+    let own_last = m.last_log_index.unwrap_or(0);
+    let serf: std::collections::HashMap<String, &'static str> = agent
+        .gossip
+        .as_ref()
+        .map(|g| {
+            g.members()
+                .into_iter()
+                .map(|mb| (mb.id.name.clone(), mb.status.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut all_healthy = true;
+    let mut healthy_voters = 0usize;
+    let mut voters = 0usize;
+    let servers: Vec<serde_json::Value> = c
+        .peers()
+        .into_iter()
+        .map(|(id, info, voter)| {
+            let (name, uuid) = node_identity(&info);
+            let is_leader = Some(id) == leader;
+            let (last_index, contact) = if id == c.id() {
+                (own_last, Some(Duration::ZERO))
+            } else {
+                (
+                    replication
+                        .get(&id)
+                        .and_then(|l| l.as_ref().map(|l| l.index))
+                        .unwrap_or(0),
+                    heartbeat
+                        .get(&id)
+                        .and_then(|t| t.as_ref().map(|t| t.elapsed())),
+                )
+            };
+            let serf_status = serf.get(name).copied().unwrap_or("none");
+            let healthy = serf_status == "alive"
+                && contact.is_some_and(|d| d <= ap.last_contact_threshold.max(Duration::from_secs(1)))
+                && own_last.saturating_sub(last_index) <= ap.max_trailing_logs;
+            all_healthy &= healthy;
+            if voter {
+                voters += 1;
+                if healthy {
+                    healthy_voters += 1;
+                }
+            }
+            json!({
+                "ID": uuid,
+                "Name": name,
+                "Address": info.raft_addr,
+                "SerfStatus": serf_status,
+                "Version": crate::agent::CONSUL_VERSION,
+                "Leader": is_leader,
+                "LastContact": contact.map(crate::api::duration::format_go).unwrap_or_else(|| "-1ns".into()),
+                "LastTerm": m.current_term,
+                "LastIndex": last_index,
+                "Healthy": healthy,
+                "Voter": voter,
+                "StableSince": "1970-01-01T00:00:00Z",
+            })
+        })
+        .collect();
+    let quorum = voters / 2 + 1;
+    let tolerance = healthy_voters.saturating_sub(quorum);
+    (
+        all_healthy,
+        json!({"Healthy": all_healthy, "FailureTolerance": tolerance, "Servers": servers}),
+    )
 }
