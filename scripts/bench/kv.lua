@@ -2,7 +2,7 @@
 --
 -- Environment:
 --   TARGET    disco | etcd
---   TEST      disco: put | get | stale | register | health
+--   TEST      disco: put | get | stale | consistent | register | health
 --             etcd:  put | get (linearizable range) | stale (serializable range)
 --   PREFIX    key / service-ID prefix that makes this run's writes unique (default "r")
 --   READ_KEYS number of seeded read keys bench/key-0 .. bench/key-(READ_KEYS-1) (default 1000)
@@ -89,6 +89,8 @@ function request()
     return wrk.format("GET", "/v1/kv/bench/key-" .. math.random(0, read_keys - 1))
   elseif test == "stale" then
     return wrk.format("GET", "/v1/kv/bench/key-" .. math.random(0, read_keys - 1) .. "?stale")
+  elseif test == "consistent" then
+    return wrk.format("GET", "/v1/kv/bench/key-" .. math.random(0, read_keys - 1) .. "?consistent")
   elseif test == "register" then
     local id = string.format("reg-%s-%d-%d", prefix, tid, counter)
     return wrk.format("PUT", "/v1/agent/service/register", json_headers,

@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Three-server disco against a three-member etcd 3.4 cluster, both on loopback, both fsyncing
+every commit: KV put, linearizable and stale reads at 1, 16 and 64 connections (wrk with
+scripts/bench/kv.lua against the leader), and leader failover (`kill -9` of the leader → first
+acknowledged write issued after the kill, through a survivor) over TRIALS trials.
+
+etcd comes from Debian (`etcd-server`, installed when missing) and is driven by the shared
+perflab scripts (PERFLAB, default ../shared/perflab beside the repository).
+
+Usage: scripts/bench.sh cluster   (or python3 scripts/bench/cluster.py)
+Env: SECONDS_PER_RUN [10]  CONNS ["1 16 64"]  TRIALS [10]  TARGETS ["disco etcd"]
+     READ_KEYS [1000]  OUT [target/bench/cluster.md]  DISCO_BIN [target/release/disco]
+"""
+
+import base64
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
+KV_LUA = os.path.join(ROOT, "scripts/bench/kv.lua")
+PERFLAB = os.environ.get("PERFLAB", os.path.join(os.path.dirname(ROOT), "shared", "perflab"))
+SECONDS = int(os.environ.get("SECONDS_PER_RUN", "10"))
+CONNS = [int(c) for c in os.environ.get("CONNS", "1 16 64").split()]
+TRIALS = int(os.environ.get("TRIALS", "10"))
+TARGETS = os.environ.get("TARGETS", "disco etcd").split()
+READ_KEYS = int(os.environ.get("READ_KEYS", "1000"))
+OUT = os.environ.get("OUT", os.path.join(ROOT, "target/bench/cluster.md"))
+
+
+def log(*a):
+    print("[cluster]", *a, file=sys.stderr, flush=True)
+
+
+def free_port():
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            p = s.getsockname()[1]
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            pass
+
+
+def call(port, method, path, body=None, timeout=2.0, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path, body, headers or {})
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def until(what, f, deadline=60):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            v = f()
+        except Exception:
+            v = None
+        if v:
+            return v
+        time.sleep(0.05)
+    raise TimeoutError(what)
+
+
+def wrk(url, target, test, conns, prefix):
+    env = dict(os.environ, TARGET=target, TEST=test, PREFIX=prefix, CONNS=str(conns),
+               READ_KEYS=str(READ_KEYS), LIMIT="5000000")
+    threads = 1 if conns == 1 else 2
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{SECONDS}s", "--timeout", "5s",
+                          "-s", KV_LUA, url], env=env, capture_output=True, text=True,
+                         timeout=SECONDS + 60).stdout
+    m = re.search(r"RESULT (.*)", out)
+    if not m:
+        return None
+    return dict(kv.split("=", 1) for kv in m.group(1).split())
+
+
+# ---------------------------------------------------------------------------- disco
+
+class Disco:
+    name = "disco"
+
+    def __init__(self, work):
+        self.work = work
+        self.servers = []
+        for i in range(3):
+            s = {k: free_port() for k in ("http", "server", "serf")}
+            s["name"] = f"d{i + 1}"
+            self.servers.append(s)
+        for i, s in enumerate(self.servers):
+            self.start(s, join=None if i == 0 else self.servers[0]["serf"])
+        until("disco leader", lambda: self.leader() is not None)
+
+    def start(self, s, join=None):
+        args = [BIN, "agent", "-server", "-bootstrap-expect", "3", "-node", s["name"],
+                "-bind", "127.0.0.1", "-client", "127.0.0.1", "-log-level", "warn",
+                "-data-dir", f"{self.work}/{s['name']}", "-http-port", str(s["http"]),
+                "-server-port", str(s["server"]), "-serf-lan-port", str(s["serf"]),
+                "-dns-port", "-1", "-serf-wan-port", "-1"]
+        if join:
+            args += ["-retry-join", f"127.0.0.1:{join}", "-retry-interval", "200ms"]
+        log_f = open(f"{self.work}/{s['name']}.log", "ab")
+        s["proc"] = subprocess.Popen(args, stdout=log_f, stderr=log_f, start_new_session=True)
+
+    def leader(self):
+        for s in self.servers:
+            if s.get("proc") is None or s["proc"].poll() is not None:
+                continue
+            try:
+                st, body = call(s["http"], "GET", "/v1/status/leader", timeout=0.5)
+            except Exception:
+                continue
+            addr = json.loads(body or b'""') if st == 200 else ""
+            for t in self.servers:
+                if addr == f"127.0.0.1:{t['server']}" and t["proc"].poll() is None:
+                    return t
+        return None
+
+    def url(self):
+        return f"http://127.0.0.1:{self.leader()['http']}"
+
+    def seed(self):
+        port = self.leader()["http"]
+        for n in range(READ_KEYS):
+            call(port, "PUT", f"/v1/kv/bench/key-{n}", b"v" * 100)
+
+    def put_via(self, s, key):
+        st, body = call(s["http"], "PUT", f"/v1/kv/{key}", b"x", timeout=3.0)
+        return st == 200 and body.strip() == b"true"
+
+    def kill_leader(self):
+        ld = self.leader()
+        os.killpg(ld["proc"].pid, signal.SIGKILL)
+        ld["proc"].wait()
+        return ld, [s for s in self.servers if s is not ld]
+
+    def restart(self, s):
+        self.start(s)
+        until("disco member back", lambda: self.put_via(s, "bench/back"), 60)
+
+    def stop(self):
+        for s in self.servers:
+            p = s.get("proc")
+            if p and p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+
+# ---------------------------------------------------------------------------- etcd
+
+class Etcd:
+    name = "etcd"
+    ports = {1: 23791, 2: 23792, 3: 23793}
+
+    def __init__(self, work):
+        self.env = dict(os.environ, BASE=f"{work}/etcd")
+        self.sh("wipe")
+        self.sh("start")
+        until("etcd leader", lambda: self.leader() is not None)
+
+    def sh(self, *args):
+        return subprocess.run([os.path.join(PERFLAB, "etcd-cluster.sh"), *args], env=self.env,
+                              capture_output=True, text=True, timeout=120)
+
+    def status(self, i):
+        st, body = call(self.ports[i], "POST", "/v3/maintenance/status", b"{}", timeout=0.5)
+        return json.loads(body) if st == 200 else None
+
+    def leader(self):
+        for i in self.ports:
+            try:
+                s = self.status(i)
+            except Exception:
+                continue
+            if s and s.get("leader") and s["leader"] == s["header"]["member_id"]:
+                return i
+        return None
+
+    def url(self):
+        return f"http://127.0.0.1:{self.ports[self.leader()]}"
+
+    def seed(self):
+        port = self.ports[self.leader()]
+        v = base64.b64encode(b"v" * 100).decode()
+        for n in range(READ_KEYS):
+            k = base64.b64encode(f"bench/key-{n}".encode()).decode()
+            call(port, "POST", "/v3/kv/put", json.dumps({"key": k, "value": v}).encode())
+
+    def put_via(self, i, key):
+        k = base64.b64encode(key.encode()).decode()
+        st, body = call(self.ports[i], "POST", "/v3/kv/put",
+                        json.dumps({"key": k, "value": "eA=="}).encode(), timeout=3.0)
+        return st == 200 and b'"error"' not in body
+
+    def kill_leader(self):
+        ld = self.leader()
+        self.sh("kill9-member", str(ld))
+        return ld, [i for i in self.ports if i != ld]
+
+    def restart(self, i):
+        self.sh("restart-member", str(i))
+        until("etcd member back", lambda: self.put_via(i, "bench/back"), 60)
+
+    def stop(self):
+        self.sh("stop")
+
+
+def failover(system):
+    """Kill the leader while a put is issued every 10 ms through the survivors; the time from the
+    kill until the first put issued after it is acknowledged."""
+    times = []
+    for t in range(TRIALS):
+        time.sleep(1)
+        killed, survivors = system.kill_leader()
+        t0 = time.monotonic()
+        ok_at = []
+        stop = threading.Event()
+
+        def writer(target, n):
+            key = f"fo/{t}/{n}"
+            try:
+                if system.put_via(target, key) and not stop.is_set():
+                    ok_at.append(time.monotonic())
+                    stop.set()
+            except Exception:
+                pass
+
+        n = 0
+        workers = []
+        while not stop.is_set() and time.monotonic() - t0 < 20:
+            th = threading.Thread(target=writer, args=(survivors[n % len(survivors)], n), daemon=True)
+            th.start()
+            workers.append(th)
+            n += 1
+            time.sleep(0.01)
+        for th in workers:
+            th.join(timeout=5)
+        if ok_at:
+            times.append(min(ok_at) - t0)
+            log(f"{system.name} failover trial {t + 1}: {times[-1]:.3f}s")
+        system.restart(killed)
+    return times
+
+
+def pct(vals, p):
+    s = sorted(vals)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def main():
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not installed (apt-get install wrk)")
+    if "etcd" in TARGETS and shutil.which("etcd") is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "etcd-server", "etcd-client"],
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), check=False)
+    results = {}
+    fail = {}
+    for name in TARGETS:
+        work = tempfile.mkdtemp(prefix=f"disco-cluster-bench-{name}-")
+        system = Disco(work) if name == "disco" else Etcd(work)
+        try:
+            system.seed()
+            tests = [("put", "put"), ("consistent", "get"), ("stale", "stale")]
+            if name == "disco":
+                tests.append(("get", None))
+            for ours, theirs in tests:
+                test = ours if name == "disco" else theirs
+                if test is None:
+                    continue
+                for c in CONNS:
+                    r = wrk(system.url(), name, test, c, f"{name}{c}{ours}{int(time.time())}")
+                    results[(name, ours, c)] = r
+                    log(name, ours, c, r and r.get("rps"), r and r.get("p99_ms"))
+            fail[name] = failover(system)
+        finally:
+            system.stop()
+            shutil.rmtree(work, ignore_errors=True)
+
+    rows = ["| test | conns | disco req/s | disco p50 / p99 (ms) | etcd req/s | etcd p50 / p99 (ms) | disco/etcd |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    label = {"put": "KV put", "consistent": "linearizable get (disco `?consistent`, etcd default)",
+             "stale": "stale get (disco `?stale`, etcd serializable)", "get": "default get (disco only)"}
+    for test in ["put", "consistent", "stale", "get"]:
+        for c in CONNS:
+            d = results.get(("disco", test, c))
+            e = results.get(("etcd", test, c))
+            if not d and not e:
+                continue
+            fmt = lambda r: (f"{float(r['rps']):,.0f}", f"{float(r['p50_ms']):.2f} / {float(r['p99_ms']):.2f}") if r else ("–", "–")
+            dr, dl = fmt(d)
+            er, el = fmt(e)
+            ratio = f"{float(d['rps']) / float(e['rps']):.2f}" if d and e and float(e["rps"]) > 0 else "–"
+            rows.append(f"| {label[test]} | {c} | {dr} | {dl} | {er} | {el} | {ratio} |")
+    rows.append("")
+    rows.append("| failover (kill -9 leader → first acknowledged put) | trials | median (s) | p90 (s) | max (s) |")
+    rows.append("|---|---:|---:|---:|---:|")
+    for name in TARGETS:
+        v = fail.get(name) or []
+        if v:
+            rows.append(f"| {name} | {len(v)} | {pct(v, 50):.2f} | {pct(v, 90):.2f} | {max(v):.2f} |")
+    out = "\n".join(rows) + "\n"
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    with open(OUT, "w") as f:
+        f.write(out)
+    print(out)
+
+
+if __name__ == "__main__":
+    main()
