@@ -182,3 +182,46 @@ fn config_dir_accepts_a_file_and_warns_on_unknown_keys() {
     assert!(a.log_text().contains("bogus_key"), "{}", a.log_text());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn kill9_after_snapshots_and_log_compaction_restarts_with_everything() {
+    // Snapshot every 64 entries and keep only 8 after it, so the log is compacted many
+    // times; a kill -9 must still restart from the last snapshot plus the log after it.
+    let cfg = std::env::temp_dir().join(format!("disco-test-compact-{}.json", std::process::id()));
+    std::fs::write(
+        &cfg,
+        r#"{"raft_snapshot_threshold": 64, "raft_trailing_logs": 8}"#,
+    )
+    .unwrap();
+    let cfg_s = cfg.display().to_string();
+    let mut a = Agent::start(
+        "t20d",
+        &[
+            "-server",
+            "-bootstrap",
+            "-data-dir",
+            "{dir}/data",
+            "-config-file",
+            &cfg_s,
+        ],
+    );
+    for round in 0..3 {
+        for i in 0..300 {
+            assert_eq!(
+                a.put(&format!("/v1/kv/c/{round}/{i}"), b"v").json(),
+                json!(true)
+            );
+        }
+        a.kill9();
+        a.restart();
+        let keys = a.get("/v1/kv/c/?keys").json();
+        assert_eq!(
+            keys.as_array().map(|k| k.len()),
+            Some(300 * (round + 1)),
+            "after kill -9 number {}:\n{}",
+            round + 1,
+            a.log_text()
+        );
+    }
+    let _ = std::fs::remove_file(&cfg);
+}

@@ -128,6 +128,20 @@ fn three_servers_form_and_serve_everywhere() {
         );
         assert_eq!(r.header("X-Consul-KnownLeader"), Some("true"));
     }
+    // A client agent rotates over the servers (followers included) for every call mode.
+    let client = Agent::client("c-form-cl", servers[0].serf_port(), &[]);
+    for i in 0..6 {
+        let key = format!("/v1/kv/from-client/{i}");
+        assert_eq!(
+            client.put(&key, b"c").json(),
+            json!(true),
+            "write {i} via the client"
+        );
+        assert_eq!(client.get(&format!("{key}?raw&consistent")).text(), "c");
+        assert_eq!(client.get(&format!("{key}?raw")).text(), "c");
+    }
+    drop(client);
+
     // A follower's own service registration reaches the catalog through the leader.
     let f = (l + 1) % 3;
     assert_eq!(

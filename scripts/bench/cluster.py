@@ -274,6 +274,7 @@ def main():
     for name in TARGETS:
         work = tempfile.mkdtemp(prefix=f"disco-cluster-bench-{name}-")
         system = Disco(work) if name == "disco" else Etcd(work)
+        ok = False
         try:
             system.seed()
             tests = [("put", "put"), ("consistent", "get"), ("stale", "stale")]
@@ -288,9 +289,13 @@ def main():
                     results[(name, ours, c)] = r
                     log(name, ours, c, r and r.get("rps"), r and r.get("p99_ms"))
             fail[name] = failover(system)
+            ok = True
         finally:
             system.stop()
-            shutil.rmtree(work, ignore_errors=True)
+            if ok:
+                shutil.rmtree(work, ignore_errors=True)
+            else:
+                log(f"failed; logs kept in {work}")
 
     rows = ["| test | conns | disco req/s | disco p50 / p99 (ms) | etcd req/s | etcd p50 / p99 (ms) | disco/etcd |",
             "|---|---:|---:|---:|---:|---:|---:|"]

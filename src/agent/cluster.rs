@@ -618,8 +618,10 @@ impl Agent {
                             .iter()
                             .map(|(_, id, info)| (*id, info.clone()))
                             .collect();
-                        let names: Vec<&str> =
-                            servers.iter().map(|(m, _, _)| m.id.name.as_str()).collect();
+                        let names: Vec<&str> = servers
+                            .iter()
+                            .map(|(_, _, info)| info.raft_addr.as_str())
+                            .collect();
                         info!(
                             "agent: Found expected number of peers, attempting bootstrap: {}",
                             names.join(",")
@@ -654,6 +656,7 @@ impl Agent {
                 method: "GET".into(),
                 uri: "/v1/status/peers".into(),
                 body: Vec::new(),
+                from_server: true,
             };
             match self.rpc.call(addr, req, Duration::from_secs(5)).await {
                 Ok(Reply::Http {

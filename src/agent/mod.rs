@@ -147,6 +147,7 @@ impl Agent {
                     pool: pool.clone(),
                     snapshot_threshold: cfg.raft_snapshot_threshold,
                     trailing_logs: cfg.raft_trailing_logs,
+                    snapshot_file: cfg.data_dir.as_ref().map(|d| d.join("raft-snapshot.bin")),
                 },
                 db.clone(),
                 durable,

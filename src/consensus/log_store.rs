@@ -174,9 +174,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogIdOf<TypeConfig>) -> Result<(), io::Error> {
-        self.meta
-            .insert(PURGED, encode(&Some(log_id))?)
-            .map_err(io_err)?;
+        // Stored bare (not as an Option): `get_log_state` reads it back as a `LogId`.
+        self.meta.insert(PURGED, encode(&log_id)?).map_err(io_err)?;
         let mut batch = sled::Batch::default();
         for item in self.log.range(..=log_id.index().to_be_bytes()) {
             let (k, _) = item.map_err(io_err)?;

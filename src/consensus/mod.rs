@@ -68,6 +68,8 @@ pub struct ConsensusOptions {
     pub snapshot_threshold: u64,
     /// Entries kept after a snapshot (so briefly absent servers catch up from the log).
     pub trailing_logs: u64,
+    /// Where snapshots are written (`None`: kept in memory, `-dev`).
+    pub snapshot_file: Option<std::path::PathBuf>,
 }
 
 /// A running consensus member.
@@ -114,7 +116,7 @@ impl Consensus {
         let store = Arc::new(RwLock::new(Store::new()));
         let log =
             LogStore::open(&db, durable).map_err(|e| ConsensusError::Storage(e.to_string()))?;
-        let sm = StateMachine::open(&db, store.clone(), durable)
+        let sm = StateMachine::open(&db, store.clone(), opts.snapshot_file.clone())
             .map_err(|e| ConsensusError::Storage(e.to_string()))?;
 
         let config = if opts.dev_timing {

@@ -4,7 +4,8 @@
 //! durability comes from the fsynced log plus periodic snapshots stored in sled. On start,
 //! openraft restores the latest snapshot and re-applies the committed log after it.
 
-use std::io::{self, Cursor};
+use std::io::{self, Cursor, Write};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use futures::{Stream, TryStreamExt};
@@ -36,28 +37,60 @@ struct Applied {
 pub struct StateMachine {
     store: Arc<RwLock<Store>>,
     applied: Arc<std::sync::Mutex<Applied>>,
-    db: sled::Db,
     snapshots: sled::Tree,
-    durable: bool,
+    /// Where the current snapshot lives on disk (`None`: in memory, `-dev`).
+    snapshot_file: Option<PathBuf>,
 }
 
 fn io_err(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+/// Replace `path` with `bytes` so that a crash leaves either the old or the new file, and the
+/// new one is on disk before this returns.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 impl StateMachine {
-    /// Open the snapshot tree of `db` around the shared store.
-    pub fn open(db: &sled::Db, store: Arc<RwLock<Store>>, durable: bool) -> sled::Result<Self> {
+    /// Open the state machine around the shared store. With `snapshot_file`, snapshots are
+    /// written there (fsynced, replaced atomically); without, they stay in `db`'s memory.
+    ///
+    /// Snapshots are kept out of sled on purpose: they are large single values, and Raft
+    /// purges the log as soon as one is saved, so the write must be durable beyond doubt
+    /// before that happens; a plain fsynced file and a rename give exactly that.
+    pub fn open(
+        db: &sled::Db,
+        store: Arc<RwLock<Store>>,
+        snapshot_file: Option<PathBuf>,
+    ) -> sled::Result<Self> {
         Ok(StateMachine {
             store,
             applied: Arc::default(),
-            db: db.clone(),
             snapshots: db.open_tree("raft_snapshot")?,
-            durable,
+            snapshot_file,
         })
     }
 
     fn load_snapshot(&self) -> io::Result<Option<StoredSnapshot>> {
+        if let Some(path) = &self.snapshot_file {
+            match std::fs::read(path) {
+                Ok(bytes) => return Ok(Some(postcard::from_bytes(&bytes).map_err(io_err)?)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // Snapshots written by earlier versions live in the sled tree.
         match self.snapshots.get(SNAPSHOT_KEY).map_err(io_err)? {
             Some(bytes) => Ok(Some(postcard::from_bytes(&bytes).map_err(io_err)?)),
             None => Ok(None),
@@ -66,9 +99,18 @@ impl StateMachine {
 
     async fn save_snapshot(&self, snap: &StoredSnapshot) -> io::Result<()> {
         let bytes = postcard::to_stdvec(snap).map_err(io_err)?;
-        self.snapshots.insert(SNAPSHOT_KEY, bytes).map_err(io_err)?;
-        if self.durable {
-            self.db.flush_async().await.map_err(io_err)?;
+        match &self.snapshot_file {
+            Some(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+                    .await
+                    .map_err(io_err)??;
+                // The legacy copy would shadow nothing (the file wins) but wastes space.
+                let _ = self.snapshots.remove(SNAPSHOT_KEY);
+            }
+            None => {
+                self.snapshots.insert(SNAPSHOT_KEY, bytes).map_err(io_err)?;
+            }
         }
         Ok(())
     }

@@ -36,11 +36,12 @@ pub fn is_server_path(path: &str) -> bool {
 /// Header marking a call a server received by forwarding, so it is never forwarded again.
 pub const FORWARDED: &str = "x-disco-forwarded";
 
-fn http_request(method: &Method, uri: &str, body: Bytes) -> RpcRequest {
+fn http_request(method: &Method, uri: &str, body: Bytes, from_server: bool) -> RpcRequest {
     RpcRequest::Http {
         method: method.as_str().to_string(),
         uri: uri.to_string(),
         body: body.to_vec(),
+        from_server,
     }
 }
 
@@ -48,7 +49,7 @@ fn http_request(method: &Method, uri: &str, body: Bytes) -> RpcRequest {
 pub async fn forward_http(agent: &Agent, method: &Method, uri: &str, body: Bytes) -> Response {
     relay(
         agent
-            .forward(http_request(method, uri, body), FORWARD_TIMEOUT)
+            .forward(http_request(method, uri, body, false), FORWARD_TIMEOUT)
             .await,
     )
 }
@@ -68,7 +69,10 @@ pub async fn forward_to_leader(
         return Err(body);
     }
     match agent
-        .forward_to_leader(http_request(method, uri, body.clone()), FORWARD_TIMEOUT)
+        .forward_to_leader(
+            http_request(method, uri, body.clone(), true),
+            FORWARD_TIMEOUT,
+        )
         .await
     {
         Some(r) => Ok(relay(r)),
@@ -116,16 +120,20 @@ impl RpcApi {
 
     async fn run(&self, req: RpcRequest) -> Reply {
         match req {
-            RpcRequest::Http { method, uri, body } => {
+            RpcRequest::Http {
+                method,
+                uri,
+                body,
+                from_server,
+            } => {
                 let Ok(method) = Method::from_bytes(method.as_bytes()) else {
                     return Reply::Error(format!("invalid method {method:?}"));
                 };
-                let Ok(req) = Request::builder()
-                    .method(method)
-                    .uri(&uri)
-                    .header(FORWARDED, "1")
-                    .body(Body::from(body))
-                else {
+                let mut builder = Request::builder().method(method).uri(&uri);
+                if from_server {
+                    builder = builder.header(FORWARDED, "1");
+                }
+                let Ok(req) = builder.body(Body::from(body)) else {
                     return Reply::Error(format!("invalid request URI {uri:?}"));
                 };
                 let resp = handle(State(self.agent.clone()), req).await;

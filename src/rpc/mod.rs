@@ -33,6 +33,9 @@ pub enum Request {
         uri: String,
         /// Body.
         body: Vec<u8>,
+        /// Sent by a follower to its leader: answer here, never forward again. A client
+        /// agent's call may still travel on from a follower to the leader.
+        from_server: bool,
     },
     /// Commit a command (a client agent's catalog sync).
     Apply(Command),
