@@ -190,7 +190,7 @@ fn kill9_after_snapshots_and_log_compaction_restarts_with_everything() {
     let cfg = std::env::temp_dir().join(format!("disco-test-compact-{}.json", std::process::id()));
     std::fs::write(
         &cfg,
-        r#"{"raft_snapshot_threshold": 64, "raft_trailing_logs": 8}"#,
+        r#"{"raft_snapshot_threshold": 64, "raft_trailing_logs": 8, "raft_snapshot_interval": "50ms"}"#,
     )
     .unwrap();
     let cfg_s = cfg.display().to_string();
@@ -212,6 +212,20 @@ fn kill9_after_snapshots_and_log_compaction_restarts_with_everything() {
                 json!(true)
             );
         }
+        // Wait until a snapshot past this round's writes exists (the log before it is purged).
+        let target = a.get("/v1/agent/self").json()["Stats"]["raft"]["applied_index"]
+            .as_str()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            .saturating_sub(64);
+        support::wait_for("a snapshot", std::time::Duration::from_secs(30), || {
+            let s = a.get("/v1/agent/self").json();
+            let snap: u64 = s["Stats"]["raft"]["last_snapshot_index"]
+                .as_str()?
+                .parse()
+                .ok()?;
+            (snap >= target).then_some(())
+        });
         a.kill9();
         a.restart();
         let keys = a.get("/v1/kv/c/?keys").json();

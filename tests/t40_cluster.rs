@@ -385,7 +385,7 @@ fn wiped_server_rejoins_from_a_snapshot() {
     let cfg = std::env::temp_dir().join(format!("disco-test-snap-{}.json", std::process::id()));
     std::fs::write(
         &cfg,
-        r#"{"raft_snapshot_threshold": 64, "raft_trailing_logs": 8}"#,
+        r#"{"raft_snapshot_threshold": 64, "raft_trailing_logs": 8, "raft_snapshot_interval": "50ms"}"#,
     )
     .unwrap();
     let cfg_s = cfg.display().to_string();

@@ -35,6 +35,9 @@ CONNS = [int(c) for c in os.environ.get("CONNS", "1 16 64").split()]
 TRIALS = int(os.environ.get("TRIALS", "10"))
 TARGETS = os.environ.get("TARGETS", "disco etcd").split()
 READ_KEYS = int(os.environ.get("READ_KEYS", "1000"))
+# Disk growth of disco's data dirs over this many KV puts (0 skips), in GROWTH_STEPS steps.
+GROWTH_WRITES = int(os.environ.get("GROWTH_WRITES", "0"))
+GROWTH_STEPS = int(os.environ.get("GROWTH_STEPS", "4"))
 OUT = os.environ.get("OUT", os.path.join(ROOT, "target/bench/cluster.md"))
 
 
@@ -258,6 +261,52 @@ def failover(system):
     return times
 
 
+def du(path):
+    total = 0
+    for dp, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(dp, f))
+            except OSError:
+                pass
+    return total
+
+
+def growth(system):
+    """Put GROWTH_WRITES unique keys through the leader in steps; the leader's data dir size,
+    its sled store and snapshot file, and the Raft log's live range after each step."""
+    rows = []
+    per_step = GROWTH_WRITES // GROWTH_STEPS
+    done = 0
+    for step in range(GROWTH_STEPS):
+        ld = system.leader()
+        env = dict(os.environ, TARGET="disco", TEST="put", PREFIX=f"g{step}", CONNS="64",
+                   LIMIT=str(per_step // 2), VALSIZE="100")
+        t0 = time.monotonic()
+        subprocess.run(["wrk", "-t2", "-c64", "-d900s", "--timeout", "5s", "-s", KV_LUA,
+                        f"http://127.0.0.1:{ld['http']}"], env=env, capture_output=True,
+                       timeout=1200)
+        took = time.monotonic() - t0
+        done += per_step
+        d = f"{system.work}/{ld['name']}"
+        st, body = call(ld["http"], "GET", "/v1/agent/self")
+        raft = json.loads(body)["Stats"]["raft"]
+        rss = 0
+        try:
+            with open(f"/proc/{ld['proc'].pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        rss = int(line.split()[1]) // 1024
+        except OSError:
+            pass
+        snap = os.path.join(d, "raft-snapshot.bin")
+        rows.append((done, du(d), du(os.path.join(d, "disco.sled")),
+                     os.path.getsize(snap) if os.path.exists(snap) else 0,
+                     raft.get("last_log_index"), raft.get("last_snapshot_index"), rss, took))
+        log("growth", rows[-1])
+    return rows
+
+
 def pct(vals, p):
     s = sorted(vals)
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
@@ -271,6 +320,7 @@ def main():
                        env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), check=False)
     results = {}
     fail = {}
+    grow = []
     for name in TARGETS:
         work = tempfile.mkdtemp(prefix=f"disco-cluster-bench-{name}-")
         system = Disco(work) if name == "disco" else Etcd(work)
@@ -289,6 +339,8 @@ def main():
                     results[(name, ours, c)] = r
                     log(name, ours, c, r and r.get("rps"), r and r.get("p99_ms"))
             fail[name] = failover(system)
+            if name == "disco" and GROWTH_WRITES > 0:
+                grow = growth(system)
             ok = True
         finally:
             system.stop()
@@ -319,6 +371,12 @@ def main():
         v = fail.get(name) or []
         if v:
             rows.append(f"| {name} | {len(v)} | {pct(v, 50):.2f} | {pct(v, 90):.2f} | {max(v):.2f} |")
+    if grow:
+        rows.append("")
+        rows.append("| puts so far | leader data dir (MiB) | sled (MiB) | snapshot file (MiB) | last log index | last snapshot index | leader RSS (MiB) | step took (s) |")
+        rows.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for n, total, sled, snap, lli, lsi, rss, took in grow:
+            rows.append(f"| {n:,} | {total / 2**20:.1f} | {sled / 2**20:.1f} | {snap / 2**20:.1f} | {lli} | {lsi} | {rss} | {took:.0f} |")
     out = "\n".join(rows) + "\n"
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:

@@ -148,6 +148,8 @@ impl Agent {
                     snapshot_threshold: cfg.raft_snapshot_threshold,
                     trailing_logs: cfg.raft_trailing_logs,
                     snapshot_file: cfg.data_dir.as_ref().map(|d| d.join("raft-snapshot.bin")),
+                    snapshot_interval: cfg.raft_snapshot_interval,
+                    raft_multiplier: cfg.raft_multiplier,
                 },
                 db.clone(),
                 durable,

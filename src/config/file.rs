@@ -18,7 +18,6 @@ pub struct ConfigWarning(pub String);
 /// Keys accepted and ignored because they configure features outside disco's scope or whose
 /// defaults are the only supported value.
 const IGNORED: &[&str] = &[
-    "performance",
     "telemetry",
     "addresses",
     "advertise_addr_wan",
@@ -180,6 +179,8 @@ pub fn apply_json(
             }
             "raft_trailing_logs" => cfg.raft_trailing_logs = r.uint(key, v, 0, u32::MAX as u64)?,
             "autopilot" => r.autopilot(cfg, key, v)?,
+            "raft_snapshot_interval" => cfg.raft_snapshot_interval = r.positive(key, v)?,
+            "performance" => r.performance(cfg, key, v)?,
             "acl" => r.acl(cfg, key, v)?,
             "limits" => r.limits(cfg, key, v)?,
             k if IGNORED.contains(&k) => {}
@@ -365,6 +366,26 @@ impl Reader<'_> {
                     a.server_stabilization_time = self.duration(&full, av)?
                 }
                 "disable_upgrade_migration" | "redundancy_zone_tag" | "upgrade_version_tag" => {}
+                other => self.warn(format!("{}: invalid config key {key}.{other}", self.source)),
+            }
+        }
+        Ok(())
+    }
+
+    fn performance(
+        &mut self,
+        cfg: &mut AgentConfig,
+        key: &str,
+        v: &Value,
+    ) -> Result<(), ConfigError> {
+        let obj = self.object(key, v)?;
+        for (k, pv) in obj {
+            let full = format!("{key}.{k}");
+            match k.as_str() {
+                "raft_multiplier" => cfg.raft_multiplier = self.uint(&full, pv, 1, 10)? as u32,
+                "leave_drain_time" | "rpc_hold_timeout" => {
+                    self.duration(&full, pv)?;
+                }
                 other => self.warn(format!("{}: invalid config key {key}.{other}", self.source)),
             }
         }

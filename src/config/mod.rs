@@ -151,6 +151,10 @@ pub struct AgentConfig {
     pub raft_trailing_logs: u64,
     /// Server health and dead-server cleanup (`autopilot`).
     pub autopilot: Autopilot,
+    /// How often the snapshot threshold is checked (`raft_snapshot_interval`).
+    pub raft_snapshot_interval: Duration,
+    /// Raft timing scale (`performance.raft_multiplier`, 1–10; 0: disco's default).
+    pub raft_multiplier: u32,
 }
 
 /// Consul's `autopilot` settings that disco acts on.
@@ -236,6 +240,8 @@ impl Default for AgentConfig {
             raft_snapshot_threshold: 16_384,
             raft_trailing_logs: 10_240,
             autopilot: Autopilot::default(),
+            raft_snapshot_interval: Duration::from_secs(30),
+            raft_multiplier: 0,
         }
     }
 }

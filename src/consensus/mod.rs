@@ -70,6 +70,21 @@ pub struct ConsensusOptions {
     pub trailing_logs: u64,
     /// Where snapshots are written (`None`: kept in memory, `-dev`).
     pub snapshot_file: Option<std::path::PathBuf>,
+    /// How often the snapshot threshold is checked.
+    pub snapshot_interval: Duration,
+    /// Timing scale (`performance.raft_multiplier`); 0 picks the default.
+    pub raft_multiplier: u32,
+}
+
+/// Heartbeat and election timeouts for a `raft_multiplier`. The leader lease equals the
+/// maximum election timeout, so a dead leader is replaced after about that long.
+pub fn raft_timing(multiplier: u32) -> (u64, u64, u64) {
+    let m = u64::from(if multiplier == 0 {
+        2
+    } else {
+        multiplier.min(10)
+    });
+    (50 * m, 250 * m, 500 * m)
 }
 
 /// A running consensus member.
@@ -81,6 +96,8 @@ pub struct Consensus {
     /// The sled database (also used by the agent for its local state).
     pub db: sled::Db,
     opts: ConsensusOptions,
+    /// When the leader last reached this server (AppendEntries, heartbeats included).
+    last_leader_contact: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// Encode the node metadata kept in the Raft membership.
@@ -119,27 +136,22 @@ impl Consensus {
         let sm = StateMachine::open(&db, store.clone(), opts.snapshot_file.clone())
             .map_err(|e| ConsensusError::Storage(e.to_string()))?;
 
-        let config = if opts.dev_timing {
-            Config {
-                cluster_name: "disco".into(),
-                heartbeat_interval: 35,
-                election_timeout_min: 100,
-                election_timeout_max: 200,
-                ..Default::default()
-            }
+        let (heartbeat, election_min, election_max) = if opts.dev_timing {
+            (35, 100, 200)
         } else {
-            Config {
-                cluster_name: "disco".into(),
-                heartbeat_interval: 150,
-                election_timeout_min: 1000,
-                election_timeout_max: 2000,
-                ..Default::default()
-            }
+            raft_timing(opts.raft_multiplier)
         };
+        // Snapshots are taken on a timer (`raft_snapshot_interval`, as Consul does) once the
+        // threshold is reached, not on every threshold crossing: under a heavy write load the
+        // latter would serialise the whole store every second or two.
         let config = Config {
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(opts.snapshot_threshold),
+            cluster_name: "disco".into(),
+            heartbeat_interval: heartbeat,
+            election_timeout_min: election_min,
+            election_timeout_max: election_max,
+            snapshot_policy: SnapshotPolicy::Never,
             max_in_snapshot_log_to_keep: opts.trailing_logs,
-            ..config
+            ..Default::default()
         };
         let config = Arc::new(
             config
@@ -155,11 +167,30 @@ impl Consensus {
         )
         .await
         .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
+        let snapshots = raft.clone();
+        let (threshold, interval) = (opts.snapshot_threshold, opts.snapshot_interval);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let m = snapshots.metrics().borrow_watched().clone();
+                if m.running_state.is_err() {
+                    return;
+                }
+                let applied = m.last_applied.map(|l| l.index).unwrap_or(0);
+                let snap = m.snapshot.map(|l| l.index).unwrap_or(0);
+                if applied.saturating_sub(snap) >= threshold
+                    && snapshots.trigger().snapshot().await.is_err()
+                {
+                    return;
+                }
+            }
+        });
         Ok(Consensus {
             raft,
             store,
             db,
             opts,
+            last_leader_contact: std::sync::Mutex::new(None),
         })
     }
 
@@ -313,7 +344,24 @@ impl Consensus {
 
     /// Serve a Raft message from a peer.
     pub async fn serve_rpc(&self, kind: crate::rpc::RaftKind, payload: &[u8]) -> Vec<u8> {
+        if kind == crate::rpc::RaftKind::Append
+            && let Ok(mut t) = self.last_leader_contact.lock()
+        {
+            *t = Some(std::time::Instant::now());
+        }
         network::serve(&self.raft, kind, payload).await
+    }
+
+    /// How long ago the leader was last heard from (`X-Consul-LastContact`): zero on the
+    /// leader, `None` when no leader has reached this server since it started.
+    pub fn last_contact(&self) -> Option<Duration> {
+        if self.is_leader() {
+            return Some(Duration::ZERO);
+        }
+        self.last_leader_contact
+            .lock()
+            .ok()
+            .and_then(|t| t.map(|t| t.elapsed()))
     }
 
     /// Stop the Raft member and flush storage.

@@ -392,10 +392,9 @@ fn self_json(agent: &Agent) -> serde_json::Value {
         );
         raft.insert(
             "last_contact".into(),
-            json!(if is_leader {
-                "0".to_string()
-            } else {
-                "never".to_string()
+            json!(match c.last_contact() {
+                Some(d) => crate::api::duration::format_go(d),
+                None => "never".to_string(),
             }),
         );
         raft.insert("protocol_version".into(), json!("3"));

@@ -49,6 +49,12 @@ where
         .consensus
         .as_ref()
         .is_some_and(|c| c.leader_addr().is_some());
+    let last_contact_ms = agent
+        .consensus
+        .as_ref()
+        .and_then(|c| c.last_contact())
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     let deadline = Instant::now() + wait + jitter(wait);
     loop {
         let (mut watch, result) = {
@@ -63,7 +69,7 @@ where
             let meta = Meta {
                 index,
                 known_leader,
-                last_contact_ms: 0,
+                last_contact_ms,
                 consistency: mode.as_str(),
             };
             return Ok(with_meta(json_bytes(status, body), meta));
