@@ -37,7 +37,9 @@ TARGETS = os.environ.get("TARGETS", "disco etcd").split()
 READ_KEYS = int(os.environ.get("READ_KEYS", "1000"))
 # Disk growth of disco's data dirs over this many KV puts (0 skips), in GROWTH_STEPS steps.
 GROWTH_WRITES = int(os.environ.get("GROWTH_WRITES", "0"))
-GROWTH_STEPS = int(os.environ.get("GROWTH_STEPS", "4"))
+GROWTH_STEP_S = int(os.environ.get("GROWTH_STEP_S", "30"))
+# GROWTH_ONLY=1 skips the throughput and failover runs.
+GROWTH_ONLY = os.environ.get("GROWTH_ONLY") == "1"
 OUT = os.environ.get("OUT", os.path.join(ROOT, "target/bench/cluster.md"))
 
 
@@ -273,24 +275,26 @@ def du(path):
 
 
 def growth(system):
-    """Put GROWTH_WRITES unique keys through the leader in steps; the leader's data dir size,
-    its sled store and snapshot file, and the Raft log's live range after each step."""
+    """Put unique keys through the leader at 64 connections in GROWTH_STEP_S-second steps until
+    GROWTH_WRITES entries are in the log; after each step: the leader's data dir, its sled
+    store, the snapshot file, the Raft indexes and the leader's RSS."""
     rows = []
-    per_step = GROWTH_WRITES // GROWTH_STEPS
-    done = 0
-    for step in range(GROWTH_STEPS):
+    step = 0
+    last = 0
+    while last < GROWTH_WRITES and step < 40:
         ld = system.leader()
         env = dict(os.environ, TARGET="disco", TEST="put", PREFIX=f"g{step}", CONNS="64",
-                   LIMIT=str(per_step // 2), VALSIZE="100")
+                   VALSIZE="100")
         t0 = time.monotonic()
-        subprocess.run(["wrk", "-t2", "-c64", "-d900s", "--timeout", "5s", "-s", KV_LUA,
+        subprocess.run(["wrk", "-t2", "-c64", f"-d{GROWTH_STEP_S}s", "--timeout", "5s", "-s", KV_LUA,
                         f"http://127.0.0.1:{ld['http']}"], env=env, capture_output=True,
-                       timeout=1200)
+                       timeout=GROWTH_STEP_S + 60)
         took = time.monotonic() - t0
-        done += per_step
+        step += 1
         d = f"{system.work}/{ld['name']}"
         st, body = call(ld["http"], "GET", "/v1/agent/self")
         raft = json.loads(body)["Stats"]["raft"]
+        last = int(raft.get("last_log_index", "0"))
         rss = 0
         try:
             with open(f"/proc/{ld['proc'].pid}/status") as f:
@@ -300,7 +304,7 @@ def growth(system):
         except OSError:
             pass
         snap = os.path.join(d, "raft-snapshot.bin")
-        rows.append((done, du(d), du(os.path.join(d, "disco.sled")),
+        rows.append((last, du(d), du(os.path.join(d, "disco.sled")),
                      os.path.getsize(snap) if os.path.exists(snap) else 0,
                      raft.get("last_log_index"), raft.get("last_snapshot_index"), rss, took))
         log("growth", rows[-1])
@@ -327,8 +331,8 @@ def main():
         ok = False
         try:
             system.seed()
-            tests = [("put", "put"), ("consistent", "get"), ("stale", "stale")]
-            if name == "disco":
+            tests = [] if GROWTH_ONLY else [("put", "put"), ("consistent", "get"), ("stale", "stale")]
+            if name == "disco" and not GROWTH_ONLY:
                 tests.append(("get", None))
             for ours, theirs in tests:
                 test = ours if name == "disco" else theirs
@@ -338,7 +342,8 @@ def main():
                     r = wrk(system.url(), name, test, c, f"{name}{c}{ours}{int(time.time())}")
                     results[(name, ours, c)] = r
                     log(name, ours, c, r and r.get("rps"), r and r.get("p99_ms"))
-            fail[name] = failover(system)
+            if not GROWTH_ONLY:
+                fail[name] = failover(system)
             if name == "disco" and GROWTH_WRITES > 0:
                 grow = growth(system)
             ok = True
@@ -373,7 +378,7 @@ def main():
             rows.append(f"| {name} | {len(v)} | {pct(v, 50):.2f} | {pct(v, 90):.2f} | {max(v):.2f} |")
     if grow:
         rows.append("")
-        rows.append("| puts so far | leader data dir (MiB) | sled (MiB) | snapshot file (MiB) | last log index | last snapshot index | leader RSS (MiB) | step took (s) |")
+        rows.append("| Raft log index | leader data dir (MiB) | sled (MiB) | snapshot file (MiB) | last log index | last snapshot index | leader RSS (MiB) | step took (s) |")
         rows.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
         for n, total, sled, snap, lli, lsi, rss, took in grow:
             rows.append(f"| {n:,} | {total / 2**20:.1f} | {sled / 2**20:.1f} | {snap / 2**20:.1f} | {lli} | {lsi} | {rss} | {took:.0f} |")

@@ -269,10 +269,11 @@ impl Agent {
 
     /// Commit a command through a server (client agents).
     pub(super) async fn forward_apply(&self, cmd: Command) -> Result<Response, AgentError> {
-        applied(
-            self.forward(Request::Apply(cmd), Duration::from_secs(30))
-                .await?,
-        )
+        let req = Request::Apply {
+            cmd,
+            from_server: false,
+        };
+        applied(self.forward(req, Duration::from_secs(30)).await?)
     }
 
     /// Commit a command through the leader (a follower's own writes).
@@ -284,7 +285,14 @@ impl Agent {
         let addr: SocketAddr = leader.parse().map_err(|_| AgentError::NoLeader)?;
         match self
             .rpc
-            .call(addr, Request::Apply(cmd), Duration::from_secs(30))
+            .call(
+                addr,
+                Request::Apply {
+                    cmd,
+                    from_server: true,
+                },
+                Duration::from_secs(30),
+            )
             .await
         {
             Ok(r) => applied(r),

@@ -110,8 +110,11 @@ fn load_or_create_node_id(cfg: &AgentConfig) -> std::io::Result<String> {
 
 fn open_db(data_dir: Option<&Path>) -> Result<sled::Db, AgentError> {
     match data_dir {
+        // sled caches up to 1 GiB by default; the hot data (the catalog and KV) is already in
+        // memory in the state store, so a small cache for the log tail is enough.
         Some(dir) => sled::Config::new()
             .path(dir.join("disco.sled"))
+            .cache_capacity(64 * 1024 * 1024)
             .mode(sled::Mode::HighThroughput)
             .open(),
         None => sled::Config::new().temporary(true).open(),
@@ -308,6 +311,16 @@ impl Agent {
 
     /// Commit a command through Raft and return its result.
     pub async fn write(&self, cmd: Command) -> Result<Response, AgentError> {
+        self.write_inner(cmd, true).await
+    }
+
+    /// Commit a command on this server only if it leads: the server RPC's `Apply` uses it, so
+    /// a command forwarded once is never forwarded again (no loops while leadership moves).
+    pub async fn write_here(&self, cmd: Command) -> Result<Response, AgentError> {
+        self.write_inner(cmd, false).await
+    }
+
+    async fn write_inner(&self, cmd: Command, may_forward: bool) -> Result<Response, AgentError> {
         let Some(c) = &self.consensus else {
             return self.forward_apply(cmd).await;
         };
@@ -315,9 +328,10 @@ impl Agent {
         let res = c.write(cmd.clone()).await;
         self.metrics.observe("consul.raft.apply", start.elapsed());
         let (resp, _) = match res {
-            Err(ConsensusError::ForwardTo(leader)) => {
+            Err(ConsensusError::ForwardTo(leader)) if may_forward && leader != c.rpc_addr() => {
                 return self.forward_apply_to(&leader, cmd).await;
             }
+            Err(ConsensusError::ForwardTo(_)) => return Err(AgentError::NoLeader),
             r => r?,
         };
         match resp {

@@ -150,6 +150,9 @@ impl Consensus {
             election_timeout_min: election_min,
             election_timeout_max: election_max,
             snapshot_policy: SnapshotPolicy::Never,
+            // A follower that merely missed heartbeats (a busy machine) cannot disrupt a
+            // healthy leader: it must first win a pre-vote.
+            enable_pre_vote: Some(true),
             max_in_snapshot_log_to_keep: opts.trailing_logs,
             ..Default::default()
         };
@@ -202,6 +205,11 @@ impl Consensus {
     /// This member's Raft ID.
     pub fn id(&self) -> u64 {
         self.opts.id
+    }
+
+    /// This member's server RPC address, as peers know it.
+    pub fn rpc_addr(&self) -> &str {
+        &self.opts.rpc_addr
     }
 
     /// Make this server the single voter of a new cluster, unless it already has Raft state.

@@ -79,11 +79,22 @@ impl PeerClient {
             .map_err(|e| RPCError::Unreachable(unreachable(format!("{}: {e}", self.addr))))?;
         let payload = postcard::to_stdvec(req)
             .map_err(|e| RPCError::Network(NetworkError::new(&WireError(e.to_string()))))?;
+        // openraft's per-call TTL follows the heartbeat interval (100 ms); on a busy machine
+        // an append batch can take longer than that without the peer being gone. Waiting a
+        // little longer, and reporting a slow answer as a network hiccup (retried at once)
+        // rather than an unreachable peer (backed off), keeps a loaded leader from starving
+        // its followers into an election.
+        let ttl = ttl.max(Duration::from_secs(1));
         let reply = self
             .pool
             .call(addr, Request::Raft { kind, payload }, ttl)
             .await
-            .map_err(|e| RPCError::Unreachable(unreachable(e)))?;
+            .map_err(|e| match e {
+                crate::rpc::RpcError::Timeout(_) => {
+                    RPCError::Network(NetworkError::new(&WireError(e.to_string())))
+                }
+                e => RPCError::Unreachable(unreachable(e)),
+            })?;
         let Reply::Raft(bytes) = reply else {
             return Err(RPCError::Unreachable(unreachable(format!(
                 "unexpected reply from {addr}"

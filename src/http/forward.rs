@@ -154,7 +154,11 @@ impl RpcApi {
                     Err(e) => Reply::Error(format!("reading response: {e}")),
                 }
             }
-            RpcRequest::Apply(cmd) => match self.agent.write(cmd).await {
+            RpcRequest::Apply { cmd, from_server } => match if from_server {
+                self.agent.write_here(cmd).await
+            } else {
+                self.agent.write(cmd).await
+            } {
                 Ok(r) => Reply::Applied(r),
                 Err(AgentError::BadRequest(e)) => Reply::Applied(CmdResponse::Error(e)),
                 Err(e) => Reply::Error(e.to_string()),

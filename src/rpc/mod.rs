@@ -37,8 +37,13 @@ pub enum Request {
         /// agent's call may still travel on from a follower to the leader.
         from_server: bool,
     },
-    /// Commit a command (a client agent's catalog sync).
-    Apply(Command),
+    /// Commit a command (a client agent's catalog sync, a follower's own writes).
+    Apply {
+        /// The command.
+        cmd: Command,
+        /// Sent by a server: commit here or fail, never forward again.
+        from_server: bool,
+    },
     /// The catalog's services and checks of one node (anti-entropy diff).
     NodeEntries(String),
     /// A Raft message between servers; the payload is the consensus layer's own encoding.
