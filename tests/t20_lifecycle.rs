@@ -187,12 +187,7 @@ fn config_dir_accepts_a_file_and_warns_on_unknown_keys() {
 fn kill9_after_snapshots_and_log_compaction_restarts_with_everything() {
     // Snapshot every 64 entries and keep only 8 after it, so the log is compacted many
     // times; a kill -9 must still restart from the last snapshot plus the log after it.
-    let cfg = std::env::temp_dir().join(format!("disco-test-compact-{}.json", std::process::id()));
-    std::fs::write(
-        &cfg,
-        r#"{"raft_snapshot_threshold": 64, "raft_trailing_logs": 8, "raft_snapshot_interval": "50ms"}"#,
-    )
-    .unwrap();
+    let cfg = support::config_file("compact", support::FAST_COMPACTION);
     let cfg_s = cfg.display().to_string();
     let mut a = Agent::start(
         "t20d",

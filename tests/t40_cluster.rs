@@ -382,12 +382,7 @@ fn base64_decode(s: &str) -> String {
 fn wiped_server_rejoins_from_a_snapshot() {
     // Small snapshot threshold and trailing log, so the leader's log no longer holds what a
     // wiped server needs and it must install a snapshot.
-    let cfg = std::env::temp_dir().join(format!("disco-test-snap-{}.json", std::process::id()));
-    std::fs::write(
-        &cfg,
-        r#"{"raft_snapshot_threshold": 64, "raft_trailing_logs": 8, "raft_snapshot_interval": "50ms"}"#,
-    )
-    .unwrap();
+    let cfg = support::config_file("snap", support::FAST_COMPACTION);
     let cfg_s = cfg.display().to_string();
     let mut servers = cluster_of("c-snap", 3, &["-config-file", &cfg_s]);
     for i in 0..300 {

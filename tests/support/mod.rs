@@ -403,3 +403,15 @@ pub fn raw_agent(name: &str, extra: &[&str]) -> (Command, PathBuf) {
     .stdin(Stdio::null());
     (cmd, dir)
 }
+
+/// A config file with `json` in the temp dir, named after `name` and this test process.
+pub fn config_file(name: &str, json: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("disco-test-{name}-{}.json", std::process::id()));
+    std::fs::write(&path, json).expect("config file");
+    path
+}
+
+/// Snapshot every 64 entries, checked every 50 ms, keeping 8 after it: compaction happens
+/// within a test's few hundred writes.
+pub const FAST_COMPACTION: &str =
+    r#"{"raft_snapshot_threshold": 64, "raft_trailing_logs": 8, "raft_snapshot_interval": "50ms"}"#;
