@@ -176,12 +176,25 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogIdOf<TypeConfig>) -> Result<(), io::Error> {
         // Stored bare (not as an Option): `get_log_state` reads it back as a `LogId`.
         self.meta.insert(PURGED, encode(&log_id)?).map_err(io_err)?;
+        // Removed in small batches: one sled batch of hundreds of thousands of removals
+        // makes sled hold on to well over a gigabyte for the life of the process.
+        const CHUNK: usize = 1024;
         let mut batch = sled::Batch::default();
+        let mut n = 0;
         for item in self.log.range(..=log_id.index().to_be_bytes()) {
             let (k, _) = item.map_err(io_err)?;
             batch.remove(k);
+            n += 1;
+            if n == CHUNK {
+                self.log
+                    .apply_batch(std::mem::take(&mut batch))
+                    .map_err(io_err)?;
+                n = 0;
+            }
         }
         self.log.apply_batch(batch).map_err(io_err)?;
-        self.flush().await
+        let res = self.flush().await;
+        super::state_machine::release_freed_memory();
+        res
     }
 }
