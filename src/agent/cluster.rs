@@ -222,19 +222,36 @@ impl Agent {
         let Some(g) = &self.gossip else {
             return Vec::new();
         };
-        let mut out: Vec<SocketAddr> = g
-            .members()
-            .into_iter()
-            .filter(|m| {
-                m.status == Status::Alive
-                    && m.id.tags.get("role").map(String::as_str) == Some("consul")
-                    && m.id.tags.get("dc") == Some(&self.cfg.datacenter)
-            })
-            .filter_map(|m| {
-                let port: u16 = m.id.tags.get("port")?.parse().ok()?;
-                Some(SocketAddr::new(m.id.addr.ip(), port))
-            })
-            .collect();
+        // Every forwarded call asks; the list only changes with the membership.
+        let version = g.version();
+        let cached = self
+            .servers_cache
+            .lock()
+            .ok()
+            .filter(|c| c.0 == version)
+            .map(|c| c.1.clone());
+        let mut out = match cached {
+            Some(c) => c,
+            None => {
+                let fresh: Vec<SocketAddr> = g
+                    .members()
+                    .into_iter()
+                    .filter(|m| {
+                        m.status == Status::Alive
+                            && m.id.tags.get("role").map(String::as_str) == Some("consul")
+                            && m.id.tags.get("dc") == Some(&self.cfg.datacenter)
+                    })
+                    .filter_map(|m| {
+                        let port: u16 = m.id.tags.get("port")?.parse().ok()?;
+                        Some(SocketAddr::new(m.id.addr.ip(), port))
+                    })
+                    .collect();
+                if let Ok(mut c) = self.servers_cache.lock() {
+                    *c = (version, fresh.clone());
+                }
+                fresh
+            }
+        };
         if !out.is_empty() {
             let start = self.rr.fetch_add(1, Ordering::Relaxed) % out.len();
             out.rotate_left(start);

@@ -87,6 +87,7 @@ pub struct Agent {
     shutdown: tokio::sync::watch::Sender<bool>,
     fatal: Mutex<Option<String>>,
     failed_since: Mutex<HashMap<String, Instant>>,
+    servers_cache: Mutex<(u64, Vec<std::net::SocketAddr>)>,
 }
 
 fn load_or_create_node_id(cfg: &AgentConfig) -> std::io::Result<String> {
@@ -192,6 +193,7 @@ impl Agent {
             shutdown,
             fatal: Mutex::new(None),
             failed_since: Mutex::new(HashMap::new()),
+            servers_cache: Mutex::new((u64::MAX, Vec::new())),
         });
 
         if let Some(c) = &agent.consensus

@@ -319,6 +319,11 @@ impl Gossip {
             })
     }
 
+    /// Bumped on every change of the member list: callers cache what they derive from it.
+    pub fn version(&self) -> u64 {
+        self.shared.table.read().map(|t| t.version()).unwrap_or(0)
+    }
+
     /// A receiver that changes whenever the member list does.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.shared.changes.subscribe()

@@ -62,11 +62,8 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
         && server_path
         && !raw_path.starts_with("/v1/status/")
         && !req.headers().contains_key(forward::FORWARDED);
-    let uri = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| raw_path.clone());
+    // Cheap (reference-counted); only turned into text when the call is forwarded.
+    let uri = req.uri().clone();
     let query = Query::parse(req.uri().query().unwrap_or(""));
     let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
         Ok(b) => b,
@@ -80,10 +77,16 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
     if forward_to_server {
         agent.metrics.incr("consul.http.requests");
         agent.metrics.incr("consul.client.rpc");
-        return forward::forward_http(&agent, &method, &uri, body).await;
+        let pq = uri
+            .path_and_query()
+            .map_or(raw_path.as_str(), |p| p.as_str());
+        return forward::forward_http(&agent, &method, pq, body).await;
     }
     let body = if forward_to_leader && !query.has("stale") {
-        match forward::forward_to_leader(&agent, &method, &uri, body).await {
+        let pq = uri
+            .path_and_query()
+            .map_or(raw_path.as_str(), |p| p.as_str());
+        match forward::forward_to_leader(&agent, &method, pq, body).await {
             Ok(resp) => {
                 agent.metrics.incr("consul.http.requests");
                 agent.metrics.incr("consul.rpc.forwarded_to_leader");
