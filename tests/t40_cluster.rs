@@ -43,6 +43,16 @@ fn cluster_of(prefix: &str, n: usize, extra: &[&str]) -> Vec<Agent> {
     all
 }
 
+/// Every server but those at `skip` (the ones a test killed).
+fn all_but<'a>(servers: &'a [Agent], skip: &[usize]) -> Vec<&'a Agent> {
+    servers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !skip.contains(i))
+        .map(|(_, a)| a)
+        .collect()
+}
+
 fn rpc_addr(a: &Agent) -> String {
     format!("127.0.0.1:{}", a.flag("-server-port").unwrap())
 }
@@ -194,12 +204,7 @@ fn three_servers_form_and_serve_everywhere() {
     let victim = (target + 1) % 3;
     let victim_addr = rpc_addr(&servers[victim]);
     servers[victim].kill9();
-    let live: Vec<&Agent> = servers
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != victim)
-        .map(|(_, a)| a)
-        .collect();
+    let live = all_but(&servers, &[victim]);
     let lead = live[leader(&live)];
     let (code, out, err) = cli(
         lead.http,
@@ -236,12 +241,7 @@ fn leader_failover_loses_no_acknowledged_write() {
     for round in 0..rounds {
         let refs: Vec<&Agent> = servers.iter().collect();
         let l = leader(&refs);
-        let survivors: Vec<u16> = servers
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != l)
-            .map(|(_, a)| a.http)
-            .collect();
+        let survivors: Vec<u16> = all_but(&servers, &[l]).iter().map(|a| a.http).collect();
         // Writers through the survivors while the leader dies.
         let stop = Arc::new(AtomicBool::new(false));
         let mut writers = Vec::new();
@@ -299,12 +299,7 @@ fn leader_failover_loses_no_acknowledged_write() {
         }
         std::thread::sleep(Duration::from_millis(300));
         servers[l].kill9();
-        let live: Vec<&Agent> = servers
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != l)
-            .map(|(_, a)| a)
-            .collect();
+        let live = all_but(&servers, &[l]);
         let nl = live[leader(&live)];
         let marker = format!("/v1/kv/fo/marker/{round}");
         wait_for("a write through the new leader", DEADLINE, || {
@@ -433,12 +428,7 @@ fn five_servers_survive_two_failures() {
     let other = (l + 1) % 5;
     servers[l].kill9();
     servers[other].kill9();
-    let live: Vec<&Agent> = servers
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != l && *i != other)
-        .map(|(_, a)| a)
-        .collect();
+    let live = all_but(&servers, &[l, other]);
     let nl = live[leader(&live)];
     for a in &live {
         wait_for("a write through each survivor", DEADLINE, || {
