@@ -1,14 +1,22 @@
-//! Services and checks registered on this agent, persisted in sled so a restarted agent
-//! restores them (as Consul does under `data_dir`).
+//! Services and checks registered on this agent. Those registered through the API are
+//! persisted in sled so a restarted agent restores them (as Consul does under `data_dir`);
+//! those from config files are not, because the config is their source of truth and is read
+//! again at every start and reload.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use tracing::warn;
 
 use crate::state::{Check, Service};
 
-/// The agent-owned services and checks, mirrored to sled on every change.
+/// The agent-owned services and checks.
 pub struct Local {
     services: BTreeMap<String, Service>,
     checks: BTreeMap<String, Check>,
+    /// IDs of services defined in config files (not persisted, replaced on reload).
+    config_services: BTreeSet<String>,
+    /// IDs of standalone checks defined in config files.
+    config_checks: BTreeSet<String>,
     svc_tree: sled::Tree,
     chk_tree: sled::Tree,
     db: sled::Db,
@@ -24,26 +32,61 @@ fn err(e: impl std::fmt::Display) -> LocalError {
     LocalError(e.to_string())
 }
 
+/// What a status update changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusChange {
+    /// The status differs from before.
+    pub status: bool,
+    /// The output differs from before.
+    pub output: bool,
+}
+
+/// Where a registration came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The HTTP API or the CLI: persisted.
+    Api,
+    /// A config file: kept in memory, owned by the config.
+    Config,
+}
+
 impl Local {
-    /// Load the local state from `db`.
+    /// Load the local state from `db`. Entries that no longer decode (written by an
+    /// incompatible version) are skipped with a warning rather than stopping the agent.
     pub fn open(db: &sled::Db, durable: bool) -> Result<Self, LocalError> {
         let svc_tree = db.open_tree("local_services").map_err(err)?;
         let chk_tree = db.open_tree("local_checks").map_err(err)?;
         let mut services = BTreeMap::new();
         for item in svc_tree.iter() {
-            let (_, v) = item.map_err(err)?;
-            let s: Service = postcard::from_bytes(&v).map_err(err)?;
-            services.insert(s.id.clone(), s);
+            let (k, v) = item.map_err(err)?;
+            match postcard::from_bytes::<Service>(&v) {
+                Ok(s) => {
+                    services.insert(s.id.clone(), s);
+                }
+                Err(e) => warn!(
+                    "agent: dropping unreadable saved service {:?}: {e}",
+                    String::from_utf8_lossy(&k)
+                ),
+            }
         }
         let mut checks = BTreeMap::new();
         for item in chk_tree.iter() {
-            let (_, v) = item.map_err(err)?;
-            let c: Check = postcard::from_bytes(&v).map_err(err)?;
-            checks.insert(c.check_id.clone(), c);
+            let (k, v) = item.map_err(err)?;
+            match postcard::from_bytes::<Check>(&v) {
+                Ok(c) => {
+                    checks.insert(c.check_id.clone(), c);
+                }
+                Err(e) => warn!(
+                    "agent: dropping unreadable saved check {:?}: {e}",
+                    String::from_utf8_lossy(&k)
+                ),
+            }
         }
         Ok(Local {
             services,
             checks,
+            config_services: BTreeSet::new(),
+            config_checks: BTreeSet::new(),
             svc_tree,
             chk_tree,
             db: db.clone(),
@@ -78,6 +121,16 @@ impl Local {
         self.checks.get(id)
     }
 
+    /// IDs of services that came from config files.
+    pub fn config_services(&self) -> &BTreeSet<String> {
+        &self.config_services
+    }
+
+    /// IDs of standalone checks that came from config files.
+    pub fn config_checks(&self) -> &BTreeSet<String> {
+        &self.config_checks
+    }
+
     /// Add or replace a service and its checks; returns the IDs of checks removed by
     /// `replace_checks`.
     pub fn add_service(
@@ -85,11 +138,18 @@ impl Local {
         svc: Service,
         checks: Vec<Check>,
         replace_checks: bool,
+        source: Source,
     ) -> Result<Vec<String>, LocalError> {
         let mut removed = Vec::new();
         if replace_checks {
             for c in self.checks.values() {
-                if c.service_id == svc.id && !checks.iter().any(|n| n.check_id == c.check_id) {
+                // Maintenance mode outlives re-registration; only `maint -disable` ends it.
+                if c.service_id == svc.id
+                    && !c
+                        .check_id
+                        .starts_with(crate::agent::SERVICE_MAINTENANCE_PREFIX)
+                    && !checks.iter().any(|n| n.check_id == c.check_id)
+                {
                     removed.push(c.check_id.clone());
                 }
             }
@@ -98,14 +158,30 @@ impl Local {
             self.checks.remove(id);
             self.chk_tree.remove(id.as_bytes()).map_err(err)?;
         }
-        self.svc_tree
-            .insert(svc.id.as_bytes(), postcard::to_stdvec(&svc).map_err(err)?)
-            .map_err(err)?;
+        match source {
+            Source::Api => {
+                self.svc_tree
+                    .insert(svc.id.as_bytes(), postcard::to_stdvec(&svc).map_err(err)?)
+                    .map_err(err)?;
+                self.config_services.remove(&svc.id);
+            }
+            Source::Config => {
+                self.svc_tree.remove(svc.id.as_bytes()).map_err(err)?;
+                self.config_services.insert(svc.id.clone());
+            }
+        }
         self.services.insert(svc.id.clone(), svc);
         for c in checks {
-            self.chk_tree
-                .insert(c.check_id.as_bytes(), postcard::to_stdvec(&c).map_err(err)?)
-                .map_err(err)?;
+            match source {
+                Source::Api => {
+                    self.chk_tree
+                        .insert(c.check_id.as_bytes(), postcard::to_stdvec(&c).map_err(err)?)
+                        .map_err(err)?;
+                }
+                Source::Config => {
+                    self.chk_tree.remove(c.check_id.as_bytes()).map_err(err)?;
+                }
+            }
             self.checks.insert(c.check_id.clone(), c);
         }
         self.flush()?;
@@ -117,6 +193,7 @@ impl Local {
         if self.services.remove(id).is_none() {
             return Ok(None);
         }
+        self.config_services.remove(id);
         self.svc_tree.remove(id.as_bytes()).map_err(err)?;
         let ids: Vec<String> = self
             .checks
@@ -126,6 +203,7 @@ impl Local {
             .collect();
         for c in &ids {
             self.checks.remove(c);
+            self.config_checks.remove(c);
             self.chk_tree.remove(c.as_bytes()).map_err(err)?;
         }
         self.flush()?;
@@ -133,10 +211,19 @@ impl Local {
     }
 
     /// Add or replace a check.
-    pub fn add_check(&mut self, c: Check) -> Result<(), LocalError> {
-        self.chk_tree
-            .insert(c.check_id.as_bytes(), postcard::to_stdvec(&c).map_err(err)?)
-            .map_err(err)?;
+    pub fn add_check(&mut self, c: Check, source: Source) -> Result<(), LocalError> {
+        match source {
+            Source::Api => {
+                self.chk_tree
+                    .insert(c.check_id.as_bytes(), postcard::to_stdvec(&c).map_err(err)?)
+                    .map_err(err)?;
+                self.config_checks.remove(&c.check_id);
+            }
+            Source::Config => {
+                self.chk_tree.remove(c.check_id.as_bytes()).map_err(err)?;
+                self.config_checks.insert(c.check_id.clone());
+            }
+        }
         self.checks.insert(c.check_id.clone(), c);
         self.flush()
     }
@@ -146,17 +233,26 @@ impl Local {
         if self.checks.remove(id).is_none() {
             return Ok(false);
         }
+        self.config_checks.remove(id);
         self.chk_tree.remove(id.as_bytes()).map_err(err)?;
         self.flush()?;
         Ok(true)
     }
 
-    /// Set a check's status and output (kept in memory; statuses are re-derived after a restart).
-    pub fn set_status(&mut self, id: &str, status: &str, output: &str) -> Result<(), LocalError> {
-        if let Some(c) = self.checks.get_mut(id) {
+    /// Set a check's status and output in memory (statuses are re-derived after a restart);
+    /// `None` if the check is gone.
+    pub fn set_status(&mut self, id: &str, status: &str, output: &str) -> Option<StatusChange> {
+        let c = self.checks.get_mut(id)?;
+        let change = StatusChange {
+            status: c.status != status,
+            output: c.output != output,
+        };
+        if change.status {
             c.status = status.to_string();
+        }
+        if change.output {
             c.output = output.to_string();
         }
-        Ok(())
+        Some(change)
     }
 }

@@ -39,6 +39,19 @@ impl Metrics {
         }
     }
 
+    /// Add `n` to a counter.
+    pub fn add(&self, name: &'static str, n: u64) {
+        if let Ok(mut c) = self.counters.lock() {
+            *c.entry(name).or_insert(0) += n;
+        }
+    }
+
+    /// Check statuses written to the catalog (one batch counts its checks).
+    pub fn check_updates_pushed(&self, n: usize) {
+        self.add("consul.agent.check.updates_pushed", n as u64);
+        self.incr("consul.agent.check.update_batches");
+    }
+
     /// Record one timing.
     pub fn observe(&self, name: &'static str, d: Duration) {
         let ms = d.as_secs_f64() * 1000.0;

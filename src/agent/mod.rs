@@ -3,8 +3,11 @@
 //! member that holds the catalog and KV store.
 
 mod cluster;
+mod definitions;
+mod health;
 mod local;
 pub mod metrics;
+mod sync;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,16 +16,16 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 pub use cluster::{SERF_FAILED_OUTPUT, member_tags};
-pub use local::Local;
+pub use health::{NODE_MAINTENANCE_ID, SERVICE_MAINTENANCE_PREFIX};
+pub use local::{Local, Source};
 pub use metrics::Metrics;
 
 use crate::config::AgentConfig;
 use crate::consensus::{Consensus, ConsensusError, ConsensusOptions, raft_id};
-use crate::state::{self, Check, CheckUpdate, Command, Node, Response, Service, Store, status};
+use crate::state::{Check, Command, Node, Response, Service, Store};
 
 /// Version disco reports where Consul clients expect Consul's (they gate features on it).
 pub const CONSUL_VERSION: &str = "1.21.0";
@@ -83,7 +86,9 @@ pub struct Agent {
     rpc: Arc<crate::rpc::Pool>,
     rr: AtomicUsize,
     local: RwLock<Local>,
-    ttl_timers: Mutex<HashMap<String, JoinHandle<()>>>,
+    health: health::Health,
+    /// Wakes the anti-entropy loop for a full sync now.
+    sync_now: tokio::sync::Notify,
     shutdown: tokio::sync::watch::Sender<bool>,
     fatal: Mutex<Option<String>>,
     failed_since: Mutex<HashMap<String, Instant>>,
@@ -189,7 +194,8 @@ impl Agent {
             rpc: pool,
             rr: AtomicUsize::new(0),
             local: RwLock::new(local),
-            ttl_timers: Mutex::new(HashMap::new()),
+            health: health::Health::new(),
+            sync_now: tokio::sync::Notify::new(),
             shutdown,
             fatal: Mutex::new(None),
             failed_since: Mutex::new(HashMap::new()),
@@ -217,23 +223,21 @@ impl Agent {
             );
         }
 
-        // Re-arm TTL timers of restored checks.
-        let ttl_checks: Vec<(String, u64)> = agent
-            .local
-            .read()
-            .map(|l| {
-                l.checks()
-                    .filter(|c| c.definition.ttl_ns > 0)
-                    .map(|c| (c.check_id.clone(), c.definition.ttl_ns))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for (id, ttl) in ttl_checks {
-            agent.arm_ttl(&id, ttl);
+        // Services and checks from config files, then the probes and TTL timers of every
+        // local check (restored ones included).
+        agent
+            .register_definitions(&agent.cfg.definitions.clone())
+            .await?;
+        for c in agent.local_checks() {
+            agent.start_check(&c);
         }
 
         let bg = agent.clone();
         tokio::spawn(async move { bg.sync_loop().await });
+        let bg = agent.clone();
+        tokio::spawn(async move { bg.status_push_loop().await });
+        let bg = agent.clone();
+        tokio::spawn(async move { bg.reap_critical_loop().await });
         let bg = agent.clone();
         tokio::spawn(async move { bg.reconcile_loop().await });
         let bg = agent.clone();
@@ -271,11 +275,7 @@ impl Agent {
 
     /// Stop Raft and flush storage.
     pub async fn stop(&self) {
-        if let Ok(mut t) = self.ttl_timers.lock() {
-            for (_, h) in t.drain() {
-                h.abort();
-            }
-        }
+        self.health.stop_all();
         if let Some(c) = &self.consensus {
             c.shutdown().await;
         }
@@ -390,28 +390,50 @@ impl Agent {
             .unwrap_or_default()
     }
 
-    /// Register (or replace) a service with its checks, persist it, and sync it into the
-    /// catalog before returning. With `replace_checks`, the service's other checks go away.
+    /// One local check.
+    pub fn local_check(&self, id: &str) -> Option<Check> {
+        self.local.read().ok()?.check(id).cloned()
+    }
+
+    /// Register (or replace) a service with its checks, persist it, start its checks and
+    /// sync it into the catalog before returning. With `replace_checks`, the service's
+    /// other checks go away.
     pub async fn register_service(
         self: &Arc<Self>,
-        mut service: Service,
+        service: Service,
         checks: Vec<Check>,
         replace_checks: bool,
     ) -> Result<(), AgentError> {
+        self.register_service_from(service, checks, replace_checks, Source::Api)
+            .await
+    }
+
+    pub(crate) async fn register_service_from(
+        self: &Arc<Self>,
+        mut service: Service,
+        mut checks: Vec<Check>,
+        replace_checks: bool,
+        source: Source,
+    ) -> Result<(), AgentError> {
         service.node = self.cfg.node_name.clone();
-        let removed = {
-            let mut l = self.local_mut()?;
-            l.add_service(service.clone(), checks.clone(), replace_checks)?
-        };
-        for c in &checks {
-            if c.definition.ttl_ns > 0 {
-                self.arm_ttl(&c.check_id, c.definition.ttl_ns);
-            } else {
-                self.disarm_ttl(&c.check_id);
+        for c in &mut checks {
+            c.node = self.cfg.node_name.clone();
+            // Re-registering a service keeps the status its checks already earned, as
+            // Consul does, so a redeploy that registers again does not flap the instance.
+            if let Some(old) = self.local_check(&c.check_id) {
+                c.status = old.status;
+                c.output = old.output;
             }
         }
+        let removed = {
+            let mut l = self.local_mut()?;
+            l.add_service(service.clone(), checks.clone(), replace_checks, source)?
+        };
         for id in &removed {
-            self.disarm_ttl(id);
+            self.stop_check(id);
+        }
+        for c in &checks {
+            self.start_check(c);
         }
         let mut cmds = Vec::new();
         for id in removed {
@@ -443,7 +465,7 @@ impl Agent {
             )));
         };
         for c in &check_ids {
-            self.disarm_ttl(c);
+            self.stop_check(c);
         }
         self.sync_best_effort(vec![Command::Deregister {
             node: self.cfg.node_name.clone(),
@@ -456,19 +478,37 @@ impl Agent {
 
     /// Register a standalone check (node-level or attached to a local service).
     pub async fn register_check(self: &Arc<Self>, check: Check) -> Result<(), AgentError> {
-        if !check.service_id.is_empty() && self.local_service(&check.service_id).is_none() {
-            return Err(AgentError::NotFound(format!(
-                "ServiceID \"{}\" does not exist",
-                check.service_id
-            )));
+        self.register_check_from(check, Source::Api).await
+    }
+
+    pub(crate) async fn register_check_from(
+        self: &Arc<Self>,
+        mut check: Check,
+        source: Source,
+    ) -> Result<(), AgentError> {
+        if !check.service_id.is_empty() {
+            let Some(svc) = self.local_service(&check.service_id) else {
+                return Err(AgentError::NotFound(format!(
+                    "ServiceID \"{}\" does not exist",
+                    check.service_id
+                )));
+            };
+            check.service_name = svc.service;
+            check.service_tags = svc.tags;
+        }
+        check.node = self.cfg.node_name.clone();
+        if source == Source::Config
+            && let Some(old) = self.local_check(&check.check_id)
+        {
+            // A reload keeps the status a check already earned.
+            check.status = old.status;
+            check.output = old.output;
         }
         {
             let mut l = self.local_mut()?;
-            l.add_check(check.clone())?;
+            l.add_check(check.clone(), source)?;
         }
-        if check.definition.ttl_ns > 0 {
-            self.arm_ttl(&check.check_id, check.definition.ttl_ns);
-        }
+        self.start_check(&check);
         self.sync_best_effort(vec![Command::Register {
             node: self.self_node(),
             skip_node_update: true,
@@ -490,7 +530,7 @@ impl Agent {
                 "Unknown check ID \"{id}\". Ensure that the check ID is passed, not the check name."
             )));
         }
-        self.disarm_ttl(id);
+        self.stop_check(id);
         self.sync_best_effort(vec![Command::Deregister {
             node: self.cfg.node_name.clone(),
             service_id: None,
@@ -498,236 +538,5 @@ impl Agent {
         }])
         .await;
         Ok(())
-    }
-
-    /// Set a TTL check's status (`agent/check/pass|warn|fail|update`).
-    pub async fn update_ttl(
-        self: &Arc<Self>,
-        id: &str,
-        new_status: &str,
-        output: &str,
-    ) -> Result<(), AgentError> {
-        if !status::is_valid(new_status) {
-            return Err(AgentError::BadRequest(format!(
-                "Invalid check status: '{new_status}'"
-            )));
-        }
-        let ttl = {
-            let mut l = self.local_mut()?;
-            let Some(c) = l.check(id) else {
-                return Err(AgentError::NotFound(format!(
-                    "CheckID \"{id}\" does not have associated TTL"
-                )));
-            };
-            if c.definition.ttl_ns == 0 {
-                return Err(AgentError::BadRequest(format!(
-                    "CheckID \"{id}\" does not have associated TTL"
-                )));
-            }
-            let ttl = c.definition.ttl_ns;
-            l.set_status(id, new_status, output)?;
-            ttl
-        };
-        self.arm_ttl(id, ttl);
-        self.push_status(id.to_string(), new_status.to_string(), output.to_string())
-            .await;
-        Ok(())
-    }
-
-    async fn push_status(&self, id: String, st: String, output: String) {
-        let cmd = Command::UpdateChecks(vec![CheckUpdate {
-            node: self.cfg.node_name.clone(),
-            check_id: id,
-            status: st,
-            output,
-        }]);
-        self.sync_best_effort(vec![cmd]).await;
-    }
-
-    fn arm_ttl(self: &Arc<Self>, id: &str, ttl_ns: u64) {
-        let agent = Arc::downgrade(self);
-        let check_id = id.to_string();
-        let handle = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_nanos(ttl_ns)).await;
-            let Some(agent) = agent.upgrade() else { return };
-            let output = {
-                let Ok(mut l) = agent.local.write() else {
-                    return;
-                };
-                let Some(c) = l.check(&check_id) else { return };
-                let out = if c.output.is_empty() || c.output.starts_with("TTL expired") {
-                    "TTL expired".to_string()
-                } else {
-                    format!(
-                        "TTL expired (last output before timeout follows): {}",
-                        c.output
-                    )
-                };
-                if l.set_status(&check_id, status::CRITICAL, &out).is_err() {
-                    return;
-                }
-                out
-            };
-            warn!(check = %check_id, "Check missed TTL, is now critical");
-            agent
-                .push_status(check_id, status::CRITICAL.to_string(), output)
-                .await;
-        });
-        if let Ok(mut t) = self.ttl_timers.lock()
-            && let Some(old) = t.insert(id.to_string(), handle)
-        {
-            old.abort();
-        }
-    }
-
-    fn disarm_ttl(&self, id: &str) {
-        if let Ok(mut t) = self.ttl_timers.lock()
-            && let Some(h) = t.remove(id)
-        {
-            h.abort();
-        }
-    }
-
-    /// Write commands now; a failure is left to the periodic sync to repair.
-    async fn sync_best_effort(&self, cmds: Vec<Command>) {
-        for cmd in cmds {
-            if let Err(e) = self.write(cmd).await {
-                warn!("failed to sync remote state: {e}");
-                return;
-            }
-        }
-    }
-
-    /// Bring the catalog entry of this node in line with the local state.
-    pub async fn sync_full(&self) -> Result<(), AgentError> {
-        let node = self.cfg.node_name.clone();
-        let mut cmds = Vec::new();
-        let mut node_checks = Vec::new();
-        if self.gossip.is_none() {
-            // Without gossip nobody else vouches for this node.
-            node_checks.push(Check {
-                node: node.clone(),
-                check_id: state::SERF_CHECK_ID.into(),
-                name: state::SERF_CHECK_NAME.into(),
-                status: status::PASSING.into(),
-                output: state::SERF_ALIVE_OUTPUT.into(),
-                ..Default::default()
-            });
-        }
-        let local_services = self.local_services();
-        let local_checks = self.local_checks();
-        let mut wanted_services: Vec<Service> = local_services.clone();
-        if self.cfg.server {
-            wanted_services.push(self.consul_service());
-        }
-        node_checks.extend(
-            local_checks
-                .iter()
-                .filter(|c| c.service_id.is_empty())
-                .cloned(),
-        );
-        cmds.push(Command::Register {
-            node: self.self_node(),
-            skip_node_update: false,
-            service: None,
-            checks: node_checks,
-        });
-        for s in &wanted_services {
-            let checks: Vec<Check> = local_checks
-                .iter()
-                .filter(|c| c.service_id == s.id)
-                .cloned()
-                .collect();
-            cmds.push(Command::Register {
-                node: self.self_node(),
-                skip_node_update: true,
-                service: Some(s.clone()),
-                checks,
-            });
-        }
-        // Drop what the catalog has for this node but the agent no longer owns.
-        let (have_services, have_checks) = self.catalog_entries().await?;
-        for s in &have_services {
-            if !wanted_services.iter().any(|w| w.id == s.id) {
-                cmds.push(Command::Deregister {
-                    node: node.clone(),
-                    service_id: Some(s.id.clone()),
-                    check_id: None,
-                });
-            }
-        }
-        for c in &have_checks {
-            let owned = c.check_id == state::SERF_CHECK_ID
-                || local_checks.iter().any(|l| l.check_id == c.check_id);
-            if !owned && c.service_id.is_empty() {
-                cmds.push(Command::Deregister {
-                    node: node.clone(),
-                    service_id: None,
-                    check_id: Some(c.check_id.clone()),
-                });
-            }
-        }
-        for cmd in cmds {
-            self.write(cmd).await?;
-        }
-        Ok(())
-    }
-
-    /// The `consul` service every server registers for itself.
-    fn consul_service(&self) -> Service {
-        let mut meta = std::collections::BTreeMap::new();
-        meta.insert("non_voter".into(), "false".into());
-        meta.insert("read_replica".into(), "false".into());
-        meta.insert("raft_version".into(), "3".into());
-        meta.insert("serf_protocol_current".into(), "2".into());
-        meta.insert("serf_protocol_max".into(), "5".into());
-        meta.insert("serf_protocol_min".into(), "1".into());
-        meta.insert("version".into(), CONSUL_VERSION.into());
-        Service {
-            node: self.cfg.node_name.clone(),
-            id: "consul".into(),
-            service: "consul".into(),
-            port: self.cfg.ports.server,
-            meta,
-            ..Default::default()
-        }
-    }
-
-    /// Periodic full sync (anti-entropy): at start once a leader exists, then every minute.
-    async fn sync_loop(self: Arc<Self>) {
-        let mut shutdown = self.shutdown_signal();
-        let mut synced = false;
-        let mut last_complaint: Option<Instant> = None;
-        loop {
-            let delay = if synced {
-                Duration::from_secs(60)
-            } else {
-                Duration::from_millis(200)
-            };
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.changed() => return,
-            }
-            if let Err(e) = self.require_leader() {
-                synced = false;
-                if last_complaint.is_none_or(|t: Instant| t.elapsed() > Duration::from_secs(15)) {
-                    last_complaint = Some(Instant::now());
-                    warn!("agent: failed to sync remote state: {e}");
-                }
-                continue;
-            }
-            match self.sync_full().await {
-                Ok(()) => {
-                    if !synced {
-                        info!("agent: Synced node info");
-                    }
-                    synced = true;
-                }
-                Err(e) => {
-                    warn!("agent: failed to sync remote state: {e}");
-                    synced = false;
-                }
-            }
-        }
     }
 }

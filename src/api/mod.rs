@@ -2,6 +2,7 @@
 //! rejected, as Consul does) and response bodies (PascalCase, empty collections never null).
 
 pub mod decode;
+pub mod definition;
 pub mod duration;
 pub mod input;
 pub mod output;

@@ -361,6 +361,19 @@ async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
     tokio::spawn(agent.clone().retry_join());
     println!("==> disco agent running!");
 
+    // SIGHUP reloads the service and check definitions of the config files.
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| e.to_string())?;
+    let reloader = agent.clone();
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            info!("Caught signal: hangup");
+            if let Err(e) = reloader.reload().await {
+                error!("agent: reload failed: {e}");
+            }
+        }
+    });
+
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| e.to_string())?;
     let mut shutdown = agent.shutdown_signal();

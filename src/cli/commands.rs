@@ -74,6 +74,18 @@ struct Common {
     /// Use the WAN pool.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     wan: Option<bool>,
+    /// Enable maintenance mode (maint).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    enable: Option<bool>,
+    /// Disable maintenance mode (maint).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    disable: Option<bool>,
+    /// Why maintenance mode is on (maint -enable).
+    #[arg(long)]
+    reason: Option<String>,
+    /// Service ID for maintenance mode instead of the node (maint).
+    #[arg(long)]
+    service: Option<String>,
     /// Positional arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     args: Vec<String>,
@@ -159,6 +171,8 @@ pub fn run(cmd: &str, rest: &[String]) -> i32 {
             ("services", Some("deregister")) => services_deregister(&client, &c).await,
             ("info", None) => info(&client).await,
             ("leave", None) => leave(&client).await,
+            ("reload", None) => reload(&client).await,
+            ("maint", None) => maint(&client, &c).await,
             ("members", None) => members(&client, &c).await,
             ("operator", Some("raft list-peers")) => list_peers(&client, &c).await,
             ("operator", Some("raft transfer-leader")) => transfer_leader(&client, &c).await,
@@ -597,6 +611,85 @@ async fn services_deregister(cl: &Client, c: &Common) -> CmdResult {
         .await
         .map_err(|e| format!("Error deregistering service \"{id}\": {e}"))?;
         println!("Deregistered service: {id}");
+    }
+    Ok(0)
+}
+
+async fn reload(cl: &Client) -> CmdResult {
+    cl.send(Method::PUT, "/v1/agent/reload", None)
+        .await
+        .map_err(|e| format!("Error reloading: {e}"))?;
+    println!("Configuration reload triggered");
+    Ok(0)
+}
+
+/// `disco maint`: list, enable or disable node or service maintenance mode.
+async fn maint(cl: &Client, c: &Common) -> CmdResult {
+    let enable = c.enable.unwrap_or(false);
+    let disable = c.disable.unwrap_or(false);
+    if enable && disable {
+        return Err("Only one of -enable or -disable may be provided".into());
+    }
+    if !enable && c.reason.is_some() {
+        return Err("Reason may only be provided with -enable".into());
+    }
+    if !enable && !disable {
+        if c.service.is_some() {
+            return Err("Service requires either -enable or -disable".into());
+        }
+        let checks = cl
+            .get_json("/v1/agent/checks")
+            .await
+            .map_err(|e| format!("Error getting checks: {e}"))?
+            .unwrap_or_default();
+        let Some(map) = checks.as_object() else {
+            return Ok(0);
+        };
+        let str_of =
+            |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        for (id, chk) in map {
+            if id == "_node_maintenance" {
+                println!("Node:");
+                println!("  Name:   {}", str_of(chk, "Node"));
+                println!("  Reason: {}", str_of(chk, "Notes"));
+                println!();
+            } else if let Some(sid) = id.strip_prefix("_service_maintenance:") {
+                println!("Service:");
+                println!("  ID:     {sid}");
+                println!("  Reason: {}", str_of(chk, "Notes"));
+                println!();
+            }
+        }
+        return Ok(0);
+    }
+    let mut query = format!("enable={enable}");
+    if let Some(r) = &c.reason {
+        query.push_str("&reason=");
+        query.push_str(&enc(r));
+    }
+    let state = if enable { "enabled" } else { "disabled" };
+    match &c.service {
+        Some(id) => {
+            let path = format!("/v1/agent/service/maintenance/{}?{query}", enc(id));
+            cl.send(Method::PUT, &path, None).await.map_err(|e| {
+                format!(
+                    "Error {} service maintenance: {e}",
+                    if enable { "enabling" } else { "disabling" }
+                )
+            })?;
+            println!("Service maintenance is now {state} for \"{id}\"");
+        }
+        None => {
+            cl.send(Method::PUT, &format!("/v1/agent/maintenance?{query}"), None)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "Error {} node maintenance: {e}",
+                        if enable { "enabling" } else { "disabling" }
+                    )
+                })?;
+            println!("Node maintenance is now {state}");
+        }
     }
     Ok(0)
 }

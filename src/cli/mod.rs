@@ -53,8 +53,10 @@ Available commands are:
     keygen         Generates a new encryption key
     kv             Interact with the key-value store
     leave          Gracefully leaves the cluster and shuts down
+    maint          Controls node or service maintenance mode
     members        Lists the members of the cluster
     operator       Provides cluster-level tools (raft list-peers, transfer-leader, remove-peer)
+    reload         Triggers the agent to reload configuration files
     services       Interact with services
     version        Prints the disco version"
         .to_string()

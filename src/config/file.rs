@@ -42,12 +42,7 @@ const IGNORED: &[&str] = &[
     "dns_config",
     "reconnect_timeout",
     "session_ttl_min",
-    "check_output_max_size",
     "limits",
-    "service",
-    "services",
-    "check",
-    "checks",
     "watches",
     "protocol",
     "raft_protocol",
@@ -64,7 +59,6 @@ const IGNORED: &[&str] = &[
     "statsd_addr",
     "statsite_addr",
     "enable_central_service_config",
-    "check_update_interval",
     "translate_wan_addrs",
     "acl_datacenter",
     "acl_default_policy",
@@ -106,6 +100,16 @@ pub fn load_path(cfg: &mut AgentConfig, path: &Path) -> Result<Vec<ConfigWarning
     }
     cfg.sources.push(path.to_path_buf());
     Ok(warnings)
+}
+
+/// Read the service and check definitions of `sources` again (for `reload`). The whole
+/// files are parsed and checked, so a file broken since start is reported, not half-read.
+pub fn load_definitions(sources: &[PathBuf]) -> Result<super::Definitions, ConfigError> {
+    let mut scratch = AgentConfig::default();
+    for p in sources {
+        load_path(&mut scratch, p)?;
+    }
+    Ok(scratch.definitions)
 }
 
 fn load_file(cfg: &mut AgentConfig, path: &Path) -> Result<Vec<ConfigWarning>, ConfigError> {
@@ -183,6 +187,33 @@ pub fn apply_json(
             "performance" => r.performance(cfg, key, v)?,
             "acl" => r.acl(cfg, key, v)?,
             "limits" => r.limits(cfg, key, v)?,
+            "check_output_max_size" => {
+                cfg.check_output_max_size = r.uint(key, v, 1, 64 << 20)? as usize
+            }
+            "check_update_interval" => cfg.check_update_interval = r.duration(key, v)?,
+            "ae_interval" => cfg.ae_interval = r.positive(key, v)?,
+            "check_reap_interval" => cfg.check_reap_interval = r.positive(key, v)?,
+            "check_deregister_interval_min" => {
+                cfg.check_deregister_interval_min = r.duration(key, v)?
+            }
+            "service" | "check" => {
+                let block = r.object_block(key, v)?;
+                let list = if key == "service" {
+                    &mut cfg.definitions.services
+                } else {
+                    &mut cfg.definitions.checks
+                };
+                list.push(block);
+            }
+            "services" | "checks" => {
+                let blocks = r.object_blocks(key, v)?;
+                let list = if key == "services" {
+                    &mut cfg.definitions.services
+                } else {
+                    &mut cfg.definitions.checks
+                };
+                list.extend(blocks);
+            }
             k if IGNORED.contains(&k) => {}
             k => r.warn(format!("{source}: invalid config key {k}")),
         }
@@ -212,6 +243,26 @@ impl Reader<'_> {
         v.as_str()
             .map(str::to_string)
             .ok_or_else(|| self.err(key, format!("expected a string, got {}", kind(v))))
+    }
+
+    /// A `service`/`check` block: an object, labelled for later errors.
+    fn object_block(&self, key: &str, v: &Value) -> Result<(String, Value), ConfigError> {
+        if !v.is_object() {
+            return Err(self.err(key, format!("expected an object, got {}", kind(v))));
+        }
+        Ok((format!("{}: {key}", self.source), v.clone()))
+    }
+
+    /// A `services`/`checks` list of objects, each labelled `key[i]`.
+    fn object_blocks(&self, key: &str, v: &Value) -> Result<Vec<(String, Value)>, ConfigError> {
+        let Some(items) = v.as_array() else {
+            return Err(self.err(key, format!("expected a list, got {}", kind(v))));
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.object_block(&format!("{key}[{i}]"), item))
+            .collect()
     }
 
     fn bool(&self, key: &str, v: &Value) -> Result<bool, ConfigError> {

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use file::{ConfigWarning, load_path, parse_log_level};
+pub use file::{ConfigWarning, load_definitions, load_path, parse_log_level};
 
 /// Configuration errors, each naming the key or flag and where it came from.
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +155,29 @@ pub struct AgentConfig {
     pub raft_snapshot_interval: Duration,
     /// Raft timing scale (`performance.raft_multiplier`, 1–10; 0: disco's default).
     pub raft_multiplier: u32,
+    /// Bytes of check output kept by default (`check_output_max_size`).
+    pub check_output_max_size: usize,
+    /// Least time between catalog updates of a check whose output changed but whose
+    /// status did not (`check_update_interval`; 0 pushes every change).
+    pub check_update_interval: Duration,
+    /// Full anti-entropy sync period (`ae_interval`).
+    pub ae_interval: Duration,
+    /// How often services critical for too long are looked for (`check_reap_interval`).
+    pub check_reap_interval: Duration,
+    /// Floor of `DeregisterCriticalServiceAfter` (`check_deregister_interval_min`).
+    pub check_deregister_interval_min: Duration,
+    /// `service`/`services`/`check`/`checks` blocks of the config files.
+    pub definitions: Definitions,
+}
+
+/// Service and check definitions from config files, kept as JSON until the agent validates
+/// them, each with a label (file and key) that names it in errors.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Definitions {
+    /// Service definitions.
+    pub services: Vec<(String, serde_json::Value)>,
+    /// Standalone check definitions.
+    pub checks: Vec<(String, serde_json::Value)>,
 }
 
 /// Consul's `autopilot` settings that disco acts on.
@@ -242,6 +265,12 @@ impl Default for AgentConfig {
             autopilot: Autopilot::default(),
             raft_snapshot_interval: Duration::from_secs(30),
             raft_multiplier: 0,
+            check_output_max_size: 4096,
+            check_update_interval: Duration::from_secs(300),
+            ae_interval: Duration::from_secs(60),
+            check_reap_interval: Duration::from_secs(30),
+            check_deregister_interval_min: Duration::from_secs(60),
+            definitions: Definitions::default(),
         }
     }
 }

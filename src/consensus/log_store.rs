@@ -26,6 +26,28 @@ pub struct LogStore {
     log: sled::Tree,
     meta: sled::Tree,
     durable: bool,
+    /// Held by the background purge thread; purges run one after another.
+    purging: std::sync::Arc<std::sync::Mutex<()>>,
+}
+
+/// Remove the log entries at or below `upto`, in small batches: one sled batch of hundreds
+/// of thousands of removals makes sled hold on to well over a gigabyte for the life of the
+/// process.
+fn remove_upto(log: &sled::Tree, upto: u64) -> sled::Result<()> {
+    const CHUNK: usize = 1024;
+    loop {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for item in log.range(..=upto.to_be_bytes()).take(CHUNK) {
+            let (k, _) = item?;
+            batch.remove(k);
+            n += 1;
+        }
+        log.apply_batch(batch)?;
+        if n < CHUNK {
+            return Ok(());
+        }
+    }
 }
 
 fn io_err(e: impl std::fmt::Display) -> io::Error {
@@ -48,6 +70,13 @@ impl LogStore {
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
             durable,
+            purging: Default::default(),
+        })
+        .inspect(|store| {
+            // Entries a crash left below the purge mark are removed in the background.
+            if let Ok(Some(purged)) = store.get_meta::<LogIdOf<TypeConfig>>(PURGED) {
+                store.remove_purged_in_background(purged.index());
+            }
         })
     }
 
@@ -56,6 +85,26 @@ impl LogStore {
             self.db.flush_async().await.map_err(io_err)?;
         }
         Ok(())
+    }
+
+    /// Delete the entries at or below `upto` on a background thread, one purge at a time.
+    fn remove_purged_in_background(&self, upto: u64) {
+        let (log, db, lock) = (self.log.clone(), self.db.clone(), self.purging.clone());
+        let spawned = std::thread::Builder::new()
+            .name("raft-log-purge".into())
+            .spawn(move || {
+                let Ok(_one_at_a_time) = lock.lock() else {
+                    return;
+                };
+                if let Err(e) = remove_upto(&log, upto) {
+                    tracing::warn!("raft log purge up to {upto} stopped: {e}");
+                }
+                let _ = db.flush();
+                super::state_machine::release_freed_memory();
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("raft log purge not started: {e}");
+        }
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
@@ -100,7 +149,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let last_purged: Option<LogIdOf<TypeConfig>> = self.get_meta(PURGED)?;
         let last = match self.log.last().map_err(io_err)? {
             Some((_, v)) => Some(decode::<EntryOf<TypeConfig>>(&v)?.log_id()),
-            None => last_purged,
+            None => None,
+        };
+        // Entries still waiting for the background purge do not count.
+        let last = match (last, &last_purged) {
+            (Some(l), Some(p)) if l.index() <= p.index() => last_purged.clone(),
+            (None, _) => last_purged.clone(),
+            (l, _) => l,
         };
         Ok(LogState {
             last_purged_log_id: last_purged,
@@ -176,25 +231,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogIdOf<TypeConfig>) -> Result<(), io::Error> {
         // Stored bare (not as an Option): `get_log_state` reads it back as a `LogId`.
         self.meta.insert(PURGED, encode(&log_id)?).map_err(io_err)?;
-        // Removed in small batches: one sled batch of hundreds of thousands of removals
-        // makes sled hold on to well over a gigabyte for the life of the process.
-        const CHUNK: usize = 1024;
-        let mut batch = sled::Batch::default();
-        let mut n = 0;
-        for item in self.log.range(..=log_id.index().to_be_bytes()) {
-            let (k, _) = item.map_err(io_err)?;
-            batch.remove(k);
-            n += 1;
-            if n == CHUNK {
-                self.log
-                    .apply_batch(std::mem::take(&mut batch))
-                    .map_err(io_err)?;
-                n = 0;
-            }
-        }
-        self.log.apply_batch(batch).map_err(io_err)?;
-        let res = self.flush().await;
-        super::state_machine::release_freed_memory();
-        res
+        self.flush().await?;
+        // The entries themselves go on a background thread: nothing reads below the purge
+        // mark once it is stored, and deleting a few hundred thousand keys inline would hold
+        // up appends and heartbeat answers for a noticeable time.
+        self.remove_purged_in_background(log_id.index());
+        Ok(())
     }
 }

@@ -133,17 +133,22 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(
         &mut self,
     ) -> Result<SnapshotOf<TypeConfig, Self::SnapshotData>, io::Error> {
-        // Serialize under the read lock together with the applied position so both match.
-        let (data, meta) = {
-            let store = self.store.read().map_err(io_err)?;
-            let applied = self.applied.lock().map_err(io_err)?;
+        // Serialize under the read lock together with the applied position so both match,
+        // on a blocking thread: a large store takes long enough to stall a runtime worker
+        // (and with it heartbeats and reads) on a small machine.
+        let (store, applied) = (self.store.clone(), self.applied.clone());
+        let (data, meta) = tokio::task::spawn_blocking(move || -> io::Result<_> {
+            let store = store.read().map_err(io_err)?;
+            let applied = applied.lock().map_err(io_err)?;
             let data = store.to_snapshot().map_err(io_err)?;
             let meta = SnapshotMetaOf::<TypeConfig> {
                 last_log_id: applied.last_applied,
                 last_membership: applied.last_membership.clone(),
             };
-            (data, meta)
-        };
+            Ok((data, meta))
+        })
+        .await
+        .map_err(io_err)??;
         let snap = StoredSnapshot {
             meta: meta.clone(),
             data,

@@ -114,6 +114,18 @@ pub async fn agent(
         }
         "reload" => {
             allow(method, &[M::PUT])?;
+            agent
+                .reload()
+                .await
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            return Ok(empty());
+        }
+        "maintenance" => {
+            allow(method, &[M::PUT])?;
+            let enable = enable_param(q)?;
+            agent
+                .node_maintenance(enable, q.get("reason").unwrap_or(""))
+                .await?;
             return Ok(empty());
         }
         _ => {}
@@ -121,6 +133,14 @@ pub async fn agent(
     if let Some(id) = rest.strip_prefix("service/deregister/") {
         allow(method, &[M::PUT])?;
         agent.deregister_service(id).await?;
+        return Ok(empty());
+    }
+    if let Some(id) = rest.strip_prefix("service/maintenance/") {
+        allow(method, &[M::PUT])?;
+        let enable = enable_param(q)?;
+        agent
+            .service_maintenance(id, enable, q.get("reason").unwrap_or(""))
+            .await?;
         return Ok(empty());
     }
     if let Some(id) = rest.strip_prefix("check/deregister/") {
@@ -219,6 +239,16 @@ pub async fn agent(
         StatusCode::NOT_FOUND,
         "Invalid URL path: not a recognized HTTP API endpoint",
     ))
+}
+
+/// The required `enable` parameter of the maintenance endpoints.
+fn enable_param(q: &Query) -> Result<bool, ApiError> {
+    match q.get("enable") {
+        None | Some("") => Err(ApiError::bad("Missing value for enable")),
+        Some("true" | "1" | "t" | "T" | "TRUE" | "True") => Ok(true),
+        Some("false" | "0" | "f" | "F" | "FALSE" | "False") => Ok(false),
+        Some(v) => Err(ApiError::bad(format!("Invalid value for enable: \"{v}\""))),
+    }
 }
 
 fn fxhash(b: &[u8]) -> u64 {
@@ -450,7 +480,7 @@ fn self_json(agent: &Agent) -> serde_json::Value {
         "Member": member_json(agent),
         "Stats": {
             "agent": {
-                "check_monitors": "0",
+                "check_monitors": agent.check_stats().monitors().to_string(),
                 "check_ttls": ttl.to_string(),
                 "checks": local_checks.len().to_string(),
                 "services": agent.local_services().len().to_string(),
@@ -530,6 +560,15 @@ fn metrics(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
             agent.started.elapsed().as_secs_f64(),
         ),
     ];
+    let cs = agent.check_stats();
+    gauges.push(("consul.agent.checks.runs", cs.runs() as f64));
+    for (name, q) in [
+        ("consul.agent.checks.schedule_lag_p50_ms", 0.5),
+        ("consul.agent.checks.schedule_lag_p99_ms", 0.99),
+    ] {
+        gauges.push((name, cs.lag_quantile_ms(q).unwrap_or(0.0)));
+    }
+    gauges.push(("consul.agent.checks.schedule_lag_max_ms", cs.lag_max_ms()));
     if let Some(g) = &agent.gossip {
         use std::sync::atomic::Ordering::Relaxed;
         let st = g.stats();

@@ -15,6 +15,12 @@ pub struct ApiError {
     allow: Option<String>,
 }
 
+impl From<crate::api::definition::Invalid> for ApiError {
+    fn from(e: crate::api::definition::Invalid) -> Self {
+        ApiError::bad(e.0)
+    }
+}
+
 impl ApiError {
     /// Any status.
     pub fn new(status: StatusCode, msg: impl Into<String>) -> Self {

@@ -111,6 +111,16 @@ pub struct CheckDefinition {
     pub ttl_ns: u64,
     /// Reap the service after this long critical, in nanoseconds.
     pub deregister_critical_service_after_ns: u64,
+    /// Report a redirect instead of following it.
+    pub disable_redirects: bool,
+    /// Bytes of output kept (0: the agent's `check_output_max_size`).
+    pub output_max_size: u64,
+    /// Consecutive successes before the status turns passing.
+    pub success_before_passing: i64,
+    /// Consecutive failures before the status turns warning.
+    pub failures_before_warning: i64,
+    /// Consecutive failures before the status turns critical.
+    pub failures_before_critical: i64,
 }
 
 /// A health check, node-level when `service_id` is empty.
