@@ -21,6 +21,7 @@
 # Usage: scripts/bench.sh            (KV/API vs etcd)
 #        scripts/bench.sh gossip     (LAN gossip at 5, 25 and 50 agents: scripts/bench/gossip.py)
 #        scripts/bench.sh cluster    (3 servers vs 3-member etcd: scripts/bench/cluster.py)
+#        scripts/bench.sh checks     (1000 HTTP + 1000 TTL checks on one agent: scripts/bench/checks.py)
 # Env (defaults in brackets):
 #   CONNS ["1 16 64"]  SECONDS_PER_RUN [10]  TARGETS ["disco etcd"]  DISCO_MODE [server|dev]
 #   DISCO_BIN [target/release/disco]  DISCO_EXTRA_ARGS []  DISCO_TESTS ["put get stale register health"]
@@ -38,6 +39,10 @@ HERE=$ROOT/scripts/bench
 # `scripts/bench.sh gossip`: the LAN gossip benchmark (5/25/50 agents), see scripts/bench/gossip.py.
 if [[ "${1:-}" == gossip ]]; then
   exec python3 "$HERE/gossip.py"
+fi
+# `scripts/bench.sh checks`: 1000 HTTP checks and 1000 TTL checks on one agent (scripts/bench/checks.py).
+if [[ "${1:-}" == checks ]]; then
+  exec python3 "$HERE/checks.py"
 fi
 # `scripts/bench.sh cluster`: three disco servers vs a three-member etcd (scripts/bench/cluster.py).
 if [[ "${1:-}" == cluster ]]; then

@@ -380,7 +380,6 @@ impl Agent {
             service_id: svc.id.clone(),
             service_name: svc.service.clone(),
             service_tags: svc.tags.clone(),
-            check_type: "maintenance".into(),
             ..Default::default()
         };
         self.register_check(check).await?;
@@ -416,7 +415,6 @@ impl Agent {
             name: "Node Maintenance Mode".into(),
             status: status::CRITICAL.into(),
             notes,
-            check_type: "maintenance".into(),
             ..Default::default()
         };
         self.register_check(check).await?;
