@@ -319,7 +319,7 @@ impl AgentConfig {
         if self.bootstrap_expect == 1 {
             warnings
                 .push("BootstrapExpect is set to 1; this is the same as Bootstrap mode.".into());
-        } else if self.bootstrap_expect > 1 && self.bootstrap_expect % 2 == 0 {
+        } else if self.bootstrap_expect > 1 && self.bootstrap_expect.is_multiple_of(2) {
             warnings.push(format!(
                 "bootstrap_expect = {}: A cluster with an even number of servers does not achieve optimum fault tolerance.",
                 self.bootstrap_expect

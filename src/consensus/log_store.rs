@@ -153,8 +153,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         };
         // Entries still waiting for the background purge do not count.
         let last = match (last, &last_purged) {
-            (Some(l), Some(p)) if l.index() <= p.index() => last_purged.clone(),
-            (None, _) => last_purged.clone(),
+            (Some(l), Some(p)) if l.index() <= p.index() => last_purged,
+            (None, _) => last_purged,
             (l, _) => l,
         };
         Ok(LogState {

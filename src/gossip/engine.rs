@@ -302,7 +302,7 @@ impl Engine {
         // Push-pull with one random live member every push_pull_interval: repairs anything
         // lost to dropped packets and heals partitions.
         let every = (self.timing.push_pull_interval.as_millis() / 1000).max(1) as u64;
-        if self.ticks % every == 0 && !self.left {
+        if self.ticks.is_multiple_of(every) && !self.left {
             let peers: Vec<SocketAddr> = self.foca.iter_members().map(|m| m.id().addr).collect();
             if !peers.is_empty() {
                 let pick = peers[(rand::random::<u64>() % peers.len() as u64) as usize];
