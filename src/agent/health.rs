@@ -3,6 +3,7 @@
 //! batches, maintenance mode, and reaping services critical for too long.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -30,7 +31,9 @@ pub(super) struct StatusPush {
 /// Check bookkeeping held by the agent.
 pub(super) struct Health {
     pub(super) runner: Runner,
-    ttl_timers: Mutex<HashMap<String, JoinHandle<()>>>,
+    ttl_timers: Mutex<HashMap<String, Arc<TtlTimer>>>,
+    /// Base of the TTL deadlines (nanoseconds since this instant).
+    epoch: Instant,
     critical_since: Mutex<HashMap<String, Instant>>,
     push_tx: mpsc::UnboundedSender<StatusPush>,
     push_rx: Mutex<Option<mpsc::UnboundedReceiver<StatusPush>>>,
@@ -42,6 +45,7 @@ impl Health {
         Health {
             runner: Runner::default(),
             ttl_timers: Mutex::new(HashMap::new()),
+            epoch: Instant::now(),
             critical_since: Mutex::new(HashMap::new()),
             push_tx,
             push_rx: Mutex::new(Some(push_rx)),
@@ -52,10 +56,14 @@ impl Health {
     pub(super) fn stop_all(&self) {
         self.runner.stop_all();
         if let Ok(mut t) = self.ttl_timers.lock() {
-            for (_, h) in t.drain() {
-                h.abort();
+            for (_, timer) in t.drain() {
+                timer.abort();
             }
         }
+    }
+
+    fn clock_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
     }
 
     fn note_status(&self, id: &str, st: &str) {
@@ -66,6 +74,23 @@ impl Health {
             m.entry(id.to_string()).or_insert_with(Instant::now);
         } else {
             m.remove(id);
+        }
+    }
+}
+
+/// One TTL check's timer: a task that sleeps until the deadline, re-reading it on wake.
+pub(super) struct TtlTimer {
+    deadline_ns: AtomicU64,
+    rearmed: tokio::sync::Notify,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl TtlTimer {
+    fn abort(&self) {
+        if let Ok(mut t) = self.task.lock()
+            && let Some(task) = t.take()
+        {
+            task.abort();
         }
     }
 }
@@ -212,39 +237,82 @@ impl Agent {
         Ok(())
     }
 
+    /// Start or push back check `id`'s TTL deadline. An update only moves the deadline of
+    /// the check's one timer task (an atomic store, plus a wake-up if it had expired), so
+    /// thousands of TTL updates a second cost no task churn.
     pub(super) fn arm_ttl(self: &Arc<Self>, id: &str, ttl_ns: u64) {
+        let Ok(mut timers) = self.health.ttl_timers.lock() else {
+            return;
+        };
+        let deadline = self.health.clock_ns() + ttl_ns;
+        if let Some(t) = timers.get(id) {
+            let old = t.deadline_ns.swap(deadline, Ordering::AcqRel);
+            // The task sleeps until the old deadline and re-reads it then; it needs waking
+            // only when it is parked after an expiry or the deadline moved earlier.
+            if deadline < old || old <= self.health.clock_ns() {
+                t.rearmed.notify_one();
+            }
+            return;
+        }
+        let timer = Arc::new(TtlTimer {
+            deadline_ns: AtomicU64::new(deadline),
+            rearmed: tokio::sync::Notify::new(),
+            task: Mutex::new(None),
+        });
         let agent = Arc::downgrade(self);
         let check_id = id.to_string();
-        let handle = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_nanos(ttl_ns)).await;
-            let Some(agent) = agent.upgrade() else { return };
-            let output = {
-                let Ok(l) = agent.local.read() else { return };
-                let Some(c) = l.check(&check_id) else { return };
-                if c.output.is_empty() || c.output.starts_with("TTL expired") {
-                    "TTL expired".to_string()
-                } else {
-                    format!(
-                        "TTL expired (last output before timeout follows): {}",
-                        c.output
-                    )
+        let t = timer.clone();
+        let epoch = self.health.epoch;
+        let task = tokio::spawn(async move {
+            loop {
+                let deadline = t.deadline_ns.load(Ordering::Acquire);
+                let now = epoch.elapsed().as_nanos() as u64;
+                if now < deadline {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_nanos(deadline - now)) => {}
+                        _ = t.rearmed.notified() => {}
+                    }
+                    continue;
                 }
-            };
-            warn!(check = %check_id, "Check missed TTL, is now critical");
-            agent.record_status(&check_id, status::CRITICAL, &output);
+                let Some(agent) = agent.upgrade() else { return };
+                // An update that raced the wake-up wins.
+                if t.deadline_ns.load(Ordering::Acquire) > epoch.elapsed().as_nanos() as u64 {
+                    continue;
+                }
+                agent.expire_ttl(&check_id);
+                drop(agent);
+                // Parked until the next update moves the deadline.
+                t.rearmed.notified().await;
+            }
         });
-        if let Ok(mut t) = self.health.ttl_timers.lock()
-            && let Some(old) = t.insert(id.to_string(), handle)
-        {
-            old.abort();
+        if let Ok(mut slot) = timer.task.lock() {
+            *slot = Some(task);
         }
+        timers.insert(id.to_string(), timer);
+    }
+
+    fn expire_ttl(&self, check_id: &str) {
+        let output = {
+            let Ok(l) = self.local.read() else { return };
+            let Some(c) = l.check(check_id) else { return };
+            if c.output.is_empty() || c.output.starts_with("TTL expired") {
+                "TTL expired".to_string()
+            } else {
+                format!(
+                    "TTL expired (last output before timeout follows): {}",
+                    c.output
+                )
+            }
+        };
+        warn!(check = %check_id, "Check missed TTL, is now critical");
+        self.record_status(check_id, status::CRITICAL, &output);
     }
 
     fn disarm_ttl(&self, id: &str) {
         if let Ok(mut t) = self.health.ttl_timers.lock()
-            && let Some(h) = t.remove(id)
+            && let Some(timer) = t.remove(id)
         {
-            h.abort();
+            timer.abort();
         }
     }
 
