@@ -11,12 +11,12 @@ use crate::api::decode::normalize;
 use crate::api::definition::{check_from, service_from};
 use crate::api::input::{CHECK_SCHEMA, CheckTypeIn, SERVICE_SCHEMA, ServiceDefinitionIn};
 use crate::config::Definitions;
-use crate::state::{Check, Service};
+use crate::state::{Check, CheckTuning, Service};
 
 /// Definitions validated and turned into rows.
 struct Resolved {
-    services: Vec<(Service, Vec<Check>)>,
-    checks: Vec<Check>,
+    services: Vec<(Service, Vec<(Check, CheckTuning)>)>,
+    checks: Vec<(Check, CheckTuning)>,
 }
 
 impl Agent {
@@ -99,7 +99,7 @@ impl Agent {
         let new_checks: BTreeSet<&str> = resolved
             .checks
             .iter()
-            .map(|c| c.check_id.as_str())
+            .map(|(c, _)| c.check_id.as_str())
             .collect();
         for id in old_checks
             .iter()
@@ -120,9 +120,10 @@ impl Agent {
             let unchanged = self.local_service(&svc.id).is_some_and(|old| {
                 old_services.contains(&svc.id)
                     && same_definition(&old, &svc)
-                    && checks.iter().all(|c| {
+                    && checks.iter().all(|(c, t)| {
                         self.local_check(&c.check_id)
                             .is_some_and(|o| o.definition == c.definition && o.name == c.name)
+                            && self.local_tuning(&c.check_id) == *t
                     })
             });
             if !unchanged {
@@ -130,13 +131,14 @@ impl Agent {
                     .await?;
             }
         }
-        for c in resolved.checks {
+        for (c, t) in resolved.checks {
             let unchanged = old_checks.contains(&c.check_id)
                 && self
                     .local_check(&c.check_id)
-                    .is_some_and(|o| o.definition == c.definition && o.name == c.name);
+                    .is_some_and(|o| o.definition == c.definition && o.name == c.name)
+                && self.local_tuning(&c.check_id) == t;
             if !unchanged {
-                self.register_check_from(c, Source::Config).await?;
+                self.register_check_from(c, t, Source::Config).await?;
             }
         }
         Ok(())

@@ -121,7 +121,12 @@ impl Agent {
             return;
         }
         self.disarm_ttl(&c.check_id);
-        match Probe::from_definition(&c.definition, self.cfg.check_output_max_size) {
+        let tuning = self
+            .local
+            .read()
+            .map(|l| l.tuning(&c.check_id))
+            .unwrap_or_default();
+        match Probe::from_definition(&c.definition, &tuning, self.cfg.check_output_max_size) {
             Some(probe) => {
                 let interval = Duration::from_nanos(c.definition.interval_ns);
                 if interval < crate::checks::MIN_INTERVAL {
@@ -131,11 +136,10 @@ impl Agent {
                         crate::checks::MIN_INTERVAL
                     );
                 }
-                let d = &c.definition;
                 let damping = Damping::new(
-                    d.success_before_passing,
-                    d.failures_before_warning,
-                    d.failures_before_critical,
+                    tuning.success_before_passing,
+                    tuning.failures_before_warning,
+                    tuning.failures_before_critical,
                 );
                 self.health.runner.start(
                     &c.check_id,
@@ -225,7 +229,7 @@ impl Agent {
                     "CheckID \"{id}\" does not have associated TTL"
                 )));
             }
-            let max = match c.definition.output_max_size {
+            let max = match l.tuning(id).output_max_size {
                 0 => self.cfg.check_output_max_size,
                 n => usize::try_from(n).unwrap_or(usize::MAX),
             };
@@ -450,7 +454,7 @@ impl Agent {
             service_tags: svc.tags.clone(),
             ..Default::default()
         };
-        self.register_check(check).await?;
+        self.register_check(check, Default::default()).await?;
         info!(service = %service_id, "Service entered maintenance mode");
         Ok(())
     }
@@ -485,7 +489,7 @@ impl Agent {
             notes,
             ..Default::default()
         };
-        self.register_check(check).await?;
+        self.register_check(check, Default::default()).await?;
         info!("Node entered maintenance mode");
         Ok(())
     }

@@ -7,18 +7,21 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::warn;
 
-use crate::state::{Check, Service};
+use crate::state::{Check, CheckTuning, Service};
 
 /// The agent-owned services and checks.
 pub struct Local {
     services: BTreeMap<String, Service>,
     checks: BTreeMap<String, Check>,
+    /// How each check runs (only non-default entries).
+    tuning: BTreeMap<String, CheckTuning>,
     /// IDs of services defined in config files (not persisted, replaced on reload).
     config_services: BTreeSet<String>,
     /// IDs of standalone checks defined in config files.
     config_checks: BTreeSet<String>,
     svc_tree: sled::Tree,
     chk_tree: sled::Tree,
+    tuning_tree: sled::Tree,
     db: sled::Db,
     durable: bool,
 }
@@ -56,6 +59,14 @@ impl Local {
     pub fn open(db: &sled::Db, durable: bool) -> Result<Self, LocalError> {
         let svc_tree = db.open_tree("local_services").map_err(err)?;
         let chk_tree = db.open_tree("local_checks").map_err(err)?;
+        let tuning_tree = db.open_tree("local_check_tuning").map_err(err)?;
+        let mut tuning = BTreeMap::new();
+        for item in tuning_tree.iter() {
+            let (k, v) = item.map_err(err)?;
+            if let Ok(t) = postcard::from_bytes::<CheckTuning>(&v) {
+                tuning.insert(String::from_utf8_lossy(&k).into_owned(), t);
+            }
+        }
         let mut services = BTreeMap::new();
         for item in svc_tree.iter() {
             let (k, v) = item.map_err(err)?;
@@ -85,10 +96,12 @@ impl Local {
         Ok(Local {
             services,
             checks,
+            tuning,
             config_services: BTreeSet::new(),
             config_checks: BTreeSet::new(),
             svc_tree,
             chk_tree,
+            tuning_tree,
             db: db.clone(),
             durable,
         })
@@ -121,6 +134,50 @@ impl Local {
         self.checks.get(id)
     }
 
+    /// How check `id` runs (the defaults when nothing was set).
+    pub fn tuning(&self, id: &str) -> CheckTuning {
+        self.tuning.get(id).cloned().unwrap_or_default()
+    }
+
+    fn put_check(&mut self, c: Check, t: CheckTuning, source: Source) -> Result<(), LocalError> {
+        let id = c.check_id.clone();
+        match source {
+            Source::Api => {
+                self.chk_tree
+                    .insert(id.as_bytes(), postcard::to_stdvec(&c).map_err(err)?)
+                    .map_err(err)?;
+                if t == CheckTuning::default() {
+                    self.tuning_tree.remove(id.as_bytes()).map_err(err)?;
+                } else {
+                    self.tuning_tree
+                        .insert(id.as_bytes(), postcard::to_stdvec(&t).map_err(err)?)
+                        .map_err(err)?;
+                }
+                self.config_checks.remove(&id);
+            }
+            Source::Config => {
+                self.chk_tree.remove(id.as_bytes()).map_err(err)?;
+                self.tuning_tree.remove(id.as_bytes()).map_err(err)?;
+            }
+        }
+        if t == CheckTuning::default() {
+            self.tuning.remove(&id);
+        } else {
+            self.tuning.insert(id.clone(), t);
+        }
+        self.checks.insert(id, c);
+        Ok(())
+    }
+
+    fn drop_check(&mut self, id: &str) -> Result<(), LocalError> {
+        self.checks.remove(id);
+        self.tuning.remove(id);
+        self.config_checks.remove(id);
+        self.chk_tree.remove(id.as_bytes()).map_err(err)?;
+        self.tuning_tree.remove(id.as_bytes()).map_err(err)?;
+        Ok(())
+    }
+
     /// IDs of services that came from config files.
     pub fn config_services(&self) -> &BTreeSet<String> {
         &self.config_services
@@ -136,7 +193,7 @@ impl Local {
     pub fn add_service(
         &mut self,
         svc: Service,
-        checks: Vec<Check>,
+        checks: Vec<(Check, CheckTuning)>,
         replace_checks: bool,
         source: Source,
     ) -> Result<Vec<String>, LocalError> {
@@ -148,15 +205,14 @@ impl Local {
                     && !c
                         .check_id
                         .starts_with(crate::agent::SERVICE_MAINTENANCE_PREFIX)
-                    && !checks.iter().any(|n| n.check_id == c.check_id)
+                    && !checks.iter().any(|(n, _)| n.check_id == c.check_id)
                 {
                     removed.push(c.check_id.clone());
                 }
             }
         }
         for id in &removed {
-            self.checks.remove(id);
-            self.chk_tree.remove(id.as_bytes()).map_err(err)?;
+            self.drop_check(id)?;
         }
         match source {
             Source::Api => {
@@ -171,18 +227,11 @@ impl Local {
             }
         }
         self.services.insert(svc.id.clone(), svc);
-        for c in checks {
-            match source {
-                Source::Api => {
-                    self.chk_tree
-                        .insert(c.check_id.as_bytes(), postcard::to_stdvec(&c).map_err(err)?)
-                        .map_err(err)?;
-                }
-                Source::Config => {
-                    self.chk_tree.remove(c.check_id.as_bytes()).map_err(err)?;
-                }
+        for (c, t) in checks {
+            if source == Source::Config {
+                self.config_checks.remove(&c.check_id);
             }
-            self.checks.insert(c.check_id.clone(), c);
+            self.put_check(c, t, source)?;
         }
         self.flush()?;
         Ok(removed)
@@ -202,39 +251,32 @@ impl Local {
             .map(|c| c.check_id.clone())
             .collect();
         for c in &ids {
-            self.checks.remove(c);
-            self.config_checks.remove(c);
-            self.chk_tree.remove(c.as_bytes()).map_err(err)?;
+            self.drop_check(c)?;
         }
         self.flush()?;
         Ok(Some(ids))
     }
 
     /// Add or replace a check.
-    pub fn add_check(&mut self, c: Check, source: Source) -> Result<(), LocalError> {
-        match source {
-            Source::Api => {
-                self.chk_tree
-                    .insert(c.check_id.as_bytes(), postcard::to_stdvec(&c).map_err(err)?)
-                    .map_err(err)?;
-                self.config_checks.remove(&c.check_id);
-            }
-            Source::Config => {
-                self.chk_tree.remove(c.check_id.as_bytes()).map_err(err)?;
-                self.config_checks.insert(c.check_id.clone());
-            }
+    pub fn add_check(
+        &mut self,
+        c: Check,
+        t: CheckTuning,
+        source: Source,
+    ) -> Result<(), LocalError> {
+        if source == Source::Config {
+            self.config_checks.insert(c.check_id.clone());
         }
-        self.checks.insert(c.check_id.clone(), c);
+        self.put_check(c, t, source)?;
         self.flush()
     }
 
     /// Remove a check; false if it did not exist.
     pub fn remove_check(&mut self, id: &str) -> Result<bool, LocalError> {
-        if self.checks.remove(id).is_none() {
+        if !self.checks.contains_key(id) {
             return Ok(false);
         }
-        self.config_checks.remove(id);
-        self.chk_tree.remove(id.as_bytes()).map_err(err)?;
+        self.drop_check(id)?;
         self.flush()?;
         Ok(true)
     }

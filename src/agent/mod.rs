@@ -25,7 +25,7 @@ pub use metrics::Metrics;
 
 use crate::config::AgentConfig;
 use crate::consensus::{Consensus, ConsensusError, ConsensusOptions, raft_id};
-use crate::state::{Check, Command, Node, Response, Service, Store};
+use crate::state::{Check, CheckTuning, Command, Node, Response, Service, Store};
 
 /// Version disco reports where Consul clients expect Consul's (they gate features on it).
 pub const CONSUL_VERSION: &str = "1.21.0";
@@ -395,13 +395,18 @@ impl Agent {
         self.local.read().ok()?.check(id).cloned()
     }
 
+    /// How local check `id` runs.
+    pub fn local_tuning(&self, id: &str) -> CheckTuning {
+        self.local.read().map(|l| l.tuning(id)).unwrap_or_default()
+    }
+
     /// Register (or replace) a service with its checks, persist it, start its checks and
     /// sync it into the catalog before returning. With `replace_checks`, the service's
     /// other checks go away.
     pub async fn register_service(
         self: &Arc<Self>,
         service: Service,
-        checks: Vec<Check>,
+        checks: Vec<(Check, CheckTuning)>,
         replace_checks: bool,
     ) -> Result<(), AgentError> {
         self.register_service_from(service, checks, replace_checks, Source::Api)
@@ -411,12 +416,12 @@ impl Agent {
     pub(crate) async fn register_service_from(
         self: &Arc<Self>,
         mut service: Service,
-        mut checks: Vec<Check>,
+        mut checks: Vec<(Check, CheckTuning)>,
         replace_checks: bool,
         source: Source,
     ) -> Result<(), AgentError> {
         service.node = self.cfg.node_name.clone();
-        for c in &mut checks {
+        for (c, _) in &mut checks {
             c.node = self.cfg.node_name.clone();
             // Re-registering a service keeps the status its checks already earned, as
             // Consul does, so a redeploy that registers again does not flap the instance.
@@ -432,9 +437,10 @@ impl Agent {
         for id in &removed {
             self.stop_check(id);
         }
-        for c in &checks {
+        for (c, _) in &checks {
             self.start_check(c);
         }
+        let checks: Vec<Check> = checks.into_iter().map(|(c, _)| c).collect();
         let mut cmds = Vec::new();
         for id in removed {
             cmds.push(Command::Deregister {
@@ -477,13 +483,18 @@ impl Agent {
     }
 
     /// Register a standalone check (node-level or attached to a local service).
-    pub async fn register_check(self: &Arc<Self>, check: Check) -> Result<(), AgentError> {
-        self.register_check_from(check, Source::Api).await
+    pub async fn register_check(
+        self: &Arc<Self>,
+        check: Check,
+        tuning: CheckTuning,
+    ) -> Result<(), AgentError> {
+        self.register_check_from(check, tuning, Source::Api).await
     }
 
     pub(crate) async fn register_check_from(
         self: &Arc<Self>,
         mut check: Check,
+        tuning: CheckTuning,
         source: Source,
     ) -> Result<(), AgentError> {
         if !check.service_id.is_empty() {
@@ -506,7 +517,7 @@ impl Agent {
         }
         {
             let mut l = self.local_mut()?;
-            l.add_check(check.clone(), source)?;
+            l.add_check(check.clone(), tuning, source)?;
         }
         self.start_check(&check);
         self.sync_best_effort(vec![Command::Register {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::api::input::{CheckTypeIn, ServiceDefinitionIn, TaggedAddressIn, WeightsIn};
-use crate::state::{Check, CheckDefinition, Service, TaggedAddress, Weights, status};
+use crate::state::{Check, CheckDefinition, CheckTuning, Service, TaggedAddress, Weights, status};
 
 /// A definition Consul would refuse, with its message (answered as `400`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,7 +88,7 @@ pub fn check_from(
     default_name: String,
     service: Option<&Service>,
     script_allowed: bool,
-) -> Result<Check, Invalid> {
+) -> Result<(Check, CheckTuning), Invalid> {
     if !c.status.is_empty() && !status::is_valid(&c.status) {
         return Err(bad(
             "Invalid check: Status for checks must 'passing', 'warning', 'critical'",
@@ -134,7 +134,14 @@ pub fn check_from(
     } else {
         c.method.clone()
     };
-    Ok(Check {
+    let tuning = CheckTuning {
+        disable_redirects: c.disable_redirects,
+        output_max_size: u64::try_from(c.output_max_size).unwrap_or(0),
+        success_before_passing: c.success_before_passing,
+        failures_before_warning: c.failures_before_warning,
+        failures_before_critical: c.failures_before_critical,
+    };
+    let check = Check {
         node: String::new(),
         check_id: id,
         name,
@@ -164,15 +171,11 @@ pub fn check_from(
             timeout_ns: c.timeout,
             ttl_ns: c.ttl,
             deregister_critical_service_after_ns: c.deregister_critical_service_after,
-            disable_redirects: c.disable_redirects,
-            output_max_size: u64::try_from(c.output_max_size).unwrap_or(0),
-            success_before_passing: c.success_before_passing,
-            failures_before_warning: c.failures_before_warning,
-            failures_before_critical: c.failures_before_critical,
         },
         create_index: 0,
         modify_index: 0,
-    })
+    };
+    Ok((check, tuning))
 }
 
 /// Validate a service definition and turn it into rows (service + its checks).
@@ -180,7 +183,7 @@ pub fn service_from(
     def: &ServiceDefinitionIn,
     dc_node: &str,
     script_allowed: bool,
-) -> Result<(Service, Vec<Check>), Invalid> {
+) -> Result<(Service, Vec<(Check, CheckTuning)>), Invalid> {
     if def.name.is_empty() {
         return Err(bad("Missing service name"));
     }

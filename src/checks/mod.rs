@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::state::CheckDefinition;
+use crate::state::{CheckDefinition, CheckTuning};
 
 pub use damping::Damping;
 
@@ -62,13 +62,17 @@ pub enum Probe {
 impl Probe {
     /// The probe for a definition, or `None` for kinds with no probe (TTL, and kinds disco
     /// stores but does not run).
-    pub fn from_definition(def: &CheckDefinition, output_max: usize) -> Option<Probe> {
+    pub fn from_definition(
+        def: &CheckDefinition,
+        tuning: &CheckTuning,
+        output_max: usize,
+    ) -> Option<Probe> {
         let interval = Duration::from_nanos(def.interval_ns).max(MIN_INTERVAL);
         let given = (def.timeout_ns > 0).then(|| Duration::from_nanos(def.timeout_ns));
         // As Consul: without a timeout, an interval shorter than 10 s bounds the request.
         let net_timeout = given.unwrap_or_else(|| DEFAULT_TIMEOUT.min(interval));
-        let output_max = if def.output_max_size > 0 {
-            def.output_max_size as usize
+        let output_max = if tuning.output_max_size > 0 {
+            usize::try_from(tuning.output_max_size).unwrap_or(usize::MAX)
         } else {
             output_max
         };
@@ -90,7 +94,7 @@ impl Probe {
                 body: def.body.clone(),
                 timeout: net_timeout,
                 tls_skip_verify: def.tls_skip_verify,
-                disable_redirects: def.disable_redirects,
+                disable_redirects: tuning.disable_redirects,
                 output_max,
             }))
         } else if !def.tcp.is_empty() {
@@ -317,7 +321,7 @@ mod tests {
             interval_ns: 5_000_000_000,
             ..Default::default()
         };
-        match Probe::from_definition(&def, 4096) {
+        match Probe::from_definition(&def, &CheckTuning::default(), 4096) {
             Some(Probe::Http(h)) => {
                 assert_eq!(h.method, "GET");
                 // No timeout given and an interval under 10 s: the interval bounds it.
@@ -329,18 +333,18 @@ mod tests {
         def.tcp = "127.0.0.1:1".into();
         def.timeout_ns = 2_000_000_000;
         assert!(matches!(
-            Probe::from_definition(&def, 4096),
+            Probe::from_definition(&def, &CheckTuning::default(), 4096),
             Some(Probe::Tcp(t)) if t.timeout == Duration::from_secs(2)
         ));
         def.tcp.clear();
         def.script_args = vec!["/bin/true".into()];
         def.timeout_ns = 0;
         assert!(matches!(
-            Probe::from_definition(&def, 4096),
+            Probe::from_definition(&def, &CheckTuning::default(), 4096),
             Some(Probe::Script(s)) if s.timeout == DEFAULT_SCRIPT_TIMEOUT
         ));
         def.script_args.clear();
         def.ttl_ns = 1;
-        assert!(Probe::from_definition(&def, 4096).is_none());
+        assert!(Probe::from_definition(&def, &CheckTuning::default(), 4096).is_none());
     }
 }

@@ -176,7 +176,10 @@ impl Consensus {
         let (threshold, interval) = (opts.snapshot_threshold, opts.snapshot_interval);
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(interval).await;
+                // Staggered between the interval and twice it, as Consul's servers do, so
+                // servers started together do not all pause for a snapshot at once.
+                let jitter = rand::random_range(0..interval.as_millis().max(1) as u64);
+                tokio::time::sleep(interval + Duration::from_millis(jitter)).await;
                 let m = snapshots.metrics().borrow_watched().clone();
                 if m.running_state.is_err() {
                     return;

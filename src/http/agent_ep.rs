@@ -92,14 +92,14 @@ pub async fn agent(
                     format!("ServiceID \"{}\" does not exist", c.service_id),
                 ));
             }
-            let check = check_from(
+            let (check, tuning) = check_from(
                 &c,
                 id,
                 c.name.clone(),
                 svc.as_ref(),
                 agent.cfg.enable_script_checks,
             )?;
-            agent.register_check(check).await?;
+            agent.register_check(check, tuning).await?;
             return Ok(empty());
         }
         "metrics" => {

@@ -11,7 +11,9 @@ mod store;
 mod watch;
 
 pub use command::{CheckUpdate, Command, KvOp, Response};
-pub use model::{Check, CheckDefinition, KvEntry, Node, Service, TaggedAddress, Weights};
+pub use model::{
+    Check, CheckDefinition, CheckTuning, KvEntry, Node, Service, TaggedAddress, Weights,
+};
 pub use store::{CheckFilter, Store, Table};
 pub use watch::{WatchSet, Watches};
 

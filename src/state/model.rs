@@ -111,6 +111,14 @@ pub struct CheckDefinition {
     pub ttl_ns: u64,
     /// Reap the service after this long critical, in nanoseconds.
     pub deregister_critical_service_after_ns: u64,
+}
+
+/// How the agent that owns a check runs it, beyond what the catalog shows. Kept apart from
+/// [`CheckDefinition`] on purpose: the definition is part of the replicated log and snapshot
+/// format, and this lives only in the owning agent's local state, so either can grow
+/// without making older data unreadable.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckTuning {
     /// Report a redirect instead of following it.
     pub disable_redirects: bool,
     /// Bytes of output kept (0: the agent's `check_output_max_size`).

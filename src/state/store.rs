@@ -107,7 +107,14 @@ impl Store {
 
     /// Serialize the tables for a Raft snapshot.
     pub fn to_snapshot(&self) -> Result<Vec<u8>, postcard::Error> {
-        postcard::to_stdvec(&self.t)
+        self.to_snapshot_sized(0)
+    }
+
+    /// [`Store::to_snapshot`] into a buffer of `capacity` bytes (the previous snapshot's
+    /// size is a good guess): a large store then serialises without the reallocations and
+    /// copies of a growing buffer, which shortens the time the store is held.
+    pub fn to_snapshot_sized(&self, capacity: usize) -> Result<Vec<u8>, postcard::Error> {
+        postcard::to_extend(&self.t, Vec::with_capacity(capacity))
     }
 
     /// Replace the tables with a snapshot's, waking every watcher.
