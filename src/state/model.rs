@@ -180,3 +180,34 @@ pub struct KvEntry {
     /// Raft index of the last change.
     pub modify_index: u64,
 }
+
+#[cfg(test)]
+mod wire_format {
+    use super::*;
+
+    /// Checks travel in Raft log entries and snapshots: this layout must not change, or data
+    /// written by earlier versions stops decoding. Add new per-check settings to
+    /// [`CheckTuning`] (agent-local) instead.
+    #[test]
+    fn check_definition_encoding_is_stable() {
+        let mut header = BTreeMap::new();
+        header.insert("X".to_string(), vec!["y".to_string()]);
+        let def = CheckDefinition {
+            http: "h".into(),
+            method: "GET".into(),
+            header,
+            body: "b".into(),
+            tls_skip_verify: true,
+            tls_server_name: "s".into(),
+            tcp: "t".into(),
+            script_args: vec!["a".into()],
+            interval_ns: 1,
+            timeout_ns: 2,
+            ttl_ns: 3,
+            deregister_critical_service_after_ns: 4,
+        };
+        let bytes = postcard::to_stdvec(&def).unwrap();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "0168034745540101580101790162010173017401016101020304");
+    }
+}
