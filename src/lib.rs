@@ -13,3 +13,4 @@ pub mod http;
 pub mod logging;
 pub mod rpc;
 pub mod state;
+pub mod tui;

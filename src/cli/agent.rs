@@ -228,6 +228,12 @@ fn build_config(f: AgentFlags) -> Result<(AgentConfig, Vec<String>), String> {
     Ok((cfg, warnings))
 }
 
+/// Parse `disco agent` arguments into a configuration (for the console's embedded agent).
+pub fn parse(args: &[String]) -> Result<(AgentConfig, Vec<String>), String> {
+    let f: AgentFlags = flags::parse("disco agent", args).map_err(|e| e.0)?;
+    build_config(f)
+}
+
 /// Entry point of `disco agent`.
 pub fn run(args: &[String]) -> i32 {
     let f: AgentFlags = match flags::parse("disco agent", args) {
@@ -272,7 +278,27 @@ pub fn run(args: &[String]) -> i32 {
     }
 }
 
-async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
+/// A started agent: its HTTP servers run and it has joined what it was told to join.
+pub struct Running {
+    /// The agent.
+    pub agent: std::sync::Arc<crate::agent::Agent>,
+    /// Its configuration.
+    pub cfg: AgentConfig,
+    /// First HTTP address it serves (what a console attaches to).
+    pub http: Option<SocketAddr>,
+    servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Start an agent with its HTTP and RPC servers and its joins. With `banner`, the startup
+/// lines Consul prints go to stdout; otherwise to the log (a console owns the screen).
+pub async fn start(cfg: AgentConfig, banner: bool) -> Result<Running, String> {
+    let say = |line: String| {
+        if banner {
+            println!("{line}");
+        } else {
+            info!("{}", line.trim());
+        }
+    };
     let http_addrs: Vec<SocketAddr> = if cfg.ports.http >= 0 {
         cfg.client_addr
             .iter()
@@ -297,33 +323,36 @@ async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
         } else {
             None
         };
-    println!("==> Starting disco agent...");
+    say("==> Starting disco agent...".into());
     let agent = crate::agent::Agent::start(cfg.clone())
         .await
         .map_err(|e| format!("Error starting agent: {e}"))?;
-    println!("           Version: '{}'", env!("CARGO_PKG_VERSION"));
-    println!("           Node ID: '{}'", agent.node_id);
-    println!("         Node name: '{}'", agent.node_name());
-    println!("        Datacenter: '{}'", cfg.datacenter);
-    println!(
+    say(format!(
+        "           Version: '{}'",
+        env!("CARGO_PKG_VERSION")
+    ));
+    say(format!("           Node ID: '{}'", agent.node_id));
+    say(format!("         Node name: '{}'", agent.node_name()));
+    say(format!("        Datacenter: '{}'", cfg.datacenter));
+    say(format!(
         "            Server: {} (Bootstrap: {})",
         cfg.server,
         cfg.bootstrap || cfg.dev
-    );
-    println!(
+    ));
+    say(format!(
         "       Client Addr: {:?} (HTTP: {}, DNS: {})",
         cfg.client_addr, cfg.ports.http, cfg.ports.dns
-    );
-    println!(
+    ));
+    say(format!(
         "      Cluster Addr: {} (LAN: {}, WAN: {})",
         agent.advertise, cfg.ports.serf_lan, cfg.ports.serf_wan
-    );
-    println!(
+    ));
+    say(format!(
         "    Gossip Encryption: {}",
         agent.gossip.as_ref().is_some_and(|g| g.encrypted())
-    );
-    println!();
-    println!("==> Log data will now stream in as it occurs:");
+    ));
+
+    say(format!("==> Log data will now stream in as it occurs:"));
     if let Some(p) = &cfg.pid_file {
         std::fs::write(p, std::process::id().to_string())
             .map_err(|e| format!("writing pid file {}: {e}", p.display()))?;
@@ -359,7 +388,7 @@ async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
         info!("agent: Join completed. Synced with {n} initial agents");
     }
     tokio::spawn(agent.clone().retry_join());
-    println!("==> disco agent running!");
+    say("==> disco agent running!".into());
 
     // SIGHUP reloads the service and check definitions of the config files.
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -373,31 +402,26 @@ async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
             }
         }
     });
+    Ok(Running {
+        agent,
+        http: http_addrs.first().copied(),
+        cfg,
+        servers,
+    })
+}
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| e.to_string())?;
-    let mut shutdown = agent.shutdown_signal();
-    // Consul's defaults: clients leave on both signals, servers on neither.
-    let leave_on_term = cfg.leave_on_terminate.unwrap_or(!cfg.server);
-    let skip_leave_on_int = cfg.skip_leave_on_interrupt.unwrap_or(cfg.server);
-    let leave = tokio::select! {
-        _ = tokio::signal::ctrl_c() => {
-            info!("Caught signal: interrupt");
-            !skip_leave_on_int
-        }
-        _ = term.recv() => {
-            info!("Caught signal: terminated");
-            leave_on_term
-        }
-        _ = shutdown.wait_for(|v| *v) => {
-            info!("agent: shutdown requested");
-            false
-        }
-    };
+/// Stop a started agent: leave the cluster first when `leave`, then close its servers and
+/// storage. The agent's own fatal error, if it stopped itself, is returned.
+pub async fn stop(r: Running, leave: bool) -> Result<(), String> {
+    let Running {
+        agent,
+        cfg,
+        servers,
+        ..
+    } = r;
     if leave {
         agent.leave_cluster().await;
     }
-    println!("==> Gracefully shutting down...");
     agent.request_shutdown();
     for s in servers {
         if let Ok(Ok(Err(e))) = tokio::time::timeout(std::time::Duration::from_secs(5), s).await {
@@ -413,4 +437,35 @@ async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Whether an interrupted agent leaves the cluster (Consul's defaults: clients do, servers
+/// do not).
+pub fn leaves_on_interrupt(cfg: &AgentConfig) -> bool {
+    !cfg.skip_leave_on_interrupt.unwrap_or(cfg.server)
+}
+
+async fn run_agent(cfg: AgentConfig) -> Result<(), String> {
+    let running = start(cfg, true).await?;
+    let cfg = running.cfg.clone();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    let mut shutdown = running.agent.shutdown_signal();
+    let leave_on_term = cfg.leave_on_terminate.unwrap_or(!cfg.server);
+    let leave = tokio::select! {
+        _ = tokio::signal::ctrl_c() => {
+            info!("Caught signal: interrupt");
+            leaves_on_interrupt(&cfg)
+        }
+        _ = term.recv() => {
+            info!("Caught signal: terminated");
+            leave_on_term
+        }
+        _ = shutdown.wait_for(|v| *v) => {
+            info!("agent: shutdown requested");
+            false
+        }
+    };
+    println!("==> Gracefully shutting down...");
+    stop(running, leave).await
 }

@@ -1,6 +1,6 @@
 //! The `disco` command line: Consul's commands, flags and output.
 
-mod agent;
+pub mod agent;
 mod commands;
 pub mod flags;
 pub mod table;
@@ -14,6 +14,7 @@ pub fn run(args: Vec<String>) -> i32 {
     let rest = &args[1..];
     match cmd {
         "agent" => agent::run(rest),
+        "tui" => crate::tui::run(rest),
         "version" | "-version" | "--version" | "-v" => {
             println!(
                 "disco v{} (Consul API {})",
@@ -58,6 +59,7 @@ Available commands are:
     operator       Provides cluster-level tools (raft list-peers, transfer-leader, remove-peer)
     reload         Triggers the agent to reload configuration files
     services       Interact with services
+    tui            The operator console (attach to an agent, or -dev to run one inside)
     version        Prints the disco version"
         .to_string()
 }

@@ -104,6 +104,61 @@ impl Client {
         Ok((code, bytes))
     }
 
+    /// A blocking-query GET: `path` with `index` and `wait` added when `index` > 0. Returns
+    /// the decoded body (`Null` on 404) and the `X-Consul-Index` to pass next time.
+    pub async fn get_indexed(
+        &self,
+        path: &str,
+        index: u64,
+        wait: &str,
+    ) -> Result<(serde_json::Value, u64), ClientError> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = if index > 0 {
+            format!("{}{path}{sep}index={index}&wait={wait}", self.base)
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let resp = self.http.get(&url).send().await.map_err(|e| {
+            if e.is_connect() || e.is_timeout() {
+                ClientError::Unreachable {
+                    url: url.clone(),
+                    addr: self.addr.clone(),
+                    cause: e.to_string(),
+                }
+            } else {
+                ClientError::Other(e.to_string())
+            }
+        })?;
+        let code = resp.status().as_u16();
+        let next = resp
+            .headers()
+            .get("X-Consul-Index")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Other(e.to_string()))?;
+        if code == 404 {
+            return Ok((serde_json::Value::Null, next));
+        }
+        if code >= 400 {
+            return Err(ClientError::Status {
+                code,
+                body: String::from_utf8_lossy(&bytes).trim().to_string(),
+            });
+        }
+        let v = serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Other(format!("decoding response: {e}")))?;
+        Ok((v, next))
+    }
+
+    /// The agent address this client talks to.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
     /// GET and decode JSON (None on 404).
     pub async fn get_json(&self, path: &str) -> Result<Option<serde_json::Value>, ClientError> {
         let (code, body) = self.send(reqwest::Method::GET, path, None).await?;

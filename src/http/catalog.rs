@@ -314,3 +314,46 @@ async fn mesh_empty(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
     })
     .await
 }
+
+/// `GET /v1/internal/ui/services`: one summary per service name (instances, nodes, check
+/// counts), the list Consul's web UI and `disco tui` show. Blocking on every catalog table.
+pub async fn ui_services(agent: &Arc<Agent>, q: &Query) -> Result<Response, ApiError> {
+    let dc = agent.cfg.datacenter.clone();
+    read(
+        agent,
+        q,
+        &[Table::Services, Table::Checks, Table::Nodes],
+        |s| {
+            let list: Vec<serde_json::Value> = s
+                .service_summaries()
+                .into_iter()
+                .map(|x| {
+                    let mut v = serde_json::json!({
+                        "Name": x.name,
+                        "Datacenter": dc,
+                        "Tags": x.tags,
+                        "Nodes": x.nodes,
+                        "ExternalSources": [],
+                        "InstanceCount": x.instances,
+                        "ChecksPassing": x.passing,
+                        "ChecksWarning": x.warning,
+                        "ChecksCritical": x.critical,
+                    });
+                    if !x.kind.is_empty()
+                        && let Some(o) = v.as_object_mut()
+                    {
+                        o.insert("Kind".into(), x.kind.into());
+                    }
+                    v
+                })
+                .collect();
+            let index = [Table::Services, Table::Checks, Table::Nodes]
+                .into_iter()
+                .map(|t| s.table_index(t))
+                .max()
+                .unwrap_or(0);
+            Ok((index, StatusCode::OK, to_json(&list)?))
+        },
+    )
+    .await
+}

@@ -29,6 +29,7 @@ pub fn is_server_path(path: &str) -> bool {
         "/v1/session/",
         "/v1/coordinate/",
         "/v1/query",
+        "/v1/internal/",
     ];
     PREFIXES.iter().any(|p| path.starts_with(p))
 }

@@ -148,6 +148,10 @@ async fn route(
         allow(method, &[M::GET])?;
         return catalog::health(agent, rest, q).await;
     }
+    if path == "/v1/internal/ui/services" {
+        allow(method, &[M::GET])?;
+        return catalog::ui_services(agent, q).await;
+    }
     if let Some(rest) = path.strip_prefix("/v1/operator/") {
         return operator::operator(agent, method, rest, q).await;
     }

@@ -56,6 +56,27 @@ struct Tables {
     by_name: HashMap<String, BTreeSet<(String, String)>>,
 }
 
+/// Per-service-name totals (see [`Store::service_summaries`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ServiceSummary<'a> {
+    /// Service name.
+    pub name: &'a str,
+    /// Service kind (`""` for plain services).
+    pub kind: &'a str,
+    /// Union of the instances' tags.
+    pub tags: BTreeSet<&'a str>,
+    /// Nodes with an instance.
+    pub nodes: BTreeSet<&'a str>,
+    /// Number of instances.
+    pub instances: u64,
+    /// Checks passing across the instances (node checks counted per instance).
+    pub passing: u64,
+    /// Checks warning.
+    pub warning: u64,
+    /// Checks critical.
+    pub critical: u64,
+}
+
 /// The state store. Reads take `&self`; the Raft state machine is the only writer.
 #[derive(Debug, Default)]
 pub struct Store {
@@ -179,6 +200,67 @@ impl Store {
             tags.extend(s.tags.iter().map(String::as_str));
         }
         out
+    }
+
+    /// One summary per service name, sorted: what a service list in a UI shows. Check
+    /// counts cover every instance's own checks plus its node's checks, so a failed node
+    /// counts against each service on it. One pass over services and checks.
+    pub fn service_summaries(&self) -> Vec<ServiceSummary<'_>> {
+        #[derive(Default, Clone, Copy)]
+        struct Counts {
+            passing: u64,
+            warning: u64,
+            critical: u64,
+        }
+        impl Counts {
+            fn add(&mut self, status: &str) {
+                match status {
+                    "passing" => self.passing += 1,
+                    "warning" => self.warning += 1,
+                    _ => self.critical += 1,
+                }
+            }
+        }
+        let mut node_checks: HashMap<&str, Counts> = HashMap::new();
+        let mut instance_checks: HashMap<(&str, &str), Counts> = HashMap::new();
+        for c in self.t.checks.values() {
+            if c.service_id.is_empty() {
+                node_checks
+                    .entry(c.node.as_str())
+                    .or_default()
+                    .add(&c.status);
+            } else {
+                instance_checks
+                    .entry((c.node.as_str(), c.service_id.as_str()))
+                    .or_default()
+                    .add(&c.status);
+            }
+        }
+        let mut out: BTreeMap<&str, ServiceSummary<'_>> = BTreeMap::new();
+        for s in self.t.services.values() {
+            let e = out
+                .entry(s.service.as_str())
+                .or_insert_with(|| ServiceSummary {
+                    name: s.service.as_str(),
+                    kind: s.kind.as_str(),
+                    ..Default::default()
+                });
+            e.instances += 1;
+            e.tags.extend(s.tags.iter().map(String::as_str));
+            e.nodes.insert(s.node.as_str());
+            for c in [
+                node_checks.get(s.node.as_str()),
+                instance_checks.get(&(s.node.as_str(), s.id.as_str())),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                e.passing += c.passing;
+                e.warning += c.warning;
+                e.critical += c.critical;
+            }
+        }
+        out.into_values().collect()
     }
 
     /// Instances of a service carrying every tag in `tags`, ordered by (node, ID).

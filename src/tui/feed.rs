@@ -1,0 +1,310 @@
+//! The console's network side: one task per live list, following the agent with blocking
+//! queries where the API has them (services, checks, instances, KV folders) and polling
+//! where it does not (members, Raft peers, the agent itself), plus one task per action.
+//! Nothing here blocks the UI: results arrive as [`Update`]s on a channel.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+
+use super::app::{Action, Update};
+use super::model;
+use crate::client::Client;
+
+/// How long one blocking query waits for a change.
+const WAIT: &str = "5m";
+/// How often members and Raft peers are polled.
+const POLL: Duration = Duration::from_secs(2);
+
+/// Percent-encode a path segment (keys may hold any byte; `/` stays a separator).
+pub fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Follow `path` with blocking queries, sending `decode(body)` on every change.
+async fn follow(
+    client: Client,
+    path: String,
+    tx: UnboundedSender<Update>,
+    decode: impl Fn(&Value) -> Update + Send + 'static,
+) {
+    let mut index = 0u64;
+    loop {
+        match client.get_indexed(&path, index, WAIT).await {
+            Ok((v, next)) => {
+                if index == 0 || next != index {
+                    if tx.send(decode(&v)).is_err() {
+                        return;
+                    }
+                }
+                // An index that went backwards (a restored snapshot, another server) starts over.
+                index = if next < index { 0 } else { next };
+                if index == 0 {
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+            Err(e) => {
+                if tx.send(Update::Disconnected(e.to_string())).is_err() {
+                    return;
+                }
+                index = 0;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Poll `path` every `every`, sending `decode(body)` when it changed.
+async fn poll(
+    client: Client,
+    path: &'static str,
+    every: Duration,
+    tx: UnboundedSender<Update>,
+    decode: impl Fn(&Value) -> Update + Send + 'static,
+) {
+    let mut last: Option<Value> = None;
+    loop {
+        match client.get_indexed(path, 0, WAIT).await {
+            Ok((v, _)) => {
+                if last.as_ref() != Some(&v) {
+                    if tx.send(decode(&v)).is_err() {
+                        return;
+                    }
+                    last = Some(v);
+                }
+            }
+            Err(e) => {
+                last = None;
+                if tx.send(Update::Disconnected(e.to_string())).is_err() {
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// The running feeds of one console.
+pub struct Feeds {
+    client: Client,
+    tx: UnboundedSender<Update>,
+    background: Vec<JoinHandle<()>>,
+    instances: Option<JoinHandle<()>>,
+    kv: Option<JoinHandle<()>>,
+}
+
+impl Feeds {
+    /// Start following the agent behind `client`.
+    pub fn start(client: Client, tx: UnboundedSender<Update>) -> Feeds {
+        let mut background = Vec::new();
+        let (c, t) = (client.clone(), tx.clone());
+        background.push(tokio::spawn(poll(
+            c,
+            "/v1/agent/self",
+            Duration::from_secs(3),
+            t,
+            |v| Update::Connected(model::overview(v)),
+        )));
+        let (c, t) = (client.clone(), tx.clone());
+        background.push(tokio::spawn(follow(
+            c,
+            "/v1/internal/ui/services".into(),
+            t,
+            |v| Update::Services(model::services(v)),
+        )));
+        let (c, t) = (client.clone(), tx.clone());
+        background.push(tokio::spawn(follow(
+            c,
+            "/v1/health/state/any".into(),
+            t,
+            |v| Update::Checks(model::checks(v)),
+        )));
+        let (c, t) = (client.clone(), tx.clone());
+        background.push(tokio::spawn(poll(c, "/v1/agent/members", POLL, t, |v| {
+            Update::Members(model::members(v))
+        })));
+        let (c, t) = (client.clone(), tx.clone());
+        background.push(tokio::spawn(poll(
+            c,
+            "/v1/operator/raft/configuration",
+            POLL,
+            t,
+            |v| Update::Raft(model::raft(v)),
+        )));
+        Feeds {
+            client,
+            tx,
+            background,
+            instances: None,
+            kv: None,
+        }
+    }
+
+    /// Carry out an action in the background.
+    pub fn handle(&mut self, action: Action) {
+        let (client, tx) = (self.client.clone(), self.tx.clone());
+        match action {
+            Action::Quit => {}
+            Action::WatchInstances(name) => {
+                if let Some(h) = self.instances.take() {
+                    h.abort();
+                }
+                if let Some(name) = name {
+                    let path = format!("/v1/health/service/{}", enc(&name));
+                    self.instances = Some(tokio::spawn(follow(client, path, tx, move |v| {
+                        Update::Instances(name.clone(), model::instances(v))
+                    })));
+                }
+            }
+            Action::WatchKv(prefix) => {
+                if let Some(h) = self.kv.take() {
+                    h.abort();
+                }
+                let path = format!("/v1/kv/{}?keys&separator=/", enc(&prefix));
+                self.kv = Some(tokio::spawn(follow(client, path, tx, move |v| {
+                    Update::KvKeys(prefix.clone(), model::kv_keys(v))
+                })));
+            }
+            Action::LoadKvValue(key) => {
+                tokio::spawn(async move {
+                    let path = format!("/v1/kv/{}?raw", enc(&key));
+                    let u = match client.send(Method::GET, &path, None).await {
+                        Ok((404, _)) => Update::KvValue(key, None),
+                        Ok((_, body)) => Update::KvValue(key, Some(body)),
+                        Err(e) => Update::Done {
+                            ok: false,
+                            message: format!("reading {key}: {e}"),
+                        },
+                    };
+                    let _ = tx.send(u);
+                });
+            }
+            other => {
+                tokio::spawn(async move {
+                    let u = run(&client, other).await;
+                    let _ = tx.send(u);
+                });
+            }
+        }
+    }
+}
+
+impl Drop for Feeds {
+    fn drop(&mut self) {
+        for h in self.background.drain(..) {
+            h.abort();
+        }
+        for h in [self.instances.take(), self.kv.take()]
+            .into_iter()
+            .flatten()
+        {
+            h.abort();
+        }
+    }
+}
+
+/// One write action; its outcome for the status line.
+async fn run(client: &Client, action: Action) -> Update {
+    let (what, result) = match action {
+        Action::Register(body) => {
+            let name = body["Name"].as_str().unwrap_or_default().to_string();
+            let bytes = body.to_string().into_bytes();
+            (
+                format!("registered {name}"),
+                client
+                    .send(Method::PUT, "/v1/agent/service/register", Some(bytes))
+                    .await,
+            )
+        }
+        Action::Deregister { node, id, local } => {
+            if local {
+                let path = format!("/v1/agent/service/deregister/{}", enc(&id));
+                (
+                    format!("deregistered {id}"),
+                    client.send(Method::PUT, &path, None).await,
+                )
+            } else {
+                let body = json!({"Node": node, "ServiceID": id})
+                    .to_string()
+                    .into_bytes();
+                (
+                    format!("deregistered {id} on {node} from the catalog"),
+                    client
+                        .send(Method::PUT, "/v1/catalog/deregister", Some(body))
+                        .await,
+                )
+            }
+        }
+        Action::ForceLeave(node) => {
+            let path = format!("/v1/agent/force-leave/{}", enc(&node));
+            (
+                format!("{node} forced to leave"),
+                client.send(Method::PUT, &path, None).await,
+            )
+        }
+        Action::TransferLeader(id) => {
+            let path = match &id {
+                Some(id) => format!("/v1/operator/raft/transfer-leader?id={}", enc(id)),
+                None => "/v1/operator/raft/transfer-leader".to_string(),
+            };
+            (
+                match &id {
+                    Some(id) => format!("leadership transferred to {id}"),
+                    None => "leadership transferred".to_string(),
+                },
+                client.send(Method::POST, &path, None).await,
+            )
+        }
+        Action::KvPut { key, value } => {
+            let path = format!("/v1/kv/{}", enc(&key));
+            (
+                format!("saved {key}"),
+                client
+                    .send(Method::PUT, &path, Some(value.into_bytes()))
+                    .await,
+            )
+        }
+        Action::KvDelete(key) => {
+            let path = if key.ends_with('/') {
+                format!("/v1/kv/{}?recurse", enc(&key))
+            } else {
+                format!("/v1/kv/{}", enc(&key))
+            };
+            (
+                format!("deleted {key}"),
+                client.send(Method::DELETE, &path, None).await,
+            )
+        }
+        Action::Quit | Action::WatchInstances(_) | Action::WatchKv(_) | Action::LoadKvValue(_) => {
+            return Update::Done {
+                ok: true,
+                message: String::new(),
+            };
+        }
+    };
+    match result {
+        Ok((404, body)) => Update::Done {
+            ok: false,
+            message: String::from_utf8_lossy(&body).trim().to_string(),
+        },
+        Ok(_) => Update::Done {
+            ok: true,
+            message: what,
+        },
+        Err(e) => Update::Done {
+            ok: false,
+            message: e.to_string(),
+        },
+    }
+}

@@ -1,0 +1,242 @@
+//! `disco tui`: the operator console. It attaches to a running agent over its HTTP API, or
+//! runs one inside the same process (`disco tui -dev`, or `disco tui` followed by agent
+//! flags) and attaches to that, with the agent's log in the console's log pane.
+
+pub mod app;
+pub mod feed;
+pub mod form;
+pub mod model;
+pub mod theme;
+pub mod view;
+
+use std::time::Duration;
+
+use crossterm::event::EventStream;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use app::{Action, App, Update};
+use theme::Theme;
+
+/// Console options; everything else on the command line is an agent flag.
+#[derive(Debug, Default, PartialEq)]
+pub struct Options {
+    /// Agent to attach to.
+    pub http_addr: Option<String>,
+    /// Theme name or path.
+    pub theme: Option<String>,
+    /// Agent flags: non-empty means run an agent inside.
+    pub agent_args: Vec<String>,
+}
+
+const USAGE: &str = "Usage: disco tui [-http-addr=ADDR] [-theme=NAME|PATH] [agent flags]
+
+  Attaches to the agent at -http-addr (default as the CLI: $CONSUL_HTTP_ADDR or
+  127.0.0.1:8500). With agent flags (e.g. -dev, or -server -bootstrap-expect 3 -join ...)
+  it runs that agent inside the console and attaches to it; its log shows in the log pane.
+
+  -theme: dark (default), light, high-contrast, or a path to a theme .toml file.";
+
+/// Split console options from agent flags (`-flag=v`, `-flag v`, `--flag` all accepted).
+pub fn parse_options(args: &[String]) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        let bare = a.trim_start_matches('-');
+        let (name, inline) = match bare.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (bare, None),
+        };
+        if a.starts_with('-') && matches!(name, "http-addr" | "theme") {
+            let value = match inline {
+                Some(v) => v,
+                None => {
+                    i += 1;
+                    args.get(i)
+                        .cloned()
+                        .ok_or_else(|| format!("flag needs an argument: -{name}"))?
+                }
+            };
+            if name == "http-addr" {
+                o.http_addr = Some(value);
+            } else {
+                o.theme = Some(value);
+            }
+        } else if a.starts_with('-') && matches!(name, "h" | "help") {
+            return Err(USAGE.to_string());
+        } else {
+            o.agent_args.push(a.clone());
+        }
+        i += 1;
+    }
+    Ok(o)
+}
+
+/// Entry point of `disco tui`.
+pub fn run(args: &[String]) -> i32 {
+    let opts = match parse_options(args) {
+        Ok(o) => o,
+        Err(e) if e == USAGE => {
+            println!("{e}");
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let theme = match opts.theme.as_deref().map(Theme::load).transpose() {
+        Ok(t) => t.unwrap_or_else(Theme::dark),
+        Err(e) => {
+            eprintln!("-theme: {e}");
+            return 1;
+        }
+    };
+    let embedded = if opts.agent_args.is_empty() {
+        None
+    } else {
+        match crate::cli::agent::parse(&opts.agent_args) {
+            Ok((cfg, warnings)) => Some((cfg, warnings)),
+            Err(e) => {
+                eprintln!("{e}");
+                return 1;
+            }
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(console(opts, theme, embedded)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+async fn console(
+    opts: Options,
+    theme: Theme,
+    embedded: Option<(crate::config::AgentConfig, Vec<String>)>,
+) -> Result<(), String> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Update>();
+    // An embedded agent starts before the screen is taken, so a startup error reads like
+    // `disco agent`'s.
+    let running = match embedded {
+        Some((cfg, warnings)) => {
+            let log_tx = tx.clone();
+            crate::logging::init_captured(&cfg.log_level, move |line| {
+                let _ = log_tx.send(Update::Log(line));
+            });
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+            Some(crate::cli::agent::start(cfg, false).await?)
+        }
+        None => None,
+    };
+    let addr = match (&running, &opts.http_addr) {
+        (_, Some(a)) => a.clone(),
+        (Some(r), None) => r
+            .http
+            .map(|a| a.to_string())
+            .ok_or("the embedded agent serves no HTTP (ports.http = -1)")?,
+        (None, None) => crate::client::resolve_addr(None),
+    };
+    let client = crate::client::Client::new(&addr).map_err(|e| e.to_string())?;
+    let mut app = App::new(client.addr(), theme);
+    app.show_logs = running.is_some();
+    let mut feeds = feed::Feeds::start(client, tx.clone());
+
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut terminal, &mut app, &mut feeds, &mut rx).await;
+    ratatui::restore();
+    drop(feeds);
+    if let Some(r) = running {
+        let leave = crate::cli::agent::leaves_on_interrupt(&r.cfg);
+        crate::cli::agent::stop(r, leave).await?;
+    }
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    feeds: &mut feed::Feeds,
+    rx: &mut mpsc::UnboundedReceiver<Update>,
+) -> Result<(), String> {
+    let mut events = EventStream::new();
+    let mut dirty = true;
+    loop {
+        if dirty {
+            terminal
+                .draw(|f| view::draw(f, app))
+                .map_err(|e| e.to_string())?;
+            dirty = false;
+        }
+        tokio::select! {
+            ev = events.next() => {
+                match ev {
+                    Some(Ok(ev)) => {
+                        for a in app.on_event(&ev) {
+                            if a != Action::Quit {
+                                feeds.handle(a);
+                            }
+                        }
+                        dirty = true;
+                    }
+                    Some(Err(e)) => return Err(e.to_string()),
+                    None => return Ok(()),
+                }
+            }
+            Some(u) = rx.recv() => {
+                for a in app.apply(u) {
+                    feeds.handle(a);
+                }
+                // Take whatever else arrived in the same breath before drawing once.
+                while let Ok(u) = rx.try_recv() {
+                    for a in app.apply(u) {
+                        feeds.handle(a);
+                    }
+                }
+                dirty = true;
+            }
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
+        if app.quit {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn console_flags_are_split_from_agent_flags() {
+        let o = parse_options(&args("-http-addr=127.0.0.1:8510 --theme light")).unwrap();
+        assert_eq!(o.http_addr.as_deref(), Some("127.0.0.1:8510"));
+        assert_eq!(o.theme.as_deref(), Some("light"));
+        assert!(o.agent_args.is_empty());
+        let o = parse_options(&args("-dev -theme=high-contrast")).unwrap();
+        assert_eq!(o.agent_args, args("-dev"));
+        let o = parse_options(&args("-server -bootstrap-expect 3 -join 127.0.0.1:8301")).unwrap();
+        assert_eq!(o.agent_args.len(), 5);
+        assert!(parse_options(&args("-theme")).is_err());
+    }
+}

@@ -1,0 +1,214 @@
+//! Console colours: `themes/*.toml`, with the three shipped themes embedded so the binary
+//! works without the folder.
+
+use std::collections::BTreeMap;
+
+use ratatui::style::Color;
+use serde::Deserialize;
+
+/// Themes built into the binary, by name.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("dark", include_str!("../../themes/dark.toml")),
+    ("light", include_str!("../../themes/light.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
+];
+
+/// Resolved colours of one theme.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Theme {
+    /// Theme name.
+    pub name: String,
+    /// Screen background.
+    pub background: Color,
+    /// Body text.
+    pub text: Color,
+    /// Secondary text.
+    pub dim: Color,
+    /// Titles, keys in hints, the active tab.
+    pub accent: Color,
+    /// Header and table-header background.
+    pub header_bg: Color,
+    /// Header foreground.
+    pub header_fg: Color,
+    /// Borders.
+    pub border: Color,
+    /// Selected row background.
+    pub selected_bg: Color,
+    /// Selected row foreground.
+    pub selected_fg: Color,
+    /// Passing / alive.
+    pub passing: Color,
+    /// Warning / leaving.
+    pub warning: Color,
+    /// Critical / failed.
+    pub critical: Color,
+    /// The Raft leader.
+    pub leader: Color,
+    /// Status line background.
+    pub status_bg: Color,
+    /// Status line foreground.
+    pub status_fg: Color,
+    /// Error messages.
+    pub error: Color,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThemeFile {
+    name: Option<String>,
+    colors: BTreeMap<String, String>,
+}
+
+/// Parse `#rrggbb`, a colour name, or `reset`.
+pub fn parse_color(s: &str) -> Option<Color> {
+    let s = s.trim();
+    if let Some(hex) = s.strip_prefix('#') {
+        if hex.len() != 6 {
+            return None;
+        }
+        let v = u32::from_str_radix(hex, 16).ok()?;
+        return Some(Color::Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8));
+    }
+    Some(
+        match s.to_ascii_lowercase().replace(['-', '_', ' '], "").as_str() {
+            "reset" | "default" => Color::Reset,
+            "black" => Color::Black,
+            "red" => Color::Red,
+            "green" => Color::Green,
+            "yellow" => Color::Yellow,
+            "blue" => Color::Blue,
+            "magenta" => Color::Magenta,
+            "cyan" => Color::Cyan,
+            "gray" | "grey" => Color::Gray,
+            "darkgray" | "darkgrey" => Color::DarkGray,
+            "lightred" => Color::LightRed,
+            "lightgreen" => Color::LightGreen,
+            "lightyellow" => Color::LightYellow,
+            "lightblue" => Color::LightBlue,
+            "lightmagenta" => Color::LightMagenta,
+            "lightcyan" => Color::LightCyan,
+            "white" => Color::White,
+            _ => return None,
+        },
+    )
+}
+
+impl Theme {
+    /// Parse a theme file; `fallback_name` names it when the file does not.
+    pub fn parse(text: &str, fallback_name: &str) -> Result<Theme, String> {
+        let f: ThemeFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut t = Theme::dark();
+        t.name = f.name.unwrap_or_else(|| fallback_name.to_string());
+        for (key, value) in &f.colors {
+            let c = parse_color(value)
+                .ok_or_else(|| format!("colors.{key}: {value:?} is not a colour"))?;
+            let slot = match key.as_str() {
+                "background" => &mut t.background,
+                "text" => &mut t.text,
+                "dim" => &mut t.dim,
+                "accent" => &mut t.accent,
+                "header_bg" => &mut t.header_bg,
+                "header_fg" => &mut t.header_fg,
+                "border" => &mut t.border,
+                "selected_bg" => &mut t.selected_bg,
+                "selected_fg" => &mut t.selected_fg,
+                "passing" => &mut t.passing,
+                "warning" => &mut t.warning,
+                "critical" => &mut t.critical,
+                "leader" => &mut t.leader,
+                "status_bg" => &mut t.status_bg,
+                "status_fg" => &mut t.status_fg,
+                "error" => &mut t.error,
+                other => return Err(format!("colors.{other}: unknown colour key")),
+            };
+            *slot = c;
+        }
+        Ok(t)
+    }
+
+    /// A built-in theme by name, or a theme file by path.
+    pub fn load(name_or_path: &str) -> Result<Theme, String> {
+        if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+            return Theme::parse(text, name);
+        }
+        let path = std::path::Path::new(name_or_path);
+        if path.exists() {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or(name_or_path);
+            return Theme::parse(&text, stem).map_err(|e| format!("{}: {e}", path.display()));
+        }
+        Err(format!(
+            "unknown theme {name_or_path:?} (built in: {}; or a path to a .toml file)",
+            BUILTIN
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+
+    /// The default theme (hard-coded too, so a broken embedded file cannot leave us without).
+    pub fn dark() -> Theme {
+        Theme {
+            name: "dark".into(),
+            background: Color::Reset,
+            text: Color::Rgb(0xd0, 0xd4, 0xdc),
+            dim: Color::Rgb(0x7a, 0x82, 0x94),
+            accent: Color::Rgb(0x6c, 0xb6, 0xff),
+            header_bg: Color::Rgb(0x1f, 0x24, 0x30),
+            header_fg: Color::Rgb(0xe6, 0xe9, 0xef),
+            border: Color::Rgb(0x3b, 0x42, 0x52),
+            selected_bg: Color::Rgb(0x2f, 0x3b, 0x54),
+            selected_fg: Color::Rgb(0xff, 0xff, 0xff),
+            passing: Color::Rgb(0x7c, 0xcf, 0x7c),
+            warning: Color::Rgb(0xf0, 0xc0, 0x5a),
+            critical: Color::Rgb(0xf0, 0x71, 0x78),
+            leader: Color::Rgb(0xc7, 0x92, 0xea),
+            status_bg: Color::Rgb(0x1f, 0x24, 0x30),
+            status_fg: Color::Rgb(0xc0, 0xc5, 0xce),
+            error: Color::Rgb(0xff, 0x6b, 0x6b),
+        }
+    }
+
+    /// Colour for a check status or health summary.
+    pub fn status(&self, status: &str) -> Color {
+        match status {
+            "passing" | "alive" => self.passing,
+            "warning" | "leaving" => self.warning,
+            "critical" | "failed" | "maintenance" => self.critical,
+            _ => self.dim,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_themes_parse_and_dark_matches_its_file() {
+        for (name, text) in BUILTIN {
+            let t = Theme::parse(text, name).unwrap();
+            assert_eq!(t.name, *name);
+        }
+        assert_eq!(Theme::load("dark").unwrap(), Theme::dark());
+    }
+
+    #[test]
+    fn bad_themes_name_the_key() {
+        let e = Theme::parse("[colors]\npassing = \"#12\"\n", "x").unwrap_err();
+        assert!(e.contains("colors.passing"), "{e}");
+        let e = Theme::parse("[colors]\nsparkle = \"red\"\n", "x").unwrap_err();
+        assert!(e.contains("colors.sparkle"), "{e}");
+        assert!(Theme::load("no-such-theme").is_err());
+        assert_eq!(parse_color("#ff0000"), Some(Color::Rgb(255, 0, 0)));
+        assert_eq!(parse_color("light-red"), Some(Color::LightRed));
+    }
+}
