@@ -15,6 +15,7 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v vmagent >/dev/null 2>&1 || need_apt+=(victoria-metrics)
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx-light)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]}"
   SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
