@@ -22,6 +22,7 @@
 #        scripts/bench.sh gossip     (LAN gossip at 5, 25 and 50 agents: scripts/bench/gossip.py)
 #        scripts/bench.sh cluster    (3 servers vs 3-member etcd: scripts/bench/cluster.py)
 #        scripts/bench.sh checks     (1000 HTTP + 1000 TTL checks on one agent: scripts/bench/checks.py)
+#        scripts/bench.sh tui        (the console: CPU idle and busy, RSS, frame time: scripts/bench/tui.py)
 # Env (defaults in brackets):
 #   CONNS ["1 16 64"]  SECONDS_PER_RUN [10]  TARGETS ["disco etcd"]  DISCO_MODE [server|dev]
 #   DISCO_BIN [target/release/disco]  DISCO_EXTRA_ARGS []  DISCO_TESTS ["put get stale register health"]
@@ -43,6 +44,10 @@ fi
 # `scripts/bench.sh checks`: 1000 HTTP checks and 1000 TTL checks on one agent (scripts/bench/checks.py).
 if [[ "${1:-}" == checks ]]; then
   exec python3 "$HERE/checks.py"
+fi
+# `scripts/bench.sh tui`: the console's CPU, memory and frame time (scripts/bench/tui.py).
+if [[ "${1:-}" == tui ]]; then
+  exec python3 "$HERE/tui.py"
 fi
 # `scripts/bench.sh cluster`: three disco servers vs a three-member etcd (scripts/bench/cluster.py).
 if [[ "${1:-}" == cluster ]]; then

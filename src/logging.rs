@@ -3,7 +3,9 @@
 /// Install the global subscriber writing to stderr at `level`.
 pub fn init(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DISCO_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{level},openraft=warn,sled=warn,hyper=warn,hyper_util=warn,reqwest=warn,rustls=warn"))
+        tracing_subscriber::EnvFilter::new(format!(
+            "{level},openraft=warn,sled=warn,hyper=warn,hyper_util=warn,reqwest=warn,rustls=warn"
+        ))
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -59,7 +61,9 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for SinkWriter {
 /// of writing it (the console shows an embedded agent's log in its own pane).
 pub fn init_captured(level: &str, sink: impl Fn(String) + Send + Sync + 'static) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DISCO_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{level},openraft=warn,sled=warn,hyper=warn,hyper_util=warn,reqwest=warn,rustls=warn"))
+        tracing_subscriber::EnvFilter::new(format!(
+            "{level},openraft=warn,sled=warn,hyper=warn,hyper_util=warn,reqwest=warn,rustls=warn"
+        ))
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -74,7 +74,13 @@ impl Drop for Tmux {
 }
 
 fn cluster() -> Vec<Agent> {
-    let base = ["-server", "-bootstrap-expect", "3", "-data-dir", "{dir}/data"];
+    let base = [
+        "-server",
+        "-bootstrap-expect",
+        "3",
+        "-data-dir",
+        "{dir}/data",
+    ];
     let first = Agent::launch("tui1", &base);
     let join = format!("127.0.0.1:{}", first.serf_port());
     let mut rest: Vec<&str> = base.to_vec();
@@ -103,7 +109,13 @@ fn console_drives_a_real_cluster() {
     let servers = cluster();
     let mut client = Agent::client("tui-client", servers[0].serf_port(), &[]);
     wait_for("four members alive", DEADLINE, || {
-        (servers[0].member_statuses().values().filter(|s| **s == 1).count() == 4).then_some(())
+        (servers[0]
+            .member_statuses()
+            .values()
+            .filter(|s| **s == 1)
+            .count()
+            == 4)
+            .then_some(())
     });
     let console = Tmux::start(
         &format!("disco-tui-test-{}", std::process::id()),
@@ -113,7 +125,9 @@ fn console_drives_a_real_cluster() {
             format!("-http-addr=127.0.0.1:{}", servers[0].http),
         ],
     );
-    console.wait_screen("header with 3 servers", |s| s.contains("3 servers, 4 members"));
+    console.wait_screen("header with 3 servers", |s| {
+        s.contains("3 servers, 4 members")
+    });
 
     // r: the register form, fields in order Name, ID, Address, Port, Tags, Meta, Check, Interval.
     console.keys(&["r"]);
@@ -132,13 +146,17 @@ fn console_drives_a_real_cluster() {
     console.keys(&["Tab"]);
     console.text("30s");
     console.keys(&["Enter"]);
-    let svc = wait_for("payments registered on the attached agent", DEADLINE, || {
-        servers[0]
-            .get("/v1/agent/services")
-            .json()
-            .get("payments-1")
-            .cloned()
-    });
+    let svc = wait_for(
+        "payments registered on the attached agent",
+        DEADLINE,
+        || {
+            servers[0]
+                .get("/v1/agent/services")
+                .json()
+                .get("payments-1")
+                .cloned()
+        },
+    );
     assert_eq!(svc["Service"], "payments");
     assert_eq!(svc["Port"], 9090);
     assert_eq!(svc["Tags"], serde_json::json!(["v3", "canary"]));
@@ -179,7 +197,9 @@ fn console_drives_a_real_cluster() {
     console.keys(&["Enter"]);
     console.wait_screen("client shown failed", |s| s.contains("failed"));
     console.keys(&["f"]);
-    console.wait_screen("force-leave dialog", |s| s.contains("Force-leave member tui-client"));
+    console.wait_screen("force-leave dialog", |s| {
+        s.contains("Force-leave member tui-client")
+    });
     console.keys(&["y"]);
     wait_for("client left", DEADLINE, || {
         (servers[0].member_statuses().get("tui-client") == Some(&3)).then_some(())

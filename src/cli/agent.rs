@@ -352,7 +352,7 @@ pub async fn start(cfg: AgentConfig, banner: bool) -> Result<Running, String> {
         agent.gossip.as_ref().is_some_and(|g| g.encrypted())
     ));
 
-    say(format!("==> Log data will now stream in as it occurs:"));
+    say("==> Log data will now stream in as it occurs:".to_string());
     if let Some(p) = &cfg.pid_file {
         std::fs::write(p, std::process::id().to_string())
             .map_err(|e| format!("writing pid file {}: {e}", p.display()))?;

@@ -112,6 +112,17 @@ impl Client {
         index: u64,
         wait: &str,
     ) -> Result<(serde_json::Value, u64), ClientError> {
+        self.get_indexed_as(path, index, wait).await
+    }
+
+    /// [`Client::get_indexed`] decoding straight into `T` (`T::default()` on 404): large
+    /// lists skip the intermediate JSON tree.
+    pub async fn get_indexed_as<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        path: &str,
+        index: u64,
+        wait: &str,
+    ) -> Result<(T, u64), ClientError> {
         let sep = if path.contains('?') { '&' } else { '?' };
         let url = if index > 0 {
             format!("{}{path}{sep}index={index}&wait={wait}", self.base)
@@ -141,7 +152,7 @@ impl Client {
             .await
             .map_err(|e| ClientError::Other(e.to_string()))?;
         if code == 404 {
-            return Ok((serde_json::Value::Null, next));
+            return Ok((T::default(), next));
         }
         if code >= 400 {
             return Err(ClientError::Status {

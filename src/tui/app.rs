@@ -87,6 +87,8 @@ pub enum Action {
     WatchInstances(Option<String>),
     /// Follow this KV folder.
     WatchKv(String),
+    /// Follow every check (only while the Checks view shows them).
+    WatchChecks(bool),
     /// Fetch one key's value for the preview.
     LoadKvValue(String),
     /// Leave the console.
@@ -102,8 +104,10 @@ pub enum Update {
     Disconnected(String),
     /// Service summaries.
     Services(Vec<ServiceRow>),
-    /// Every check.
+    /// Every check (followed while the Checks view is open).
     Checks(Vec<CheckRow>),
+    /// How many checks are critical and warning (always followed, for the header).
+    Problems(usize, usize),
     /// Gossip members.
     Members(Vec<MemberRow>),
     /// Raft peers.
@@ -177,8 +181,10 @@ pub struct App {
     pub disconnect_reason: String,
     /// Service summaries.
     pub services: Vec<ServiceRow>,
-    /// Every check, critical first.
+    /// Every check, critical first (filled while the Checks view is open).
     pub checks: Vec<CheckRow>,
+    /// Critical and warning checks in the cluster.
+    pub problems: (usize, usize),
     /// Members, servers first.
     pub members: Vec<MemberRow>,
     /// Raft peers.
@@ -230,6 +236,7 @@ impl App {
             disconnect_reason: String::new(),
             services: Vec::new(),
             checks: Vec::new(),
+            problems: (0, 0),
             members: Vec::new(),
             raft: Vec::new(),
             detail: None,
@@ -411,10 +418,26 @@ impl App {
                 self.connected = false;
                 self.disconnect_reason = why;
             }
-            Update::Services(s) => self.services = s,
-            Update::Checks(c) => self.checks = c,
-            Update::Members(m) => self.members = m,
-            Update::Raft(r) => self.raft = r,
+            Update::Services(s) => {
+                self.mark_reachable();
+                self.services = s;
+            }
+            Update::Checks(c) => {
+                self.mark_reachable();
+                self.checks = c;
+            }
+            Update::Problems(c, w) => {
+                self.mark_reachable();
+                self.problems = (c, w);
+            }
+            Update::Members(m) => {
+                self.mark_reachable();
+                self.members = m;
+            }
+            Update::Raft(r) => {
+                self.mark_reachable();
+                self.raft = r;
+            }
             Update::Instances(name, list) => {
                 if let Some((shown, inst)) = &mut self.detail
                     && *shown == name
@@ -444,6 +467,14 @@ impl App {
         }
         self.clamp_cursors();
         actions
+    }
+
+    /// Any answer from the agent means it is reachable again.
+    fn mark_reachable(&mut self) {
+        if !self.connected && !self.overview.node.is_empty() {
+            self.connected = true;
+            self.disconnect_reason.clear();
+        }
     }
 
     fn preview_action(&self) -> Option<Action> {
@@ -504,15 +535,21 @@ impl App {
     }
 
     fn switch(&mut self, v: View) -> Vec<Action> {
+        let was = self.view;
         self.view = v;
+        let mut a = Vec::new();
+        if was == View::Checks && v != View::Checks {
+            a.push(Action::WatchChecks(false));
+        }
         match v {
             View::Kv => {
-                let mut a = vec![Action::WatchKv(self.kv_prefix.clone())];
+                a.push(Action::WatchKv(self.kv_prefix.clone()));
                 a.extend(self.preview_action());
-                a
             }
-            _ => Vec::new(),
+            View::Checks if was != View::Checks => a.push(Action::WatchChecks(true)),
+            _ => {}
         }
+        a
     }
 
     fn on_normal(&mut self, key: &KeyEvent) -> Vec<Action> {
@@ -1086,6 +1123,20 @@ mod tests {
         a.on_event(&key(KeyCode::BackTab));
         a.on_event(&key(KeyCode::BackTab));
         assert_eq!(a.view, View::Members);
+    }
+
+    #[test]
+    fn all_checks_are_followed_only_while_shown() {
+        let mut a = app();
+        assert_eq!(
+            a.on_event(&key(KeyCode::Char('5'))),
+            vec![Action::WatchChecks(true)]
+        );
+        assert!(a.on_event(&key(KeyCode::Char('5'))).is_empty());
+        assert_eq!(
+            a.on_event(&key(KeyCode::Char('1'))),
+            vec![Action::WatchChecks(false)]
+        );
     }
 
     #[test]

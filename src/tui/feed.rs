@@ -18,6 +18,9 @@ use crate::client::Client;
 const WAIT: &str = "5m";
 /// How often members and Raft peers are polled.
 const POLL: Duration = Duration::from_secs(2);
+/// Least time between two answers of one followed list: a cluster changing many times a
+/// second is shown once a second, which is as fast as anyone reads.
+const MIN_REFRESH: Duration = Duration::from_secs(1);
 
 /// Percent-encode a path segment (keys may hold any byte; `/` stays a separator).
 pub fn enc(s: &str) -> String {
@@ -39,14 +42,29 @@ async fn follow(
     tx: UnboundedSender<Update>,
     decode: impl Fn(&Value) -> Update + Send + 'static,
 ) {
+    follow_as::<Value>(client, path, tx, move |v| decode(&v)).await
+}
+
+/// [`follow`] with the body decoded straight into `T`.
+async fn follow_as<T: serde::de::DeserializeOwned + Default + Send>(
+    client: Client,
+    path: String,
+    tx: UnboundedSender<Update>,
+    decode: impl Fn(T) -> Update + Send + 'static,
+) {
     let mut index = 0u64;
+    let mut last_change: Option<tokio::time::Instant> = None;
     loop {
-        match client.get_indexed(&path, index, WAIT).await {
+        if let Some(t) = last_change {
+            tokio::time::sleep_until(t + MIN_REFRESH).await;
+        }
+        match client.get_indexed_as::<T>(&path, index, WAIT).await {
             Ok((v, next)) => {
                 if index == 0 || next != index {
-                    if tx.send(decode(&v)).is_err() {
+                    if tx.send(decode(v)).is_err() {
                         return;
                     }
+                    last_change = Some(tokio::time::Instant::now());
                 }
                 // An index that went backwards (a restored snapshot, another server) starts over.
                 index = if next < index { 0 } else { next };
@@ -59,10 +77,49 @@ async fn follow(
                     return;
                 }
                 index = 0;
+                last_change = None;
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }
+}
+
+/// Follow the critical and warning checks (usually few) for the header's counts, so an
+/// idle console does not download every check of a large cluster on each change.
+async fn follow_problems(client: Client, tx: UnboundedSender<Update>) {
+    let (inner_tx, mut inner_rx) = tokio::sync::mpsc::unbounded_channel::<Update>();
+    let crit = tokio::spawn(follow(
+        client.clone(),
+        "/v1/health/state/critical".into(),
+        inner_tx.clone(),
+        |v| Update::Problems(v.as_array().map_or(0, Vec::len), usize::MAX),
+    ));
+    let warn = tokio::spawn(follow(
+        client,
+        "/v1/health/state/warning".into(),
+        inner_tx,
+        |v| Update::Problems(usize::MAX, v.as_array().map_or(0, Vec::len)),
+    ));
+    let (mut critical, mut warning) = (0, 0);
+    while let Some(u) = inner_rx.recv().await {
+        let out = match u {
+            Update::Problems(c, w) => {
+                if c != usize::MAX {
+                    critical = c;
+                }
+                if w != usize::MAX {
+                    warning = w;
+                }
+                Update::Problems(critical, warning)
+            }
+            other => other,
+        };
+        if tx.send(out).is_err() {
+            break;
+        }
+    }
+    crit.abort();
+    warn.abort();
 }
 
 /// Poll `path` every `every`, sending `decode(body)` when it changed.
@@ -102,6 +159,7 @@ pub struct Feeds {
     background: Vec<JoinHandle<()>>,
     instances: Option<JoinHandle<()>>,
     kv: Option<JoinHandle<()>>,
+    checks: Option<JoinHandle<()>>,
 }
 
 impl Feeds {
@@ -117,19 +175,14 @@ impl Feeds {
             |v| Update::Connected(model::overview(v)),
         )));
         let (c, t) = (client.clone(), tx.clone());
-        background.push(tokio::spawn(follow(
+        background.push(tokio::spawn(follow_as::<Vec<model::UiService>>(
             c,
             "/v1/internal/ui/services".into(),
             t,
-            |v| Update::Services(model::services(v)),
+            |v| Update::Services(v.into_iter().map(Into::into).collect()),
         )));
         let (c, t) = (client.clone(), tx.clone());
-        background.push(tokio::spawn(follow(
-            c,
-            "/v1/health/state/any".into(),
-            t,
-            |v| Update::Checks(model::checks(v)),
-        )));
+        background.push(tokio::spawn(follow_problems(c, t)));
         let (c, t) = (client.clone(), tx.clone());
         background.push(tokio::spawn(poll(c, "/v1/agent/members", POLL, t, |v| {
             Update::Members(model::members(v))
@@ -148,6 +201,7 @@ impl Feeds {
             background,
             instances: None,
             kv: None,
+            checks: None,
         }
     }
 
@@ -175,6 +229,19 @@ impl Feeds {
                 self.kv = Some(tokio::spawn(follow(client, path, tx, move |v| {
                     Update::KvKeys(prefix.clone(), model::kv_keys(v))
                 })));
+            }
+            Action::WatchChecks(on) => {
+                if let Some(h) = self.checks.take() {
+                    h.abort();
+                }
+                if on {
+                    self.checks = Some(tokio::spawn(follow(
+                        client,
+                        "/v1/health/state/any".into(),
+                        tx,
+                        |v| Update::Checks(model::checks(v)),
+                    )));
+                }
             }
             Action::LoadKvValue(key) => {
                 tokio::spawn(async move {
@@ -205,7 +272,7 @@ impl Drop for Feeds {
         for h in self.background.drain(..) {
             h.abort();
         }
-        for h in [self.instances.take(), self.kv.take()]
+        for h in [self.instances.take(), self.kv.take(), self.checks.take()]
             .into_iter()
             .flatten()
         {
@@ -286,7 +353,11 @@ async fn run(client: &Client, action: Action) -> Update {
                 client.send(Method::DELETE, &path, None).await,
             )
         }
-        Action::Quit | Action::WatchInstances(_) | Action::WatchKv(_) | Action::LoadKvValue(_) => {
+        Action::Quit
+        | Action::WatchInstances(_)
+        | Action::WatchKv(_)
+        | Action::WatchChecks(_)
+        | Action::LoadKvValue(_) => {
             return Update::Done {
                 ok: true,
                 message: String::new(),

@@ -55,6 +55,32 @@ impl ServiceRow {
     }
 }
 
+/// One entry of `/v1/internal/ui/services`, decoded without an intermediate JSON tree
+/// (the list is the console's largest and changes often).
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UiService {
+    name: String,
+    tags: Option<Vec<String>>,
+    instance_count: u64,
+    checks_passing: u64,
+    checks_warning: u64,
+    checks_critical: u64,
+}
+
+impl From<UiService> for ServiceRow {
+    fn from(u: UiService) -> ServiceRow {
+        ServiceRow {
+            name: u.name,
+            tags: u.tags.unwrap_or_default(),
+            instances: u.instance_count,
+            passing: u.checks_passing,
+            warning: u.checks_warning,
+            critical: u.checks_critical,
+        }
+    }
+}
+
 /// Decode `/v1/internal/ui/services`.
 pub fn services(v: &Value) -> Vec<ServiceRow> {
     v.as_array()

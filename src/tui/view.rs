@@ -94,8 +94,7 @@ fn header(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let servers = app.members.iter().filter(|m| m.kind == "server").count();
     let failed = app.members.iter().filter(|m| m.status == "failed").count();
-    let critical = app.checks.iter().filter(|c| c.status == "critical").count();
-    let warning = app.checks.iter().filter(|c| c.status == "warning").count();
+    let (critical, warning) = app.problems;
     let leader = match app.leader() {
         Some(l) => format!("{} ({})", l.node, l.address),
         None if app.raft.is_empty() => "…".into(),
@@ -981,29 +980,86 @@ mod tests {
             last_index: idx,
         };
         a.raft = vec![
-            r("node1", "6a1f0c52-0000-4000-8000-000000000001", 8300, true, 1042),
-            r("node2", "6a1f0c52-0000-4000-8000-000000000002", 8310, false, 1042),
-            r("node3", "6a1f0c52-0000-4000-8000-000000000003", 8320, false, 1039),
+            r(
+                "node1",
+                "6a1f0c52-0000-4000-8000-000000000001",
+                8300,
+                true,
+                1042,
+            ),
+            r(
+                "node2",
+                "6a1f0c52-0000-4000-8000-000000000002",
+                8310,
+                false,
+                1042,
+            ),
+            r(
+                "node3",
+                "6a1f0c52-0000-4000-8000-000000000003",
+                8320,
+                false,
+                1039,
+            ),
         ];
-        let c = |node: &str, id: &str, name: &str, status: &str, svc: &str, kind: &str, out: &str| CheckRow {
-            node: node.into(),
-            id: id.into(),
-            name: name.into(),
-            status: status.into(),
-            output: out.into(),
-            service_id: svc.into(),
-            service_name: svc.into(),
-            kind: kind.into(),
-        };
+        let c =
+            |node: &str, id: &str, name: &str, status: &str, svc: &str, kind: &str, out: &str| {
+                CheckRow {
+                    node: node.into(),
+                    id: id.into(),
+                    name: name.into(),
+                    status: status.into(),
+                    output: out.into(),
+                    service_id: svc.into(),
+                    service_name: svc.into(),
+                    kind: kind.into(),
+                }
+            };
         a.checks = Vec::new();
         a.checks.extend([
-            c("node2", "service:db", "Service 'db' check", "critical", "db", "tcp", "dial tcp 127.0.0.1:5432: connect: connection refused"),
-            c("node1", "service:web", "Service 'web' check", "warning", "web", "http", "HTTP GET http://127.0.0.1:8080/health: 429 Too Many Requests Output: slow down"),
-            c("node1", "serfHealth", "Serf Health Status", "passing", "", "", "Agent alive and reachable"),
-            c("node1", "service:api", "Service 'api' check", "passing", "api", "http", "HTTP GET http://127.0.0.1:9000/health: 200 OK Output: ok"),
+            c(
+                "node2",
+                "service:db",
+                "Service 'db' check",
+                "critical",
+                "db",
+                "tcp",
+                "dial tcp 127.0.0.1:5432: connect: connection refused",
+            ),
+            c(
+                "node1",
+                "service:web",
+                "Service 'web' check",
+                "warning",
+                "web",
+                "http",
+                "HTTP GET http://127.0.0.1:8080/health: 429 Too Many Requests Output: slow down",
+            ),
+            c(
+                "node1",
+                "serfHealth",
+                "Serf Health Status",
+                "passing",
+                "",
+                "",
+                "Agent alive and reachable",
+            ),
+            c(
+                "node1",
+                "service:api",
+                "Service 'api' check",
+                "passing",
+                "api",
+                "http",
+                "HTTP GET http://127.0.0.1:9000/health: 200 OK Output: ok",
+            ),
         ]);
         a.kv_items = kv_keys(&serde_json::json!(["app/", "config/", "feature-flags"]));
-        a.kv_value = Some(("feature-flags".into(), Some(b"{\"dark_mode\": true}".to_vec())));
+        a.kv_value = Some((
+            "feature-flags".into(),
+            Some(b"{\"dark_mode\": true}".to_vec()),
+        ));
+        a.problems = (1, 1);
         a.status = Some(("registered web".into(), false));
         a
     }
@@ -1018,7 +1074,9 @@ mod tests {
     fn instances_view() {
         let mut a = fixture();
         a.cursor[0] = 2;
-        a.on_event(&crossterm::event::Event::Key(crossterm::event::KeyCode::Enter.into()));
+        a.on_event(&crossterm::event::Event::Key(
+            crossterm::event::KeyCode::Enter.into(),
+        ));
         a.apply(Update::Instances("db".into(), crate::tui::model::instances(&serde_json::json!([
             {"Node": {"Node": "node2", "Address": "127.0.0.1"},
              "Service": {"ID": "db-1", "Service": "db", "Port": 5432, "Tags": ["primary"]},
@@ -1077,7 +1135,10 @@ mod tests {
     fn confirm_dialog() {
         let mut a = fixture();
         a.view = View::Members;
-        a.mode = Mode::Confirm("Force-leave member client1?".into(), Action::ForceLeave("client1".into()));
+        a.mode = Mode::Confirm(
+            "Force-leave member client1?".into(),
+            Action::ForceLeave("client1".into()),
+        );
         insta::assert_snapshot!(render(&mut a, 100, 14));
     }
 
