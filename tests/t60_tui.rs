@@ -169,10 +169,16 @@ fn console_drives_a_real_cluster() {
     );
 
     // d: deregister the instance (filter to the service, open it, d, y).
-    console.wait_screen("payments listed", |s| s.contains("payments"));
+    // The status line names the service at once; wait for its row in the list itself.
+    console.wait_screen("payments listed", |s| {
+        s.lines()
+            .any(|l| l.trim_start_matches('│').starts_with("payments "))
+    });
     console.keys(&["/"]);
     console.text("payments");
-    console.keys(&["Enter", "Enter"]);
+    console.keys(&["Enter"]);
+    console.wait_screen("filtered to payments", |s| s.contains("Services (1 of"));
+    console.keys(&["Enter"]);
     console.wait_screen("instances of payments", |s| s.contains("payments-1"));
     console.keys(&["d"]);
     console.wait_screen("confirm dialog", |s| s.contains("Deregister payments-1"));
@@ -195,7 +201,11 @@ fn console_drives_a_real_cluster() {
     console.keys(&["2", "/"]);
     console.text("tui-client");
     console.keys(&["Enter"]);
-    console.wait_screen("client shown failed", |s| s.contains("failed"));
+    console.wait_screen("client shown failed", |s| {
+        s.contains("Members (1)")
+            && s.lines()
+                .any(|l| l.contains("tui-client") && l.contains("failed"))
+    });
     console.keys(&["f"]);
     console.wait_screen("force-leave dialog", |s| {
         s.contains("Force-leave member tui-client")
