@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod consensus;
+pub mod dns;
 pub mod gossip;
 pub mod http;
 pub mod logging;

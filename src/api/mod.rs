@@ -6,3 +6,17 @@ pub mod definition;
 pub mod duration;
 pub mod input;
 pub mod output;
+
+/// Percent-encode a URL path segment (keys and names may hold any byte; `/` stays a
+/// separator), for clients that build request paths.
+pub fn path_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

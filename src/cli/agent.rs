@@ -363,6 +363,21 @@ pub async fn start(cfg: AgentConfig, banner: bool) -> Result<Running, String> {
         let ag = agent.clone();
         servers.push(tokio::spawn(async move { crate::http::serve(ag, l).await }));
     }
+    if cfg.ports.dns >= 0 {
+        let dns_addrs: Vec<SocketAddr> = cfg
+            .client_addr
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, cfg.ports.dns as u16))
+            .collect();
+        crate::dns::serve(agent.clone(), &dns_addrs)
+            .await
+            .map_err(|e| {
+                format!("Error starting agent: Failed to start DNS server on {dns_addrs:?}: {e}")
+            })?;
+        for a in &dns_addrs {
+            info!("agent: Started DNS server on {a} (udp, tcp)");
+        }
+    }
     if let Some(l) = rpc_listener {
         let handler = crate::http::RpcApi::new(agent.clone());
         let shutdown = agent.shutdown_signal();

@@ -38,15 +38,12 @@ const IGNORED: &[&str] = &[
     "cert_file",
     "key_file",
     "connect",
-    "recursors",
-    "dns_config",
     "reconnect_timeout",
     "session_ttl_min",
     "limits",
     "watches",
     "protocol",
     "raft_protocol",
-    "alt_domain",
     "server_name",
     "segment",
     "license_path",
@@ -187,6 +184,9 @@ pub fn apply_json(
             "performance" => r.performance(cfg, key, v)?,
             "acl" => r.acl(cfg, key, v)?,
             "limits" => r.limits(cfg, key, v)?,
+            "alt_domain" => cfg.alt_domain = Some(r.string(key, v)?),
+            "recursors" => cfg.recursors = r.string_list(key, v)?,
+            "dns_config" => r.dns_config(cfg, key, v)?,
             "check_output_max_size" => {
                 cfg.check_output_max_size = r.uint(key, v, 1, 64 << 20)? as usize
             }
@@ -369,6 +369,65 @@ impl Reader<'_> {
         let s = self.string(key, v)?;
         crate::api::duration::parse_go(&s)
             .ok_or_else(|| self.err(key, format!("invalid duration {s:?}")))
+    }
+
+    fn dns_config(
+        &mut self,
+        cfg: &mut AgentConfig,
+        key: &str,
+        v: &Value,
+    ) -> Result<(), ConfigError> {
+        let obj = self.object(key, v)?;
+        for (k, dv) in obj {
+            let full = format!("{key}.{k}");
+            let d = &mut cfg.dns;
+            match k.as_str() {
+                "allow_stale" => d.allow_stale = self.bool(&full, dv)?,
+                "max_stale" => d.max_stale = self.duration(&full, dv)?,
+                "node_ttl" => d.node_ttl = self.duration(&full, dv)?,
+                "service_ttl" => {
+                    let map = self.object(&full, dv)?;
+                    d.service_ttl.clear();
+                    for (name, tv) in map {
+                        let t = self.duration(&format!("{full}.{name}"), tv)?;
+                        d.service_ttl.push((name.clone(), t));
+                    }
+                }
+                "enable_truncate" => d.enable_truncate = self.bool(&full, dv)?,
+                "only_passing" => d.only_passing = self.bool(&full, dv)?,
+                "udp_answer_limit" => d.udp_answer_limit = self.uint(&full, dv, 1, 4096)? as usize,
+                "a_record_limit" => d.a_record_limit = self.uint(&full, dv, 0, 1 << 16)? as usize,
+                "enable_additional_node_meta_txt" => {
+                    d.enable_additional_node_meta_txt = self.bool(&full, dv)?
+                }
+                "soa" => {
+                    for (sk, sv) in self.object(&full, dv)? {
+                        let sfull = format!("{full}.{sk}");
+                        match sk.as_str() {
+                            "min_ttl" => {
+                                d.soa_min_ttl = self.uint(&sfull, sv, 0, u32::MAX as u64)? as u32
+                            }
+                            "expire" | "refresh" | "retry" => {
+                                self.uint(&sfull, sv, 0, u32::MAX as u64)?;
+                            }
+                            other => self.warn(format!(
+                                "{}: invalid config key {full}.{other}",
+                                self.source
+                            )),
+                        }
+                    }
+                }
+                "enable_truncate_tcp"
+                | "recursor_timeout"
+                | "use_cache"
+                | "cache_max_age"
+                | "disable_compression"
+                | "prefer_namespace"
+                | "recursor_strategy" => {}
+                other => self.warn(format!("{}: invalid config key {key}.{other}", self.source)),
+            }
+        }
+        Ok(())
     }
 
     fn gossip_lan(

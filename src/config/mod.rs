@@ -168,6 +168,73 @@ pub struct AgentConfig {
     pub check_deregister_interval_min: Duration,
     /// `service`/`services`/`check`/`checks` blocks of the config files.
     pub definitions: Definitions,
+    /// A second DNS domain answered like `domain` (`alt_domain`).
+    pub alt_domain: Option<String>,
+    /// Upstream DNS servers for names outside the domain (`recursors`, `ip[:port]`).
+    pub recursors: Vec<String>,
+    /// DNS behaviour (`dns_config`).
+    pub dns: DnsConfig,
+}
+
+/// Consul's `dns_config`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// Answer from any server's data, not only the leader's (`allow_stale`).
+    pub allow_stale: bool,
+    /// Staleness accepted (`max_stale`).
+    pub max_stale: Duration,
+    /// TTL of node records (`node_ttl`).
+    pub node_ttl: Duration,
+    /// TTL per service name: exact names, `prefix*`, or `*` (`service_ttl`).
+    pub service_ttl: Vec<(String, Duration)>,
+    /// Set the TC bit when a UDP answer was cut (`enable_truncate`).
+    pub enable_truncate: bool,
+    /// Leave out warning instances too (`only_passing`).
+    pub only_passing: bool,
+    /// Answers in one UDP response (`udp_answer_limit`).
+    pub udp_answer_limit: usize,
+    /// Cap on A/AAAA records on any transport (`a_record_limit`, 0: none).
+    pub a_record_limit: usize,
+    /// Node meta as TXT in the additional section (`enable_additional_node_meta_txt`).
+    pub enable_additional_node_meta_txt: bool,
+    /// Negative-answer TTL of the SOA (`soa.min_ttl`).
+    pub soa_min_ttl: u32,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            allow_stale: true,
+            max_stale: Duration::from_secs(87_600 * 3600),
+            node_ttl: Duration::ZERO,
+            service_ttl: Vec::new(),
+            enable_truncate: false,
+            only_passing: false,
+            udp_answer_limit: 3,
+            a_record_limit: 0,
+            enable_additional_node_meta_txt: true,
+            soa_min_ttl: 0,
+        }
+    }
+}
+
+impl DnsConfig {
+    /// TTL of a service's records: an exact entry, else the longest matching `prefix*`,
+    /// else `*`, else 0.
+    pub fn service_ttl(&self, name: &str) -> Duration {
+        if let Some((_, d)) = self.service_ttl.iter().find(|(k, _)| k == name) {
+            return *d;
+        }
+        self.service_ttl
+            .iter()
+            .filter_map(|(k, d)| {
+                let p = k.strip_suffix('*')?;
+                name.starts_with(p).then_some((p.len(), *d))
+            })
+            .max_by_key(|(len, _)| *len)
+            .map(|(_, d)| d)
+            .unwrap_or(Duration::ZERO)
+    }
 }
 
 /// Service and check definitions from config files, kept as JSON until the agent validates
@@ -271,6 +338,9 @@ impl Default for AgentConfig {
             check_reap_interval: Duration::from_secs(30),
             check_deregister_interval_min: Duration::from_secs(60),
             definitions: Definitions::default(),
+            alt_domain: None,
+            recursors: Vec::new(),
+            dns: DnsConfig::default(),
         }
     }
 }

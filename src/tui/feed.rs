@@ -22,18 +22,7 @@ const POLL: Duration = Duration::from_secs(2);
 /// second is shown once a second, which is as fast as anyone reads.
 const MIN_REFRESH: Duration = Duration::from_secs(1);
 
-/// Percent-encode a path segment (keys may hold any byte; `/` stays a separator).
-pub fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::api::path_escape as enc;
 
 /// Follow `path` with blocking queries, sending `decode(body)` on every change.
 async fn follow(

@@ -1,0 +1,736 @@
+//! The DNS interface: `<service>.service.<domain>`, `<node>.node.<domain>`,
+//! `<hex>.addr.<domain>` and reverse lookups, answered from the catalog with critical
+//! instances left out, on `client_addr:ports.dns` over UDP and TCP. Built on hickory-server
+//! (its wire format and transports); what a name means and which records answer it is ours.
+//!
+//! Servers answer from their own state store (DNS reads are stale by default, as Consul's);
+//! client agents ask a server through the server RPC and keep each answer for a second.
+
+pub mod names;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo, Server};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use rand::seq::SliceRandom;
+
+use crate::agent::Agent;
+use crate::config::DnsConfig;
+use names::Lookup;
+
+/// One service instance as DNS sees it.
+#[derive(Clone, Debug)]
+struct Instance {
+    node: String,
+    node_address: String,
+    address: String,
+    port: u16,
+    weight: u16,
+}
+
+/// A node as DNS sees it.
+#[derive(Clone, Debug)]
+struct NodeInfo {
+    name: String,
+    address: String,
+    meta: Vec<(String, String)>,
+}
+
+/// What one query produced.
+#[derive(Debug, Default)]
+struct Reply {
+    code: ResponseCode,
+    answers: Vec<Record>,
+    authority: Vec<Record>,
+    additional: Vec<Record>,
+    truncated: bool,
+    recursion_available: bool,
+}
+
+/// Answers DNS queries for one agent.
+pub struct Handler {
+    agent: Arc<Agent>,
+    /// Lowercase domains with a trailing dot (`consul.`, the alt domain).
+    domains: Vec<String>,
+    /// Client agents: path → (fetched at, JSON).
+    cache: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
+}
+
+fn fqdn(s: &str) -> String {
+    let s = s.trim().to_ascii_lowercase();
+    if s.ends_with('.') { s } else { format!("{s}.") }
+}
+
+fn name(s: &str) -> Option<Name> {
+    Name::from_ascii(s).ok()
+}
+
+impl Handler {
+    /// A handler for `agent`'s configured domains.
+    pub fn new(agent: Arc<Agent>) -> Handler {
+        let mut domains = vec![fqdn(&agent.cfg.domain)];
+        if let Some(alt) = &agent.cfg.alt_domain {
+            domains.push(fqdn(alt));
+        }
+        Handler {
+            agent,
+            domains,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn dns(&self) -> &DnsConfig {
+        &self.agent.cfg.dns
+    }
+
+    fn soa(&self, domain: &str) -> Option<Record> {
+        let min = self.dns().soa_min_ttl;
+        let serial = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as u32)
+            .unwrap_or(0);
+        let rdata = SOA::new(
+            name(&format!("ns.{domain}"))?,
+            name(&format!("hostmaster.{domain}"))?,
+            serial,
+            3600,
+            600,
+            86400,
+            min,
+        );
+        Some(Record::from_rdata(name(domain)?, min, RData::SOA(rdata)))
+    }
+
+    /// Answer one query.
+    async fn answer(&self, qname: &str, qtype: RecordType, raw: &[u8]) -> Reply {
+        let lower = qname.to_ascii_lowercase();
+        let Some(domain) = self
+            .domains
+            .iter()
+            .find(|d| lower == **d || lower.ends_with(&format!(".{d}")))
+            .cloned()
+        else {
+            if qtype == RecordType::PTR
+                && let Some(ip) = names::reverse_ip(&lower)
+            {
+                return self.ptr(qname, ip).await;
+            }
+            return self.recurse(raw).await;
+        };
+        self.agent.metrics.incr("consul.dns.domain_query");
+        let rest = lower[..lower.len() - domain.len()].trim_end_matches('.');
+        let labels: Vec<&str> = if rest.is_empty() {
+            Vec::new()
+        } else {
+            rest.split('.').collect()
+        };
+        let Some((lookup, dc)) = names::parse(&labels) else {
+            return self.negative(&domain, ResponseCode::NXDomain);
+        };
+        if let Some(dc) = dc
+            && dc != self.agent.cfg.datacenter.to_ascii_lowercase()
+        {
+            return self.negative(&domain, ResponseCode::NXDomain);
+        }
+        let result = match lookup {
+            Lookup::Apex => Ok(self.apex(qname, qtype, &domain)),
+            Lookup::Service { name, tag } => self.service(qname, qtype, &domain, &name, tag).await,
+            Lookup::Node(node) => self.node(qname, qtype, &domain, &node).await,
+            Lookup::Addr(ip) => Ok(self.addr(qname, qtype, &domain, ip)),
+        };
+        match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.agent.metrics.incr("consul.dns.servfail");
+                tracing::debug!("dns: {qname}: {e}");
+                Reply {
+                    code: ResponseCode::ServFail,
+                    ..Default::default()
+                }
+            }
+        }
+    }
+
+    fn negative(&self, domain: &str, code: ResponseCode) -> Reply {
+        if code == ResponseCode::NXDomain {
+            self.agent.metrics.incr("consul.dns.nxdomain");
+        }
+        Reply {
+            code,
+            authority: self.soa(domain).into_iter().collect(),
+            ..Default::default()
+        }
+    }
+
+    fn apex(&self, qname: &str, qtype: RecordType, domain: &str) -> Reply {
+        let mut r = Reply::default();
+        match qtype {
+            RecordType::SOA | RecordType::ANY => r.answers.extend(self.soa(domain)),
+            RecordType::NS => {
+                if let (Some(owner), Some(target)) = (
+                    name(qname),
+                    name(&format!(
+                        "{}.node.{}.{domain}",
+                        self.agent.node_name(),
+                        self.agent.cfg.datacenter
+                    )),
+                ) {
+                    r.answers
+                        .push(Record::from_rdata(owner, 0, RData::NS(NS(target.clone()))));
+                    if let Some(a) =
+                        addr_record(target, self.agent.advertise.to_string().as_str(), 0)
+                    {
+                        r.additional.push(a);
+                    }
+                }
+            }
+            _ => r.authority.extend(self.soa(domain)),
+        }
+        r
+    }
+
+    fn addr(&self, qname: &str, qtype: RecordType, domain: &str, ip: IpAddr) -> Reply {
+        let wanted = matches!(
+            (qtype, ip),
+            (RecordType::A | RecordType::ANY, IpAddr::V4(_))
+                | (RecordType::AAAA | RecordType::ANY, IpAddr::V6(_))
+        );
+        let mut r = Reply::default();
+        match name(qname).and_then(|n| addr_record(n, &ip.to_string(), 0)) {
+            Some(rec) if wanted => r.answers.push(rec),
+            _ => r.authority.extend(self.soa(domain)),
+        }
+        r
+    }
+
+    async fn node(
+        &self,
+        qname: &str,
+        qtype: RecordType,
+        domain: &str,
+        node: &str,
+    ) -> Result<Reply, String> {
+        let Some(n) = self.lookup_node(node).await? else {
+            return Ok(self.negative(domain, ResponseCode::NXDomain));
+        };
+        let ttl = self.dns().node_ttl.as_secs() as u32;
+        let owner = name(qname).ok_or("bad name")?;
+        let mut r = Reply::default();
+        let txt = || {
+            n.meta.iter().map(|(k, v)| {
+                let text = if k.starts_with("rfc1035-") {
+                    v.clone()
+                } else {
+                    format!("{k}={v}")
+                };
+                Record::from_rdata(owner.clone(), ttl, RData::TXT(TXT::new(vec![text])))
+            })
+        };
+        match qtype {
+            RecordType::TXT => r.answers.extend(txt()),
+            RecordType::A | RecordType::AAAA | RecordType::ANY | RecordType::CNAME => {
+                if let Some(rec) = address_records(&owner, &n.address, ttl, qtype) {
+                    r.answers.push(rec);
+                }
+                if qtype == RecordType::ANY {
+                    r.answers.extend(txt());
+                } else if self.dns().enable_additional_node_meta_txt {
+                    r.additional.extend(txt());
+                }
+            }
+            _ => {}
+        }
+        if r.answers.is_empty() {
+            r.authority.extend(self.soa(domain));
+        }
+        Ok(r)
+    }
+
+    async fn service(
+        &self,
+        qname: &str,
+        qtype: RecordType,
+        domain: &str,
+        service: &str,
+        tag: Option<String>,
+    ) -> Result<Reply, String> {
+        let mut instances = self.healthy_instances(service, tag.as_deref()).await?;
+        if instances.is_empty() {
+            return Ok(self.negative(domain, ResponseCode::NXDomain));
+        }
+        // A fresh order per query spreads the load over the instances.
+        instances.shuffle(&mut rand::rng());
+        let ttl = self.dns().service_ttl(service).as_secs() as u32;
+        let owner = name(qname).ok_or("bad name")?;
+        let dc = &self.agent.cfg.datacenter;
+        let mut r = Reply::default();
+        match qtype {
+            RecordType::SRV => {
+                for i in &instances {
+                    let (target, addr) = if !i.address.is_empty()
+                        && i.address != i.node_address
+                        && let Ok(ip) = i.address.parse::<IpAddr>()
+                    {
+                        (
+                            format!("{}.addr.{dc}.{domain}", names::ip_hex(ip)),
+                            i.address.clone(),
+                        )
+                    } else {
+                        (
+                            format!("{}.node.{dc}.{domain}", i.node),
+                            i.node_address.clone(),
+                        )
+                    };
+                    let Some(target) = name(&target) else {
+                        continue;
+                    };
+                    r.answers.push(Record::from_rdata(
+                        owner.clone(),
+                        ttl,
+                        RData::SRV(SRV::new(1, i.weight, i.port, target.clone())),
+                    ));
+                    if let Some(a) = address_records(&target, &addr, ttl, RecordType::ANY) {
+                        r.additional.push(a);
+                    }
+                }
+            }
+            RecordType::A | RecordType::AAAA | RecordType::ANY | RecordType::CNAME => {
+                let mut seen = std::collections::HashSet::new();
+                for i in &instances {
+                    let addr = if i.address.is_empty() {
+                        &i.node_address
+                    } else {
+                        &i.address
+                    };
+                    if !seen.insert(addr.clone()) {
+                        continue;
+                    }
+                    if let Some(rec) = address_records(&owner, addr, ttl, qtype) {
+                        r.answers.push(rec);
+                    }
+                }
+                let limit = self.dns().a_record_limit;
+                if limit > 0 && r.answers.len() > limit {
+                    r.answers.truncate(limit);
+                }
+            }
+            _ => {}
+        }
+        if r.answers.is_empty() {
+            r.authority.extend(self.soa(domain));
+        }
+        Ok(r)
+    }
+
+    async fn ptr(&self, qname: &str, ip: IpAddr) -> Reply {
+        let domain = self.domains[0].clone();
+        let dc = self.agent.cfg.datacenter.clone();
+        let nodes = match self.all_nodes().await {
+            Ok(n) => n,
+            Err(_) => {
+                return Reply {
+                    code: ResponseCode::ServFail,
+                    ..Default::default()
+                };
+            }
+        };
+        let ip = ip.to_string();
+        let mut r = Reply::default();
+        if let Some(owner) = name(qname) {
+            for n in nodes.iter().filter(|n| n.address == ip) {
+                if let Some(target) = name(&format!("{}.node.{dc}.{domain}", n.name)) {
+                    r.answers.push(Record::from_rdata(
+                        owner.clone(),
+                        0,
+                        RData::PTR(PTR(target)),
+                    ));
+                }
+            }
+        }
+        if r.answers.is_empty() {
+            return self.negative(&domain, ResponseCode::NXDomain);
+        }
+        r
+    }
+
+    /// Forward a query outside the domain to the recursors, or refuse it.
+    async fn recurse(&self, raw: &[u8]) -> Reply {
+        if self.agent.cfg.recursors.is_empty() {
+            self.agent.metrics.incr("consul.dns.refused");
+            return Reply {
+                code: ResponseCode::Refused,
+                ..Default::default()
+            };
+        }
+        for upstream in &self.agent.cfg.recursors {
+            let addr = if upstream.parse::<SocketAddr>().is_ok() {
+                upstream.clone()
+            } else {
+                format!("{upstream}:53")
+            };
+            let Ok(sock) = tokio::net::UdpSocket::bind(("0.0.0.0", 0)).await else {
+                continue;
+            };
+            if sock.send_to(raw, &addr).await.is_err() {
+                continue;
+            }
+            let mut buf = vec![0u8; 65535];
+            let got = tokio::time::timeout(Duration::from_secs(2), sock.recv(&mut buf)).await;
+            let Ok(Ok(n)) = got else { continue };
+            let Ok(msg) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            return Reply {
+                code: msg.metadata.response_code,
+                answers: msg.answers.clone(),
+                authority: msg.authorities.clone(),
+                additional: msg.additionals.clone(),
+                truncated: msg.metadata.truncation,
+                recursion_available: true,
+            };
+        }
+        self.agent.metrics.incr("consul.dns.recursor_failed");
+        Reply {
+            code: ResponseCode::ServFail,
+            recursion_available: true,
+            ..Default::default()
+        }
+    }
+
+    // ---- data: the local store on servers, a server through the RPC on clients ----
+
+    async fn healthy_instances(
+        &self,
+        service: &str,
+        tag: Option<&str>,
+    ) -> Result<Vec<Instance>, String> {
+        let only_passing = self.dns().only_passing;
+        let keep = |statuses: &mut dyn Iterator<Item = &str>| {
+            let mut ok = true;
+            for s in statuses {
+                if s == "critical" || (only_passing && s != "passing") {
+                    ok = false;
+                }
+            }
+            ok
+        };
+        if self.agent.consensus.is_some() {
+            let store = self.agent.store.read().map_err(|e| e.to_string())?;
+            let tags: Vec<String> = tag.map(|t| vec![t.to_string()]).unwrap_or_default();
+            let mut out = Vec::new();
+            for (node, svc) in store.service_instances(service, &tags) {
+                let checks = store.instance_checks(&node.node, &svc.id);
+                let warning = checks.iter().any(|c| c.status == "warning");
+                if !keep(&mut checks.iter().map(|c| c.status.as_str())) {
+                    continue;
+                }
+                out.push(Instance {
+                    node: node.node.clone(),
+                    node_address: node.address.clone(),
+                    address: svc.address.clone(),
+                    port: u16::try_from(svc.port).unwrap_or(0),
+                    weight: weight(if warning {
+                        svc.weights.warning
+                    } else {
+                        svc.weights.passing
+                    }),
+                });
+            }
+            return Ok(out);
+        }
+        let mut path = format!(
+            "/v1/health/service/{}?stale",
+            crate::api::path_escape(service)
+        );
+        if let Some(t) = tag {
+            path.push_str("&tag=");
+            path.push_str(&crate::api::path_escape(t));
+        }
+        let v = self.remote(&path).await?;
+        let mut out = Vec::new();
+        for e in v.as_array().into_iter().flatten() {
+            let statuses: Vec<&str> = e["Checks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["Status"].as_str())
+                .collect();
+            if !keep(&mut statuses.iter().copied()) {
+                continue;
+            }
+            let warning = statuses.contains(&"warning");
+            let s = &e["Service"];
+            let w = if warning {
+                &s["Weights"]["Warning"]
+            } else {
+                &s["Weights"]["Passing"]
+            };
+            out.push(Instance {
+                node: e["Node"]["Node"].as_str().unwrap_or_default().into(),
+                node_address: e["Node"]["Address"].as_str().unwrap_or_default().into(),
+                address: s["Address"].as_str().unwrap_or_default().into(),
+                port: s["Port"]
+                    .as_u64()
+                    .and_then(|p| u16::try_from(p).ok())
+                    .unwrap_or(0),
+                weight: weight(w.as_i64().unwrap_or(1)),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn lookup_node(&self, node: &str) -> Result<Option<NodeInfo>, String> {
+        Ok(self
+            .all_nodes()
+            .await?
+            .into_iter()
+            .find(|n| n.name.eq_ignore_ascii_case(node)))
+    }
+
+    async fn all_nodes(&self) -> Result<Vec<NodeInfo>, String> {
+        if self.agent.consensus.is_some() {
+            let store = self.agent.store.read().map_err(|e| e.to_string())?;
+            return Ok(store
+                .nodes()
+                .into_iter()
+                .map(|n| NodeInfo {
+                    name: n.node.clone(),
+                    address: n.address.clone(),
+                    meta: n.meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                })
+                .collect());
+        }
+        let v = self.remote("/v1/catalog/nodes?stale").await?;
+        Ok(v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|n| NodeInfo {
+                name: n["Node"].as_str().unwrap_or_default().into(),
+                address: n["Address"].as_str().unwrap_or_default().into(),
+                meta: n["Meta"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// A read through a server, kept for a second (clients answer many lookups of the same
+    /// names; a second of staleness is what Consul's agent cache allows by default too).
+    async fn remote(&self, path: &str) -> Result<serde_json::Value, String> {
+        if let Ok(c) = self.cache.lock()
+            && let Some((at, v)) = c.get(path)
+            && at.elapsed() < Duration::from_secs(1)
+        {
+            return Ok(v.clone());
+        }
+        let req = crate::rpc::Request::Http {
+            method: "GET".into(),
+            uri: path.to_string(),
+            body: Vec::new(),
+            from_server: false,
+        };
+        let reply = self
+            .agent
+            .forward(req, Duration::from_secs(5))
+            .await
+            .map_err(|e| e.to_string())?;
+        let crate::rpc::Reply::Http { status, body, .. } = reply else {
+            return Err("unexpected reply".into());
+        };
+        let v: serde_json::Value = if status == 404 {
+            serde_json::Value::Null
+        } else if status >= 400 {
+            return Err(String::from_utf8_lossy(&body).into_owned());
+        } else {
+            serde_json::from_slice(&body).map_err(|e| e.to_string())?
+        };
+        if let Ok(mut c) = self.cache.lock() {
+            if c.len() > 4096 {
+                c.clear();
+            }
+            c.insert(path.to_string(), (Instant::now(), v.clone()));
+        }
+        Ok(v)
+    }
+}
+
+fn weight(w: i64) -> u16 {
+    u16::try_from(w.max(0)).unwrap_or(u16::MAX)
+}
+
+/// An A/AAAA record for an IP address, or a CNAME for a host name, as `qtype` allows.
+fn address_records(owner: &Name, addr: &str, ttl: u32, qtype: RecordType) -> Option<Record> {
+    match addr.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) if matches!(qtype, RecordType::A | RecordType::ANY) => {
+            Some(Record::from_rdata(owner.clone(), ttl, RData::A(A(v4))))
+        }
+        Ok(IpAddr::V6(v6)) if matches!(qtype, RecordType::AAAA | RecordType::ANY) => Some(
+            Record::from_rdata(owner.clone(), ttl, RData::AAAA(AAAA(v6))),
+        ),
+        Ok(_) => None,
+        Err(_) if !addr.is_empty() => {
+            let target = Name::from_ascii(fqdn(addr)).ok()?;
+            Some(Record::from_rdata(
+                owner.clone(),
+                ttl,
+                RData::CNAME(CNAME(target)),
+            ))
+        }
+        Err(_) => None,
+    }
+}
+
+fn addr_record(owner: Name, addr: &str, ttl: u32) -> Option<Record> {
+    address_records(&owner, addr, ttl, RecordType::ANY)
+}
+
+/// Encoded size of a response with these records (to fit UDP's limit).
+fn encoded_len(meta: &Metadata, r: &Reply, query: &hickory_proto::op::Query) -> usize {
+    let mut m = Message::new(meta.id, MessageType::Response, OpCode::Query);
+    m.add_query(query.clone());
+    m.add_answers(r.answers.iter().cloned());
+    m.add_authorities(r.authority.iter().cloned());
+    m.add_additionals(r.additional.iter().cloned());
+    m.to_vec().map(|v| v.len()).unwrap_or(usize::MAX)
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        self.agent.metrics.incr("consul.dns.queries");
+        let builder = MessageResponseBuilder::from_message_request(request);
+        let mut meta = Metadata::response_from_request(&request.metadata);
+        let info = match request.request_info() {
+            Ok(i) => i,
+            Err(_) => {
+                self.agent.metrics.incr("consul.dns.malformed");
+                meta.response_code = ResponseCode::FormErr;
+                return send(&mut response_handle, builder.build_no_records(meta)).await;
+            }
+        };
+        if request.metadata.op_code != OpCode::Query {
+            meta.response_code = ResponseCode::NotImp;
+            return send(&mut response_handle, builder.build_no_records(meta)).await;
+        }
+        let query = info.query.original().clone();
+        let qtype = query.query_type();
+        if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
+            meta.response_code = ResponseCode::NotImp;
+            return send(&mut response_handle, builder.build_no_records(meta)).await;
+        }
+        let qname = query.name().to_ascii();
+        let mut reply = self.answer(&qname, qtype, request.as_slice()).await;
+        let in_domain = !reply.recursion_available;
+        // UDP: at most `udp_answer_limit` answers, then whatever fits the client's buffer
+        // (512 bytes without EDNS). The TC bit only with `enable_truncate`, as Consul.
+        if info.protocol == Protocol::Udp && in_domain {
+            let mut cut = false;
+            let limit = self.dns().udp_answer_limit.max(1);
+            if reply.answers.len() > limit {
+                let dropped: Vec<Record> = reply.answers.drain(limit..).collect();
+                drop_additionals_for(&mut reply, &dropped);
+                cut = true;
+            }
+            let max = usize::from(request.max_payload());
+            while reply.answers.len() > 1 && encoded_len(&meta, &reply, &query) > max {
+                if let Some(last) = reply.answers.pop() {
+                    drop_additionals_for(&mut reply, &[last]);
+                }
+                cut = true;
+            }
+            if encoded_len(&meta, &reply, &query) > max {
+                reply.additional.clear();
+            }
+            if cut {
+                self.agent.metrics.incr("consul.dns.udp_trimmed");
+            }
+            reply.truncated = cut && self.dns().enable_truncate;
+        }
+        meta.response_code = reply.code;
+        meta.authoritative = in_domain;
+        meta.recursion_available = reply.recursion_available;
+        meta.truncation = reply.truncated;
+        let response = builder.build(
+            meta,
+            reply.answers.iter(),
+            std::iter::empty(),
+            reply.authority.iter(),
+            reply.additional.iter(),
+        );
+        send(&mut response_handle, response).await
+    }
+}
+
+/// Drop additional records that only served the removed SRV answers.
+fn drop_additionals_for(reply: &mut Reply, dropped: &[Record]) {
+    let targets: Vec<Name> = dropped
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::SRV(s) => Some(s.target.clone()),
+            _ => None,
+        })
+        .collect();
+    reply.additional.retain(|a| !targets.contains(&a.name));
+}
+
+async fn send<'a, R: ResponseHandler>(
+    handle: &mut R,
+    response: hickory_server::zone_handler::MessageResponse<
+        '_,
+        'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+    >,
+) -> ResponseInfo {
+    let id = response.metadata().id;
+    let op = response.metadata().op_code;
+    match handle.send_response(response).await {
+        Ok(info) => info,
+        Err(e) => {
+            tracing::debug!("dns: sending a response failed: {e}");
+            let mut m = Metadata::new(id, MessageType::Response, op);
+            m.response_code = ResponseCode::ServFail;
+            hickory_proto::op::Header {
+                metadata: m,
+                counts: Default::default(),
+            }
+            .into()
+        }
+    }
+}
+
+/// Serve DNS for `agent` on UDP and TCP at each address; runs until the process ends.
+pub async fn serve(agent: Arc<Agent>, addrs: &[SocketAddr]) -> std::io::Result<()> {
+    let mut server = Server::new(Handler::new(agent));
+    for a in addrs {
+        let udp = tokio::net::UdpSocket::bind(a).await?;
+        let tcp = tokio::net::TcpListener::bind(a).await?;
+        server.register_socket(udp);
+        server.register_listener(tcp, Duration::from_secs(5), 64 * 1024);
+    }
+    tokio::spawn(async move {
+        if let Err(e) = server.block_until_done().await {
+            tracing::error!("dns server: {e}");
+        }
+    });
+    Ok(())
+}
