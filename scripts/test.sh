@@ -16,6 +16,8 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v vmagent >/dev/null 2>&1 || need_apt+=(victoria-metrics)
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx-light)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+command -v dig >/dev/null 2>&1 || need_apt+=(dnsutils)
+command -v dnsmasq >/dev/null 2>&1 || [[ -x /usr/sbin/dnsmasq ]] || need_apt+=(dnsmasq-base)
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]}"
   SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
