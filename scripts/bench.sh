@@ -22,6 +22,7 @@
 #        scripts/bench.sh gossip     (LAN gossip at 5, 25 and 50 agents: scripts/bench/gossip.py)
 #        scripts/bench.sh cluster    (3 servers vs 3-member etcd: scripts/bench/cluster.py)
 #        scripts/bench.sh checks     (1000 HTTP + 1000 TTL checks on one agent: scripts/bench/checks.py)
+#        scripts/bench.sh dns        (DNS vs dnsmasq with dnsperf: scripts/bench/dns.py)
 #        scripts/bench.sh tui        (the console: CPU idle and busy, RSS, frame time: scripts/bench/tui.py)
 # Env (defaults in brackets):
 #   CONNS ["1 16 64"]  SECONDS_PER_RUN [10]  TARGETS ["disco etcd"]  DISCO_MODE [server|dev]
@@ -44,6 +45,10 @@ fi
 # `scripts/bench.sh checks`: 1000 HTTP checks and 1000 TTL checks on one agent (scripts/bench/checks.py).
 if [[ "${1:-}" == checks ]]; then
   exec python3 "$HERE/checks.py"
+fi
+# `scripts/bench.sh dns`: DNS QPS and latency against dnsmasq (scripts/bench/dns.py).
+if [[ "${1:-}" == dns ]]; then
+  exec python3 "$HERE/dns.py"
 fi
 # `scripts/bench.sh tui`: the console's CPU, memory and frame time (scripts/bench/tui.py).
 if [[ "${1:-}" == tui ]]; then
