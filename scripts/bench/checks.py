@@ -28,7 +28,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import free_port  # noqa: E402
+from loopback import cpu_seconds, free_port, http_call, rss_mib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -39,7 +39,6 @@ INTERVAL = os.environ.get("INTERVAL", "1s")
 STEADY_S = float(os.environ.get("STEADY_S", "30"))
 OUT = os.environ.get("OUT", os.path.join(ROOT, "target/bench/checks.md"))
 TTL_LUA = os.path.join(ROOT, "scripts/bench/ttl.lua")
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def log(*a):
@@ -63,20 +62,6 @@ def until(what, f, deadline=60):
             return v
         time.sleep(0.1)
     raise TimeoutError(what)
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def gauges(port):

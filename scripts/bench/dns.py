@@ -25,7 +25,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import free_port  # noqa: E402
+from loopback import free_port, http_call  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -40,10 +40,7 @@ def log(*a):
     print("[dns]", *a, file=sys.stderr, flush=True)
 
 
-def call(port, method, path, body=None):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return r.read()
+call = http_call
 
 
 def query_packet(qid, name):

@@ -15,3 +15,28 @@ def free_port():
             return p
         except OSError:
             continue
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used (from /proc)."""
+    import os
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid):
+    """Resident memory of a process in MiB (from /proc)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def http_call(port, method, path, body=None, timeout=10):
+    """One HTTP request to an agent on 127.0.0.1; the raw body."""
+    import urllib.request
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.read()

@@ -23,7 +23,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import free_port  # noqa: E402
+from loopback import cpu_seconds, free_port, http_call, rss_mib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -31,31 +31,13 @@ SERVICES = int(os.environ.get("SERVICES", "5000"))
 PHASE_S = float(os.environ.get("PHASE_S", "30"))
 OUT = os.environ.get("OUT", os.path.join(ROOT, "target/bench/tui.md"))
 KV_LUA = os.path.join(ROOT, "scripts/bench/kv.lua")
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def log(*a):
     print("[tui]", *a, file=sys.stderr, flush=True)
 
 
-def call(port, method, path, body=None, timeout=10):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return r.read()
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+call = http_call
 
 
 def measure(pid, seconds):

@@ -119,7 +119,7 @@ impl Agent {
         for (svc, checks) in resolved.services {
             let unchanged = self.local_service(&svc.id).is_some_and(|old| {
                 old_services.contains(&svc.id)
-                    && same_definition(&old, &svc)
+                    && super::sync::same_service(&old, &svc)
                     && checks.iter().all(|(c, t)| {
                         self.local_check(&c.check_id)
                             .is_some_and(|o| o.definition == c.definition && o.name == c.name)
@@ -152,16 +152,4 @@ impl Agent {
         info!("agent: configuration reloaded");
         Ok(())
     }
-}
-
-fn same_definition(a: &Service, b: &Service) -> bool {
-    a.service == b.service
-        && a.tags == b.tags
-        && a.address == b.address
-        && a.tagged_addresses == b.tagged_addresses
-        && a.meta == b.meta
-        && a.port == b.port
-        && a.weights == b.weights
-        && a.enable_tag_override == b.enable_tag_override
-        && a.kind == b.kind
 }

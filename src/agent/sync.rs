@@ -13,7 +13,7 @@ use super::{Agent, AgentError, CONSUL_VERSION};
 use crate::state::{self, Check, Command, Service, status};
 
 /// A service as the catalog should hold it, ignoring the bookkeeping fields.
-fn same_service(a: &Service, b: &Service) -> bool {
+pub(super) fn same_service(a: &Service, b: &Service) -> bool {
     a.id == b.id
         && a.service == b.service
         && a.tags == b.tags

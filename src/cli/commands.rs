@@ -198,17 +198,7 @@ pub fn run(cmd: &str, rest: &[String]) -> i32 {
     }
 }
 
-fn enc(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use crate::api::path_escape as enc;
 
 fn b64(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD

@@ -66,6 +66,19 @@ impl Client {
         })
     }
 
+    /// A failed request as the CLI words it: unreachable agents get Go's dial message.
+    fn transport_error(&self, url: &str, e: reqwest::Error) -> ClientError {
+        if e.is_connect() || e.is_timeout() {
+            ClientError::Unreachable {
+                url: url.to_string(),
+                addr: self.addr.clone(),
+                cause: e.to_string(),
+            }
+        } else {
+            ClientError::Other(e.to_string())
+        }
+    }
+
     /// Send a request; non-2xx answers become [`ClientError::Status`] (404 is returned as is).
     pub async fn send(
         &self,
@@ -78,17 +91,10 @@ impl Client {
         if let Some(b) = body {
             req = req.body(b);
         }
-        let resp = req.send().await.map_err(|e| {
-            if e.is_connect() || e.is_timeout() {
-                ClientError::Unreachable {
-                    url: url.clone(),
-                    addr: self.addr.clone(),
-                    cause: e.to_string(),
-                }
-            } else {
-                ClientError::Other(e.to_string())
-            }
-        })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&url, e))?;
         let code = resp.status().as_u16();
         let bytes = resp
             .bytes()
@@ -129,17 +135,12 @@ impl Client {
         } else {
             format!("{}{path}", self.base)
         };
-        let resp = self.http.get(&url).send().await.map_err(|e| {
-            if e.is_connect() || e.is_timeout() {
-                ClientError::Unreachable {
-                    url: url.clone(),
-                    addr: self.addr.clone(),
-                    cause: e.to_string(),
-                }
-            } else {
-                ClientError::Other(e.to_string())
-            }
-        })?;
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&url, e))?;
         let code = resp.status().as_u16();
         let next = resp
             .headers()
