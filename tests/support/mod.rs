@@ -14,12 +14,25 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_disco"))
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A port free for TCP and UDP on 127.0.0.1, picked below the kernel's ephemeral range
+/// (32768 and up): a port the kernel hands out is also what it gives the agents' own
+/// outgoing connections, so one could be taken between this check and the agent's bind.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Spread processes apart; walk a sequence within one.
+    let base = 10_000 + (std::process::id() % 2000) * 10;
+    for _ in 0..20_000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (base + n * 7919 % 22_000) % 22_000 + 10_000;
+        let port = port as u16;
+        let tcp = TcpListener::bind(("127.0.0.1", port));
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1")
 }
 
 /// A running agent process.
