@@ -392,3 +392,65 @@ fn dnsmasq_forwards_the_consul_domain() {
         (data(&dig(listen, &["mysql.service.consul"]).answers) == ["10.4.0.1"]).then_some(())
     });
 }
+
+#[test]
+fn other_names_go_to_the_recursors() {
+    // dnsmasq as the upstream resolver, serving one name from a hosts file.
+    let dir =
+        std::env::temp_dir().join(format!("disco-test-upstream-hosts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, "192.0.2.10 intranet.example\n").unwrap();
+    let upstream = free_port();
+    let bin = ["/usr/sbin/dnsmasq", "dnsmasq"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok())
+        .expect("dnsmasq must be installed (scripts/test.sh installs it)");
+    let child = Command::new(bin)
+        .args([
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            &format!("--addn-hosts={}", hosts.display()),
+            "--user=root",
+            "--bind-interfaces",
+            "--listen-address=127.0.0.1",
+            &format!("--port={upstream}"),
+            "--log-facility=-",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dnsmasq");
+    let _guard = Dnsmasq(child);
+    let (a, port) = dns_agent(
+        "dns-recursor",
+        &format!(r#"{{"recursors": ["127.0.0.1:{upstream}"]}}"#),
+    );
+    register(&a, json!({"Name": "web", "Address": "10.0.0.9"}));
+    let d = wait_for("answer through the recursor", WAIT, || {
+        let d = dig(port, &["intranet.example"]);
+        (d.status == "NOERROR" && !d.answers.is_empty()).then_some(d)
+    });
+    assert_eq!(data(&d.answers), ["192.0.2.10"]);
+    assert!(
+        d.flags.split(' ').any(|f| f == "ra"),
+        "recursion available: {}",
+        d.flags
+    );
+    assert!(
+        !d.flags.split(' ').any(|f| f == "aa"),
+        "not authoritative: {}",
+        d.flags
+    );
+    // PTR of an address the catalog does not know goes upstream too.
+    assert_eq!(
+        data(&dig(port, &["-x", "192.0.2.10"]).answers),
+        ["intranet.example."]
+    );
+    // The domain itself is still answered here.
+    assert_eq!(
+        data(&dig(port, &["web.service.consul"]).answers),
+        ["10.0.0.9"]
+    );
+}

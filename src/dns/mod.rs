@@ -121,7 +121,11 @@ impl Handler {
             if qtype == RecordType::PTR
                 && let Some(ip) = names::reverse_ip(&lower)
             {
-                return self.ptr(qname, ip).await;
+                let r = self.ptr(qname, ip).await;
+                // An address the catalog does not know is the recursors' to answer.
+                if r.code != ResponseCode::NXDomain || self.agent.cfg.recursors.is_empty() {
+                    return r;
+                }
             }
             return self.recurse(raw).await;
         };
