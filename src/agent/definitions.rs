@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tracing::info;
 
 use super::{Agent, AgentError, Source};
-use crate::api::decode::normalize;
-use crate::api::definition::{check_from, service_from};
+use crate::api::decode::decode_value;
+use crate::api::definition::{check_from, service_from, standalone_check_id};
 use crate::api::input::{CHECK_SCHEMA, CheckTypeIn, SERVICE_SCHEMA, ServiceDefinitionIn};
 use crate::config::Definitions;
 use crate::state::{Check, CheckTuning, Service};
@@ -29,12 +29,8 @@ impl Agent {
         let mut services = Vec::new();
         let mut seen = BTreeSet::new();
         for (label, v) in &defs.services {
-            let def: ServiceDefinitionIn = normalize(&SERVICE_SCHEMA, v.clone())
-                .and_then(|v| {
-                    serde_json::from_value(v)
-                        .map_err(|e| crate::api::decode::DecodeError(e.to_string()))
-                })
-                .map_err(|e| bad(label, e.0))?;
+            let def: ServiceDefinitionIn =
+                decode_value(&SERVICE_SCHEMA, v.clone()).map_err(|e| bad(label, e.0))?;
             let (svc, checks) =
                 service_from(&def, self.node_name(), scripts).map_err(|e| bad(label, e.0))?;
             if !seen.insert(svc.id.clone()) {
@@ -44,20 +40,9 @@ impl Agent {
         }
         let mut checks = Vec::new();
         for (label, v) in &defs.checks {
-            let c: CheckTypeIn = normalize(&CHECK_SCHEMA, v.clone())
-                .and_then(|v| {
-                    serde_json::from_value(v)
-                        .map_err(|e| crate::api::decode::DecodeError(e.to_string()))
-                })
-                .map_err(|e| bad(label, e.0))?;
-            if c.name.is_empty() {
-                return Err(bad(label, "Missing check name".into()));
-            }
-            let id = [&c.check_id, &c.id]
-                .into_iter()
-                .find(|s| !s.is_empty())
-                .cloned()
-                .unwrap_or_else(|| c.name.clone());
+            let c: CheckTypeIn =
+                decode_value(&CHECK_SCHEMA, v.clone()).map_err(|e| bad(label, e.0))?;
+            let id = standalone_check_id(&c).map_err(|e| bad(label, e.0))?;
             let svc = (!c.service_id.is_empty())
                 .then(|| {
                     services

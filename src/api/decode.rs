@@ -115,6 +115,12 @@ pub fn decode<T: DeserializeOwned>(schema: &Schema, body: &[u8]) -> Result<T, De
         return Err(DecodeError("EOF".into()));
     }
     let v: Value = serde_json::from_slice(body).map_err(|e| DecodeError(e.to_string()))?;
+    decode_value(schema, v)
+}
+
+/// Decode an already parsed JSON value (a block of a config file) into `T` following
+/// `schema`, exactly as a request body would be.
+pub fn decode_value<T: DeserializeOwned>(schema: &Schema, v: Value) -> Result<T, DecodeError> {
     let v = normalize(schema, v)?;
     serde_json::from_value(v).map_err(|e| DecodeError(e.to_string()))
 }

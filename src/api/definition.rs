@@ -81,6 +81,19 @@ fn validate_meta(meta: &BTreeMap<String, String>) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// The ID of a standalone check (`agent/check/register`, a config file's `check` block):
+/// `CheckID`, else `ID`, else the required name.
+pub fn standalone_check_id(c: &CheckTypeIn) -> Result<String, Invalid> {
+    if c.name.is_empty() {
+        return Err(bad("Missing check name"));
+    }
+    Ok([&c.check_id, &c.id]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .cloned()
+        .unwrap_or_else(|| c.name.clone()))
+}
+
 /// Build a check row from a check type; `prefix` messages as Consul does.
 pub fn check_from(
     c: &CheckTypeIn,

@@ -337,7 +337,8 @@ impl Handler {
     async fn ptr(&self, qname: &str, ip: IpAddr) -> Reply {
         let domain = self.domains[0].clone();
         let dc = self.agent.cfg.datacenter.clone();
-        let nodes = match self.all_nodes().await {
+        let ip = ip.to_string();
+        let nodes = match self.nodes_where(|_, addr| addr == ip).await {
             Ok(n) => n,
             Err(_) => {
                 return Reply {
@@ -346,10 +347,9 @@ impl Handler {
                 };
             }
         };
-        let ip = ip.to_string();
         let mut r = Reply::default();
         if let Some(owner) = name(qname) {
-            for n in nodes.iter().filter(|n| n.address == ip) {
+            for n in &nodes {
                 if let Some(target) = name(&format!("{}.node.{dc}.{domain}", n.name)) {
                     r.answers.push(Record::from_rdata(
                         owner.clone(),
@@ -493,18 +493,23 @@ impl Handler {
 
     async fn lookup_node(&self, node: &str) -> Result<Option<NodeInfo>, String> {
         Ok(self
-            .all_nodes()
+            .nodes_where(|name, _| name.eq_ignore_ascii_case(node))
             .await?
             .into_iter()
-            .find(|n| n.name.eq_ignore_ascii_case(node)))
+            .next())
     }
 
-    async fn all_nodes(&self) -> Result<Vec<NodeInfo>, String> {
+    /// The nodes `keep(name, address)` selects; only those are copied out of the store.
+    async fn nodes_where(
+        &self,
+        keep: impl Fn(&str, &str) -> bool,
+    ) -> Result<Vec<NodeInfo>, String> {
         if self.agent.consensus.is_some() {
             let store = self.agent.store.read().map_err(|e| e.to_string())?;
             return Ok(store
                 .nodes()
                 .into_iter()
+                .filter(|n| keep(&n.node, &n.address))
                 .map(|n| NodeInfo {
                     name: n.node.clone(),
                     address: n.address.clone(),
@@ -516,6 +521,12 @@ impl Handler {
         Ok(v.as_array()
             .into_iter()
             .flatten()
+            .filter(|n| {
+                keep(
+                    n["Node"].as_str().unwrap_or_default(),
+                    n["Address"].as_str().unwrap_or_default(),
+                )
+            })
             .map(|n| NodeInfo {
                 name: n["Node"].as_str().unwrap_or_default().into(),
                 address: n["Address"].as_str().unwrap_or_default().into(),

@@ -73,14 +73,7 @@ pub async fn agent(
         "check/register" => {
             allow(method, &[M::PUT])?;
             let c: CheckTypeIn = decode(&CHECK_SCHEMA, &body)?;
-            if c.name.is_empty() {
-                return Err(ApiError::bad("Missing check name"));
-            }
-            let id = [&c.check_id, &c.id]
-                .into_iter()
-                .find(|s| !s.is_empty())
-                .cloned()
-                .unwrap_or_else(|| c.name.clone());
+            let id = crate::api::definition::standalone_check_id(&c)?;
             let svc = if c.service_id.is_empty() {
                 None
             } else {

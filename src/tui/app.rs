@@ -106,8 +106,10 @@ pub enum Update {
     Services(Vec<ServiceRow>),
     /// Every check (followed while the Checks view is open).
     Checks(Vec<CheckRow>),
-    /// How many checks are critical and warning (always followed, for the header).
-    Problems(usize, usize),
+    /// How many checks are critical (always followed, for the header).
+    CriticalCount(usize),
+    /// How many checks are warning (always followed, for the header).
+    WarningCount(usize),
     /// Gossip members.
     Members(Vec<MemberRow>),
     /// Raft peers.
@@ -215,12 +217,30 @@ pub struct App {
     pub quit: bool,
 }
 
-fn filter_match(filter: &str, fields: &[&str]) -> bool {
-    if filter.is_empty() {
-        return true;
+/// A `/` filter, lowercased once per list instead of once per row.
+struct Needle(String);
+
+impl Needle {
+    fn new(filter: &str) -> Needle {
+        Needle(filter.to_lowercase())
     }
-    let f = filter.to_lowercase();
-    fields.iter().any(|x| x.to_lowercase().contains(&f))
+
+    /// Whether any field contains the filter, ignoring case. ASCII text (nearly all of it)
+    /// is compared in place; anything else is lowercased first.
+    fn matches(&self, fields: &[&str]) -> bool {
+        let n = self.0.as_bytes();
+        n.is_empty()
+            || fields.iter().any(|x| {
+                if self.0.is_ascii() && x.is_ascii() {
+                    x.len() >= n.len()
+                        && x.as_bytes()
+                            .windows(n.len())
+                            .any(|w| w.eq_ignore_ascii_case(n))
+                } else {
+                    x.to_lowercase().contains(&self.0)
+                }
+            })
+    }
 }
 
 impl App {
@@ -258,62 +278,62 @@ impl App {
 
     /// Indices of the services that pass the filter.
     pub fn visible_services(&self) -> Vec<usize> {
-        let f = &self.filters[View::Services.index()];
+        let f = Needle::new(&self.filters[View::Services.index()]);
         (0..self.services.len())
             .filter(|&i| {
                 let s = &self.services[i];
-                filter_match(f, &[&s.name, &s.tags.join(",")])
+                f.matches(&[&s.name])
+                    || s.tags.iter().any(|t| f.matches(&[t]))
+                    // A filter spanning tags ("a,b") matches their joined list.
+                    || (f.0.contains(',') && f.matches(&[&s.tags.join(",")]))
             })
             .collect()
     }
 
     /// Indices of the members that pass the filter.
     pub fn visible_members(&self) -> Vec<usize> {
-        let f = &self.filters[View::Members.index()];
+        let f = Needle::new(&self.filters[View::Members.index()]);
         (0..self.members.len())
             .filter(|&i| {
                 let m = &self.members[i];
-                filter_match(f, &[&m.name, &m.address, &m.status, &m.kind])
+                f.matches(&[&m.name, &m.address, &m.status, &m.kind])
             })
             .collect()
     }
 
     /// Indices of the Raft peers that pass the filter.
     pub fn visible_raft(&self) -> Vec<usize> {
-        let f = &self.filters[View::Raft.index()];
+        let f = Needle::new(&self.filters[View::Raft.index()]);
         (0..self.raft.len())
             .filter(|&i| {
                 let r = &self.raft[i];
-                filter_match(f, &[&r.node, &r.id, &r.address])
+                f.matches(&[&r.node, &r.id, &r.address])
             })
             .collect()
     }
 
     /// Indices of the KV entries that pass the filter.
     pub fn visible_kv(&self) -> Vec<usize> {
-        let f = &self.filters[View::Kv.index()];
+        let f = Needle::new(&self.filters[View::Kv.index()]);
         (0..self.kv_items.len())
-            .filter(|&i| filter_match(f, &[self.kv_items[i].label(&self.kv_prefix)]))
+            .filter(|&i| f.matches(&[self.kv_items[i].label(&self.kv_prefix)]))
             .collect()
     }
 
     /// Indices of the checks that pass the filter.
     pub fn visible_checks(&self) -> Vec<usize> {
-        let f = &self.filters[View::Checks.index()];
+        let f = Needle::new(&self.filters[View::Checks.index()]);
         (0..self.checks.len())
             .filter(|&i| {
                 let c = &self.checks[i];
-                filter_match(
-                    f,
-                    &[
-                        &c.node,
-                        &c.id,
-                        &c.name,
-                        &c.status,
-                        &c.service_name,
-                        &c.output,
-                    ],
-                )
+                f.matches(&[
+                    &c.node,
+                    &c.id,
+                    &c.name,
+                    &c.status,
+                    &c.service_name,
+                    &c.output,
+                ])
             })
             .collect()
     }
@@ -325,7 +345,12 @@ impl App {
         {
             return inst.len();
         }
-        match self.view {
+        self.filtered_len(self.view)
+    }
+
+    /// Rows of `view`'s own list after its filter (the instance list aside).
+    fn filtered_len(&self, view: View) -> usize {
+        match view {
             View::Services => self.visible_services().len(),
             View::Members => self.visible_members().len(),
             View::Raft => self.visible_raft().len(),
@@ -352,18 +377,14 @@ impl App {
     }
 
     fn clamp_cursors(&mut self) {
-        let saved = self.view;
         for v in View::ALL {
-            self.view = v;
-            let len = self.list_len();
+            let len = self.filtered_len(v);
             let c = &mut self.cursor[v.index()];
             *c = (*c).min(len.saturating_sub(1));
         }
-        self.view = View::Services;
         if let Some((_, inst)) = &self.detail {
             self.detail_cursor = self.detail_cursor.min(inst.len().saturating_sub(1));
         }
-        self.view = saved;
     }
 
     fn selected_service(&self) -> Option<&ServiceRow> {
@@ -426,9 +447,13 @@ impl App {
                 self.mark_reachable();
                 self.checks = c;
             }
-            Update::Problems(c, w) => {
+            Update::CriticalCount(n) => {
                 self.mark_reachable();
-                self.problems = (c, w);
+                self.problems.0 = n;
+            }
+            Update::WarningCount(n) => {
+                self.mark_reachable();
+                self.problems.1 = n;
             }
             Update::Members(m) => {
                 self.mark_reachable();

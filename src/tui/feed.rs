@@ -73,44 +73,6 @@ async fn follow_as<T: serde::de::DeserializeOwned + Default + Send>(
     }
 }
 
-/// Follow the critical and warning checks (usually few) for the header's counts, so an
-/// idle console does not download every check of a large cluster on each change.
-async fn follow_problems(client: Client, tx: UnboundedSender<Update>) {
-    let (inner_tx, mut inner_rx) = tokio::sync::mpsc::unbounded_channel::<Update>();
-    let crit = tokio::spawn(follow(
-        client.clone(),
-        "/v1/health/state/critical".into(),
-        inner_tx.clone(),
-        |v| Update::Problems(v.as_array().map_or(0, Vec::len), usize::MAX),
-    ));
-    let warn = tokio::spawn(follow(
-        client,
-        "/v1/health/state/warning".into(),
-        inner_tx,
-        |v| Update::Problems(usize::MAX, v.as_array().map_or(0, Vec::len)),
-    ));
-    let (mut critical, mut warning) = (0, 0);
-    while let Some(u) = inner_rx.recv().await {
-        let out = match u {
-            Update::Problems(c, w) => {
-                if c != usize::MAX {
-                    critical = c;
-                }
-                if w != usize::MAX {
-                    warning = w;
-                }
-                Update::Problems(critical, warning)
-            }
-            other => other,
-        };
-        if tx.send(out).is_err() {
-            break;
-        }
-    }
-    crit.abort();
-    warn.abort();
-}
-
 /// Poll `path` every `every`, sending `decode(body)` when it changed.
 async fn poll(
     client: Client,
@@ -171,7 +133,21 @@ impl Feeds {
             |v| Update::Services(v.into_iter().map(Into::into).collect()),
         )));
         let (c, t) = (client.clone(), tx.clone());
-        background.push(tokio::spawn(follow_problems(c, t)));
+        // Only the problem counts, for the header: usually a handful of checks, where every
+        // check of a large cluster would be megabytes on each change.
+        background.push(tokio::spawn(follow(
+            c,
+            "/v1/health/state/critical".into(),
+            t,
+            |v| Update::CriticalCount(v.as_array().map_or(0, Vec::len)),
+        )));
+        let (c, t) = (client.clone(), tx.clone());
+        background.push(tokio::spawn(follow(
+            c,
+            "/v1/health/state/warning".into(),
+            t,
+            |v| Update::WarningCount(v.as_array().map_or(0, Vec::len)),
+        )));
         let (c, t) = (client.clone(), tx.clone());
         background.push(tokio::spawn(poll(c, "/v1/agent/members", POLL, t, |v| {
             Update::Members(model::members(v))
