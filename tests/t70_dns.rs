@@ -352,7 +352,34 @@ fn a_failed_node_drops_out_and_clients_answer_through_their_server() {
     server2.kill9();
 }
 
+/// Debian's dnsmasq on 127.0.0.1:`port` with `extra` options, stopped when dropped.
 struct Dnsmasq(Child);
+
+impl Dnsmasq {
+    fn start(port: u16, extra: &[&str]) -> Dnsmasq {
+        let bin = ["/usr/sbin/dnsmasq", "dnsmasq"]
+            .into_iter()
+            .find(|b| Command::new(b).arg("--version").output().is_ok())
+            .expect("dnsmasq must be installed (scripts/test.sh installs it)");
+        let child = Command::new(bin)
+            .args([
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--user=root",
+                "--bind-interfaces",
+                "--listen-address=127.0.0.1",
+                &format!("--port={port}"),
+                "--log-facility=-",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dnsmasq");
+        Dnsmasq(child)
+    }
+}
 
 impl Drop for Dnsmasq {
     fn drop(&mut self) {
@@ -366,28 +393,7 @@ fn dnsmasq_forwards_the_consul_domain() {
     let (a, port) = dns_agent("dns-dnsmasq", "{}");
     register(&a, json!({"Name": "mysql", "Address": "10.4.0.1"}));
     let listen = free_port();
-    let bin = ["/usr/sbin/dnsmasq", "dnsmasq"]
-        .into_iter()
-        .find(|b| Command::new(b).arg("--version").output().is_ok())
-        .expect("dnsmasq must be installed (scripts/test.sh installs it)");
-    let child = Command::new(bin)
-        .args([
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            "--no-daemon",
-            "--user=root",
-            "--bind-interfaces",
-            "--listen-address=127.0.0.1",
-            &format!("--port={listen}"),
-            &format!("--server=/consul/127.0.0.1#{port}"),
-            "--log-facility=-",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start dnsmasq");
-    let _guard = Dnsmasq(child);
+    let _guard = Dnsmasq::start(listen, &[&format!("--server=/consul/127.0.0.1#{port}")]);
     wait_for("dnsmasq forwards to disco", WAIT, || {
         (data(&dig(listen, &["mysql.service.consul"]).answers) == ["10.4.0.1"]).then_some(())
     });
@@ -402,27 +408,7 @@ fn other_names_go_to_the_recursors() {
     let hosts = dir.join("hosts");
     std::fs::write(&hosts, "192.0.2.10 intranet.example\n").unwrap();
     let upstream = free_port();
-    let bin = ["/usr/sbin/dnsmasq", "dnsmasq"]
-        .into_iter()
-        .find(|b| Command::new(b).arg("--version").output().is_ok())
-        .expect("dnsmasq must be installed (scripts/test.sh installs it)");
-    let child = Command::new(bin)
-        .args([
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            &format!("--addn-hosts={}", hosts.display()),
-            "--user=root",
-            "--bind-interfaces",
-            "--listen-address=127.0.0.1",
-            &format!("--port={upstream}"),
-            "--log-facility=-",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start dnsmasq");
-    let _guard = Dnsmasq(child);
+    let _guard = Dnsmasq::start(upstream, &[&format!("--addn-hosts={}", hosts.display())]);
     let (a, port) = dns_agent(
         "dns-recursor",
         &format!(r#"{{"recursors": ["127.0.0.1:{upstream}"]}}"#),

@@ -28,7 +28,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import cpu_seconds, free_port, http_call, rss_mib  # noqa: E402
+from loopback import cpu_seconds, free_port, kill_group, rss_mib, until  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -51,19 +51,6 @@ def call(port, method, path, body=None, timeout=10):
         return json.loads(r.read() or b"null")
 
 
-def until(what, f, deadline=60):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            v = f()
-        except Exception:
-            v = None
-        if v:
-            return v
-        time.sleep(0.1)
-    raise TimeoutError(what)
-
-
 def gauges(port):
     m = call(port, "GET", "/v1/agent/metrics")
     out = {g["Name"]: g["Value"] for g in m.get("Gauges", [])}
@@ -84,11 +71,7 @@ class Procs:
 
     def stop(self):
         for p in self.procs:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait()
+            kill_group(p)
 
 
 def agent_args(work, name, http, serf, extra):

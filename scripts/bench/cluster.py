@@ -26,7 +26,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import free_port  # noqa: E402
+from loopback import free_port, until  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -49,8 +49,6 @@ def log(*a):
     print("[cluster]", *a, file=sys.stderr, flush=True)
 
 
-
-
 def call(port, method, path, body=None, timeout=2.0, headers=None):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -59,19 +57,6 @@ def call(port, method, path, body=None, timeout=2.0, headers=None):
         return r.status, r.read()
     finally:
         c.close()
-
-
-def until(what, f, deadline=60):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            v = f()
-        except Exception:
-            v = None
-        if v:
-            return v
-        time.sleep(0.05)
-    raise TimeoutError(what)
 
 
 def wrk(url, target, test, conns, prefix):

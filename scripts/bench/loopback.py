@@ -40,3 +40,29 @@ def http_call(port, method, path, body=None, timeout=10):
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return r.read()
+
+
+def until(what, f, deadline=60, step=0.05):
+    """Poll `f` until it returns something true (exceptions count as not yet); its value."""
+    import time
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            v = f()
+        except Exception:
+            v = None
+        if v:
+            return v
+        time.sleep(step)
+    raise TimeoutError(what)
+
+
+def kill_group(proc):
+    """SIGKILL a process started with start_new_session=True, with all it started; reap it."""
+    import os
+    import signal
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()

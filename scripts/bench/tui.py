@@ -23,7 +23,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import cpu_seconds, free_port, http_call, rss_mib  # noqa: E402
+from loopback import cpu_seconds, free_port, http_call, kill_group, rss_mib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -128,11 +128,7 @@ def main():
         stop.set()
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
         if agent:
-            try:
-                os.killpg(agent.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            agent.wait()
+            kill_group(agent)
         shutil.rmtree(work, ignore_errors=True)
 
 
