@@ -316,6 +316,32 @@ fn garbage_packets_change_nothing() {
         ["10.0.0.9"]
     );
     assert_eq!(a.get("/v1/status/leader").status, 200);
+    // A query whose header parses but whose question is cut short gets FORMERR with its ID.
+    let cut: [u8; 15] = [0x42, 0x42, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'e'];
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 512];
+    let formerr = (0..20).find_map(|_| {
+        sock.send_to(&cut, ("127.0.0.1", port)).unwrap();
+        // Earlier garbage may have drawn answers too; find the one to this ID.
+        loop {
+            match sock.recv(&mut buf) {
+                Ok(n) if n >= 12 && buf[..2] == [0x42, 0x42] => return Some(buf[3] & 0x0f),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    });
+    assert_eq!(formerr, Some(1), "FORMERR (rcode 1) for a cut-short question");
+    // Packets that were not queries are counted (the socket buffer may have dropped some).
+    let metrics = a.get("/v1/agent/metrics").json();
+    let malformed = metrics["Counters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["Name"] == "consul.dns.malformed")
+        .map(|c| c["Count"].as_u64().unwrap())
+        .unwrap_or(0);
+    assert!(malformed > 0, "malformed packets counted: {malformed}");
 }
 
 #[test]

@@ -1,12 +1,21 @@
 #!/usr/bin/env python3
 """DNS throughput: disco answering `<name>.service.consul` for SERVICES registered services
 (live health data, each instance with a passing check) beside Debian's dnsmasq serving the
-same names from a hosts file, both on loopback, both loaded by dnsperf (Debian) with a
-random mix of the names at 2, 10 and 100 outstanding queries. Plus p50/p99 latency of a
-serial client (one query at a time, from Python). Ratios are disco/dnsmasq.
+same names from a hosts file, both on loopback. Two load generators, each with a random mix
+of the names:
+
+- dnsperf (Debian) at 2, 10 and 100 outstanding queries, with its mean latency. At a few
+  outstanding queries dnsperf's throughput is far below outstanding / latency: its receiver
+  counts a completion only after waking the sender, which can then find the window still full
+  and wait, while the receiver waits 100 ms for an answer to a query never sent. The
+  `ceiling` column (outstanding / mean latency) shows what the latency allows.
+- `examples/dns_load.rs`: CONCURRENCY closed loops (one query in flight each, no thread
+  hand-off) at 1, 2 and 10, with p50/p99 latency.
+
+Ratios are disco/dnsmasq.
 
 Usage: scripts/bench.sh dns   (or python3 scripts/bench/dns.py)
-Env: SERVICES [1000]  SECONDS_PER_RUN [10]  OUTSTANDING ["2 10 100"]  SERIAL [2000]
+Env: SERVICES [1000]  SECONDS_PER_RUN [10]  OUTSTANDING ["2 10 100"]  LOOPS ["1 2 10"]
      DISCO_BIN [target/release/disco]  OUT [target/bench/dns.md]
 """
 
@@ -15,14 +24,10 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from loopback import free_port, http_call, kill_group  # noqa: E402
@@ -32,7 +37,8 @@ BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
 SERVICES = int(os.environ.get("SERVICES", "1000"))
 SECONDS = int(os.environ.get("SECONDS_PER_RUN", "10"))
 OUTSTANDING = [int(x) for x in os.environ.get("OUTSTANDING", "2 10 100").split()]
-SERIAL = int(os.environ.get("SERIAL", "2000"))
+LOOPS = [int(x) for x in os.environ.get("LOOPS", "1 2 10").split()]
+LOAD_BIN = os.path.join(ROOT, "target/release/examples/dns_load")
 OUT = os.environ.get("OUT", os.path.join(ROOT, "target/bench/dns.md"))
 
 
@@ -43,54 +49,12 @@ def log(*a):
 call = http_call
 
 
-def query_packet(qid, name):
-    header = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\x00"
-    return header + q + struct.pack(">HH", 1, 1)
-
-
-def serial_latency(port, names):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(2)
-    times = []
-    for i in range(SERIAL):
-        pkt = query_packet(i & 0xFFFF, random.choice(names))
-        t0 = time.perf_counter()
-        s.sendto(pkt, ("127.0.0.1", port))
-        try:
-            s.recv(4096)
-        except socket.timeout:
-            continue
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    pct = lambda p: times[min(len(times) - 1, int(p * (len(times) - 1)))]
-    return pct(0.5), pct(0.99)
-
-
-def blocking_clients(port, names, clients, seconds=3):
-    """QPS of `clients` threads, each sending one query and waiting for its answer."""
-    import threading
-    counts = [0] * clients
-
-    def worker(k):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(1)
-        end, i = time.monotonic() + seconds, 0
-        while time.monotonic() < end:
-            s.sendto(query_packet(i & 0xFFFF, random.choice(names)), ("127.0.0.1", port))
-            i += 1
-            try:
-                s.recv(4096)
-                counts[k] += 1
-            except socket.timeout:
-                pass
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(counts) / seconds
+def dns_load(port, names_file, loops):
+    """(qps, p50 µs, p99 µs) of `loops` closed-loop clients."""
+    out = subprocess.run([LOAD_BIN, f"127.0.0.1:{port}", names_file, str(loops), str(SECONDS)],
+                         capture_output=True, text=True, timeout=SECONDS + 60, check=True).stdout
+    r = json.loads(out)
+    return r["qps"], r["p50_us"], r["p99_us"]
 
 
 def dnsperf(port, qfile, outstanding):
@@ -98,14 +62,15 @@ def dnsperf(port, qfile, outstanding):
                           "-q", str(outstanding), "-c", "1", "-T", "1"],
                          capture_output=True, text=True, timeout=SECONDS + 60).stdout
     qps = re.search(r"Queries per second:\s+([\d.]+)", out)
-    lost = re.search(r"Queries lost:\s+(\d+)", out)
-    return float(qps.group(1)) if qps else 0.0, int(lost.group(1)) if lost else -1
+    lat = re.search(r"Average Latency \(s\):\s+([\d.]+)", out)
+    return float(qps.group(1)) if qps else 0.0, float(lat.group(1)) * 1e6 if lat else 0.0
 
 
 def main():
     for tool in ("dnsperf",):
         if shutil.which(tool) is None:
             sys.exit("dnsperf not installed (apt-get install dnsperf)")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "dns_load"], cwd=ROOT, check=True)
     dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
     work = tempfile.mkdtemp(prefix="disco-dns-bench-")
     procs = []
@@ -150,28 +115,36 @@ def main():
         with open(qfile, "w") as f:
             for _ in range(50000):
                 f.write(f"{random.choice(names)} A\n")
+        names_file = os.path.join(work, "names")
+        with open(names_file, "w") as f:
+            f.write("\n".join(names) + "\n")
         rows = []
         for n in OUTSTANDING:
-            d, dl = dnsperf(dns_port, qfile, n)
-            m, ml = dnsperf(mport, qfile, n)
-            log(f"outstanding {n}: disco {d:.0f} qps (lost {dl}), dnsmasq {m:.0f} qps (lost {ml})")
-            rows.append((n, d, dl, m, ml))
-        blocking = [(c, blocking_clients(dns_port, names, c), blocking_clients(mport, names, c)) for c in (1, 2)]
-        dp = serial_latency(dns_port, names)
-        mp = serial_latency(mport, names)
-        text = ["| outstanding queries | disco QPS | dnsmasq QPS | disco/dnsmasq |", "|---:|---:|---:|---:|"]
-        for n, d, dl, m, ml in rows:
-            text.append(f"| {n} | {d:,.0f} | {m:,.0f} | {d / m if m else 0:.2f} |")
+            d, dlat = dnsperf(dns_port, qfile, n)
+            m, mlat = dnsperf(mport, qfile, n)
+            log(f"dnsperf {n} outstanding: disco {d:.0f} qps ({dlat:.0f} µs), dnsmasq {m:.0f} qps ({mlat:.0f} µs)")
+            rows.append((n, d, dlat, m, mlat))
+        loops = []
+        for c in LOOPS:
+            d = dns_load(dns_port, names_file, c)
+            m = dns_load(mport, names_file, c)
+            log(f"{c} closed loops: disco {d}, dnsmasq {m}")
+            loops.append((c, d, m))
+        ratio = lambda d, m: f"{d / m:.2f}" if m else "-"
+        text = ["| dnsperf, outstanding | disco QPS | dnsmasq QPS | disco/dnsmasq "
+                "| disco mean latency (µs), ceiling QPS | dnsmasq mean latency (µs), ceiling QPS |",
+                "|---:|---:|---:|---:|---:|---:|"]
+        for n, d, dlat, m, mlat in rows:
+            ceil = lambda lat: f"{n / lat * 1e6:,.0f}" if lat else "-"
+            text.append(f"| {n} | {d:,.0f} | {m:,.0f} | {ratio(d, m)} "
+                        f"| {dlat:.0f}, {ceil(dlat)} | {mlat:.0f}, {ceil(mlat)} |")
         text.append("")
-        text.append("| blocking Python clients (one query in flight each) | disco QPS | dnsmasq QPS | disco/dnsmasq |")
-        text.append("|---:|---:|---:|---:|")
-        for c, d, m in blocking:
-            text.append(f"| {c} | {d:,.0f} | {m:,.0f} | {d / m if m else 0:.2f} |")
-        text.append("")
-        text.append("| serial client | p50 (ms) | p99 (ms) |")
-        text.append("|---|---:|---:|")
-        text.append(f"| disco | {dp[0]:.3f} | {dp[1]:.3f} |")
-        text.append(f"| dnsmasq | {mp[0]:.3f} | {mp[1]:.3f} |")
+        text.append("| closed loops (dns_load) | disco QPS | dnsmasq QPS | disco/dnsmasq "
+                    "| disco p50 / p99 (µs) | dnsmasq p50 / p99 (µs) |")
+        text.append("|---:|---:|---:|---:|---:|---:|")
+        for c, d, m in loops:
+            text.append(f"| {c} | {d[0]:,.0f} | {m[0]:,.0f} | {ratio(d[0], m[0])} "
+                        f"| {d[1]:.0f} / {d[2]:.0f} | {m[1]:.0f} / {m[2]:.0f} |")
         out = "\n".join(text) + "\n"
         os.makedirs(os.path.dirname(OUT), exist_ok=True)
         with open(OUT, "w") as f:
