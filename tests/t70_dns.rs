@@ -317,7 +317,9 @@ fn garbage_packets_change_nothing() {
     );
     assert_eq!(a.get("/v1/status/leader").status, 200);
     // A query whose header parses but whose question is cut short gets FORMERR with its ID.
-    let cut: [u8; 15] = [0x42, 0x42, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'e'];
+    let cut: [u8; 15] = [
+        0x42, 0x42, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'e',
+    ];
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut buf = [0u8; 512];
     let formerr = (0..20).find_map(|_| {
@@ -331,7 +333,11 @@ fn garbage_packets_change_nothing() {
             }
         }
     });
-    assert_eq!(formerr, Some(1), "FORMERR (rcode 1) for a cut-short question");
+    assert_eq!(
+        formerr,
+        Some(1),
+        "FORMERR (rcode 1) for a cut-short question"
+    );
     // Packets that were not queries are counted (the socket buffer may have dropped some).
     let metrics = a.get("/v1/agent/metrics").json();
     let malformed = metrics["Counters"]
@@ -376,6 +382,102 @@ fn a_failed_node_drops_out_and_clients_answer_through_their_server() {
         (dig(sport, &["job.service.consul"]).status == "NXDOMAIN").then_some(())
     });
     server2.kill9();
+}
+
+/// Two servers (`-bootstrap-expect 2`), each with DNS and `dns_cfg`, a service registered
+/// and resolving on both; returns (servers, their DNS ports, the leader's index).
+fn two_servers_resolving(prefix: &str, dns_cfg: &str) -> (Vec<Agent>, Vec<u16>, usize) {
+    let cfg = config_file(prefix, dns_cfg);
+    let cfg = cfg.display().to_string();
+    let ports = [free_port(), free_port()];
+    let p0 = ports[0].to_string();
+    let first = Agent::launch(
+        &format!("{prefix}1"),
+        &["-server", "-bootstrap-expect", "2", "-data-dir", "{dir}/data"]
+            .into_iter()
+            .chain(["-config-file", &cfg, "-dns-port", &p0])
+            .collect::<Vec<_>>(),
+    );
+    let join = format!("127.0.0.1:{}", first.serf_port());
+    let p1 = ports[1].to_string();
+    let second = Agent::launch(
+        &format!("{prefix}2"),
+        &[
+            "-server",
+            "-bootstrap-expect",
+            "2",
+            "-data-dir",
+            "{dir}/data",
+            "-config-file",
+            &cfg,
+            "-dns-port",
+            &p1,
+            "-retry-join",
+            &join,
+            "-retry-interval",
+            "200ms",
+        ],
+    );
+    let mut servers = vec![first, second];
+    for s in servers.iter_mut() {
+        s.wait_ready();
+    }
+    let r = servers[0].put(
+        "/v1/catalog/register",
+        json!({"Node": "ext", "Address": "10.7.0.1", "Service": {"Service": "db"}})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    for p in ports {
+        wait_for("both servers resolve db", WAIT, || {
+            (data(&dig(p, &["db.service.consul"]).answers) == ["10.7.0.1"]).then_some(())
+        });
+    }
+    let leader_addr = servers[0].get("/v1/status/leader").text();
+    let leader = servers
+        .iter()
+        .position(|s| leader_addr.contains(s.flag("-server-port").unwrap()))
+        .expect("a leader among the two");
+    (servers, ports.to_vec(), leader)
+}
+
+#[test]
+fn a_follower_without_a_leader_answers_stale_only_within_max_stale() {
+    let (mut servers, ports, leader) =
+        two_servers_resolving("dns-stale", r#"{"dns_config": {"max_stale": "8s"}}"#);
+    let follower = 1 - leader;
+    servers[leader].kill9();
+    let f = &servers[follower];
+    wait_for("the follower sees no leader", WAIT, || {
+        (f.get("/v1/status/leader").text().trim() == "\"\"").then_some(())
+    });
+    // Within max_stale of its last contact, the follower answers from its own state.
+    let answer = dig(ports[follower], &["db.service.consul"]);
+    let contact_ms: u64 = f
+        .get("/v1/catalog/nodes?stale")
+        .header("X-Consul-LastContact")
+        .and_then(|v| v.parse().ok())
+        .expect("X-Consul-LastContact");
+    if contact_ms < 8000 {
+        assert_eq!(data(&answer.answers), ["10.7.0.1"], "status {}", answer.status);
+    }
+    // Past it, the read must go to a leader, and there is none.
+    wait_for("SERVFAIL once max_stale has passed", WAIT, || {
+        (dig(ports[follower], &["db.service.consul"]).status == "SERVFAIL").then_some(())
+    });
+}
+
+#[test]
+fn with_allow_stale_off_a_follower_answers_through_the_leader() {
+    let (mut servers, ports, leader) =
+        two_servers_resolving("dns-strict", r#"{"dns_config": {"allow_stale": false}}"#);
+    let follower = 1 - leader;
+    // The follower answered above through the leader; without one it cannot answer.
+    servers[leader].kill9();
+    wait_for("SERVFAIL without a leader", WAIT, || {
+        (dig(ports[follower], &["db.service.consul"]).status == "SERVFAIL").then_some(())
+    });
 }
 
 /// Debian's dnsmasq on 127.0.0.1:`port` with `extra` options, stopped when dropped.

@@ -49,7 +49,6 @@ const IGNORED: &[&str] = &[
     "license_path",
     "default_query_time",
     "max_query_time",
-    "discovery_max_stale",
     "http_config",
     "auto_encrypt",
     "tls",
@@ -191,6 +190,7 @@ pub fn apply_json(
                 cfg.check_output_max_size = r.uint(key, v, 1, 64 << 20)? as usize
             }
             "check_update_interval" => cfg.check_update_interval = r.duration(key, v)?,
+            "discovery_max_stale" => cfg.discovery_max_stale = r.duration(key, v)?,
             "ae_interval" => cfg.ae_interval = r.positive(key, v)?,
             "check_reap_interval" => cfg.check_reap_interval = r.positive(key, v)?,
             "check_deregister_interval_min" => {

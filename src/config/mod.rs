@@ -162,6 +162,9 @@ pub struct AgentConfig {
     pub check_update_interval: Duration,
     /// Full anti-entropy sync period (`ae_interval`).
     pub ae_interval: Duration,
+    /// Catalog and health reads that name no consistency mode are stale reads bounded by
+    /// this (`discovery_max_stale`; zero keeps them on the leader).
+    pub discovery_max_stale: Duration,
     /// How often services critical for too long are looked for (`check_reap_interval`).
     pub check_reap_interval: Duration,
     /// Floor of `DeregisterCriticalServiceAfter` (`check_deregister_interval_min`).
@@ -335,6 +338,7 @@ impl Default for AgentConfig {
             check_output_max_size: 4096,
             check_update_interval: Duration::from_secs(300),
             ae_interval: Duration::from_secs(60),
+            discovery_max_stale: Duration::ZERO,
             check_reap_interval: Duration::from_secs(30),
             check_deregister_interval_min: Duration::from_secs(60),
             definitions: Definitions::default(),

@@ -100,6 +100,8 @@ pub struct Consensus {
     opts: ConsensusOptions,
     /// When the leader last reached this server (AppendEntries, heartbeats included).
     last_leader_contact: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Silence after which a follower no longer names the leader it last heard from.
+    leader_silence_limit: Duration,
 }
 
 /// Encode the node metadata kept in the Raft membership.
@@ -199,6 +201,11 @@ impl Consensus {
             db,
             opts,
             last_leader_contact: std::sync::Mutex::new(None),
+            // With pre-vote, a follower keeps its vote (and openraft its `current_leader`)
+            // until a campaign succeeds, so a dead leader would be named forever. Past a few
+            // election timeouts of silence it is reported as none, as Consul's followers do
+            // once they start an election.
+            leader_silence_limit: Duration::from_millis(4 * election_max),
         })
     }
 
@@ -330,8 +337,18 @@ impl Consensus {
         self.raft.metrics().borrow_watched().clone()
     }
 
-    /// The RPC address of the current leader, if any.
+    /// The RPC address of the current leader, if any (none once it has been silent for a
+    /// few election timeouts).
     pub fn leader_addr(&self) -> Option<String> {
+        let silent = self
+            .last_leader_contact
+            .lock()
+            .ok()
+            .and_then(|t| t.map(|t| t.elapsed() > self.leader_silence_limit))
+            .unwrap_or(false);
+        if silent && !self.is_leader() {
+            return None;
+        }
         let m = self.raft.metrics();
         let m = m.borrow_watched();
         let leader = m.current_leader?;

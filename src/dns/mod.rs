@@ -56,6 +56,18 @@ struct Reply {
     recursion_available: bool,
 }
 
+/// Where a lookup reads the catalog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// This server's own state: the leader's, or a follower's while stale reads are allowed
+    /// and it heard from the leader within `max_stale`.
+    Local,
+    /// The leader's, through the server RPC (a follower that may not answer itself).
+    Leader,
+    /// A server's, through the server RPC (client agents).
+    Server,
+}
+
 /// Answers DNS queries for one agent.
 pub struct Handler {
     agent: Arc<Agent>,
@@ -424,6 +436,35 @@ impl Handler {
 
     // ---- data: the local store on servers, a server through the RPC on clients ----
 
+    /// Where lookups read now (Consul's `allow_stale` and `max_stale`).
+    fn source(&self) -> Source {
+        let Some(c) = &self.agent.consensus else {
+            return Source::Server;
+        };
+        let dns = self.dns();
+        if c.is_leader()
+            || (dns.allow_stale && c.last_contact().is_some_and(|d| d <= dns.max_stale))
+        {
+            Source::Local
+        } else {
+            Source::Leader
+        }
+    }
+
+    /// `path` with the consistency a read from `source` asks for: a client agent's reads are
+    /// stale within `max_stale` when allowed; the leader answers in its default mode.
+    fn consistent_path(&self, path: &str, source: Source) -> String {
+        let dns = self.dns();
+        if source == Source::Leader || !dns.allow_stale {
+            return path.to_string();
+        }
+        let sep = if path.contains('?') { '&' } else { '?' };
+        format!(
+            "{path}{sep}stale&max_stale={}",
+            crate::api::duration::format_go(dns.max_stale)
+        )
+    }
+
     async fn healthy_instances(
         &self,
         service: &str,
@@ -439,7 +480,8 @@ impl Handler {
             }
             ok
         };
-        if self.agent.consensus.is_some() {
+        let source = self.source();
+        if source == Source::Local {
             let store = self.agent.store.read().map_err(|e| e.to_string())?;
             let tags: Vec<String> = tag.map(|t| vec![t.to_string()]).unwrap_or_default();
             let mut out = Vec::new();
@@ -463,15 +505,14 @@ impl Handler {
             }
             return Ok(out);
         }
-        let mut path = format!(
-            "/v1/health/service/{}?stale",
-            crate::api::path_escape(service)
-        );
+        let mut path = format!("/v1/health/service/{}", crate::api::path_escape(service));
         if let Some(t) = tag {
-            path.push_str("&tag=");
+            path.push_str("?tag=");
             path.push_str(&crate::api::path_escape(t));
         }
-        let v = self.remote(&path).await?;
+        let v = self
+            .remote(&self.consistent_path(&path, source), source)
+            .await?;
         let mut out = Vec::new();
         for e in v.as_array().into_iter().flatten() {
             let statuses: Vec<&str> = e["Checks"]
@@ -517,7 +558,8 @@ impl Handler {
         &self,
         keep: impl Fn(&str, &str) -> bool,
     ) -> Result<Vec<NodeInfo>, String> {
-        if self.agent.consensus.is_some() {
+        let source = self.source();
+        if source == Source::Local {
             let store = self.agent.store.read().map_err(|e| e.to_string())?;
             return Ok(store
                 .nodes()
@@ -530,7 +572,9 @@ impl Handler {
                 })
                 .collect());
         }
-        let v = self.remote("/v1/catalog/nodes?stale").await?;
+        let v = self
+            .remote(&self.consistent_path("/v1/catalog/nodes", source), source)
+            .await?;
         Ok(v.as_array()
             .into_iter()
             .flatten()
@@ -555,10 +599,13 @@ impl Handler {
             .collect())
     }
 
-    /// A read through a server, kept for a second (clients answer many lookups of the same
-    /// names; a second of staleness is what Consul's agent cache allows by default too).
-    async fn remote(&self, path: &str) -> Result<serde_json::Value, String> {
-        if let Ok(c) = self.cache.lock()
+    /// A read through a server (`source` says which). A client agent keeps each answer for
+    /// a second: it answers many lookups of the same names.
+    async fn remote(&self, path: &str, source: Source) -> Result<serde_json::Value, String> {
+        // Reads the leader must answer are never served from the cache.
+        let cached = source == Source::Server;
+        if cached
+            && let Ok(c) = self.cache.lock()
             && let Some((at, v)) = c.get(path)
             && at.elapsed() < Duration::from_secs(1)
         {
@@ -568,13 +615,18 @@ impl Handler {
             method: "GET".into(),
             uri: path.to_string(),
             body: Vec::new(),
-            from_server: false,
+            from_server: source == Source::Leader,
         };
-        let reply = self
-            .agent
-            .forward(req, Duration::from_secs(5))
-            .await
-            .map_err(|e| e.to_string())?;
+        let timeout = Duration::from_secs(5);
+        let reply = if source == Source::Leader {
+            self.agent
+                .forward_to_leader(req, timeout)
+                .await
+                .ok_or("No cluster leader")?
+        } else {
+            self.agent.forward(req, timeout).await
+        }
+        .map_err(|e| e.to_string())?;
         let crate::rpc::Reply::Http { status, body, .. } = reply else {
             return Err("unexpected reply".into());
         };
@@ -585,7 +637,7 @@ impl Handler {
         } else {
             serde_json::from_slice(&body).map_err(|e| e.to_string())?
         };
-        if let Ok(mut c) = self.cache.lock() {
+        if cached && let Ok(mut c) = self.cache.lock() {
             if c.len() > 4096 {
                 c.clear();
             }

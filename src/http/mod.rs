@@ -64,7 +64,12 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
         && !req.headers().contains_key(forward::FORWARDED);
     // Cheap (reference-counted); only turned into text when the call is forwarded.
     let uri = req.uri().clone();
-    let query = Query::parse(req.uri().query().unwrap_or(""));
+    let mut query = Query::parse(req.uri().query().unwrap_or(""));
+    if (raw_path.starts_with("/v1/catalog/") || raw_path.starts_with("/v1/health/"))
+        && !agent.cfg.discovery_max_stale.is_zero()
+    {
+        query.discovery_max_stale = Some(agent.cfg.discovery_max_stale);
+    }
     let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
@@ -80,9 +85,18 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
         let pq = uri
             .path_and_query()
             .map_or(raw_path.as_str(), |p| p.as_str());
-        return forward::forward_http(&agent, &method, pq, body).await;
+        let Some(bound) = query.implied_max_stale() else {
+            return forward::forward_http(&agent, &method, pq, body).await;
+        };
+        let sep = if pq.contains('?') { '&' } else { '?' };
+        let pq = format!(
+            "{pq}{sep}max_stale={}",
+            crate::api::duration::format_go(bound)
+        );
+        return forward::forward_http(&agent, &method, &pq, body).await;
     }
-    let body = if forward_to_leader && !query.has("stale") {
+    let last_contact = agent.consensus.as_ref().and_then(|c| c.last_contact());
+    let body = if forward_to_leader && !query.answer_locally(last_contact) {
         let pq = uri
             .path_and_query()
             .map_or(raw_path.as_str(), |p| p.as_str());

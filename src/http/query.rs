@@ -11,6 +11,9 @@ use crate::api::duration::parse_go;
 #[derive(Debug, Default)]
 pub struct Query {
     pairs: Vec<(String, String)>,
+    /// `discovery_max_stale`, for a catalog or health read; applies when the call names no
+    /// consistency mode.
+    pub discovery_max_stale: Option<Duration>,
 }
 
 /// Decode `%XX` escapes (and, in queries, `+`).
@@ -85,7 +88,10 @@ impl Query {
                 None => (decode(p, true), String::new()),
             })
             .collect();
-        Query { pairs }
+        Query {
+            pairs,
+            discovery_max_stale: None,
+        }
     }
 
     /// Whether a flag is present (any value).
@@ -120,9 +126,58 @@ impl Query {
         }
     }
 
+    /// `?max_stale=`: a bound on a stale read's age; empty or zero is none, as Consul.
+    pub fn max_stale(&self) -> Result<Option<Duration>, ApiError> {
+        match self.get("max_stale") {
+            None | Some("") => Ok(None),
+            Some(v) => parse_go(v)
+                .map(|d| (!d.is_zero()).then_some(d))
+                .ok_or_else(|| ApiError::bad(format!("Invalid max_stale value {v:?}"))),
+        }
+    }
+
+    /// Whether the call names no consistency mode (so `discovery_max_stale` applies).
+    fn default_mode(&self) -> bool {
+        !["stale", "consistent", "leader", "cached"]
+            .iter()
+            .any(|k| self.has(k))
+            && !matches!(self.max_stale(), Ok(Some(_)))
+    }
+
+    /// The `discovery_max_stale` bound this call takes, when it names no mode itself; a
+    /// client agent passes it on to the server as `max_stale`.
+    pub fn implied_max_stale(&self) -> Option<Duration> {
+        self.discovery_max_stale.filter(|_| self.default_mode())
+    }
+
+    /// How old a stale read may be before it goes to the leader (`None`: any age).
+    pub fn stale_bound(&self) -> Option<Duration> {
+        match self.max_stale() {
+            Ok(Some(d)) => Some(d),
+            _ if self.default_mode() => self.discovery_max_stale,
+            _ => None,
+        }
+    }
+
+    /// Whether a server answers this read from its own state rather than the leader's:
+    /// stale reads, while the leader was heard from within their bound. A malformed mode
+    /// is answered here too, where the route reports it.
+    pub fn answer_locally(&self, last_contact: Option<Duration>) -> bool {
+        match self.consistency() {
+            Err(_) => true,
+            Ok(Consistency::Stale) => match self.stale_bound() {
+                None => true,
+                Some(max) => last_contact.is_some_and(|d| d <= max),
+            },
+            Ok(_) => false,
+        }
+    }
+
     /// Consistency mode; conflicting flags are a 400.
     pub fn consistency(&self) -> Result<Consistency, ApiError> {
-        let stale = self.has("stale") || self.has("max_stale");
+        let stale = self.has("stale")
+            || self.max_stale()?.is_some()
+            || (self.default_mode() && self.discovery_max_stale.is_some());
         let consistent = self.has("consistent");
         match (stale, consistent) {
             (true, true) => Err(ApiError::bad(
@@ -163,5 +218,58 @@ impl Query {
             )),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(q: &str) -> Result<Consistency, String> {
+        Query::parse(q).consistency().map_err(|e| format!("{e:?}"))
+    }
+
+    #[test]
+    fn max_stale_follows_consul() {
+        assert_eq!(mode("max_stale=5s"), Ok(Consistency::Stale));
+        // Zero or empty is no bound and no stale read.
+        assert_eq!(mode("max_stale=0s"), Ok(Consistency::Leader));
+        assert_eq!(mode("max_stale="), Ok(Consistency::Leader));
+        let err = mode("max_stale=soon").unwrap_err();
+        assert!(
+            err.contains("Invalid max_stale value") && err.contains("soon"),
+            "{err}"
+        );
+        assert!(mode("max_stale=5s&consistent").is_err());
+    }
+
+    #[test]
+    fn stale_reads_stay_local_within_their_bound() {
+        let s = |n| Some(Duration::from_secs(n));
+        assert!(Query::parse("stale").answer_locally(None));
+        assert!(Query::parse("stale").answer_locally(s(3600)));
+        assert!(Query::parse("max_stale=10s").answer_locally(s(2)));
+        assert!(!Query::parse("max_stale=10s").answer_locally(s(11)));
+        assert!(!Query::parse("stale&max_stale=10s").answer_locally(None));
+        assert!(!Query::parse("").answer_locally(s(0)));
+        assert!(!Query::parse("consistent").answer_locally(s(0)));
+        // A malformed mode is answered (with its 400) where it arrived.
+        assert!(Query::parse("max_stale=x").answer_locally(None));
+    }
+
+    #[test]
+    fn discovery_max_stale_applies_only_without_a_mode() {
+        let with = |q: &str| {
+            let mut q = Query::parse(q);
+            q.discovery_max_stale = Some(Duration::from_secs(30));
+            q
+        };
+        assert_eq!(with("").consistency().ok(), Some(Consistency::Stale));
+        assert_eq!(with("").implied_max_stale(), Some(Duration::from_secs(30)));
+        assert!(with("index=4").answer_locally(Some(Duration::from_secs(29))));
+        assert!(!with("").answer_locally(Some(Duration::from_secs(31))));
+        assert_eq!(with("leader").consistency().ok(), Some(Consistency::Leader));
+        assert_eq!(with("consistent").implied_max_stale(), None);
+        assert_eq!(with("stale").stale_bound(), None);
     }
 }
