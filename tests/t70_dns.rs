@@ -393,10 +393,16 @@ fn two_servers_resolving(prefix: &str, dns_cfg: &str) -> (Vec<Agent>, Vec<u16>, 
     let p0 = ports[0].to_string();
     let first = Agent::launch(
         &format!("{prefix}1"),
-        &["-server", "-bootstrap-expect", "2", "-data-dir", "{dir}/data"]
-            .into_iter()
-            .chain(["-config-file", &cfg, "-dns-port", &p0])
-            .collect::<Vec<_>>(),
+        &[
+            "-server",
+            "-bootstrap-expect",
+            "2",
+            "-data-dir",
+            "{dir}/data",
+        ]
+        .into_iter()
+        .chain(["-config-file", &cfg, "-dns-port", &p0])
+        .collect::<Vec<_>>(),
     );
     let join = format!("127.0.0.1:{}", first.serf_port());
     let p1 = ports[1].to_string();
@@ -460,7 +466,12 @@ fn a_follower_without_a_leader_answers_stale_only_within_max_stale() {
         .and_then(|v| v.parse().ok())
         .expect("X-Consul-LastContact");
     if contact_ms < 8000 {
-        assert_eq!(data(&answer.answers), ["10.7.0.1"], "status {}", answer.status);
+        assert_eq!(
+            data(&answer.answers),
+            ["10.7.0.1"],
+            "status {}",
+            answer.status
+        );
     }
     // Past it, the read must go to a leader, and there is none.
     wait_for("SERVFAIL once max_stale has passed", WAIT, || {

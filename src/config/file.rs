@@ -407,8 +407,12 @@ impl Reader<'_> {
                             "min_ttl" => {
                                 d.soa_min_ttl = self.uint(&sfull, sv, 0, u32::MAX as u64)? as u32
                             }
-                            "expire" | "refresh" | "retry" => {
-                                self.uint(&sfull, sv, 0, u32::MAX as u64)?;
+                            "refresh" | "retry" | "expire" => {
+                                let i = ["refresh", "retry", "expire"]
+                                    .iter()
+                                    .position(|n| n == sk)
+                                    .unwrap_or(0);
+                                d.soa_timers[i] = self.uint(&sfull, sv, 0, i32::MAX as u64)? as u32
                             }
                             other => self.warn(format!(
                                 "{}: invalid config key {full}.{other}",
@@ -417,13 +421,19 @@ impl Reader<'_> {
                         }
                     }
                 }
-                "enable_truncate_tcp"
-                | "recursor_timeout"
-                | "use_cache"
-                | "cache_max_age"
-                | "disable_compression"
-                | "prefer_namespace"
-                | "recursor_strategy" => {}
+                "recursor_timeout" => d.recursor_timeout = self.duration(&full, dv)?,
+                "recursor_strategy" => match dv.as_str() {
+                    Some("sequential") | Some("") => d.recursor_random = false,
+                    Some("random") => d.recursor_random = true,
+                    _ => {
+                        return Err(
+                            self.err(&full, "must be \"sequential\" or \"random\"".to_string())
+                        );
+                    }
+                },
+                "use_cache" => d.use_cache = self.bool(&full, dv)?,
+                "cache_max_age" => d.cache_max_age = self.duration(&full, dv)?,
+                "enable_truncate_tcp" | "disable_compression" | "prefer_namespace" => {}
                 other => self.warn(format!("{}: invalid config key {key}.{other}", self.source)),
             }
         }
@@ -618,6 +628,40 @@ mod tests {
         let v: Value = serde_json::from_str(r#"{"gossip_lan":{"probe_interval":"soon"}}"#).unwrap();
         let e = apply_json(&mut cfg, &v, "g.json").unwrap_err().to_string();
         assert!(e.contains("gossip_lan.probe_interval"), "{e}");
+    }
+
+    #[test]
+    fn dns_config_applies_and_bad_values_name_the_key() {
+        let mut cfg = AgentConfig::default();
+        let v: Value = serde_json::from_str(
+            r#"{"discovery_max_stale":"30s","dns_config":{"allow_stale":false,"max_stale":"5s",
+            "recursor_timeout":"500ms","recursor_strategy":"random","use_cache":true,
+            "cache_max_age":"10s","soa":{"min_ttl":60,"refresh":100,"retry":20,"expire":900}}}"#,
+        )
+        .unwrap();
+        assert!(apply_json(&mut cfg, &v, "d.json").unwrap().is_empty());
+        let d = &cfg.dns;
+        assert!(!d.allow_stale && d.recursor_random && d.use_cache);
+        assert_eq!(d.max_stale, std::time::Duration::from_secs(5));
+        assert_eq!(d.recursor_timeout, std::time::Duration::from_millis(500));
+        assert_eq!(d.cache_max_age, std::time::Duration::from_secs(10));
+        assert_eq!((d.soa_min_ttl, d.soa_timers), (60, [100, 20, 900]));
+        assert_eq!(cfg.discovery_max_stale, std::time::Duration::from_secs(30));
+        for (bad, key) in [
+            (
+                r#"{"dns_config":{"recursor_strategy":"fastest"}}"#,
+                "dns_config.recursor_strategy",
+            ),
+            (
+                r#"{"dns_config":{"soa":{"expire":-1}}}"#,
+                "dns_config.soa.expire",
+            ),
+            (r#"{"discovery_max_stale":"soon"}"#, "discovery_max_stale"),
+        ] {
+            let v: Value = serde_json::from_str(bad).unwrap();
+            let e = apply_json(&mut cfg, &v, "d.json").unwrap_err().to_string();
+            assert!(e.contains(key), "{bad}: {e}");
+        }
     }
 
     #[test]

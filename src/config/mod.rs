@@ -202,6 +202,16 @@ pub struct DnsConfig {
     pub enable_additional_node_meta_txt: bool,
     /// Negative-answer TTL of the SOA (`soa.min_ttl`).
     pub soa_min_ttl: u32,
+    /// The SOA's refresh, retry and expire fields (`soa.refresh`, `soa.retry`, `soa.expire`).
+    pub soa_timers: [u32; 3],
+    /// How long one recursor has to answer (`recursor_timeout`).
+    pub recursor_timeout: Duration,
+    /// Ask recursors in random order rather than as listed (`recursor_strategy = "random"`).
+    pub recursor_random: bool,
+    /// Client agents keep a server's answers (`use_cache`) for `cache_max_age` (0: 1 s).
+    pub use_cache: bool,
+    /// Longest a cached answer is used (`cache_max_age`).
+    pub cache_max_age: Duration,
 }
 
 impl Default for DnsConfig {
@@ -217,6 +227,11 @@ impl Default for DnsConfig {
             a_record_limit: 0,
             enable_additional_node_meta_txt: true,
             soa_min_ttl: 0,
+            soa_timers: [3600, 600, 86400],
+            recursor_timeout: Duration::from_secs(2),
+            recursor_random: false,
+            use_cache: false,
+            cache_max_age: Duration::ZERO,
         }
     }
 }

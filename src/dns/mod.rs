@@ -109,18 +109,21 @@ impl Handler {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as u32)
             .unwrap_or(0);
-        Handler::soa_record(domain, self.dns().soa_min_ttl, serial)
+        let dns = self.dns();
+        Handler::soa_record(domain, dns.soa_min_ttl, dns.soa_timers, serial)
     }
 
-    /// The SOA of `domain`, whose minimum TTL is also the negative-answer TTL.
-    fn soa_record(domain: &str, min_ttl: u32, serial: u32) -> Option<Record> {
+    /// The SOA of `domain`, whose minimum TTL is also the negative-answer TTL; `timers` are
+    /// refresh, retry and expire.
+    fn soa_record(domain: &str, min_ttl: u32, timers: [u32; 3], serial: u32) -> Option<Record> {
+        let [refresh, retry, expire] = timers;
         let rdata = SOA::new(
             name(&format!("ns.{domain}"))?,
             name(&format!("hostmaster.{domain}"))?,
             serial,
-            3600,
-            600,
-            86400,
+            refresh as i32,
+            retry as i32,
+            expire as i32,
             min_ttl,
         );
         Some(Record::from_rdata(
@@ -399,7 +402,11 @@ impl Handler {
                 ..Default::default()
             };
         }
-        for upstream in &self.agent.cfg.recursors {
+        let mut order: Vec<&String> = self.agent.cfg.recursors.iter().collect();
+        if self.dns().recursor_random {
+            order.shuffle(&mut rand::rng());
+        }
+        for upstream in order {
             let addr = if upstream.parse::<SocketAddr>().is_ok() {
                 upstream.clone()
             } else {
@@ -412,7 +419,7 @@ impl Handler {
                 continue;
             }
             let mut buf = vec![0u8; 65535];
-            let got = tokio::time::timeout(Duration::from_secs(2), sock.recv(&mut buf)).await;
+            let got = tokio::time::timeout(self.dns().recursor_timeout, sock.recv(&mut buf)).await;
             let Ok(Ok(n)) = got else { continue };
             let Ok(msg) = Message::from_vec(&buf[..n]) else {
                 continue;
@@ -599,15 +606,22 @@ impl Handler {
             .collect())
     }
 
-    /// A read through a server (`source` says which). A client agent keeps each answer for
-    /// a second: it answers many lookups of the same names.
+    /// A read through a server (`source` says which), kept for `cache_max_age` when a client
+    /// agent has `use_cache`.
     async fn remote(&self, path: &str, source: Source) -> Result<serde_json::Value, String> {
-        // Reads the leader must answer are never served from the cache.
-        let cached = source == Source::Server;
+        // Only client agents cache, and only with `use_cache`; reads the leader must answer
+        // never come from a cache.
+        let dns = self.dns();
+        let cached = source == Source::Server && dns.use_cache;
+        let max_age = if dns.cache_max_age.is_zero() {
+            Duration::from_secs(1)
+        } else {
+            dns.cache_max_age
+        };
         if cached
             && let Ok(c) = self.cache.lock()
             && let Some((at, v)) = c.get(path)
-            && at.elapsed() < Duration::from_secs(1)
+            && at.elapsed() < max_age
         {
             return Ok(v.clone());
         }
@@ -914,17 +928,15 @@ mod tests {
             0,
             RData::AAAA(AAAA::new(0xfd00, 0, 0, 0, 0, 0, 0, 1)),
         ));
-        reply
-            .authority
-            .extend(
-                Handler::soa_record("consul.", 0, 0)
-                    .into_iter()
-                    .chain([Record::from_rdata(
-                        owner.clone(),
-                        0,
-                        RData::CNAME(CNAME(target.clone())),
-                    )]),
-            );
+        reply.authority.extend(
+            Handler::soa_record("consul.", 0, [3600, 600, 86400], 0)
+                .into_iter()
+                .chain([Record::from_rdata(
+                    owner.clone(),
+                    0,
+                    RData::CNAME(CNAME(target.clone())),
+                )]),
+        );
         let query = Query::query(owner, RecordType::SRV);
         let meta = Metadata::new(7, MessageType::Response, OpCode::Query);
         let exact = encoded_len(&meta, &reply, &query);
