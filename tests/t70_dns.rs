@@ -384,31 +384,18 @@ fn a_failed_node_drops_out_and_clients_answer_through_their_server() {
     server2.kill9();
 }
 
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 /// Two servers (`-bootstrap-expect 2`), each with DNS and `dns_cfg`, a service registered
 /// and resolving on both; returns (servers, their DNS ports, the leader's index).
 fn two_servers_resolving(prefix: &str, dns_cfg: &str) -> (Vec<Agent>, Vec<u16>, usize) {
     let cfg = config_file(prefix, dns_cfg);
     let cfg = cfg.display().to_string();
     let ports = [free_port(), free_port()];
-    let p0 = ports[0].to_string();
-    let first = Agent::launch(
-        &format!("{prefix}1"),
-        &[
-            "-server",
-            "-bootstrap-expect",
-            "2",
-            "-data-dir",
-            "{dir}/data",
-        ]
-        .into_iter()
-        .chain(["-config-file", &cfg, "-dns-port", &p0])
-        .collect::<Vec<_>>(),
-    );
-    let join = format!("127.0.0.1:{}", first.serf_port());
-    let p1 = ports[1].to_string();
-    let second = Agent::launch(
-        &format!("{prefix}2"),
-        &[
+    let args = |i: usize| -> Vec<String> {
+        [
             "-server",
             "-bootstrap-expect",
             "2",
@@ -417,13 +404,20 @@ fn two_servers_resolving(prefix: &str, dns_cfg: &str) -> (Vec<Agent>, Vec<u16>, 
             "-config-file",
             &cfg,
             "-dns-port",
-            &p1,
-            "-retry-join",
-            &join,
-            "-retry-interval",
-            "200ms",
-        ],
-    );
+            &ports[i].to_string(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let first = Agent::launch(&format!("{prefix}1"), &strs(&args(0)));
+    let mut rest = args(1);
+    rest.extend([
+        "-retry-join".to_string(),
+        format!("127.0.0.1:{}", first.serf_port()),
+        "-retry-interval".to_string(),
+        "200ms".to_string(),
+    ]);
+    let second = Agent::launch(&format!("{prefix}2"), &strs(&rest));
     let mut servers = vec![first, second];
     for s in servers.iter_mut() {
         s.wait_ready();
