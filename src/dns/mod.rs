@@ -1,10 +1,12 @@
 //! The DNS interface: `<service>.service.<domain>`, `<node>.node.<domain>`,
 //! `<hex>.addr.<domain>` and reverse lookups, answered from the catalog with critical
-//! instances left out, on `client_addr:ports.dns` over UDP and TCP. Built on hickory-server
-//! (its wire format and transports); what a name means and which records answer it is ours.
+//! instances left out, on `client_addr:ports.dns` over UDP and TCP. Built on hickory (its
+//! wire format, TCP transport and request-handler trait; UDP has its own loop in `udp.rs`);
+//! what a name means and which records answer it is ours.
 //!
-//! Servers answer from their own state store (DNS reads are stale by default, as Consul's);
-//! client agents ask a server through the server RPC and keep each answer for a second.
+//! Servers answer from their own state store (DNS reads are stale within `max_stale` by
+//! default, as Consul's; otherwise the leader answers);
+//! client agents ask a server through the server RPC (keeping answers only with `use_cache`).
 
 pub mod names;
 mod udp;
@@ -864,9 +866,9 @@ impl RequestHandler for SharedHandler {
     }
 }
 
-/// Threads answering each UDP socket. With two, a lookup does not wait behind another on a
-/// two-core machine: at 2 closed-loop clients they answer 2.4× dnsmasq's rate, one thread
-/// 1.0× (docs/benchmarks.md).
+/// Threads answering each UDP socket. With two, a lookup does not wait behind another: at 2
+/// closed-loop clients on two cores they answer over twice dnsmasq's rate, where one thread
+/// matches it (docs/benchmarks.md).
 const UDP_THREADS: usize = 2;
 
 /// Serve DNS for `agent` on UDP and TCP at each address, until the agent shuts down.

@@ -1,10 +1,10 @@
 //! The UDP transport. hickory-server's UDP loop receives on one task, spawns a task per query
 //! and hands each response back through a channel to the receiving task, so one query costs
-//! several task wake-ups, often on different threads. At low concurrency those wake-ups, not
-//! the lookup, set the pace (dnsperf with 2 queries outstanding: 2,000 qps against dnsmasq's
-//! 20,000 on the same two cores). Here each socket has a dedicated thread that receives,
-//! answers inline through the same [`RequestHandler`] and sends: one wake-up per query, as
-//! dnsmasq does. Only answers that must wait (a client agent asking its server, a recursor)
+//! several task wake-ups, often on different threads; those wake-ups, not the lookup, set the
+//! pace (dnsperf with 10 queries outstanding: 44,816 QPS, 0.48× dnsmasq on the same two
+//! cores; 82,948 with this loop). Here each socket has dedicated threads that receive, answer
+//! inline through the same [`RequestHandler`] and send: one wake-up per query, as dnsmasq
+//! does. Only answers that must wait (a client agent asking its server, a recursor)
 //! leave the thread, as a task on the agent's runtime. Wire format stays hickory's.
 
 use std::future::Future;
