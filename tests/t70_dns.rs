@@ -452,6 +452,10 @@ fn a_follower_without_a_leader_answers_stale_only_within_max_stale() {
     wait_for("the follower sees no leader", WAIT, || {
         (f.get("/v1/status/leader").text().trim() == "\"\"").then_some(())
     });
+    // Its Raft view no longer stars the dead leader either.
+    let peers = f.get("/v1/operator/raft/configuration?stale").json();
+    let servers_json = peers["Servers"].as_array().expect("Servers");
+    assert!(servers_json.iter().all(|s| s["Leader"] == false), "{peers}");
     // Within max_stale of its last contact, the follower answers from its own state.
     let answer = dig(ports[follower], &["db.service.consul"]);
     let contact_ms: u64 = f

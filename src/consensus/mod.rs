@@ -340,6 +340,18 @@ impl Consensus {
     /// The RPC address of the current leader, if any (none once it has been silent for a
     /// few election timeouts).
     pub fn leader_addr(&self) -> Option<String> {
+        let m = self.raft.metrics();
+        let m = m.borrow_watched();
+        let leader = self.live_leader(m.current_leader)?;
+        m.membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|n| n.raft_addr.clone())
+    }
+
+    /// `current_leader` from the metrics, unless this follower has not heard from it for a
+    /// few election timeouts (see `leader_silence_limit`).
+    pub fn live_leader(&self, current_leader: Option<u64>) -> Option<u64> {
         let silent = self
             .last_leader_contact
             .lock()
@@ -349,13 +361,7 @@ impl Consensus {
         if silent && !self.is_leader() {
             return None;
         }
-        let m = self.raft.metrics();
-        let m = m.borrow_watched();
-        let leader = m.current_leader?;
-        m.membership_config
-            .membership()
-            .get_node(&leader)
-            .map(|n| n.raft_addr.clone())
+        current_leader
     }
 
     /// Whether this member leads.

@@ -92,7 +92,7 @@ pub async fn operator(
 /// server has (its own last index elsewhere).
 pub fn configuration(c: &Consensus) -> serde_json::Value {
     let m = c.metrics();
-    let leader = m.current_leader;
+    let leader = c.live_leader(m.current_leader);
     let replication = m.replication.clone().unwrap_or_default();
     let own_last = m.last_log_index.unwrap_or(0);
     let servers: Vec<serde_json::Value> = c
@@ -233,7 +233,7 @@ async fn remove_peer(
 fn autopilot_health(agent: &Agent, c: &Consensus) -> (bool, serde_json::Value) {
     let ap = &agent.cfg.autopilot;
     let m = c.metrics();
-    let leader = m.current_leader;
+    let leader = c.live_leader(m.current_leader);
     let replication = m.replication.clone().unwrap_or_default();
     let heartbeat = m.heartbeat.clone().unwrap_or_default();
     let own_last = m.last_log_index.unwrap_or(0);
