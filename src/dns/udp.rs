@@ -124,8 +124,10 @@ fn receive_loop(
                 if stopping.load(Ordering::SeqCst) {
                     return;
                 }
-                // ICMP errors from earlier sends surface here on some systems; keep serving.
+                // ICMP errors from earlier sends surface here on some systems; keep serving,
+                // without spinning should the error persist.
                 tracing::debug!("dns: udp receive: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(10));
                 continue;
             }
         };
