@@ -482,6 +482,17 @@ fn with_allow_stale_off_a_follower_answers_through_the_leader() {
     let (mut servers, ports, leader) =
         two_servers_resolving("dns-strict", r#"{"dns_config": {"allow_stale": false}}"#);
     let follower = 1 - leader;
+    // NS at the apex names both servers, with their addresses as glue.
+    let ns = dig(ports[follower], &["consul.", "NS"]);
+    let mut targets: Vec<String> = data(&ns.answers);
+    targets.sort();
+    assert_eq!(
+        targets,
+        ["dns-strict1.node.dc1.consul.", "dns-strict2.node.dc1.consul."],
+        "{:?}",
+        ns.answers
+    );
+    assert_eq!(data(&ns.additional), ["127.0.0.1", "127.0.0.1"]);
     // The follower answered above through the leader; without one it cannot answer.
     servers[leader].kill9();
     wait_for("SERVFAIL without a leader", WAIT, || {

@@ -209,26 +209,53 @@ impl Handler {
         match qtype {
             RecordType::SOA | RecordType::ANY => r.answers.extend(self.soa(domain)),
             RecordType::NS => {
-                if let (Some(owner), Some(target)) = (
-                    name(qname),
-                    name(&format!(
-                        "{}.node.{}.{domain}",
-                        self.agent.node_name(),
-                        self.agent.cfg.datacenter
-                    )),
-                ) {
-                    r.answers
-                        .push(Record::from_rdata(owner, 0, RData::NS(NS(target.clone()))));
-                    if let Some(a) =
-                        addr_record(target, self.agent.advertise.to_string().as_str(), 0)
-                    {
-                        r.additional.push(a);
-                    }
+                let ttl = self.dns().node_ttl.as_secs() as u32;
+                let dc = &self.agent.cfg.datacenter;
+                for (node, addr) in self.name_servers() {
+                    let (Some(owner), Some(target)) =
+                        (name(qname), name(&format!("{node}.node.{dc}.{domain}")))
+                    else {
+                        continue;
+                    };
+                    r.answers.push(Record::from_rdata(
+                        owner,
+                        ttl,
+                        RData::NS(NS(target.clone())),
+                    ));
+                    r.additional.extend(addr_record(target, &addr, ttl));
+                }
+                if r.answers.is_empty() {
+                    r.authority.extend(self.soa(domain));
                 }
             }
             _ => r.authority.extend(self.soa(domain)),
         }
         r
+    }
+
+    /// The domain's name servers as Consul names them: up to three of the datacenter's
+    /// alive servers, in a fresh order per query (this agent alone without gossip).
+    fn name_servers(&self) -> Vec<(String, String)> {
+        let Some(g) = &self.agent.gossip else {
+            return vec![(
+                self.agent.node_name().to_string(),
+                self.agent.advertise.to_string(),
+            )];
+        };
+        let dc = &self.agent.cfg.datacenter;
+        let mut servers: Vec<(String, String)> = g
+            .members()
+            .into_iter()
+            .filter(|m| {
+                m.status == crate::gossip::Status::Alive
+                    && m.id.tags.get("role").map(String::as_str) == Some("consul")
+                    && m.id.tags.get("dc") == Some(dc)
+            })
+            .map(|m| (m.id.name, m.id.addr.ip().to_string()))
+            .collect();
+        servers.shuffle(&mut rand::rng());
+        servers.truncate(3);
+        servers
     }
 
     fn addr(&self, qname: &str, qtype: RecordType, domain: &str, ip: IpAddr) -> Reply {
