@@ -138,11 +138,27 @@ fn names_answer_from_the_catalog() {
             "1 1 8081 0a000002.addr.dc1.consul."
         ]
     );
+    let of_type = |lines: &[String], t: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.split(' ').nth(3) == Some(t))
+            .cloned()
+            .collect()
+    };
     assert_eq!(
-        data(&srv.additional),
+        data(&of_type(&srv.additional, "A")),
         ["10.0.0.2", "127.0.0.1"],
         "SRV targets' addresses are in the additional section"
     );
+    // So is each target's node meta, as TXT (enable_additional_node_meta_txt).
+    let txt = of_type(&srv.additional, "TXT");
+    for target in ["dns-names.node.dc1.consul.", "0a000002.addr.dc1.consul."] {
+        assert!(
+            txt.iter()
+                .any(|l| l.starts_with(target) && l.ends_with("\"rack=r1\"")),
+            "{txt:?}"
+        );
+    }
     assert_eq!(data(&dig(port, &["WEB.Service.Consul"]).answers).len(), 2);
     // A host-name address is a CNAME.
     assert_eq!(

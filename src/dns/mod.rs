@@ -37,6 +37,8 @@ struct Instance {
     address: String,
     port: u16,
     weight: u16,
+    /// The node's meta (only gathered for SRV answers, which carry it as TXT).
+    node_meta: Vec<(String, String)>,
 }
 
 /// A node as DNS sees it.
@@ -285,16 +287,7 @@ impl Handler {
         let ttl = self.dns().node_ttl.as_secs() as u32;
         let owner = name(qname).ok_or("bad name")?;
         let mut r = Reply::default();
-        let txt = || {
-            n.meta.iter().map(|(k, v)| {
-                let text = if k.starts_with("rfc1035-") {
-                    v.clone()
-                } else {
-                    format!("{k}={v}")
-                };
-                Record::from_rdata(owner.clone(), ttl, RData::TXT(TXT::new(vec![text])))
-            })
-        };
+        let txt = || meta_txt(&owner, ttl, &n.meta);
         match qtype {
             RecordType::TXT => r.answers.extend(txt()),
             RecordType::A | RecordType::AAAA | RecordType::ANY | RecordType::CNAME => {
@@ -323,7 +316,10 @@ impl Handler {
         service: &str,
         tag: Option<String>,
     ) -> Result<Reply, String> {
-        let mut instances = self.healthy_instances(service, tag.as_deref()).await?;
+        let with_meta = qtype == RecordType::SRV && self.dns().enable_additional_node_meta_txt;
+        let mut instances = self
+            .healthy_instances(service, tag.as_deref(), with_meta)
+            .await?;
         if instances.is_empty() {
             return Ok(self.negative(domain, ResponseCode::NXDomain));
         }
@@ -335,6 +331,8 @@ impl Handler {
         let mut r = Reply::default();
         match qtype {
             RecordType::SRV => {
+                // Instances sharing a target (one node, several ports) share its records.
+                let mut described = std::collections::HashSet::new();
                 for i in &instances {
                     let (target, addr) = if !i.address.is_empty()
                         && i.address != i.node_address
@@ -358,9 +356,13 @@ impl Handler {
                         ttl,
                         RData::SRV(SRV::new(1, i.weight, i.port, target.clone())),
                     ));
+                    if !described.insert(target.clone()) {
+                        continue;
+                    }
                     if let Some(a) = address_records(&target, &addr, ttl, RecordType::ANY) {
                         r.additional.push(a);
                     }
+                    r.additional.extend(meta_txt(&target, ttl, &i.node_meta));
                 }
             }
             RecordType::A | RecordType::AAAA | RecordType::ANY | RecordType::CNAME => {
@@ -505,6 +507,7 @@ impl Handler {
         &self,
         service: &str,
         tag: Option<&str>,
+        with_meta: bool,
     ) -> Result<Vec<Instance>, String> {
         let only_passing = self.dns().only_passing;
         let keep = |statuses: &mut dyn Iterator<Item = &str>| {
@@ -537,6 +540,14 @@ impl Handler {
                     } else {
                         svc.weights.passing
                     }),
+                    node_meta: if with_meta {
+                        node.meta
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
                 });
             }
             return Ok(out);
@@ -576,6 +587,11 @@ impl Handler {
                     .and_then(|p| u16::try_from(p).ok())
                     .unwrap_or(0),
                 weight: weight(w.as_i64().unwrap_or(1)),
+                node_meta: if with_meta {
+                    json_meta(&e["Node"]["Meta"])
+                } else {
+                    Vec::new()
+                },
             });
         }
         Ok(out)
@@ -623,14 +639,7 @@ impl Handler {
             .map(|n| NodeInfo {
                 name: n["Node"].as_str().unwrap_or_default().into(),
                 address: n["Address"].as_str().unwrap_or_default().into(),
-                meta: n["Meta"]
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                meta: json_meta(&n["Meta"]),
             })
             .collect())
     }
@@ -688,6 +697,33 @@ impl Handler {
         }
         Ok(v)
     }
+}
+
+/// Node meta as TXT records at `owner`: `key=value`, or the bare value for `rfc1035-` keys.
+fn meta_txt<'a>(
+    owner: &'a Name,
+    ttl: u32,
+    meta: &'a [(String, String)],
+) -> impl Iterator<Item = Record> + 'a {
+    meta.iter().map(move |(k, v)| {
+        let text = if k.starts_with("rfc1035-") {
+            v.clone()
+        } else {
+            format!("{k}={v}")
+        };
+        Record::from_rdata(owner.clone(), ttl, RData::TXT(TXT::new(vec![text])))
+    })
+}
+
+/// A `Meta` object of the HTTP API as pairs.
+fn json_meta(v: &serde_json::Value) -> Vec<(String, String)> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn weight(w: i64) -> u16 {
@@ -837,14 +873,18 @@ impl RequestHandler for Handler {
     }
 }
 
-/// Drop additional records that only served the removed SRV answers.
+/// Drop additional records that only served the removed SRV answers (a target that a kept
+/// answer still names keeps its records).
 fn drop_additionals_for(reply: &mut Reply, dropped: &[Record]) {
+    let srv_target = |r: &Record| match &r.data {
+        RData::SRV(s) => Some(s.target.clone()),
+        _ => None,
+    };
+    let kept: Vec<Name> = reply.answers.iter().filter_map(srv_target).collect();
     let targets: Vec<Name> = dropped
         .iter()
-        .filter_map(|r| match &r.data {
-            RData::SRV(s) => Some(s.target.clone()),
-            _ => None,
-        })
+        .filter_map(srv_target)
+        .filter(|t| !kept.contains(t))
         .collect();
     reply.additional.retain(|a| !targets.contains(&a.name));
 }
@@ -927,6 +967,32 @@ pub async fn serve(agent: Arc<Agent>, addrs: &[SocketAddr]) -> std::io::Result<(
 mod tests {
     use super::*;
     use hickory_proto::op::Query;
+
+    /// Trimming an SRV answer drops its target's additional records, unless a kept answer
+    /// names the same target.
+    #[test]
+    fn trimming_keeps_records_of_shared_targets() {
+        let owner = name("web.service.consul.").unwrap();
+        let shared = name("n1.node.dc1.consul.").unwrap();
+        let alone = name("n2.node.dc1.consul.").unwrap();
+        let srv = |port, t: &Name| {
+            Record::from_rdata(
+                owner.clone(),
+                0,
+                RData::SRV(SRV::new(1, 1, port, t.clone())),
+            )
+        };
+        let a = |t: &Name| Record::from_rdata(t.clone(), 0, RData::A(A::new(10, 0, 0, 1)));
+        let mut reply = Reply {
+            answers: vec![srv(80, &shared), srv(81, &shared), srv(82, &alone)],
+            additional: vec![a(&shared), a(&alone)],
+            ..Default::default()
+        };
+        let dropped: Vec<Record> = reply.answers.drain(1..).collect();
+        drop_additionals_for(&mut reply, &dropped);
+        let names: Vec<&Name> = reply.additional.iter().map(|r| &r.name).collect();
+        assert_eq!(names, [&shared]);
+    }
 
     /// `surely_fits` skips the exact encoding only when the bound covers it: for every
     /// record type answered here, the bound is at least the real encoded size.
