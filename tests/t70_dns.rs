@@ -504,7 +504,10 @@ fn with_allow_stale_off_a_follower_answers_through_the_leader() {
     targets.sort();
     assert_eq!(
         targets,
-        ["dns-strict1.node.dc1.consul.", "dns-strict2.node.dc1.consul."],
+        [
+            "dns-strict1.node.dc1.consul.",
+            "dns-strict2.node.dc1.consul."
+        ],
         "{:?}",
         ns.answers
     );
