@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -102,7 +101,7 @@ http {{ access_log off; client_body_temp_path {work}/body;
         procs.start([nginx, "-c", conf, "-p", work], os.path.join(work, "nginx.log"))
 
         s_http, s_serf = free_port(), free_port()
-        server = procs.start(agent_args(work, "srv", s_http, s_serf,
+        procs.start(agent_args(work, "srv", s_http, s_serf,
                                         ["-server", "-bootstrap", "-server-port", str(free_port())]),
                              os.path.join(work, "srv.log"))
         until("server leader", lambda: call(s_http, "GET", "/v1/status/leader"))

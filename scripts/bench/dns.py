@@ -30,7 +30,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import free_port, http_call, kill_group  # noqa: E402
+from loopback import free_port, http_call, kill_group, single_server  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -76,21 +76,7 @@ def main():
     procs = []
     try:
         http, dns_port = free_port(), free_port()
-        procs.append(subprocess.Popen(
-            [BIN, "agent", "-server", "-bootstrap", "-node", "bench", "-bind", "127.0.0.1",
-             "-client", "127.0.0.1", "-http-port", str(http), "-dns-port", str(dns_port),
-             "-serf-lan-port", str(free_port()), "-serf-wan-port", "-1", "-server-port", str(free_port()),
-             "-data-dir", os.path.join(work, "data"), "-log-level", "warn"],
-            stdout=open(os.path.join(work, "disco.log"), "wb"), stderr=subprocess.STDOUT,
-            start_new_session=True))
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            try:
-                if json.loads(call(http, "GET", "/v1/status/leader")):
-                    break
-            except Exception:
-                pass
-            time.sleep(0.1)
+        procs.append(single_server(BIN, work, http, dns_port=dns_port, log_name="disco.log"))
         log(f"registering {SERVICES} services")
         hosts = []
         for i in range(SERVICES):

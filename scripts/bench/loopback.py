@@ -57,6 +57,28 @@ def until(what, f, deadline=60, step=0.05):
     raise TimeoutError(what)
 
 
+def single_server(bin_path, work, http, dns_port=-1, serf=None, log_name="agent.log"):
+    """A bootstrapped disco server on loopback (data in `work`), in its own session so
+    kill_group stops it; returns the process once it leads."""
+    import json
+    import os
+    import subprocess
+    serf = serf or free_port()
+    proc = subprocess.Popen(
+        [bin_path, "agent", "-server", "-bootstrap", "-node", "bench", "-bind", "127.0.0.1",
+         "-client", "127.0.0.1", "-http-port", str(http), "-dns-port", str(dns_port),
+         "-serf-lan-port", str(serf), "-serf-wan-port", "-1", "-server-port", str(free_port()),
+         "-data-dir", os.path.join(work, "data"), "-log-level", "warn"],
+        stdout=open(os.path.join(work, log_name), "wb"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    try:
+        until("a leader", lambda: json.loads(http_call(http, "GET", "/v1/status/leader")), deadline=30)
+    except TimeoutError:
+        kill_group(proc)
+        raise
+    return proc
+
+
 def kill_group(proc):
     """SIGKILL a process started with start_new_session=True, with all it started; reap it."""
     import os

@@ -14,16 +14,14 @@ Env: SERVICES [5000]  PHASE_S [30]  DISCO_BIN [target/release/disco]  OUT [targe
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import cpu_seconds, free_port, http_call, kill_group, rss_mib  # noqa: E402
+from loopback import cpu_seconds, free_port, http_call, kill_group, rss_mib, single_server  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -56,22 +54,8 @@ def main():
     agent = None
     stop = threading.Event()
     try:
-        http, serf = free_port(), free_port()
-        agent = subprocess.Popen(
-            [BIN, "agent", "-server", "-bootstrap", "-node", "bench", "-bind", "127.0.0.1",
-             "-client", "127.0.0.1", "-http-port", str(http), "-dns-port", "-1",
-             "-serf-lan-port", str(serf), "-serf-wan-port", "-1", "-server-port", str(free_port()),
-             "-data-dir", os.path.join(work, "data"), "-log-level", "warn"],
-            stdout=open(os.path.join(work, "agent.log"), "wb"), stderr=subprocess.STDOUT,
-            start_new_session=True)
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            try:
-                if json.loads(call(http, "GET", "/v1/status/leader")):
-                    break
-            except Exception:
-                pass
-            time.sleep(0.1)
+        http = free_port()
+        agent = single_server(BIN, work, http)
         log(f"registering {SERVICES} services")
         for i in range(SERVICES):
             body = {"Node": f"node-{i % 50}", "Address": f"10.0.0.{i % 50}",
