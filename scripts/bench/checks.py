@@ -102,8 +102,8 @@ http {{ access_log off; client_body_temp_path {work}/body;
 
         s_http, s_serf = free_port(), free_port()
         procs.start(agent_args(work, "srv", s_http, s_serf,
-                                        ["-server", "-bootstrap", "-server-port", str(free_port())]),
-                             os.path.join(work, "srv.log"))
+                               ["-server", "-bootstrap", "-server-port", str(free_port())]),
+                    os.path.join(work, "srv.log"))
         until("server leader", lambda: call(s_http, "GET", "/v1/status/leader"))
         c_http, c_serf = free_port(), free_port()
         client = procs.start(agent_args(work, "cli", c_http, c_serf,
