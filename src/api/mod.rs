@@ -7,6 +7,12 @@ pub mod duration;
 pub mod input;
 pub mod output;
 
+/// `path` (which may already carry a query) with `params` (encoded `k=v&...`) added.
+pub fn with_query(path: &str, params: &str) -> String {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{sep}{params}")
+}
+
 /// Percent-encode a URL path segment (keys and names may hold any byte; `/` stays a
 /// separator), for clients that build request paths.
 pub fn path_escape(s: &str) -> String {

@@ -258,11 +258,7 @@ pub fn run(args: &[String]) -> i32 {
     for w in &warnings {
         warn!("{w}");
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("==> runtime: {e}");
@@ -276,6 +272,15 @@ pub fn run(args: &[String]) -> i32 {
             1
         }
     }
+}
+
+/// The runtime an agent runs on, standalone or inside the console: two workers are enough
+/// for its tasks (DNS over UDP has its own threads) and keep idle threads and memory few.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 /// A started agent: its HTTP servers run and it has joined what it was told to join.

@@ -129,9 +129,9 @@ impl Client {
         index: u64,
         wait: &str,
     ) -> Result<(T, u64), ClientError> {
-        let sep = if path.contains('?') { '&' } else { '?' };
         let url = if index > 0 {
-            format!("{}{path}{sep}index={index}&wait={wait}", self.base)
+            let path = crate::api::with_query(path, &format!("index={index}&wait={wait}"));
+            format!("{}{path}", self.base)
         } else {
             format!("{}{path}", self.base)
         };

@@ -352,16 +352,11 @@ impl Consensus {
     /// `current_leader` from the metrics, unless this follower has not heard from it for a
     /// few election timeouts (see `leader_silence_limit`).
     pub fn live_leader(&self, current_leader: Option<u64>) -> Option<u64> {
+        // `last_contact` is zero on the leader itself.
         let silent = self
-            .last_leader_contact
-            .lock()
-            .ok()
-            .and_then(|t| t.map(|t| t.elapsed() > self.leader_silence_limit))
-            .unwrap_or(false);
-        if silent && !self.is_leader() {
-            return None;
-        }
-        current_leader
+            .last_contact()
+            .is_some_and(|d| d > self.leader_silence_limit);
+        if silent { None } else { current_leader }
     }
 
     /// Whether this member leads.

@@ -496,10 +496,12 @@ impl Handler {
         if source == Source::Leader || !dns.allow_stale {
             return path.to_string();
         }
-        let sep = if path.contains('?') { '&' } else { '?' };
-        format!(
-            "{path}{sep}stale&max_stale={}",
-            crate::api::duration::format_go(dns.max_stale)
+        crate::api::with_query(
+            path,
+            &format!(
+                "stale&max_stale={}",
+                crate::api::duration::format_go(dns.max_stale)
+            ),
         )
     }
 

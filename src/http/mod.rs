@@ -88,10 +88,9 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
         let Some(bound) = query.implied_max_stale() else {
             return forward::forward_http(&agent, &method, pq, body).await;
         };
-        let sep = if pq.contains('?') { '&' } else { '?' };
-        let pq = format!(
-            "{pq}{sep}max_stale={}",
-            crate::api::duration::format_go(bound)
+        let pq = crate::api::with_query(
+            pq,
+            &format!("max_stale={}", crate::api::duration::format_go(bound)),
         );
         return forward::forward_http(&agent, &method, &pq, body).await;
     }

@@ -136,56 +136,46 @@ impl Query {
         }
     }
 
-    /// Whether the call names no consistency mode (so `discovery_max_stale` applies).
-    fn default_mode(&self) -> bool {
-        !["stale", "consistent", "leader", "cached"]
+    /// The `discovery_max_stale` bound this call takes, when it names no mode itself
+    /// (`stale`, `consistent`, `leader`, `cached` or a `max_stale`); a client agent passes
+    /// it on to the server as `max_stale`.
+    pub fn implied_max_stale(&self) -> Option<Duration> {
+        let named = ["stale", "consistent", "leader", "cached"]
             .iter()
             .any(|k| self.has(k))
-            && !matches!(self.max_stale(), Ok(Some(_)))
+            || !matches!(self.max_stale(), Ok(None));
+        self.discovery_max_stale.filter(|_| !named)
     }
 
-    /// The `discovery_max_stale` bound this call takes, when it names no mode itself; a
-    /// client agent passes it on to the server as `max_stale`.
-    pub fn implied_max_stale(&self) -> Option<Duration> {
-        self.discovery_max_stale.filter(|_| self.default_mode())
-    }
-
-    /// How old a stale read may be before it goes to the leader (`None`: any age).
-    pub fn stale_bound(&self) -> Option<Duration> {
-        match self.max_stale() {
-            Ok(Some(d)) => Some(d),
-            _ if self.default_mode() => self.discovery_max_stale,
-            _ => None,
+    /// Consistency mode, with how old a stale read may be before it goes to the leader
+    /// (`None`: any age); conflicting flags are a 400.
+    pub fn mode(&self) -> Result<(Consistency, Option<Duration>), ApiError> {
+        let bound = self.max_stale()?.or_else(|| self.implied_max_stale());
+        let stale = self.has("stale") || bound.is_some();
+        match (stale, self.has("consistent")) {
+            (true, true) => Err(ApiError::bad(
+                "Cannot specify ?stale with ?consistent, conflicting semantics.",
+            )),
+            (true, false) => Ok((Consistency::Stale, bound)),
+            (false, true) => Ok((Consistency::Consistent, None)),
+            _ => Ok((Consistency::Leader, None)),
         }
+    }
+
+    /// Consistency mode; conflicting flags are a 400.
+    pub fn consistency(&self) -> Result<Consistency, ApiError> {
+        self.mode().map(|(c, _)| c)
     }
 
     /// Whether a server answers this read from its own state rather than the leader's:
     /// stale reads, while the leader was heard from within their bound. A malformed mode
     /// is answered here too, where the route reports it.
     pub fn answer_locally(&self, last_contact: Option<Duration>) -> bool {
-        match self.consistency() {
+        match self.mode() {
             Err(_) => true,
-            Ok(Consistency::Stale) => match self.stale_bound() {
-                None => true,
-                Some(max) => last_contact.is_some_and(|d| d <= max),
-            },
+            Ok((Consistency::Stale, None)) => true,
+            Ok((Consistency::Stale, Some(max))) => last_contact.is_some_and(|d| d <= max),
             Ok(_) => false,
-        }
-    }
-
-    /// Consistency mode; conflicting flags are a 400.
-    pub fn consistency(&self) -> Result<Consistency, ApiError> {
-        let stale = self.has("stale")
-            || self.max_stale()?.is_some()
-            || (self.default_mode() && self.discovery_max_stale.is_some());
-        let consistent = self.has("consistent");
-        match (stale, consistent) {
-            (true, true) => Err(ApiError::bad(
-                "Cannot specify ?stale with ?consistent, conflicting semantics.",
-            )),
-            (true, false) => Ok(Consistency::Stale),
-            (false, true) => Ok(Consistency::Consistent),
-            _ => Ok(Consistency::Leader),
         }
     }
 
@@ -270,6 +260,6 @@ mod tests {
         assert!(!with("").answer_locally(Some(Duration::from_secs(31))));
         assert_eq!(with("leader").consistency().ok(), Some(Consistency::Leader));
         assert_eq!(with("consistent").implied_max_stale(), None);
-        assert_eq!(with("stale").stale_bound(), None);
+        assert_eq!(with("stale").mode().ok(), Some((Consistency::Stale, None)));
     }
 }

@@ -104,11 +104,7 @@ pub fn run(args: &[String]) -> i32 {
             }
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match crate::cli::agent::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("runtime: {e}");
