@@ -27,7 +27,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import cpu_seconds, free_port, kill_group, rss_mib, until  # noqa: E402
+from loopback import cpu_seconds, free_port, kill_group, report, rss_mib, until  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -171,10 +171,7 @@ http {{ access_log off; client_body_temp_path {work}/body;
                 g1.get("consul.agent.checks.schedule_lag_max_ms", 0))),
         ]
         text = "| measure | value |\n|---|---:|\n" + "".join(f"| {k} | {v} |\n" for k, v in rows)
-        os.makedirs(os.path.dirname(OUT), exist_ok=True)
-        with open(OUT, "w") as f:
-            f.write(text)
-        print(text)
+        report(OUT, text)
     finally:
         procs.stop()
         if os.environ.get("KEEP_WORK") != "1":

@@ -26,7 +26,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import free_port, until  # noqa: E402
+from loopback import free_port, report, until  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -359,10 +359,7 @@ def main():
         for n, total, sled, snap, lli, lsi, rss, took in grow:
             rows.append(f"| {n:,} | {total / 2**20:.1f} | {sled / 2**20:.1f} | {snap / 2**20:.1f} | {lli} | {lsi} | {rss} | {took:.0f} |")
     out = "\n".join(rows) + "\n"
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, "w") as f:
-        f.write(out)
-    print(out)
+    report(OUT, out)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import free_port, http_call, kill_group, single_server  # noqa: E402
+from loopback import free_port, http_call, kill_group, report, single_server  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -132,10 +132,7 @@ def main():
             text.append(f"| {c} | {d[0]:,.0f} | {m[0]:,.0f} | {ratio(d[0], m[0])} "
                         f"| {d[1]:.0f} / {d[2]:.0f} | {m[1]:.0f} / {m[2]:.0f} |")
         out = "\n".join(text) + "\n"
-        os.makedirs(os.path.dirname(OUT), exist_ok=True)
-        with open(OUT, "w") as f:
-            f.write(out)
-        print(out)
+        report(OUT, out)
     finally:
         for p in procs:
             kill_group(p)

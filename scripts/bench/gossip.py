@@ -26,7 +26,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import free_port  # noqa: E402
+from loopback import free_port, report  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -202,10 +202,7 @@ def main():
             f"| {r['n']} | {r['join_s']:.2f} | {r['fail_med']:.2f} / {r['fail_max']:.2f} | "
             f"{consul_expected(r['n']):.1f} | {r['bytes_per_s']:.0f} | {r['rss_mib']:.1f} / {r['rss_max_mib']:.1f} |")
     out = "\n".join(lines) + "\n"
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, "w") as f:
-        f.write(out)
-    print(out)
+    report(OUT, out)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,15 @@ def single_server(bin_path, work, http, dns_port=-1, serf=None, log_name="agent.
     return proc
 
 
+def report(path, text):
+    """Write a benchmark's markdown to `path` (directories made as needed) and print it."""
+    import os
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    print(text)
+
+
 def kill_group(proc):
     """SIGKILL a process started with start_new_session=True, with all it started; reap it."""
     import os

@@ -21,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import cpu_seconds, free_port, http_call, kill_group, rss_mib, single_server  # noqa: E402
+from loopback import cpu_seconds, free_port, http_call, kill_group, report, rss_mib, single_server  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -104,10 +104,7 @@ def main():
                 f"| idle, {PHASE_S:.0f} s | {idle_cpu:.2f} | {idle_rss:.1f} |\n"
                 f"| busy: {rps} KV puts/s and a check flipping every second, {PHASE_S:.0f} s | {busy_cpu:.2f} | {busy_rss:.1f} |\n\n"
                 f"Frame time (render + diff, 200x60, 5,000 services, 500 members):\n\n{frames}")
-        os.makedirs(os.path.dirname(OUT), exist_ok=True)
-        with open(OUT, "w") as f:
-            f.write(text)
-        print(text)
+        report(OUT, text)
     finally:
         stop.set()
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
