@@ -340,13 +340,23 @@ impl Consensus {
     /// The RPC address of the current leader, if any (none once it has been silent for a
     /// few election timeouts).
     pub fn leader_addr(&self) -> Option<String> {
-        let m = self.raft.metrics();
-        let m = m.borrow_watched();
-        let leader = self.live_leader(m.current_leader)?;
-        m.membership_config
-            .membership()
-            .get_node(&leader)
-            .map(|n| n.raft_addr.clone())
+        // Copy out of the metrics and drop the borrow before `live_leader`: it asks openraft
+        // whether this member leads, which borrows the same watch again, and a second read
+        // borrow waits behind a Raft core that is waiting to publish metrics (a deadlock).
+        let (leader, addr) = {
+            let metrics = self.raft.metrics();
+            let m = metrics.borrow_watched();
+            let leader = m.current_leader;
+            let addr = leader.and_then(|l| {
+                m.membership_config
+                    .membership()
+                    .get_node(&l)
+                    .map(|n| n.raft_addr.clone())
+            });
+            (leader, addr)
+        };
+        self.live_leader(leader)?;
+        addr
     }
 
     /// `current_leader` from the metrics, unless this follower has not heard from it for a
