@@ -24,6 +24,7 @@
 #        scripts/bench.sh checks     (1000 HTTP + 1000 TTL checks on one agent: scripts/bench/checks.py)
 #        scripts/bench.sh dns        (DNS vs dnsmasq with dnsperf: scripts/bench/dns.py)
 #        scripts/bench.sh tui        (the console: CPU idle and busy, RSS, frame time: scripts/bench/tui.py)
+#        scripts/bench.sh soak       (3 servers + a client, mixed load, transfers and kill -9: scripts/bench/soak.py)
 # Env (defaults in brackets):
 #   CONNS ["1 16 64"]  SECONDS_PER_RUN [10]  TARGETS ["disco etcd"]  DISCO_MODE [server|dev]
 #   DISCO_BIN [target/release/disco]  DISCO_EXTRA_ARGS []  DISCO_TESTS ["put get stale register health"]
@@ -57,6 +58,10 @@ fi
 # `scripts/bench.sh cluster`: three disco servers vs a three-member etcd (scripts/bench/cluster.py).
 if [[ "${1:-}" == cluster ]]; then
   exec python3 "$HERE/cluster.py"
+fi
+# `scripts/bench.sh soak`: a long mixed load on 3 servers and a client, with a nemesis (scripts/bench/soak.py).
+if [[ "${1:-}" == soak ]]; then
+  exec python3 "$HERE/soak.py"
 fi
 . "$HERE/lib.sh"
 

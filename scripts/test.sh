@@ -29,7 +29,15 @@ failed=()
 log "cargo fmt --check"
 cargo fmt --all -- --check || failed+=("cargo fmt")
 
-log "cargo test --release (unit + process tests)"
+log "cargo clippy (await_holding_lock and the other lock lints are denied in Cargo.toml)"
+if cargo clippy --version >/dev/null 2>&1; then
+  cargo clippy --release --locked --all-targets -- -D warnings || failed+=("cargo clippy")
+else
+  echo "clippy is not installed: rustup component add clippy"
+  failed+=("cargo clippy (missing)")
+fi
+
+log "cargo test --release (unit + process tests, the mixed-load liveness test included)"
 cargo test --release --locked || failed+=("cargo test")
 
 export DISCO_BIN="$ROOT/target/release/disco"

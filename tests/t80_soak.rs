@@ -253,7 +253,7 @@ impl Load {
                 }
                 Work::Blocking => {
                     let wait = Duration::from_millis(500);
-                    let (path, idx) = if n % 2 == 0 {
+                    let (path, idx) = if n.is_multiple_of(2) {
                         (format!("/v1/kv/soak/{}?recurse", self.phase), &mut kv_index)
                     } else {
                         (
@@ -341,7 +341,8 @@ impl Load {
                         return;
                     };
                     let t = &self.targets[at];
-                    let sid = format!("web-{}-{}", self.phase, n % 20);
+                    // The ID and the operation must vary independently (5 divides 20).
+                    let sid = format!("web-{}-{}", self.phase, (n / 5) % 20);
                     let key = format!("{at}/{sid}");
                     match n % 5 {
                         0 => {
@@ -396,7 +397,7 @@ impl Load {
                     }
                 }
                 Work::Dns => {
-                    let name = if n % 2 == 0 {
+                    let name = if n.is_multiple_of(2) {
                         "web.service.consul"
                     } else {
                         "consul.service.consul"
@@ -686,10 +687,10 @@ fn a_cluster_answers_everything_through_transfers_and_a_kill() {
     );
     let join = format!("127.0.0.1:{}", first.serf_port());
     let mut servers = vec![first];
-    for i in 1..3 {
+    for (i, dns_flag) in dns_flags.iter().enumerate().take(3).skip(1) {
         let extra = [
             "-dns-port",
-            &dns_flags[i],
+            dns_flag,
             "-retry-join",
             &join,
             "-retry-interval",

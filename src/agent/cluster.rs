@@ -137,6 +137,9 @@ fn member_node(m: &Member, dc: &str) -> Node {
     }
 }
 
+/// How long a server whose RPC failed is tried after the others.
+const SERVER_FAILURE_MEMORY: Duration = Duration::from_secs(10);
+
 impl Agent {
     /// Join the cluster through `addrs`; returns how many answered and each failure's text.
     pub async fn join(&self, addrs: &[String]) -> Result<(usize, Vec<String>), AgentError> {
@@ -224,12 +227,10 @@ impl Agent {
         };
         // Every forwarded call asks; the list only changes with the membership.
         let version = g.version();
-        let cached = self
-            .servers_cache
-            .lock()
-            .ok()
-            .filter(|c| c.0 == version)
-            .map(|c| c.1.clone());
+        let cached = {
+            let c = self.servers_cache.lock();
+            (c.0 == version).then(|| c.1.clone())
+        };
         let mut out = match cached {
             Some(c) => c,
             None => {
@@ -246,9 +247,7 @@ impl Agent {
                         Some(SocketAddr::new(m.id.addr.ip(), port))
                     })
                     .collect();
-                if let Ok(mut c) = self.servers_cache.lock() {
-                    *c = (version, fresh.clone());
-                }
+                *self.servers_cache.lock() = (version, fresh.clone());
                 fresh
             }
         };
@@ -256,10 +255,21 @@ impl Agent {
             let start = self.rr.fetch_add(1, Ordering::Relaxed) % out.len();
             out.rotate_left(start);
         }
+        // Servers that failed recently go last, in the same rotation (Consul's router does
+        // the same with a failed server).
+        let failed: Vec<SocketAddr> = {
+            let mut f = self.servers_failed.lock();
+            f.retain(|_, at| at.elapsed() < SERVER_FAILURE_MEMORY);
+            f.keys().copied().collect()
+        };
+        if !failed.is_empty() {
+            out.sort_by_key(|a| failed.contains(a));
+        }
         out
     }
 
     /// Send a request to a server, trying the next one when a connection fails.
+    /// A server that failed is tried last for [`SERVER_FAILURE_MEMORY`].
     pub async fn forward(&self, req: Request, timeout: Duration) -> Result<Reply, AgentError> {
         let servers = self.server_addrs();
         if servers.is_empty() {
@@ -267,7 +277,16 @@ impl Agent {
         }
         let mut last = None;
         for addr in servers.into_iter().take(3) {
-            match self.rpc.call(addr, req.clone(), timeout).await {
+            let outcome = self.rpc.call(addr, req.clone(), timeout).await;
+            match &outcome {
+                Err(RpcError::Connection(_) | RpcError::Timeout(_)) => {
+                    self.servers_failed.lock().insert(addr, Instant::now());
+                }
+                _ => {
+                    self.servers_failed.lock().remove(&addr);
+                }
+            }
+            match outcome {
                 Ok(r) => return Ok(r),
                 Err(RpcError::Remote(e)) if e == "No cluster leader" => {
                     return Err(AgentError::NoLeader);
@@ -346,10 +365,7 @@ impl Agent {
     pub(super) async fn catalog_entries(&self) -> Result<(Vec<Service>, Vec<Check>), AgentError> {
         let node = self.cfg.node_name.clone();
         if self.consensus.is_some() {
-            let store = self
-                .store
-                .read()
-                .map_err(|e| AgentError::Internal(e.to_string()))?;
+            let store = self.store.read();
             return Ok((
                 store.node_services(&node).into_iter().cloned().collect(),
                 store.node_checks(&node).into_iter().cloned().collect(),
@@ -378,10 +394,7 @@ impl Agent {
         let members = g.members();
         let mut cmds = Vec::new();
         {
-            let store = self
-                .store
-                .read()
-                .map_err(|e| AgentError::Internal(e.to_string()))?;
+            let store = self.store.read();
             let mut known = HashSet::new();
             for m in &members {
                 if m.id.tags.get("dc").map(String::as_str) != Some(dc) {
@@ -531,9 +544,7 @@ impl Agent {
         let ap = &self.cfg.autopilot;
         let now = Instant::now();
         let failed: Vec<(String, u64)> = {
-            let Ok(mut since) = self.failed_since.lock() else {
-                return;
-            };
+            let mut since = self.failed_since.lock();
             since.retain(|name, _| {
                 servers
                     .iter()

@@ -72,9 +72,9 @@ impl Agent {
         defs: &Definitions,
     ) -> Result<(), AgentError> {
         let resolved = self.resolve_definitions(defs)?;
-        let (old_services, old_checks) = match self.local.read() {
-            Ok(l) => (l.config_services().clone(), l.config_checks().clone()),
-            Err(e) => return Err(AgentError::Internal(e.to_string())),
+        let (old_services, old_checks) = {
+            let l = self.local.read();
+            (l.config_services().clone(), l.config_checks().clone())
         };
         let new_services: BTreeSet<&str> = resolved
             .services

@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -55,10 +56,9 @@ impl Health {
     /// Stop every probe and TTL timer (agent shutdown).
     pub(super) fn stop_all(&self) {
         self.runner.stop_all();
-        if let Ok(mut t) = self.ttl_timers.lock() {
-            for (_, timer) in t.drain() {
-                timer.abort();
-            }
+        let timers: Vec<Arc<TtlTimer>> = self.ttl_timers.lock().drain().map(|(_, t)| t).collect();
+        for timer in timers {
+            timer.abort();
         }
     }
 
@@ -67,9 +67,7 @@ impl Health {
     }
 
     fn note_status(&self, id: &str, st: &str) {
-        let Ok(mut m) = self.critical_since.lock() else {
-            return;
-        };
+        let mut m = self.critical_since.lock();
         if st == status::CRITICAL {
             m.entry(id.to_string()).or_insert_with(Instant::now);
         } else {
@@ -87,9 +85,8 @@ pub(super) struct TtlTimer {
 
 impl TtlTimer {
     fn abort(&self) {
-        if let Ok(mut t) = self.task.lock()
-            && let Some(task) = t.take()
-        {
+        let task = self.task.lock().take();
+        if let Some(task) = task {
             task.abort();
         }
     }
@@ -121,11 +118,7 @@ impl Agent {
             return;
         }
         self.disarm_ttl(&c.check_id);
-        let tuning = self
-            .local
-            .read()
-            .map(|l| l.tuning(&c.check_id))
-            .unwrap_or_default();
+        let tuning = self.local.read().tuning(&c.check_id);
         match Probe::from_definition(&c.definition, &tuning, self.cfg.check_output_max_size) {
             Some(probe) => {
                 let interval = Duration::from_nanos(c.definition.interval_ns);
@@ -157,17 +150,12 @@ impl Agent {
     pub(super) fn stop_check(&self, id: &str) {
         self.health.runner.stop(id);
         self.disarm_ttl(id);
-        if let Ok(mut m) = self.health.critical_since.lock() {
-            m.remove(id);
-        }
+        self.health.critical_since.lock().remove(id);
     }
 
     /// Store a probe's settled result and queue it for the catalog.
     fn record_status(&self, id: &str, st: &str, output: &str) {
-        let change = match self.local.write() {
-            Ok(mut l) => l.set_status(id, st, output),
-            Err(_) => return,
-        };
+        let change = self.local.write().set_status(id, st, output);
         let Some(change) = change else { return };
         self.health.note_status(id, st);
         if change.status || change.output {
@@ -182,10 +170,7 @@ impl Agent {
     /// Store a status set through the API and wait until a status change reached the
     /// catalog (an output-only change is pushed later, rate-limited).
     async fn record_status_and_push(&self, id: &str, st: &str, output: &str) {
-        let change = match self.local.write() {
-            Ok(mut l) => l.set_status(id, st, output),
-            Err(_) => return,
-        };
+        let change = self.local.write().set_status(id, st, output);
         let Some(change) = change else { return };
         self.health.note_status(id, st);
         if !(change.status || change.output) {
@@ -215,10 +200,7 @@ impl Agent {
             )));
         }
         let (ttl, max) = {
-            let l = self
-                .local
-                .read()
-                .map_err(|e| AgentError::Internal(e.to_string()))?;
+            let l = self.local.read();
             let Some(c) = l.check(id) else {
                 return Err(AgentError::NotFound(format!(
                     "CheckID \"{id}\" does not have associated TTL"
@@ -245,9 +227,7 @@ impl Agent {
     /// the check's one timer task (an atomic store, plus a wake-up if it had expired), so
     /// thousands of TTL updates a second cost no task churn.
     pub(super) fn arm_ttl(self: &Arc<Self>, id: &str, ttl_ns: u64) {
-        let Ok(mut timers) = self.health.ttl_timers.lock() else {
-            return;
-        };
+        let mut timers = self.health.ttl_timers.lock();
         let deadline = self.health.clock_ns() + ttl_ns;
         if let Some(t) = timers.get(id) {
             let old = t.deadline_ns.swap(deadline, Ordering::AcqRel);
@@ -289,15 +269,13 @@ impl Agent {
                 t.rearmed.notified().await;
             }
         });
-        if let Ok(mut slot) = timer.task.lock() {
-            *slot = Some(task);
-        }
+        *timer.task.lock() = Some(task);
         timers.insert(id.to_string(), timer);
     }
 
     fn expire_ttl(&self, check_id: &str) {
         let output = {
-            let Ok(l) = self.local.read() else { return };
+            let l = self.local.read();
             let Some(c) = l.check(check_id) else { return };
             if c.output.is_empty() || c.output.starts_with("TTL expired") {
                 "TTL expired".to_string()
@@ -313,9 +291,8 @@ impl Agent {
     }
 
     fn disarm_ttl(&self, id: &str) {
-        if let Ok(mut t) = self.health.ttl_timers.lock()
-            && let Some(timer) = t.remove(id)
-        {
+        let timer = self.health.ttl_timers.lock().remove(id);
+        if let Some(timer) = timer {
             timer.abort();
         }
     }
@@ -324,7 +301,7 @@ impl Agent {
     /// write was in flight goes out as one `UpdateChecks` command. Status changes go at
     /// once; output-only changes at most once per `check_update_interval` per check.
     pub(super) async fn status_push_loop(self: Arc<Self>) {
-        let Some(mut rx) = self.health.push_rx.lock().ok().and_then(|mut r| r.take()) else {
+        let Some(mut rx) = self.health.push_rx.lock().take() else {
             return;
         };
         let mut shutdown = self.shutdown_signal();
@@ -378,9 +355,9 @@ impl Agent {
             due.sort();
             due.dedup();
             // The current local state is what goes out, whatever queued it.
-            let updates: Vec<CheckUpdate> = match self.local.read() {
-                Ok(l) => due
-                    .iter()
+            let updates: Vec<CheckUpdate> = {
+                let l = self.local.read();
+                due.iter()
                     .filter_map(|id| l.check(id))
                     .map(|c| CheckUpdate {
                         node: self.cfg.node_name.clone(),
@@ -388,8 +365,7 @@ impl Agent {
                         status: c.status.clone(),
                         output: c.output.clone(),
                     })
-                    .collect(),
-                Err(_) => Vec::new(),
+                    .collect()
             };
             if !updates.is_empty() {
                 let n = updates.len();
@@ -504,10 +480,7 @@ impl Agent {
                 _ = tokio::time::sleep(self.cfg.check_reap_interval) => {}
                 _ = shutdown.changed() => return,
             }
-            let since: HashMap<String, Instant> = match self.health.critical_since.lock() {
-                Ok(m) => m.clone(),
-                Err(_) => continue,
-            };
+            let since: HashMap<String, Instant> = self.health.critical_since.lock().clone();
             let mut reap: Vec<(String, String)> = Vec::new();
             for c in self.local_checks() {
                 let after = c.definition.deregister_critical_service_after_ns;

@@ -24,6 +24,16 @@ pub struct Local {
     tuning_tree: sled::Tree,
     db: sled::Db,
     durable: bool,
+    /// Whether the trees changed since the last [`Local::take_unflushed`].
+    unflushed: bool,
+}
+
+/// Which persisted tree a write goes to.
+#[derive(Clone, Copy)]
+enum Tree {
+    Services,
+    Checks,
+    Tuning,
 }
 
 /// Storage failure of the local state.
@@ -104,14 +114,42 @@ impl Local {
             tuning_tree,
             db: db.clone(),
             durable,
+            unflushed: false,
         })
     }
 
-    fn flush(&self) -> Result<(), LocalError> {
-        if self.durable {
-            self.db.flush().map_err(err)?;
+    /// The database to flush when the trees changed since the last call (and the agent
+    /// keeps its state durably). The caller flushes after releasing its lock on `Local`, so
+    /// the fsync never runs under it.
+    pub fn take_unflushed(&mut self) -> Option<sled::Db> {
+        let dirty = std::mem::take(&mut self.unflushed);
+        (dirty && self.durable).then(|| self.db.clone())
+    }
+
+    fn insert(&mut self, tree: Tree, key: &str, value: Vec<u8>) -> Result<(), LocalError> {
+        self.tree(tree).insert(key.as_bytes(), value).map_err(err)?;
+        self.unflushed = true;
+        Ok(())
+    }
+
+    fn remove(&mut self, tree: Tree, key: &str) -> Result<(), LocalError> {
+        if self
+            .tree(tree)
+            .remove(key.as_bytes())
+            .map_err(err)?
+            .is_some()
+        {
+            self.unflushed = true;
         }
         Ok(())
+    }
+
+    fn tree(&self, tree: Tree) -> &sled::Tree {
+        match tree {
+            Tree::Services => &self.svc_tree,
+            Tree::Checks => &self.chk_tree,
+            Tree::Tuning => &self.tuning_tree,
+        }
     }
 
     /// Local services by ID.
@@ -143,21 +181,17 @@ impl Local {
         let id = c.check_id.clone();
         match source {
             Source::Api => {
-                self.chk_tree
-                    .insert(id.as_bytes(), postcard::to_stdvec(&c).map_err(err)?)
-                    .map_err(err)?;
+                self.insert(Tree::Checks, &id, postcard::to_stdvec(&c).map_err(err)?)?;
                 if t == CheckTuning::default() {
-                    self.tuning_tree.remove(id.as_bytes()).map_err(err)?;
+                    self.remove(Tree::Tuning, &id)?;
                 } else {
-                    self.tuning_tree
-                        .insert(id.as_bytes(), postcard::to_stdvec(&t).map_err(err)?)
-                        .map_err(err)?;
+                    self.insert(Tree::Tuning, &id, postcard::to_stdvec(&t).map_err(err)?)?;
                 }
                 self.config_checks.remove(&id);
             }
             Source::Config => {
-                self.chk_tree.remove(id.as_bytes()).map_err(err)?;
-                self.tuning_tree.remove(id.as_bytes()).map_err(err)?;
+                self.remove(Tree::Checks, &id)?;
+                self.remove(Tree::Tuning, &id)?;
             }
         }
         if t == CheckTuning::default() {
@@ -173,8 +207,8 @@ impl Local {
         self.checks.remove(id);
         self.tuning.remove(id);
         self.config_checks.remove(id);
-        self.chk_tree.remove(id.as_bytes()).map_err(err)?;
-        self.tuning_tree.remove(id.as_bytes()).map_err(err)?;
+        self.remove(Tree::Checks, id)?;
+        self.remove(Tree::Tuning, id)?;
         Ok(())
     }
 
@@ -216,13 +250,15 @@ impl Local {
         }
         match source {
             Source::Api => {
-                self.svc_tree
-                    .insert(svc.id.as_bytes(), postcard::to_stdvec(&svc).map_err(err)?)
-                    .map_err(err)?;
+                self.insert(
+                    Tree::Services,
+                    &svc.id,
+                    postcard::to_stdvec(&svc).map_err(err)?,
+                )?;
                 self.config_services.remove(&svc.id);
             }
             Source::Config => {
-                self.svc_tree.remove(svc.id.as_bytes()).map_err(err)?;
+                self.remove(Tree::Services, &svc.id)?;
                 self.config_services.insert(svc.id.clone());
             }
         }
@@ -233,7 +269,6 @@ impl Local {
             }
             self.put_check(c, t, source)?;
         }
-        self.flush()?;
         Ok(removed)
     }
 
@@ -243,7 +278,7 @@ impl Local {
             return Ok(None);
         }
         self.config_services.remove(id);
-        self.svc_tree.remove(id.as_bytes()).map_err(err)?;
+        self.remove(Tree::Services, id)?;
         let ids: Vec<String> = self
             .checks
             .values()
@@ -253,7 +288,6 @@ impl Local {
         for c in &ids {
             self.drop_check(c)?;
         }
-        self.flush()?;
         Ok(Some(ids))
     }
 
@@ -267,8 +301,7 @@ impl Local {
         if source == Source::Config {
             self.config_checks.insert(c.check_id.clone());
         }
-        self.put_check(c, t, source)?;
-        self.flush()
+        self.put_check(c, t, source)
     }
 
     /// Remove a check; false if it did not exist.
@@ -277,7 +310,6 @@ impl Local {
             return Ok(false);
         }
         self.drop_check(id)?;
-        self.flush()?;
         Ok(true)
     }
 

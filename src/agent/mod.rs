@@ -12,10 +12,11 @@ mod sync;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 use tracing::{info, warn};
 
 pub use cluster::{SERF_FAILED_OUTPUT, member_tags};
@@ -93,6 +94,10 @@ pub struct Agent {
     fatal: Mutex<Option<String>>,
     failed_since: Mutex<HashMap<String, Instant>>,
     servers_cache: Mutex<(u64, Vec<std::net::SocketAddr>)>,
+    /// Servers whose last RPC failed at the connection level, and when: tried last for a
+    /// while, so one dead or frozen server does not cost every third forwarded call a
+    /// failed dial or a full timeout.
+    servers_failed: Mutex<HashMap<std::net::SocketAddr, Instant>>,
 }
 
 fn load_or_create_node_id(cfg: &AgentConfig) -> std::io::Result<String> {
@@ -200,6 +205,7 @@ impl Agent {
             fatal: Mutex::new(None),
             failed_since: Mutex::new(HashMap::new()),
             servers_cache: Mutex::new((u64::MAX, Vec::new())),
+            servers_failed: Mutex::new(HashMap::new()),
         });
 
         if let Some(c) = &agent.consensus
@@ -262,15 +268,13 @@ impl Agent {
 
     /// Stop the agent because it cannot go on (the process exits 1 with `why`).
     pub fn fail(&self, why: String) {
-        if let Ok(mut f) = self.fatal.lock() {
-            f.get_or_insert(why);
-        }
+        self.fatal.lock().get_or_insert(why);
         self.request_shutdown();
     }
 
     /// Why the agent stopped itself, if it did.
     pub fn fatal_error(&self) -> Option<String> {
-        self.fatal.lock().ok().and_then(|f| f.clone())
+        self.fatal.lock().clone()
     }
 
     /// Stop Raft and flush storage.
@@ -362,42 +366,46 @@ impl Agent {
 
     // ---- local services and checks ----
 
-    /// Write access to the local state, with a poisoned lock reported as an internal error.
-    fn local_mut(&self) -> Result<std::sync::RwLockWriteGuard<'_, Local>, AgentError> {
-        self.local
-            .write()
-            .map_err(|e| AgentError::Internal(e.to_string()))
+    /// Write access to the local state. Never hold it across an await or a sled flush:
+    /// check tasks and every agent endpoint read it.
+    fn local_mut(&self) -> RwLockWriteGuard<'_, Local> {
+        self.local.write()
+    }
+
+    /// Make the local-state writes done so far durable, after the guard is dropped: an
+    /// fsync under it would park every check task and agent read behind the disk.
+    async fn persist_local(&self, db: Option<sled::Db>) -> Result<(), AgentError> {
+        if let Some(db) = db {
+            db.flush_async()
+                .await
+                .map_err(|e| AgentError::Internal(format!("local state: {e}")))?;
+        }
+        Ok(())
     }
 
     /// Services registered on this agent, by ID.
     pub fn local_services(&self) -> Vec<Service> {
-        self.local
-            .read()
-            .map(|l| l.services().cloned().collect())
-            .unwrap_or_default()
+        self.local.read().services().cloned().collect()
     }
 
     /// One local service.
     pub fn local_service(&self, id: &str) -> Option<Service> {
-        self.local.read().ok()?.service(id).cloned()
+        self.local.read().service(id).cloned()
     }
 
     /// Checks registered on this agent, by ID.
     pub fn local_checks(&self) -> Vec<Check> {
-        self.local
-            .read()
-            .map(|l| l.checks().cloned().collect())
-            .unwrap_or_default()
+        self.local.read().checks().cloned().collect()
     }
 
     /// One local check.
     pub fn local_check(&self, id: &str) -> Option<Check> {
-        self.local.read().ok()?.check(id).cloned()
+        self.local.read().check(id).cloned()
     }
 
     /// How local check `id` runs.
     pub fn local_tuning(&self, id: &str) -> CheckTuning {
-        self.local.read().map(|l| l.tuning(id)).unwrap_or_default()
+        self.local.read().tuning(id)
     }
 
     /// Register (or replace) a service with its checks, persist it, start its checks and
@@ -430,10 +438,12 @@ impl Agent {
                 c.output = old.output;
             }
         }
-        let removed = {
-            let mut l = self.local_mut()?;
-            l.add_service(service.clone(), checks.clone(), replace_checks, source)?
+        let (removed, dirty) = {
+            let mut l = self.local_mut();
+            let removed = l.add_service(service.clone(), checks.clone(), replace_checks, source)?;
+            (removed, l.take_unflushed())
         };
+        self.persist_local(dirty).await?;
         for id in &removed {
             self.stop_check(id);
         }
@@ -461,10 +471,12 @@ impl Agent {
 
     /// Remove a local service and its checks.
     pub async fn deregister_service(&self, id: &str) -> Result<(), AgentError> {
-        let removed = {
-            let mut l = self.local_mut()?;
-            l.remove_service(id)?
+        let (removed, dirty) = {
+            let mut l = self.local_mut();
+            let removed = l.remove_service(id)?;
+            (removed, l.take_unflushed())
         };
+        self.persist_local(dirty).await?;
         let Some(check_ids) = removed else {
             return Err(AgentError::NotFound(format!(
                 "Unknown service ID \"{id}\". Ensure that the service ID is passed, not the service name."
@@ -515,10 +527,12 @@ impl Agent {
             check.status = old.status;
             check.output = old.output;
         }
-        {
-            let mut l = self.local_mut()?;
+        let dirty = {
+            let mut l = self.local_mut();
             l.add_check(check.clone(), tuning, source)?;
-        }
+            l.take_unflushed()
+        };
+        self.persist_local(dirty).await?;
         self.start_check(&check);
         self.sync_best_effort(vec![Command::Register {
             node: self.self_node(),
@@ -532,10 +546,12 @@ impl Agent {
 
     /// Remove a local check.
     pub async fn deregister_check(&self, id: &str) -> Result<(), AgentError> {
-        let existed = {
-            let mut l = self.local_mut()?;
-            l.remove_check(id)?
+        let (existed, dirty) = {
+            let mut l = self.local_mut();
+            let existed = l.remove_check(id)?;
+            (existed, l.take_unflushed())
         };
+        self.persist_local(dirty).await?;
         if !existed {
             return Err(AgentError::NotFound(format!(
                 "Unknown check ID \"{id}\". Ensure that the check ID is passed, not the check name."

@@ -194,14 +194,14 @@ impl Stats {
 
 /// The running check tasks of one agent, by check ID.
 pub struct Runner {
-    tasks: std::sync::Mutex<HashMap<String, (JoinHandle<()>, bool)>>,
+    tasks: parking_lot::Mutex<HashMap<String, (JoinHandle<()>, bool)>>,
     stats: Arc<Stats>,
 }
 
 impl Default for Runner {
     fn default() -> Self {
         Runner {
-            tasks: std::sync::Mutex::new(HashMap::new()),
+            tasks: parking_lot::Mutex::new(HashMap::new()),
             stats: Arc::new(Stats::default()),
         }
     }
@@ -247,10 +247,7 @@ impl Runner {
                 }
             }
         });
-        let mut tasks = match self.tasks.lock() {
-            Ok(t) => t,
-            Err(p) => p.into_inner(),
-        };
+        let mut tasks = self.tasks.lock();
         if script {
             self.stats.monitors.fetch_add(1, Ordering::Relaxed);
         }
@@ -264,10 +261,7 @@ impl Runner {
 
     /// Stop `check_id` if it runs.
     pub fn stop(&self, check_id: &str) {
-        let mut tasks = match self.tasks.lock() {
-            Ok(t) => t,
-            Err(p) => p.into_inner(),
-        };
+        let mut tasks = self.tasks.lock();
         if let Some((task, script)) = tasks.remove(check_id) {
             task.abort();
             if script {
@@ -278,10 +272,7 @@ impl Runner {
 
     /// Stop every check.
     pub fn stop_all(&self) {
-        let mut tasks = match self.tasks.lock() {
-            Ok(t) => t,
-            Err(p) => p.into_inner(),
-        };
+        let mut tasks = self.tasks.lock();
         for (_, (task, _)) in tasks.drain() {
             task.abort();
         }

@@ -265,13 +265,16 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    match rt.block_on(run_agent(cfg)) {
+    let code = match rt.block_on(run_agent(cfg)) {
         Ok(()) => 0,
         Err(e) => {
+            crate::logging::flush(std::time::Duration::from_secs(1));
             eprintln!("==> {e}");
             1
         }
-    }
+    };
+    crate::logging::flush(std::time::Duration::from_secs(1));
+    code
 }
 
 /// The runtime an agent runs on, standalone or inside the console: two workers are enough

@@ -27,7 +27,7 @@ pub struct LogStore {
     meta: sled::Tree,
     durable: bool,
     /// Held by the background purge thread; purges run one after another.
-    purging: std::sync::Arc<std::sync::Mutex<()>>,
+    purging: std::sync::Arc<parking_lot::Mutex<()>>,
 }
 
 /// Remove the log entries at or below `upto`, in small batches: one sled batch of hundreds
@@ -93,9 +93,7 @@ impl LogStore {
         let spawned = std::thread::Builder::new()
             .name("raft-log-purge".into())
             .spawn(move || {
-                let Ok(_one_at_a_time) = lock.lock() else {
-                    return;
-                };
+                let _one_at_a_time = lock.lock();
                 if let Err(e) = remove_upto(&log, upto) {
                     tracing::warn!("raft log purge up to {upto} stopped: {e}");
                 }

@@ -6,11 +6,12 @@ mod network;
 mod state_machine;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::{Config, NodeInfo, SnapshotPolicy};
+use parking_lot::{Mutex, RwLock};
 
 pub use log_store::LogStore;
 pub use network::NetworkFactory;
@@ -89,6 +90,38 @@ pub fn raft_timing(multiplier: u32) -> (u64, u64, u64) {
     (50 * m, 150 * m, 300 * m)
 }
 
+/// The longest one membership change (adding a learner, its catching up, a promotion or a
+/// removal) may take before the caller moves on.
+pub const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Entries a learner may trail the leader by and still be promoted (openraft's own
+/// `replication_lag_threshold` default).
+const PROMOTE_LAG: u64 = 5000;
+
+/// Whether learner `id` has caught up with this leader's log.
+fn learner_caught_up(m: &openraft::RaftMetrics<TypeConfig>, id: u64) -> bool {
+    let last = m.last_log_index.unwrap_or(0);
+    let matched = m
+        .replication
+        .as_ref()
+        .and_then(|r| r.get(&id))
+        .and_then(|l| l.as_ref().map(|l| l.index));
+    matched.is_some_and(|i| last.saturating_sub(i) <= PROMOTE_LAG)
+}
+
+/// Run a membership call under [`MEMBERSHIP_TIMEOUT`], its errors phrased for the log.
+async fn bounded<T, E: std::fmt::Display>(
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<(), ConsensusError> {
+    match tokio::time::timeout(MEMBERSHIP_TIMEOUT, call).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(ConsensusError::Membership(e.to_string())),
+        Err(_) => Err(ConsensusError::Membership(format!(
+            "no answer within {MEMBERSHIP_TIMEOUT:?}"
+        ))),
+    }
+}
+
 /// A running consensus member.
 pub struct Consensus {
     /// The openraft handle.
@@ -99,7 +132,7 @@ pub struct Consensus {
     pub db: sled::Db,
     opts: ConsensusOptions,
     /// When the leader last reached this server (AppendEntries, heartbeats included).
-    last_leader_contact: std::sync::Mutex<Option<std::time::Instant>>,
+    last_leader_contact: Mutex<Option<std::time::Instant>>,
     /// Silence after which a follower no longer names the leader it last heard from.
     leader_silence_limit: Duration,
 }
@@ -200,7 +233,7 @@ impl Consensus {
             store,
             db,
             opts,
-            last_leader_contact: std::sync::Mutex::new(None),
+            last_leader_contact: Mutex::new(None),
             // With pre-vote, a follower keeps its vote (and openraft its `current_leader`)
             // until a campaign succeeds, so a dead leader would be named forever. Past a few
             // election timeouts of silence it is reported as none, as Consul's followers do
@@ -282,22 +315,37 @@ impl Consensus {
     }
 
     /// Add a server: as a learner first (it catches up from the log or a snapshot), then
-    /// promoted to voter (leader only).
+    /// promoted to voter once it trails the leader by few entries (leader only). Every step
+    /// is bounded by [`MEMBERSHIP_TIMEOUT`]: a learner that cannot catch up in time (an
+    /// unreachable RPC port, a snapshot still in flight) stays a learner and the caller's
+    /// next pass tries again, so reconciliation never waits on it for good.
     pub async fn add_server(&self, id: u64, node: NodeInfo) -> Result<(), ConsensusError> {
-        self.raft
-            .add_learner(id, node, true)
+        let is_learner = self.peers().iter().any(|(p, _, voter)| *p == id && !voter);
+        if !is_learner {
+            bounded(self.raft.add_learner(id, node, false)).await?;
+        }
+        let caught_up = self
+            .raft
+            .wait(Some(MEMBERSHIP_TIMEOUT))
+            .metrics(move |m| learner_caught_up(m, id), "learner caught up")
             .await
-            .map_err(|e| ConsensusError::Membership(e.to_string()))?;
+            .is_ok();
+        if !caught_up {
+            return Err(ConsensusError::Membership(format!(
+                "server {id} is still catching up; it stays a non-voter for now"
+            )));
+        }
         let mut ids = std::collections::BTreeSet::new();
         ids.insert(id);
-        self.raft
-            .change_membership(openraft::ChangeMembers::AddVoterIds(ids), false)
-            .await
-            .map_err(|e| ConsensusError::Membership(e.to_string()))?;
-        Ok(())
+        bounded(
+            self.raft
+                .change_membership(openraft::ChangeMembers::AddVoterIds(ids), false),
+        )
+        .await
     }
 
-    /// Remove a server from the voters and the membership (leader only).
+    /// Remove a server from the voters and the membership (leader only), bounded by
+    /// [`MEMBERSHIP_TIMEOUT`] (without a quorum the change can never commit).
     pub async fn remove_server(&self, id: u64) -> Result<(), ConsensusError> {
         let mut ids = std::collections::BTreeSet::new();
         ids.insert(id);
@@ -307,11 +355,7 @@ impl Consensus {
         } else {
             openraft::ChangeMembers::RemoveNodes(ids)
         };
-        self.raft
-            .change_membership(change, false)
-            .await
-            .map_err(|e| ConsensusError::Membership(e.to_string()))?;
-        Ok(())
+        bounded(self.raft.change_membership(change, false)).await
     }
 
     /// Hand leadership to `to` now (a Raft leadership transfer, not a restart).
@@ -385,10 +429,8 @@ impl Consensus {
 
     /// Serve a Raft message from a peer.
     pub async fn serve_rpc(&self, kind: crate::rpc::RaftKind, payload: &[u8]) -> Vec<u8> {
-        if kind == crate::rpc::RaftKind::Append
-            && let Ok(mut t) = self.last_leader_contact.lock()
-        {
-            *t = Some(std::time::Instant::now());
+        if kind == crate::rpc::RaftKind::Append {
+            *self.last_leader_contact.lock() = Some(std::time::Instant::now());
         }
         network::serve(&self.raft, kind, payload).await
     }
@@ -399,10 +441,8 @@ impl Consensus {
         if self.is_leader() {
             return Some(Duration::ZERO);
         }
-        self.last_leader_contact
-            .lock()
-            .ok()
-            .and_then(|t| t.map(|t| t.elapsed()))
+        let last = *self.last_leader_contact.lock();
+        last.map(|t| t.elapsed())
     }
 
     /// Stop the Raft member and flush storage.

@@ -6,12 +6,13 @@
 
 use std::io::{self, Cursor, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use futures::{Stream, TryStreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use super::TypeConfig;
@@ -36,7 +37,9 @@ struct Applied {
 #[derive(Clone)]
 pub struct StateMachine {
     store: Arc<RwLock<Store>>,
-    applied: Arc<std::sync::Mutex<Applied>>,
+    /// Where the store stands in the log; written only under the store's write guard, so a
+    /// snapshot built under its read guard records exactly the entries its data contains.
+    applied: Arc<Mutex<Applied>>,
     /// Size of the last snapshot, to size the next one's buffer.
     last_snapshot_len: Arc<std::sync::atomic::AtomicUsize>,
     snapshots: sled::Tree,
@@ -145,8 +148,8 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             .load(std::sync::atomic::Ordering::Relaxed);
         let started = std::time::Instant::now();
         let (data, meta) = tokio::task::spawn_blocking(move || -> io::Result<_> {
-            let store = store.read().map_err(io_err)?;
-            let applied = applied.lock().map_err(io_err)?;
+            let store = store.read();
+            let applied = applied.lock();
             let data = store.to_snapshot_sized(guess + guess / 8).map_err(io_err)?;
             let meta = SnapshotMetaOf::<TypeConfig> {
                 last_log_id: applied.last_applied,
@@ -186,7 +189,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn applied_state(
         &mut self,
     ) -> Result<(Option<LogIdOf<TypeConfig>>, StoredMembershipOf<TypeConfig>), io::Error> {
-        let a = self.applied.lock().map_err(io_err)?;
+        let a = self.applied.lock();
         Ok((a.last_applied, a.last_membership.clone()))
     }
 
@@ -196,20 +199,26 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         while let Some((entry, responder)) = entries.try_next().await? {
             let index = entry.log_id.index;
-            let response = match &entry.payload {
-                EntryPayload::Blank => {
-                    self.store.write().map_err(io_err)?.advance(index);
-                    Response::None
-                }
-                EntryPayload::Normal(cmd) => self.store.write().map_err(io_err)?.apply(index, cmd),
-                EntryPayload::Membership(m) => {
-                    self.store.write().map_err(io_err)?.advance(index);
-                    self.applied.lock().map_err(io_err)?.last_membership =
-                        StoredMembershipOf::<TypeConfig>::new(Some(entry.log_id), m.clone());
-                    Response::None
-                }
+            let response = {
+                // The entry's effect and the applied position change under one guard (store,
+                // then applied: the builder's order), never across an await.
+                let mut store = self.store.write();
+                let response = match &entry.payload {
+                    EntryPayload::Blank => {
+                        store.advance(index);
+                        Response::None
+                    }
+                    EntryPayload::Normal(cmd) => store.apply(index, cmd),
+                    EntryPayload::Membership(m) => {
+                        store.advance(index);
+                        self.applied.lock().last_membership =
+                            StoredMembershipOf::<TypeConfig>::new(Some(entry.log_id), m.clone());
+                        Response::None
+                    }
+                };
+                self.applied.lock().last_applied = Some(entry.log_id);
+                response
             };
-            self.applied.lock().map_err(io_err)?.last_applied = Some(entry.log_id);
             if let Some(r) = responder {
                 r.send(response);
             }
@@ -227,16 +236,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
         let data = snapshot.into_inner();
-        self.store
-            .write()
-            .map_err(io_err)?
-            .restore(&data)
-            .map_err(io_err)?;
-        {
-            let mut a = self.applied.lock().map_err(io_err)?;
+        // Decode on a blocking thread, swap under the write guard for only as long as the swap
+        // takes, and free the old tables after it is released.
+        let (data, decoded) = tokio::task::spawn_blocking(move || {
+            let decoded = Store::decode_snapshot(&data);
+            (data, decoded)
+        })
+        .await
+        .map_err(io_err)?;
+        let decoded = decoded.map_err(io_err)?;
+        let old = {
+            let mut store = self.store.write();
+            let old = store.install(decoded);
+            let mut a = self.applied.lock();
             a.last_applied = meta.last_log_id;
             a.last_membership = meta.last_membership.clone();
-        }
+            old
+        };
+        tokio::task::spawn_blocking(move || drop(old));
         self.save_snapshot(&StoredSnapshot {
             meta: meta.clone(),
             data,

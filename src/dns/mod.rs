@@ -13,7 +13,7 @@ mod udp;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, Metadata, OpCode, ResponseCode};
@@ -23,6 +23,7 @@ use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo, Server};
 use hickory_server::zone_handler::MessageResponseBuilder;
+use parking_lot::Mutex;
 use rand::seq::SliceRandom;
 
 use crate::agent::Agent;
@@ -523,7 +524,7 @@ impl Handler {
         };
         let source = self.source();
         if source == Source::Local {
-            let store = self.agent.store.read().map_err(|e| e.to_string())?;
+            let store = self.agent.store.read();
             let tags: Vec<String> = tag.map(|t| vec![t.to_string()]).unwrap_or_default();
             let mut out = Vec::new();
             for (node, svc) in store.service_instances(service, &tags) {
@@ -614,7 +615,7 @@ impl Handler {
     ) -> Result<Vec<NodeInfo>, String> {
         let source = self.source();
         if source == Source::Local {
-            let store = self.agent.store.read().map_err(|e| e.to_string())?;
+            let store = self.agent.store.read();
             return Ok(store
                 .nodes()
                 .into_iter()
@@ -658,12 +659,16 @@ impl Handler {
         } else {
             dns.cache_max_age
         };
-        if cached
-            && let Ok(c) = self.cache.lock()
-            && let Some((at, v)) = c.get(path)
-            && at.elapsed() < max_age
-        {
-            return Ok(v.clone());
+        if cached {
+            let hit = self
+                .cache
+                .lock()
+                .get(path)
+                .filter(|(at, _)| at.elapsed() < max_age)
+                .map(|(_, v)| v.clone());
+            if let Some(v) = hit {
+                return Ok(v);
+            }
         }
         let req = crate::rpc::Request::Http {
             method: "GET".into(),
@@ -691,7 +696,8 @@ impl Handler {
         } else {
             serde_json::from_slice(&body).map_err(|e| e.to_string())?
         };
-        if cached && let Ok(mut c) = self.cache.lock() {
+        if cached {
+            let mut c = self.cache.lock();
             if c.len() > 4096 {
                 c.clear();
             }

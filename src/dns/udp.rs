@@ -28,6 +28,12 @@ use super::Handler;
 /// Largest datagram read; anything longer is cut and fails to parse (counted as malformed).
 const MAX_DATAGRAM: usize = 4096;
 
+/// Answers waiting on the network (a server, the leader, a recursor) at once, per socket.
+const MAX_PENDING_ANSWERS: usize = 512;
+
+/// Longest a UDP send may wait for room in the socket buffer.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// Sends one response to the querying address, sized to what the query allowed.
 #[derive(Clone)]
 struct UdpResponder {
@@ -54,8 +60,9 @@ impl ResponseHandler for UdpResponder {
         let mut encoder = BinEncoder::new(&mut bytes);
         encoder.set_max_size(max);
         let info = response.destructive_emit(&mut encoder)?;
-        // A UDP send only blocks when the socket buffer is full; then dropping is what a
-        // datagram server does anyway, and the client retries.
+        // A UDP send only blocks when the socket buffer is full, and then at most
+        // SEND_TIMEOUT; the answer is dropped then, as a datagram server does, and the
+        // client retries.
         self.socket.send_to(&bytes, self.dst)?;
         Ok(info)
     }
@@ -69,19 +76,24 @@ pub fn serve(
     threads: usize,
     runtime: tokio::runtime::Handle,
 ) -> std::io::Result<()> {
+    // A full send buffer blocks a UDP send; bounded here, an answer is dropped instead (the
+    // client retries), and neither a DNS thread nor a runtime worker waits on it.
+    socket.set_write_timeout(Some(SEND_TIMEOUT))?;
     let socket = Arc::new(socket);
     let local = socket.local_addr()?;
+    let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_ANSWERS));
     let stopping = Arc::new(AtomicBool::new(false));
     for i in 0..threads.max(1) {
-        let (socket, handler, runtime, stopping) = (
+        let (socket, handler, runtime, stopping, pending) = (
             socket.clone(),
             handler.clone(),
             runtime.clone(),
             stopping.clone(),
+            pending.clone(),
         );
         std::thread::Builder::new()
             .name(format!("dns-udp-{i}"))
-            .spawn(move || receive_loop(&handler, &socket, &runtime, &stopping))?;
+            .spawn(move || receive_loop(&handler, &socket, &runtime, &stopping, &pending))?;
     }
     // On shutdown, wake each blocked receiver with an empty datagram so the port is released.
     let mut shutdown = handler.agent.shutdown_signal();
@@ -112,6 +124,7 @@ fn receive_loop(
     socket: &Arc<UdpSocket>,
     runtime: &tokio::runtime::Handle,
     stopping: &AtomicBool,
+    pending: &Arc<tokio::sync::Semaphore>,
 ) {
     // Futures polled here may create timers and sockets; they belong to the agent's runtime.
     let _runtime = runtime.enter();
@@ -137,7 +150,7 @@ fn receive_loop(
         let packet = &buf[..n];
         // A bug in an answer must not end the thread and with it UDP service.
         let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            handle_datagram(handler, socket, runtime, packet, src)
+            handle_datagram(handler, socket, runtime, pending, packet, src)
         }));
         if answered.is_err() {
             handler.agent.metrics.incr("consul.dns.failed");
@@ -149,6 +162,7 @@ fn handle_datagram(
     handler: &Arc<Handler>,
     socket: &Arc<UdpSocket>,
     runtime: &tokio::runtime::Handle,
+    pending: &Arc<tokio::sync::Semaphore>,
     packet: &[u8],
     src: SocketAddr,
 ) {
@@ -159,7 +173,7 @@ fn handle_datagram(
         Ok(r) => r,
         Err(_) => {
             handler.agent.metrics.incr("consul.dns.malformed");
-            form_error(socket, packet, src);
+            error_reply(socket, packet, src, ResponseCode::FormErr);
             return;
         }
     };
@@ -182,12 +196,28 @@ fn handle_datagram(
         .poll(&mut Context::from_waker(Waker::noop()))
         .is_pending()
     {
-        runtime.spawn(answer);
+        // Bounded: a flood of queries that wait on the network (a slow recursor, a lost
+        // leader) gets SERVFAIL past the limit instead of tasks, sockets and buffers
+        // without end.
+        match pending.clone().try_acquire_owned() {
+            Ok(permit) => {
+                runtime.spawn(async move {
+                    answer.await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                drop(answer);
+                handler.agent.metrics.incr("consul.dns.overloaded");
+                error_reply(socket, packet, src, ResponseCode::ServFail);
+            }
+        }
     }
 }
 
-/// FORMERR for a query whose header parsed but whose body did not; nothing for shorter junk.
-fn form_error(socket: &UdpSocket, packet: &[u8], src: SocketAddr) {
+/// An empty answer with `code` (FORMERR for a query whose header parsed but whose body did
+/// not, SERVFAIL when overloaded); nothing for shorter junk.
+fn error_reply(socket: &UdpSocket, packet: &[u8], src: SocketAddr, code: ResponseCode) {
     let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else {
         return;
     };
@@ -195,7 +225,7 @@ fn form_error(socket: &UdpSocket, packet: &[u8], src: SocketAddr) {
         return;
     }
     let mut m = Message::new(header.metadata.id, MessageType::Response, OpCode::Query);
-    m.metadata.response_code = ResponseCode::FormErr;
+    m.metadata.response_code = code;
     if let Ok(bytes) = m.to_vec() {
         let _ = socket.send_to(&bytes, src);
     }

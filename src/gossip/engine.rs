@@ -7,11 +7,12 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::num::{NonZeroU8, NonZeroU32, NonZeroUsize};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use foca::{AccumulatingRuntime, Foca, Member, OwnedNotification, PostcardCodec, Timer};
+use parking_lot::Mutex;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use tokio::net::UdpSocket;
@@ -147,8 +148,9 @@ impl Engine {
         mut packets: mpsc::Receiver<Vec<u8>>,
     ) {
         loop {
+            // Unbiased: neither a burst of commands (timers, merges) nor of packets can
+            // starve the other.
             tokio::select! {
-                biased;
                 cmd = cmds.recv() => match cmd {
                     Some(c) => self.handle(c),
                     None => return,
@@ -231,19 +233,12 @@ impl Engine {
                     debug!("gossip: leave: {e}");
                 }
                 self.left = true;
-                if let Ok(mut t) = self.shared.table.write() {
-                    t.set_self(Status::Left);
-                }
+                self.shared.table.write().set_self(Status::Left);
                 self.write_snapshot(true);
                 let _ = done.send(());
             }
             Cmd::ForceLeave { name, prune, reply } => {
-                let known = self
-                    .shared
-                    .table
-                    .read()
-                    .map(|t| t.get(&name).is_some())
-                    .unwrap_or(false);
+                let known = self.shared.table.read().get(&name).is_some();
                 if !known {
                     let _ = reply.send(Err(format!("agent: No node found with name '{name}'")));
                     return;
@@ -291,10 +286,11 @@ impl Engine {
                 debug!("gossip: resize: {e}");
             }
         }
-        if let Ok(mut t) = self.shared.table.write() {
+        let version = {
+            let mut t = self.shared.table.write();
             t.reap(Retention::default());
-        }
-        let version = self.shared.table.read().map(|t| t.version()).unwrap_or(0);
+            t.version()
+        };
         if version != self.snapshot_version && !self.left {
             self.snapshot_version = version;
             self.write_snapshot(false);
@@ -354,32 +350,30 @@ impl Engine {
         }
         let mut changed = false;
         while let Some(n) = self.rt.to_notify() {
-            let Ok(mut t) = self.shared.table.write() else {
-                break;
-            };
+            // The table's write guard covers the update only; logging (a write to stderr that
+            // can block) happens after it is dropped.
             match n {
                 OwnedNotification::MemberUp(id) => {
-                    info!(
-                        "gossip: member joined, marking alive: {} {}",
-                        id.name, id.addr
-                    );
-                    t.up(id);
+                    let (name, addr) = (id.name.clone(), id.addr);
+                    self.shared.table.write().up(id);
+                    info!("gossip: member joined, marking alive: {name} {addr}");
                 }
                 OwnedNotification::MemberDown(id) => {
-                    t.down(&id);
-                    let st = t.get(&id.name).map(|m| m.status.as_str()).unwrap_or("gone");
+                    let st = {
+                        let mut t = self.shared.table.write();
+                        t.down(&id);
+                        t.get(&id.name).map(|m| m.status.as_str()).unwrap_or("gone")
+                    };
                     info!("gossip: member {} {} is {st}", id.name, id.addr);
                 }
-                OwnedNotification::Rename(_, new) => t.up(new),
+                OwnedNotification::Rename(_, new) => self.shared.table.write().up(new),
                 OwnedNotification::Rejoin(new) => {
+                    let bump = new.bump;
+                    self.shared.table.write().up(new.clone());
+                    *self.shared.me.write() = new;
                     warn!(
-                        "gossip: this agent was declared dead by its peers; rejoined as bump {}",
-                        new.bump
+                        "gossip: this agent was declared dead by its peers; rejoined as bump {bump}"
                     );
-                    t.up(new.clone());
-                    if let Ok(mut me) = self.shared.me.write() {
-                        *me = new;
-                    }
                 }
                 OwnedNotification::Defunct => {
                     if !self.left {
@@ -392,18 +386,12 @@ impl Engine {
             changed = true;
         }
         loop {
-            let batch: Vec<Intent> = match self.pending.lock() {
-                Ok(mut p) => std::mem::take(&mut *p),
-                Err(_) => Vec::new(),
-            };
+            let batch: Vec<Intent> = std::mem::take(&mut *self.pending.lock());
             if batch.is_empty() {
                 break;
             }
             for intent in batch {
-                let follow = match self.shared.table.write() {
-                    Ok(mut t) => t.apply(&intent),
-                    Err(_) => Followup::None,
-                };
+                let follow = self.shared.table.write().apply(&intent);
                 changed = true;
                 if follow == Followup::Refute && !self.left {
                     let me = self.foca.identity().clone();
@@ -423,7 +411,7 @@ impl Engine {
             }
         }
         if changed {
-            let v = self.shared.table.read().map(|t| t.version()).unwrap_or(0);
+            let v = self.shared.table.read().version();
             self.shared.changes.send_replace(v);
         }
     }

@@ -15,10 +15,11 @@ mod wire;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use parking_lot::RwLock;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -297,31 +298,22 @@ impl Gossip {
 
     /// Every known member (this agent included), sorted by name.
     pub fn members(&self) -> Vec<Member> {
-        self.shared
-            .table
-            .read()
-            .map(|t| t.members())
-            .unwrap_or_default()
+        self.shared.table.read().members()
     }
 
     /// This agent as a member.
     pub fn local(&self) -> Member {
-        let me = self.shared.me.read().map(|m| m.clone());
-        let name = me.as_ref().map(|m| m.name.clone()).unwrap_or_default();
-        self.shared
-            .table
-            .read()
-            .ok()
-            .and_then(|t| t.get(&name))
-            .unwrap_or_else(|| Member {
-                id: me.unwrap_or_else(|_| MemberId::placeholder(([0, 0, 0, 0], 0).into())),
-                status: Status::Alive,
-            })
+        let me = self.shared.me.read().clone();
+        let found = self.shared.table.read().get(&me.name);
+        found.unwrap_or(Member {
+            id: me,
+            status: Status::Alive,
+        })
     }
 
     /// Bumped on every change of the member list: callers cache what they derive from it.
     pub fn version(&self) -> u64 {
-        self.shared.table.read().map(|t| t.version()).unwrap_or(0)
+        self.shared.table.read().version()
     }
 
     /// A receiver that changes whenever the member list does.
@@ -341,11 +333,7 @@ impl Gossip {
 
     /// (members, failed, left) counts.
     pub fn counts(&self) -> (usize, usize, usize) {
-        self.shared
-            .table
-            .read()
-            .map(|t| t.counts())
-            .unwrap_or_default()
+        self.shared.table.read().counts()
     }
 
     /// Join the cluster through each address (`host`, `host:port`, `[v6]:port`); returns how
@@ -544,6 +532,9 @@ async fn recv_loop(
     }
 }
 
+/// Push-pull exchanges served at once.
+const MAX_PUSH_PULL_STREAMS: usize = 32;
+
 /// Serve push-pull exchanges on the TCP side of the serf port.
 async fn accept_loop(
     tcp: TcpListener,
@@ -551,6 +542,9 @@ async fn accept_loop(
     shared: Arc<Shared>,
     cmds: mpsc::UnboundedSender<Cmd>,
 ) {
+    // Each exchange may buffer a frame of up to MAX_FRAME before it is authenticated, and
+    // queues a merge for the engine: past this many at once, a stream is closed unread.
+    let streams = Arc::new(tokio::sync::Semaphore::new(MAX_PUSH_PULL_STREAMS));
     loop {
         let (mut s, peer) = match tcp.accept().await {
             Ok(x) => x,
@@ -560,10 +554,16 @@ async fn accept_loop(
                 continue;
             }
         };
+        let Ok(permit) = streams.clone().try_acquire_owned() else {
+            shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            debug!("gossip: too many push-pull streams; closing the one from {peer}");
+            continue;
+        };
         let keyring = keyring.clone();
         let shared = shared.clone();
         let cmds = cmds.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let work = async {
                 let frame = read_frame(&mut s).await?;
                 shared

@@ -2,9 +2,10 @@
 //! refutation) piggybacked as custom broadcasts, and the TCP push-pull state exchange.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use foca::{BroadcastHandler, Invalidates, Member};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::identity::MemberId;
@@ -103,9 +104,7 @@ impl BroadcastHandler<MemberId> for Intents {
             self.seen.clear();
         }
         self.seen.insert(key.clone());
-        if let Ok(mut p) = self.pending.lock() {
-            p.push(intent);
-        }
+        self.pending.lock().push(intent);
         Ok(Some(key))
     }
 }

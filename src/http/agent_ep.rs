@@ -432,12 +432,10 @@ fn self_json(agent: &Agent) -> serde_json::Value {
             ),
         );
     }
-    let (nodes, services, checks) = agent
-        .store
-        .read()
-        .map(|s| s.catalog_counts())
-        .unwrap_or_default();
-    let kv = agent.store.read().map(|s| s.kv_len()).unwrap_or_default();
+    let ((nodes, services, checks), kv) = {
+        let s = agent.store.read();
+        (s.catalog_counts(), s.kv_len())
+    };
     let local_checks = agent.local_checks();
     let ttl = local_checks
         .iter()
@@ -538,11 +536,10 @@ fn metrics(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
     let counters = agent.metrics.counters();
     let samples = agent.metrics.samples();
     let rss = read_rss_bytes();
-    let (kv, (nodes, services, _)) = agent
-        .store
-        .read()
-        .map(|s| (s.kv_len(), s.catalog_counts()))
-        .unwrap_or_default();
+    let (kv, (nodes, services, _)) = {
+        let s = agent.store.read();
+        (s.kv_len(), s.catalog_counts())
+    };
     let mut gauges: Vec<(&str, f64)> = vec![
         ("consul.runtime.alloc_bytes", rss as f64),
         ("consul.state.kv_entries", kv as f64),

@@ -58,10 +58,7 @@ where
     let deadline = Instant::now() + wait + jitter(wait);
     loop {
         let (mut watch, result) = {
-            let store = agent
-                .store
-                .read()
-                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            let store = agent.store.read();
             (store.watch(tables), f(&store))
         };
         let (index, status, body) = result?;

@@ -172,13 +172,11 @@ impl RpcApi {
                 if let Err(e) = self.agent.require_leader() {
                     return Reply::Error(e.to_string());
                 }
-                match self.agent.store.read() {
-                    Ok(s) => Reply::NodeEntries(
-                        s.node_services(&node).into_iter().cloned().collect(),
-                        s.node_checks(&node).into_iter().cloned().collect(),
-                    ),
-                    Err(e) => Reply::Error(e.to_string()),
-                }
+                let s = self.agent.store.read();
+                Reply::NodeEntries(
+                    s.node_services(&node).into_iter().cloned().collect(),
+                    s.node_checks(&node).into_iter().cloned().collect(),
+                )
             }
         }
     }

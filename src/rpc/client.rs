@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
+use parking_lot::Mutex;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
@@ -22,6 +23,21 @@ struct Conn {
     alive: Arc<AtomicBool>,
 }
 
+/// Longest a frame may take to be written before its connection counts as dead.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Removes a call's waiter when the call ends, whichever way.
+struct WaiterGuard<'a> {
+    waiters: &'a Waiters,
+    id: u64,
+}
+
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        self.waiters.lock().remove(&self.id);
+    }
+}
+
 /// Connections to servers, by address.
 #[derive(Default)]
 pub struct Pool {
@@ -31,7 +47,7 @@ pub struct Pool {
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.conns.lock().map(|c| c.len()).unwrap_or(0);
+        let n = self.conns.lock().len();
         write!(f, "Pool({n} connections)")
     }
 }
@@ -43,11 +59,14 @@ impl Pool {
     }
 
     async fn conn(&self, addr: SocketAddr) -> Result<Arc<Conn>, RpcError> {
-        if let Ok(m) = self.conns.lock()
-            && let Some(c) = m.get(&addr)
-            && c.alive.load(Ordering::Relaxed)
-        {
-            return Ok(c.clone());
+        let reuse = self
+            .conns
+            .lock()
+            .get(&addr)
+            .filter(|c| c.alive.load(Ordering::Relaxed))
+            .cloned();
+        if let Some(c) = reuse {
+            return Ok(c);
         }
         let stream = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(addr))
             .await
@@ -68,9 +87,13 @@ impl Pool {
         });
         let alive_w = alive.clone();
         tokio::spawn(async move {
+            // A peer that stops reading (frozen, paused, swapping) fills its receive window
+            // and would hold this write forever: past WRITE_TIMEOUT the connection is dead,
+            // so callers fail over and the next call dials anew.
             while let Some(b) = out_rx.recv().await {
-                if sink.send(b).await.is_err() {
-                    break;
+                match tokio::time::timeout(WRITE_TIMEOUT, sink.send(b)).await {
+                    Ok(Ok(())) => {}
+                    _ => break,
                 }
             }
             alive_w.store(false, Ordering::Relaxed);
@@ -80,20 +103,16 @@ impl Pool {
                 let Ok(f) = postcard::from_bytes::<Frame<Reply>>(&buf) else {
                     break;
                 };
-                let w = waiters.lock().ok().and_then(|mut w| w.remove(&f.id));
+                let w = waiters.lock().remove(&f.id);
                 if let Some(w) = w {
                     let _ = w.send(f.body);
                 }
             }
             alive.store(false, Ordering::Relaxed);
             // Dropping the senders fails every request still waiting on this connection.
-            if let Ok(mut w) = waiters.lock() {
-                w.clear();
-            }
+            waiters.lock().clear();
         });
-        if let Ok(mut m) = self.conns.lock() {
-            m.insert(addr, conn.clone());
-        }
+        self.conns.lock().insert(addr, conn.clone());
         Ok(conn)
     }
 
@@ -113,23 +132,29 @@ impl Pool {
         })
         .map_err(|e| RpcError::Connection(format!("encoding request: {e}")))?;
         let (tx, rx) = oneshot::channel();
-        if let Ok(mut w) = conn.waiters.lock() {
-            w.insert(id, tx);
-        }
-        if conn.out.send(Bytes::from(frame)).await.is_err() {
-            conn.alive.store(false, Ordering::Relaxed);
-            return Err(RpcError::Connection(format!("{addr}: connection closed")));
-        }
-        match tokio::time::timeout(timeout, rx).await {
+        conn.waiters.lock().insert(id, tx);
+        // However this call ends (answer, timeout, or the caller dropping it), its waiter
+        // goes: a silent peer must not grow the map.
+        let _waiter = WaiterGuard {
+            waiters: &conn.waiters,
+            id,
+        };
+        // One deadline for queueing and answering: a full queue to a wedged peer counts
+        // against it too.
+        let outcome = tokio::time::timeout(timeout, async {
+            if conn.out.send(Bytes::from(frame)).await.is_err() {
+                conn.alive.store(false, Ordering::Relaxed);
+                return Err(RpcError::Connection(format!("{addr}: connection closed")));
+            }
+            rx.await
+                .map_err(|_| RpcError::Connection(format!("{addr}: connection lost")))
+        })
+        .await;
+        match outcome {
             Ok(Ok(Reply::Error(e))) => Err(RpcError::Remote(e)),
             Ok(Ok(r)) => Ok(r),
-            Ok(Err(_)) => Err(RpcError::Connection(format!("{addr}: connection lost"))),
-            Err(_) => {
-                if let Ok(mut w) = conn.waiters.lock() {
-                    w.remove(&id);
-                }
-                Err(RpcError::Timeout(timeout))
-            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(RpcError::Timeout(timeout)),
         }
     }
 }

@@ -11,6 +11,14 @@ use tracing::{debug, warn};
 
 use super::{Frame, MAX_FRAME, Reply, Request, VERSION};
 
+/// Requests one connection may have in flight. A client agent multiplexes every call it
+/// forwards (long blocking queries included) over one connection, so this is generous; it
+/// bounds a flood, not normal use.
+const MAX_IN_FLIGHT: usize = 4096;
+
+/// Longest one reply may take to be written before the connection is dropped.
+const REPLY_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What executes requests (the agent, through its HTTP router).
 pub trait Handler: Send + Sync + 'static {
     /// Serve one request.
@@ -47,12 +55,18 @@ pub async fn serve(
             let (mut sink, mut source) = Framed::new(stream, codec).split();
             let (out, mut out_rx) = mpsc::channel::<Bytes>(256);
             let writer = tokio::spawn(async move {
+                // A caller that stops reading must not hold replies (and the tasks that
+                // produced them) for good.
                 while let Some(b) = out_rx.recv().await {
-                    if sink.send(b).await.is_err() {
-                        break;
+                    match tokio::time::timeout(REPLY_WRITE_TIMEOUT, sink.send(b)).await {
+                        Ok(Ok(())) => {}
+                        _ => break,
                     }
                 }
             });
+            // Requests served at once on this connection; past it, the next frame is not
+            // read until one finishes, so a flooding caller is slowed by TCP itself.
+            let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
             while let Some(next) = source.next().await {
                 let buf = match next {
                     Ok(b) => b,
@@ -75,9 +89,13 @@ pub async fn serve(
                         break;
                     }
                 };
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                    break;
+                };
                 let handler = handler.clone();
                 let out = out.clone();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     let body = handler.handle(frame.body).await;
                     let reply = Frame {
                         version: VERSION,

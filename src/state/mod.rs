@@ -14,7 +14,7 @@ pub use command::{CheckUpdate, Command, KvOp, Response};
 pub use model::{
     Check, CheckDefinition, CheckTuning, KvEntry, Node, Service, TaggedAddress, Weights,
 };
-pub use store::{CheckFilter, ServiceSummary, Store, Table};
+pub use store::{CheckFilter, ServiceSummary, Snapshot, Store, Table};
 pub use watch::{WatchSet, Watches};
 
 /// Health status strings as Consul spells them.

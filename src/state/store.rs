@@ -56,6 +56,9 @@ struct Tables {
     by_name: HashMap<String, BTreeSet<(String, String)>>,
 }
 
+/// Decoded snapshot tables (see [`Store::decode_snapshot`]).
+pub struct Snapshot(Tables);
+
 /// Per-service-name totals (see [`Store::service_summaries`]).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ServiceSummary<'a> {
@@ -140,6 +143,14 @@ impl Store {
 
     /// Replace the tables with a snapshot's, waking every watcher.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
+        let decoded = Store::decode_snapshot(bytes)?;
+        self.install(decoded);
+        Ok(())
+    }
+
+    /// Decode a snapshot into tables without touching any store, so the decoding (the slow
+    /// part) runs before the store's write guard is taken.
+    pub fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, postcard::Error> {
         let mut t: Tables = postcard::from_bytes(bytes)?;
         for (key, svc) in &t.services {
             t.by_name
@@ -147,11 +158,17 @@ impl Store {
                 .or_default()
                 .insert(key.clone());
         }
-        self.t = t;
+        Ok(Snapshot(t))
+    }
+
+    /// Swap in decoded tables, waking every watcher; returns the old ones so the caller can
+    /// drop them after releasing the write guard.
+    pub fn install(&mut self, snapshot: Snapshot) -> Snapshot {
+        let old = std::mem::replace(&mut self.t, snapshot.0);
         for table in [Table::Nodes, Table::Services, Table::Checks, Table::Kv] {
             self.watches.notify(table, self.t.indexes[table as usize]);
         }
-        Ok(())
+        Snapshot(old)
     }
 
     /// Record that nothing but the index moved (blank and membership entries).
