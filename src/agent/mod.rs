@@ -98,6 +98,12 @@ pub struct Agent {
     /// while, so one dead or frozen server does not cost every third forwarded call a
     /// failed dial or a full timeout.
     servers_failed: Mutex<HashMap<std::net::SocketAddr, Instant>>,
+    /// Held (asynchronously) by one local-state change at a time from its sled writes to the
+    /// end of its flush. sled 0.34 deadlocks when several threads insert and flush while the
+    /// Raft log applies a batch (seen under concurrent registrations), so changes persist
+    /// one after another, as they did under the `local` lock, but without holding that lock
+    /// or a runtime worker through the fsync.
+    local_persist: tokio::sync::Mutex<()>,
 }
 
 fn load_or_create_node_id(cfg: &AgentConfig) -> std::io::Result<String> {
@@ -206,6 +212,7 @@ impl Agent {
             failed_since: Mutex::new(HashMap::new()),
             servers_cache: Mutex::new((u64::MAX, Vec::new())),
             servers_failed: Mutex::new(HashMap::new()),
+            local_persist: tokio::sync::Mutex::new(()),
         });
 
         if let Some(c) = &agent.consensus
@@ -438,12 +445,14 @@ impl Agent {
                 c.output = old.output;
             }
         }
+        let persisting = self.local_persist.lock().await;
         let (removed, dirty) = {
             let mut l = self.local_mut();
             let removed = l.add_service(service.clone(), checks.clone(), replace_checks, source)?;
             (removed, l.take_unflushed())
         };
         self.persist_local(dirty).await?;
+        drop(persisting);
         for id in &removed {
             self.stop_check(id);
         }
@@ -471,12 +480,14 @@ impl Agent {
 
     /// Remove a local service and its checks.
     pub async fn deregister_service(&self, id: &str) -> Result<(), AgentError> {
+        let persisting = self.local_persist.lock().await;
         let (removed, dirty) = {
             let mut l = self.local_mut();
             let removed = l.remove_service(id)?;
             (removed, l.take_unflushed())
         };
         self.persist_local(dirty).await?;
+        drop(persisting);
         let Some(check_ids) = removed else {
             return Err(AgentError::NotFound(format!(
                 "Unknown service ID \"{id}\". Ensure that the service ID is passed, not the service name."
@@ -527,12 +538,14 @@ impl Agent {
             check.status = old.status;
             check.output = old.output;
         }
+        let persisting = self.local_persist.lock().await;
         let dirty = {
             let mut l = self.local_mut();
             l.add_check(check.clone(), tuning, source)?;
             l.take_unflushed()
         };
         self.persist_local(dirty).await?;
+        drop(persisting);
         self.start_check(&check);
         self.sync_best_effort(vec![Command::Register {
             node: self.self_node(),
@@ -546,12 +559,14 @@ impl Agent {
 
     /// Remove a local check.
     pub async fn deregister_check(&self, id: &str) -> Result<(), AgentError> {
+        let persisting = self.local_persist.lock().await;
         let (existed, dirty) = {
             let mut l = self.local_mut();
             let existed = l.remove_check(id)?;
             (existed, l.take_unflushed())
         };
         self.persist_local(dirty).await?;
+        drop(persisting);
         if !existed {
             return Err(AgentError::NotFound(format!(
                 "Unknown check ID \"{id}\". Ensure that the check ID is passed, not the check name."

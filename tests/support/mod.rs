@@ -85,8 +85,22 @@ impl Resp {
 /// One HTTP request over a fresh connection (Connection: close), so tests depend on nothing
 /// but the socket.
 pub fn http(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result<Resp> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    http_within(port, method, path, body, Duration::from_secs(30))
+}
+
+/// [`http`] that gives up after `limit` to connect, send or read (a `TimedOut` or
+/// `WouldBlock` error then: no answer in time).
+pub fn http_within(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    limit: Duration,
+) -> std::io::Result<Resp> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = TcpStream::connect_timeout(&addr, limit)?;
+    s.set_read_timeout(Some(limit))?;
+    s.set_write_timeout(Some(limit))?;
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
         body.len()
