@@ -62,9 +62,10 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import free_port, kill_group, report, until  # noqa: E402
+from loopback import free_port, http_call, kill_group, report, until  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -323,14 +324,9 @@ class Cluster:
         """The leader address `t` names ('' for none), None without an answer."""
         if client is None:
             try:
-                c = http.client.HTTPConnection("127.0.0.1", t.http, timeout=2)
-                c.request("GET", "/v1/status/leader")
-                r = c.getresponse()
-                body = r.read()
-                c.close()
-            except (OSError, http.client.HTTPException):
+                return json.loads(http_call(t.http, "GET", "/v1/status/leader", timeout=2) or b'""')
+            except (OSError, ValueError, http.client.HTTPException):
                 return None
-            return json.loads(body or b'""') if r.status == 200 else None
         gen, t0 = t.gen, time.monotonic()
         got = record(kind, t, gen, t0, client.call(t, "GET", "/v1/status/leader"))
         if not got:
@@ -356,11 +352,8 @@ class Cluster:
         def client_ready():
             if self.client.proc.poll() is not None:
                 raise SystemExit("the client agent exited; see its log")
-            c = http.client.HTTPConnection("127.0.0.1", self.client.http, timeout=2)
-            c.request("GET", f"/v1/catalog/node/{self.client.name}")
-            r = c.getresponse()
-            body = r.read()
-            return self.leader_of(self.client) and r.status == 200 and body.strip() not in (b"", b"null")
+            body = http_call(self.client.http, "GET", f"/v1/catalog/node/{self.client.name}", timeout=2)
+            return self.leader_of(self.client) and body.strip() not in (b"", b"null")
         until("the client agent joined", client_ready, deadline=60, step=0.2)
 
 
@@ -624,11 +617,10 @@ class Nemesis:
             return "transfer-leader", "skipped: no agreed leader"
         t0 = time.monotonic()
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", ld.http, timeout=HANG + 20)
-            conn.request("POST", "/v1/operator/raft/transfer-leader")
-            r = conn.getresponse()
-            answer = f"{r.status} {short(r.read())}"
-            conn.close()
+            body = http_call(ld.http, "POST", "/v1/operator/raft/transfer-leader", timeout=HANG + 20)
+            answer = f"200 {short(body)}"
+        except urllib.error.HTTPError as e:
+            answer = f"{e.code} {short(e.read())}"
         except (OSError, http.client.HTTPException) as e:
             answer = f"io {type(e).__name__}"
         took = time.monotonic() - t0
@@ -695,28 +687,15 @@ class Nemesis:
 # ---------------------------------------------------------------------------- checks and report
 
 def final_listing(c, ld):
-    """One `?consistent&recurse` read of soak/ on the leader: {key: value}."""
-    conn = http.client.HTTPConnection("127.0.0.1", ld.http, timeout=120)
-    try:
-        conn.request("GET", "/v1/kv/soak/?recurse&consistent")
-        r = conn.getresponse()
-        body = r.read()
-    finally:
-        conn.close()
-    if r.status != 200:
-        raise RuntimeError(f"{r.status} {short(body)}")
+    """One `?consistent&recurse` read of soak/ on the leader: {key: value} (raises on an
+    error answer; the caller retries)."""
+    body = http_call(ld.http, "GET", "/v1/kv/soak/?recurse&consistent", timeout=120)
     return {e["Key"]: b64(e.get("Value")) for e in json.loads(body)}
 
 
 def key_count(t):
-    conn = http.client.HTTPConnection("127.0.0.1", t.http, timeout=HANG)
-    try:
-        conn.request("GET", "/v1/kv/soak/p/?keys&stale")
-        r = conn.getresponse()
-        body = r.read()
-    finally:
-        conn.close()
-    return len(json.loads(body)) if r.status == 200 else None
+    """Keys under soak/p/ in `t`'s own state (raises without an answer)."""
+    return len(json.loads(http_call(t.http, "GET", "/v1/kv/soak/p/?keys&stale", timeout=HANG)))
 
 
 def log_summary(work, name):

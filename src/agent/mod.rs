@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
+use parking_lot::{Mutex, RwLock};
 use tracing::{info, warn};
 
 pub use cluster::{SERF_FAILED_OUTPUT, member_tags};
@@ -373,21 +373,25 @@ impl Agent {
 
     // ---- local services and checks ----
 
-    /// Write access to the local state. Never hold it across an await or a sled flush:
-    /// check tasks and every agent endpoint read it.
-    fn local_mut(&self) -> RwLockWriteGuard<'_, Local> {
-        self.local.write()
-    }
-
-    /// Make the local-state writes done so far durable, after the guard is dropped: an
-    /// fsync under it would park every check task and agent read behind the disk.
-    async fn persist_local(&self, db: Option<sled::Db>) -> Result<(), AgentError> {
-        if let Some(db) = db {
+    /// Apply `change` to the local state and make it durable before returning. The `local`
+    /// write guard covers the change alone (check tasks and every agent endpoint read it);
+    /// the sled flush runs after it is dropped, under `local_persist`, one change at a time.
+    async fn change_local<R>(
+        &self,
+        change: impl FnOnce(&mut Local) -> Result<R, local::LocalError>,
+    ) -> Result<R, AgentError> {
+        let _persisting = self.local_persist.lock().await;
+        let (out, unflushed) = {
+            let mut l = self.local.write();
+            let out = change(&mut l)?;
+            (out, l.take_unflushed())
+        };
+        if let Some(db) = unflushed {
             db.flush_async()
                 .await
                 .map_err(|e| AgentError::Internal(format!("local state: {e}")))?;
         }
-        Ok(())
+        Ok(out)
     }
 
     /// Services registered on this agent, by ID.
@@ -445,14 +449,11 @@ impl Agent {
                 c.output = old.output;
             }
         }
-        let persisting = self.local_persist.lock().await;
-        let (removed, dirty) = {
-            let mut l = self.local_mut();
-            let removed = l.add_service(service.clone(), checks.clone(), replace_checks, source)?;
-            (removed, l.take_unflushed())
-        };
-        self.persist_local(dirty).await?;
-        drop(persisting);
+        let removed = self
+            .change_local(|l| {
+                l.add_service(service.clone(), checks.clone(), replace_checks, source)
+            })
+            .await?;
         for id in &removed {
             self.stop_check(id);
         }
@@ -480,14 +481,7 @@ impl Agent {
 
     /// Remove a local service and its checks.
     pub async fn deregister_service(&self, id: &str) -> Result<(), AgentError> {
-        let persisting = self.local_persist.lock().await;
-        let (removed, dirty) = {
-            let mut l = self.local_mut();
-            let removed = l.remove_service(id)?;
-            (removed, l.take_unflushed())
-        };
-        self.persist_local(dirty).await?;
-        drop(persisting);
+        let removed = self.change_local(|l| l.remove_service(id)).await?;
         let Some(check_ids) = removed else {
             return Err(AgentError::NotFound(format!(
                 "Unknown service ID \"{id}\". Ensure that the service ID is passed, not the service name."
@@ -538,14 +532,8 @@ impl Agent {
             check.status = old.status;
             check.output = old.output;
         }
-        let persisting = self.local_persist.lock().await;
-        let dirty = {
-            let mut l = self.local_mut();
-            l.add_check(check.clone(), tuning, source)?;
-            l.take_unflushed()
-        };
-        self.persist_local(dirty).await?;
-        drop(persisting);
+        self.change_local(|l| l.add_check(check.clone(), tuning, source))
+            .await?;
         self.start_check(&check);
         self.sync_best_effort(vec![Command::Register {
             node: self.self_node(),
@@ -559,14 +547,7 @@ impl Agent {
 
     /// Remove a local check.
     pub async fn deregister_check(&self, id: &str) -> Result<(), AgentError> {
-        let persisting = self.local_persist.lock().await;
-        let (existed, dirty) = {
-            let mut l = self.local_mut();
-            let existed = l.remove_check(id)?;
-            (existed, l.take_unflushed())
-        };
-        self.persist_local(dirty).await?;
-        drop(persisting);
+        let existed = self.change_local(|l| l.remove_check(id)).await?;
         if !existed {
             return Err(AgentError::NotFound(format!(
                 "Unknown check ID \"{id}\". Ensure that the check ID is passed, not the check name."
