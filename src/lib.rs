@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod consensus;
 pub mod dns;
+pub mod goflag;
 pub mod gossip;
 pub mod http;
 pub mod logging;

@@ -5,6 +5,7 @@
 mod cluster;
 mod definitions;
 mod health;
+pub mod launch;
 mod local;
 pub mod metrics;
 mod sync;

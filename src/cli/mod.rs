@@ -1,65 +1,343 @@
 //! The `disco` command line: Consul's commands, flags and output.
+//!
+//! [`COMMANDS`] is the one list of commands: dispatch, `disco -h` and each group's usage are
+//! read from it. A command is a function `fn(bin, args) -> exit code` in the file of its
+//! group, parsing its own flags (the shared `-http-addr` is declared once, in `exec`).
 
 pub mod agent;
-mod commands;
-pub mod flags;
+mod catalog;
+mod exec;
+mod kv;
+mod maint;
+mod members;
+mod operator;
+mod services;
 pub mod table;
 
-/// Run the CLI with `args` (without the binary name); returns the exit code.
-pub fn run(args: Vec<String>) -> i32 {
-    let Some(cmd) = args.first().map(String::as_str) else {
-        eprintln!("{}", usage());
-        return 1;
-    };
-    let rest = &args[1..];
-    match cmd {
-        "agent" => agent::run(rest),
-        "tui" => crate::tui::run(rest),
-        "version" | "-version" | "--version" | "-v" => {
-            println!(
-                "disco v{} (Consul API {})",
-                env!("CARGO_PKG_VERSION"),
-                crate::agent::CONSUL_VERSION
-            );
-            println!(
-                "Protocol 2 spoken by default, understands 2 to 3 (agent will automatically use protocol >2 when speaking to compatible agents)"
-            );
-            0
-        }
-        "keygen" => {
-            if let Some(extra) = rest.first() {
-                eprintln!("flag provided but not defined: {extra}");
-                return 1;
-            }
-            println!("{}", crate::gossip::generate_key());
-            0
-        }
-        "-h" | "--help" | "-help" | "help" => {
-            println!("{}", usage());
-            0
-        }
-        _ => commands::run(cmd, rest),
+/// How a command runs.
+#[derive(Clone, Copy)]
+enum Run {
+    /// A group of subcommands (`kv`, `operator raft`): alone it prints the group's usage.
+    Group,
+    /// The command itself, given its binary name for usage text and its arguments.
+    Exec(fn(&str, &[String]) -> i32),
+    /// Run by the binary before the CLI is reached (`tui`, so the CLI does not depend on
+    /// the console); listed here for `disco -h`.
+    Elsewhere,
+}
+
+/// One command: the words naming it, the line its usage list shows, and how it runs.
+struct Command {
+    words: &'static str,
+    summary: &'static str,
+    run: Run,
+}
+
+const fn cmd(words: &'static str, summary: &'static str, run: Run) -> Command {
+    Command {
+        words,
+        summary,
+        run,
     }
 }
 
-fn usage() -> String {
-    "Usage: disco [--version] [--help] <command> [<args>]
+/// Every command. A top-level entry (one word) is listed by `disco -h`; the entries under
+/// a group are listed by the group's usage.
+const COMMANDS: &[Command] = &[
+    cmd("agent", "Runs a disco agent", Run::Exec(agent_command)),
+    cmd("catalog", "Interact with the catalog", Run::Group),
+    cmd(
+        "catalog datacenters",
+        "Lists all known datacenters",
+        Run::Exec(catalog::datacenters),
+    ),
+    cmd(
+        "catalog nodes",
+        "Lists all nodes in the given datacenter",
+        Run::Exec(catalog::nodes),
+    ),
+    cmd(
+        "catalog services",
+        "Lists all registered services in a datacenter",
+        Run::Exec(catalog::services),
+    ),
+    cmd(
+        "force-leave",
+        "Forces a member of the cluster to enter the left state",
+        Run::Exec(members::force_leave),
+    ),
+    cmd(
+        "info",
+        "Provides debugging information for operators.",
+        Run::Exec(maint::info),
+    ),
+    cmd(
+        "join",
+        "Tell disco agent to join cluster",
+        Run::Exec(members::join),
+    ),
+    cmd(
+        "keygen",
+        "Generates a new encryption key",
+        Run::Exec(keygen),
+    ),
+    cmd("kv", "Interact with the key-value store", Run::Group),
+    cmd(
+        "kv delete",
+        "Removes data from the KV store",
+        Run::Exec(kv::delete),
+    ),
+    cmd(
+        "kv export",
+        "Exports a tree from the KV store as JSON",
+        Run::Exec(kv::export),
+    ),
+    cmd(
+        "kv get",
+        "Retrieves or lists data from the KV store",
+        Run::Exec(kv::get),
+    ),
+    cmd(
+        "kv import",
+        "Imports a tree stored as JSON to the KV store",
+        Run::Exec(kv::import),
+    ),
+    cmd(
+        "kv put",
+        "Sets or updates data in the KV store",
+        Run::Exec(kv::put),
+    ),
+    cmd(
+        "leave",
+        "Gracefully leaves the cluster and shuts down",
+        Run::Exec(members::leave),
+    ),
+    cmd(
+        "maint",
+        "Controls node or service maintenance mode",
+        Run::Exec(maint::maint),
+    ),
+    cmd(
+        "members",
+        "Lists the members of the cluster",
+        Run::Exec(members::members),
+    ),
+    cmd(
+        "operator",
+        "Provides cluster-level tools (raft list-peers, transfer-leader, remove-peer)",
+        Run::Group,
+    ),
+    cmd(
+        "operator raft",
+        "Provides cluster-level tools for disco operators",
+        Run::Group,
+    ),
+    cmd(
+        "operator raft list-peers",
+        "Display the current Raft peer configuration",
+        Run::Exec(operator::list_peers),
+    ),
+    cmd(
+        "operator raft remove-peer",
+        "Remove a disco server from the Raft configuration",
+        Run::Exec(operator::remove_peer),
+    ),
+    cmd(
+        "operator raft transfer-leader",
+        "Transfer Raft leadership to another disco server",
+        Run::Exec(operator::transfer_leader),
+    ),
+    cmd(
+        "reload",
+        "Triggers the agent to reload configuration files",
+        Run::Exec(maint::reload),
+    ),
+    cmd("services", "Interact with services", Run::Group),
+    cmd(
+        "services deregister",
+        "Deregister services with the local agent",
+        Run::Exec(services::deregister),
+    ),
+    cmd(
+        "services register",
+        "Register services with the local agent",
+        Run::Exec(services::register),
+    ),
+    cmd(
+        "tui",
+        "The operator console (attach to an agent, or -dev to run one inside)",
+        Run::Elsewhere,
+    ),
+    cmd("version", "Prints the disco version", Run::Exec(version)),
+];
 
-Available commands are:
-    agent          Runs a disco agent
-    catalog        Interact with the catalog
-    force-leave    Forces a member of the cluster to enter the left state
-    info           Provides debugging information for operators.
-    join           Tell disco agent to join cluster
-    keygen         Generates a new encryption key
-    kv             Interact with the key-value store
-    leave          Gracefully leaves the cluster and shuts down
-    maint          Controls node or service maintenance mode
-    members        Lists the members of the cluster
-    operator       Provides cluster-level tools (raft list-peers, transfer-leader, remove-peer)
-    reload         Triggers the agent to reload configuration files
-    services       Interact with services
-    tui            The operator console (attach to an agent, or -dev to run one inside)
-    version        Prints the disco version"
-        .to_string()
+/// Run the CLI with `args` (without the binary name); returns the exit code.
+pub fn run(args: Vec<String>) -> i32 {
+    let Some(first) = args.first().map(String::as_str) else {
+        eprintln!("{}", usage());
+        return 1;
+    };
+    match first {
+        "-version" | "--version" | "-v" => return version("disco version", &args[1..]),
+        "-h" | "--help" | "-help" | "help" => {
+            // SAFETY: setting a signal disposition before any thread is started.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            }
+            println!("{}", usage());
+            return 0;
+        }
+        _ => {}
+    }
+    let Some((command, depth)) = find(&args) else {
+        eprintln!("Unknown command: {first}");
+        return 1;
+    };
+    let rest = &args[depth..];
+    match command.run {
+        Run::Exec(f) => {
+            if command.words != "agent" {
+                // A client command piped into `head` ends quietly, as a Go binary does,
+                // instead of panicking on the closed stdout.
+                // SAFETY: setting a signal disposition before any thread is started.
+                unsafe {
+                    libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                }
+            }
+            f(&format!("disco {}", command.words), rest)
+        }
+        Run::Group => match rest.first() {
+            Some(sub) if !sub.starts_with('-') => {
+                eprintln!("Unknown command: {} {sub}", command.words);
+                1
+            }
+            _ => {
+                eprintln!("{}", group_usage(command.words));
+                1
+            }
+        },
+        Run::Elsewhere => {
+            eprintln!("disco {}: run by the disco binary", command.words);
+            1
+        }
+    }
+}
+
+/// The command named by the longest run of leading words of `args`, and how many words
+/// it took.
+fn find(args: &[String]) -> Option<(&'static Command, usize)> {
+    COMMANDS
+        .iter()
+        .filter_map(|c| {
+            let words: Vec<&str> = c.words.split(' ').collect();
+            let named =
+                words.len() <= args.len() && words.iter().zip(args).all(|(w, a)| *w == a.as_str());
+            named.then_some((c, words.len()))
+        })
+        .max_by_key(|(_, depth)| *depth)
+}
+
+/// The entries directly under `prefix` (`""` for the top level), as usage lines.
+fn listing(prefix: &str) -> String {
+    let depth = if prefix.is_empty() {
+        1
+    } else {
+        prefix.split(' ').count() + 1
+    };
+    let under: Vec<(&str, &str)> = COMMANDS
+        .iter()
+        .filter(|c| c.words.split(' ').count() == depth)
+        .filter(|c| prefix.is_empty() || c.words.starts_with(&format!("{prefix} ")))
+        .map(|c| (c.words.rsplit(' ').next().unwrap_or(c.words), c.summary))
+        .collect();
+    let width = under.iter().map(|(n, _)| n.len()).max().unwrap_or(0) + 4;
+    under
+        .iter()
+        .map(|(n, s)| format!("    {n:<width$} {s}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn usage() -> String {
+    format!(
+        "Usage: disco [--version] [--help] <command> [<args>]\n\nAvailable commands are:\n{}",
+        listing("")
+    )
+}
+
+fn group_usage(group: &str) -> String {
+    format!(
+        "Usage: disco {group} <subcommand> [options] [args]\n\nSubcommands:\n{}",
+        listing(group)
+    )
+}
+
+fn agent_command(_bin: &str, args: &[String]) -> i32 {
+    agent::run(args)
+}
+
+fn version(_bin: &str, _args: &[String]) -> i32 {
+    println!(
+        "disco v{} (Consul API {})",
+        env!("CARGO_PKG_VERSION"),
+        crate::agent::CONSUL_VERSION
+    );
+    println!(
+        "Protocol 2 spoken by default, understands 2 to 3 (agent will automatically use protocol >2 when speaking to compatible agents)"
+    );
+    0
+}
+
+fn keygen(_bin: &str, args: &[String]) -> i32 {
+    if let Some(extra) = args.first() {
+        eprintln!("flag provided but not defined: {extra}");
+        return 1;
+    }
+    println!("{}", crate::gossip::generate_key());
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn the_longest_run_of_words_names_the_command() {
+        let (c, depth) = find(&words("operator raft list-peers -stale")).expect("found");
+        assert_eq!((c.words, depth), ("operator raft list-peers", 3));
+        let (c, _) = find(&words("kv bogus")).expect("group");
+        assert_eq!(c.words, "kv");
+        assert!(find(&words("nonsense")).is_none());
+    }
+
+    #[test]
+    fn every_command_is_named_once_and_every_subcommand_has_its_group() {
+        let mut seen = std::collections::HashSet::new();
+        for c in COMMANDS {
+            assert!(seen.insert(c.words), "{} listed twice", c.words);
+            if let Some((group, _)) = c.words.rsplit_once(' ') {
+                assert!(
+                    COMMANDS
+                        .iter()
+                        .any(|g| g.words == group && matches!(g.run, Run::Group)),
+                    "{} has no group entry",
+                    c.words
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn usage_lists_top_level_commands_and_groups_list_their_own() {
+        let top = usage();
+        assert!(top.contains("    kv "));
+        assert!(!top.contains("kv get"));
+        let kv = group_usage("kv");
+        assert!(kv.contains("    get "), "{kv}");
+        assert!(!kv.contains("members"));
+    }
 }

@@ -2,16 +2,20 @@
 
 use std::time::Duration;
 
+use crate::api::cluster::{Member, RaftConfiguration};
+
 /// Client errors, worded for a one-line CLI message.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The agent could not be reached.
-    #[error("Get \"{url}\": dial tcp {addr}: connect: connection refused ({cause})")]
+    /// The agent could not be reached, worded as Go's HTTP client words it.
+    #[error("Get \"{url}\": dial tcp {addr}: {reason} ({cause})")]
     Unreachable {
         /// URL tried.
         url: String,
         /// Address tried.
         addr: String,
+        /// Go's words for what happened: `connect: connection refused` or `i/o timeout`.
+        reason: &'static str,
         /// Underlying error.
         cause: String,
     },
@@ -36,7 +40,8 @@ pub struct Client {
     http: reqwest::Client,
 }
 
-/// Resolve the agent address: flag, then `CONSUL_HTTP_ADDR`/`DISCO_HTTP_ADDR`, then the default.
+/// Resolve the agent address: flag, then `DISCO_HTTP_ADDR`, then `CONSUL_HTTP_ADDR`, then
+/// the default.
 pub fn resolve_addr(flag: Option<&str>) -> String {
     flag.map(str::to_string)
         .or_else(|| std::env::var("DISCO_HTTP_ADDR").ok())
@@ -72,6 +77,11 @@ impl Client {
             ClientError::Unreachable {
                 url: url.to_string(),
                 addr: self.addr.clone(),
+                reason: if e.is_timeout() {
+                    "i/o timeout"
+                } else {
+                    "connect: connection refused"
+                },
                 cause: e.to_string(),
             }
         } else {
@@ -169,6 +179,40 @@ impl Client {
     /// The agent address this client talks to.
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// GET and decode into `T` (`T::default()` on 404).
+    pub async fn get_as<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        path: &str,
+    ) -> Result<T, ClientError> {
+        let (code, body) = self.send(reqwest::Method::GET, path, None).await?;
+        if code == 404 {
+            return Ok(T::default());
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| ClientError::Other(format!("decoding response: {e}")))
+    }
+
+    /// `/v1/agent/members` (the LAN pool of every segment, or the WAN pool), in the order
+    /// the server sent them.
+    pub async fn members(&self, wan: bool) -> Result<Vec<Member>, ClientError> {
+        let path = if wan {
+            "/v1/agent/members?wan=1"
+        } else {
+            "/v1/agent/members?segment=_all"
+        };
+        self.get_as(path).await
+    }
+
+    /// `/v1/operator/raft/configuration`, from any server with `stale`, else the leader.
+    pub async fn raft_configuration(&self, stale: bool) -> Result<RaftConfiguration, ClientError> {
+        let path = if stale {
+            "/v1/operator/raft/configuration?stale"
+        } else {
+            "/v1/operator/raft/configuration"
+        };
+        self.get_as(path).await
     }
 
     /// GET and decode JSON (None on 404).

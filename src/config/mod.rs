@@ -2,6 +2,7 @@
 //! merged in Consul's order (defaults < files in the order given < flags).
 
 mod file;
+pub mod flags;
 mod net;
 
 use std::collections::BTreeMap;

@@ -96,15 +96,16 @@ pub fn run(args: &[String]) -> i32 {
     let embedded = if opts.agent_args.is_empty() {
         None
     } else {
-        match crate::cli::agent::parse(&opts.agent_args) {
+        match crate::config::flags::parse_agent_args(&opts.agent_args) {
             Ok((cfg, warnings)) => Some((cfg, warnings)),
+            Err(crate::config::flags::AgentArgsError::Flags(e)) => return e.report(),
             Err(e) => {
                 eprintln!("{e}");
                 return 1;
             }
         }
     };
-    let rt = match crate::cli::agent::runtime() {
+    let rt = match crate::agent::launch::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("runtime: {e}");
@@ -137,14 +138,22 @@ async fn console(
             for w in warnings {
                 tracing::warn!("{w}");
             }
-            Some(crate::cli::agent::start(cfg, false).await?)
+            let opts = crate::agent::launch::LaunchOptions {
+                banner: false,
+                reload_on_hangup: true,
+            };
+            Some(
+                crate::agent::launch::launch(cfg, opts)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
         }
         None => None,
     };
     let addr = match (&running, &opts.http_addr) {
         (_, Some(a)) => a.clone(),
         (Some(r), None) => r
-            .http
+            .http_addr()
             .map(|a| a.to_string())
             .ok_or("the embedded agent serves no HTTP (ports.http = -1)")?,
         (None, None) => crate::client::resolve_addr(None),
@@ -159,8 +168,8 @@ async fn console(
     ratatui::restore();
     drop(feeds);
     if let Some(r) = running {
-        let leave = crate::cli::agent::leaves_on_interrupt(&r.cfg);
-        crate::cli::agent::stop(r, leave).await?;
+        let leave = crate::agent::launch::leaves_on_interrupt(&r.cfg);
+        r.stop(leave).await.map_err(|e| e.to_string())?;
     }
     result
 }

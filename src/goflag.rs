@@ -3,12 +3,37 @@
 //! Consul (Go's `flag` package) takes `-flag`, `--flag`, `-flag=value` and `-flag value`;
 //! boolean flags never consume the next word; parsing stops at the first non-flag argument.
 //! We rewrite argv into clap's dialect under those rules, then let clap parse it.
+//! Shared by the client commands and by the agent's command line (`config::flags`), which
+//! the console parses too, so it sits below both.
 
 use clap::{ArgMatches, Command, FromArgMatches};
 
-/// A flag parsing failure, already worded as Consul words it.
-#[derive(Debug)]
-pub struct FlagError(pub String);
+/// Why arguments did not parse into flags.
+#[derive(Debug, thiserror::Error)]
+pub enum FlagError {
+    /// `-h`/`-help` was given: the usage text, printed to stdout with exit code 0.
+    #[error("{0}")]
+    Help(String),
+    /// A flag is unknown or its value is bad, worded as Consul words it.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl FlagError {
+    /// Print the message where Consul prints it and return the exit code (0 for help).
+    pub fn report(&self) -> i32 {
+        match self {
+            FlagError::Help(text) => {
+                println!("{text}");
+                0
+            }
+            FlagError::Invalid(msg) => {
+                eprintln!("{msg}");
+                1
+            }
+        }
+    }
+}
 
 /// Rewrite Go-style arguments into clap's long-flag form.
 pub fn normalize(cmd: &Command, args: &[String]) -> Result<Vec<String>, FlagError> {
@@ -34,11 +59,13 @@ pub fn normalize(cmd: &Command, args: &[String]) -> Result<Vec<String>, FlagErro
         };
         if name == "h" || name == "help" {
             let mut c = cmd.clone();
-            return Err(FlagError(c.render_long_help().to_string()));
+            return Err(FlagError::Help(c.render_long_help().to_string()));
         }
         let arg = cmd.get_arguments().find(|x| x.get_long() == Some(name));
         if arg.is_none() {
-            return Err(FlagError(format!("flag provided but not defined: -{name}")));
+            return Err(FlagError::Invalid(format!(
+                "flag provided but not defined: -{name}"
+            )));
         }
         out.push(format!("--{body}"));
         let takes_value = arg.is_some_and(|x| {
@@ -67,9 +94,17 @@ pub fn parse<T: FromArgMatches + clap::CommandFactory>(
     argv.extend(norm);
     let matches: ArgMatches = match cmd.clone().try_get_matches_from(argv) {
         Ok(m) => m,
-        Err(e) => return Err(FlagError(consul_message(&e))),
+        Err(e) => return Err(classify(&e)),
     };
-    T::from_arg_matches(&matches).map_err(|e| FlagError(consul_message(&e)))
+    T::from_arg_matches(&matches).map_err(|e| classify(&e))
+}
+
+fn classify(e: &clap::Error) -> FlagError {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => FlagError::Help(e.to_string()),
+        _ => FlagError::Invalid(consul_message(e)),
+    }
 }
 
 fn consul_message(e: &clap::Error) -> String {

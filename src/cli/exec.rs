@@ -1,0 +1,81 @@
+//! What every client command shares: the `-http-addr` flag, positional arguments, a small
+//! runtime, the client, and how an error reaches the terminal.
+
+use std::future::Future;
+
+use clap::{Args, Parser};
+
+use crate::client::{Client, resolve_addr};
+use crate::goflag;
+
+/// A command's result: its exit code, or the one-line message to print on stderr (exit 1).
+pub type CmdResult = Result<i32, String>;
+
+/// Flags every client command takes.
+#[derive(Args, Debug)]
+pub struct HttpFlags {
+    /// Address of the agent's HTTP API (default: $DISCO_HTTP_ADDR, $CONSUL_HTTP_ADDR, then
+    /// 127.0.0.1:8500).
+    #[arg(long = "http-addr")]
+    pub http_addr: Option<String>,
+}
+
+// One invocation: the shared flags, the command's own flags `F`, and the positional
+// arguments (Go's flag package stops at the first one; everything after it is positional).
+// A plain comment: clap would show a doc comment as every command's description.
+#[derive(Parser, Debug)]
+#[command(disable_version_flag = true, args_override_self = true)]
+struct Invocation<F: Args> {
+    #[command(flatten)]
+    http: HttpFlags,
+    #[command(flatten)]
+    flags: F,
+    /// Positional arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// Flags of a command that has none of its own.
+#[derive(Args, Debug)]
+pub struct NoFlags {}
+
+/// Parse `args` into the shared flags and `F`, then run `body` with a client for the agent
+/// on a current-thread runtime; prints its error and returns the exit code.
+pub fn client_command<F, Fut>(
+    bin: &str,
+    args: &[String],
+    body: impl FnOnce(Client, F, Vec<String>) -> Fut,
+) -> i32
+where
+    F: Args + clap::FromArgMatches + std::fmt::Debug,
+    Fut: Future<Output = CmdResult>,
+{
+    let inv: Invocation<F> = match goflag::parse(bin, args) {
+        Ok(inv) => inv,
+        Err(e) => return e.report(),
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let client = match Client::new(&resolve_addr(inv.http.http_addr.as_deref())) {
+        Ok(cl) => cl,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    match rt.block_on(body(client, inv.flags, inv.args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
