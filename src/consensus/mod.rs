@@ -4,6 +4,8 @@
 mod log_store;
 mod network;
 mod state_machine;
+#[cfg(test)]
+mod storage_suite;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

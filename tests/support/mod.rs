@@ -442,3 +442,4 @@ pub fn config_file(name: &str, json: &str) -> PathBuf {
 /// within a test's few hundred writes.
 pub const FAST_COMPACTION: &str =
     r#"{"raft_snapshot_threshold": 64, "raft_trailing_logs": 8, "raft_snapshot_interval": "50ms"}"#;
+pub mod inprocess;

@@ -1,0 +1,34 @@
+//! openraft's storage test suite run against disco's log store and state machine: the
+//! contract Raft relies on (log reads and purges, vote persistence, membership recovery,
+//! snapshot build and install) checked on the real sled-backed code, not on a model.
+
+use std::sync::Arc;
+
+use openraft::StorageError;
+use openraft::error::ErrorSource;
+use openraft::testing::log::{StoreBuilder, Suite};
+use parking_lot::RwLock;
+
+use super::{LogStore, StateMachine, TypeConfig};
+use crate::state::Store;
+
+/// Fresh, temporary storage for each case of the suite.
+struct TempStorage;
+
+impl StoreBuilder<TypeConfig, LogStore, StateMachine, ()> for TempStorage {
+    async fn build(&self) -> Result<((), LogStore, StateMachine), StorageError<TypeConfig>> {
+        let io = |e: sled::Error| StorageError::read(ErrorSource::from_string(e));
+        let db = sled::Config::new().temporary(true).open().map_err(io)?;
+        let log = LogStore::open(&db, false).map_err(io)?;
+        let store = Arc::new(RwLock::new(Store::new()));
+        let sm = StateMachine::open(&db, store, None).map_err(io)?;
+        Ok(((), log, sm))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_store_and_state_machine_pass_openraft_suite() {
+    if let Err(e) = Suite::test_all(TempStorage).await {
+        panic!("openraft storage suite: {e}");
+    }
+}
