@@ -27,7 +27,7 @@ const SERVER_FAILURE_MEMORY: Duration = Duration::from_secs(10);
 
 impl Agent {
     /// Server RPC addresses of the live servers of this datacenter, starting at a rotating
-    /// position so client load spreads over them.
+    /// position so client load spreads over them; servers that failed recently come last.
     pub fn server_addrs(&self) -> Vec<SocketAddr> {
         let Some(g) = &self.gossip else {
             return Vec::new();
@@ -75,7 +75,8 @@ impl Agent {
         out
     }
 
-    /// Send a request to a server, trying the next one when a connection fails.
+    /// Send a request to a server, trying the next one (up to three) when a connection fails
+    /// or times out.
     /// A server that failed is tried last for [`SERVER_FAILURE_MEMORY`].
     pub async fn forward(&self, req: Request, timeout: Duration) -> Result<Reply, AgentError> {
         let servers = self.server_addrs();

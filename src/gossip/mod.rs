@@ -39,7 +39,7 @@ pub const DEFAULT_PORT: u16 = 8301;
 /// Gossip failures an operator sees (join errors, bind errors).
 #[derive(Debug, thiserror::Error)]
 pub enum GossipError {
-    /// Socket setup failed.
+    /// A socket could not be set up, the key was refused, or a push-pull connection failed.
     #[error("{0}")]
     Io(String),
     /// The address could not be parsed or resolved.
@@ -130,7 +130,8 @@ pub struct GossipConfig {
 /// Counters for metrics and `/v1/agent/self`.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Packets dropped: undecryptable, truncated, or over the receive queue.
+    /// Packets dropped (undecryptable, truncated, or over the receive queue), and push-pull
+    /// streams closed unread over the stream limit or failed midway.
     pub dropped: AtomicU64,
     /// Packets foca could not decode.
     pub malformed: AtomicU64,
