@@ -2,12 +2,15 @@
 //! checks (persisted in `data_dir` and synced into the catalog), and, on servers, the Raft
 //! member that holds the catalog and KV store.
 
-mod cluster;
+mod bootstrap;
 mod definitions;
 mod health;
 pub mod launch;
 mod local;
+mod membership;
 pub mod metrics;
+mod reconcile;
+mod router;
 mod sync;
 
 use std::collections::HashMap;
@@ -20,10 +23,11 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, RwLock};
 use tracing::{info, warn};
 
-pub use cluster::{SERF_FAILED_OUTPUT, member_tags};
 pub use health::{NODE_MAINTENANCE_ID, SERVICE_MAINTENANCE_PREFIX};
 pub use local::{Local, Source};
+pub use membership::member_tags;
 pub use metrics::Metrics;
+pub use reconcile::SERF_FAILED_OUTPUT;
 
 use crate::config::AgentConfig;
 use crate::consensus::{Consensus, ConsensusError, ConsensusOptions, raft_id};
@@ -183,7 +187,7 @@ impl Agent {
         };
 
         let gossip = if cfg.ports.serf_lan >= 0 {
-            let gc = cluster::gossip_config(&cfg, &node_id, advertise)?;
+            let gc = membership::gossip_config(&cfg, &node_id, advertise)?;
             Some(
                 crate::gossip::Gossip::start(gc)
                     .await

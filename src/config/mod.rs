@@ -23,7 +23,7 @@ pub enum ConfigError {
         /// Cause.
         err: String,
     },
-    /// A file is not valid JSON.
+    /// A file could not be parsed: not JSON, not a JSON object, or HCL.
     #[error("Error parsing {path}: {err}")]
     Parse {
         /// Path.

@@ -1,6 +1,6 @@
 //! LAN gossip: SWIM membership (foca) on `serf_lan`, UDP for probes and gossip, TCP for the
-//! push-pull state exchange that joins use. Every packet and frame is sealed with the
-//! cluster key when one is set.
+//! push-pull state exchange of joins, rejoins and the periodic sync (`pushpull.rs`). Every
+//! packet and frame is sealed with the cluster key when one is set.
 //!
 //! This module knows nothing else of disco: the agent gives it a name, addresses, tags and
 //! timings, and reads back the member list and a change counter.
@@ -9,6 +9,7 @@ mod crypto;
 mod engine;
 mod identity;
 mod members;
+mod pushpull;
 mod snapshot;
 mod wire;
 
@@ -20,8 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::RwLock;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
@@ -31,7 +31,7 @@ pub use members::{Member, Status};
 
 use engine::{Cmd, Engine};
 use members::Table;
-use wire::{MAX_FRAME, TcpMsg};
+use pushpull::Pusher;
 
 /// Default serf_lan port, used when a join address has none.
 pub const DEFAULT_PORT: u16 = 8301;
@@ -39,7 +39,7 @@ pub const DEFAULT_PORT: u16 = 8301;
 /// Gossip failures an operator sees (join errors, bind errors).
 #[derive(Debug, thiserror::Error)]
 pub enum GossipError {
-    /// Socket setup failed.
+    /// A socket could not be set up, the key was refused, or a push-pull connection failed.
     #[error("{0}")]
     Io(String),
     /// The address could not be parsed or resolved.
@@ -130,7 +130,8 @@ pub struct GossipConfig {
 /// Counters for metrics and `/v1/agent/self`.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Packets dropped: undecryptable, truncated, or over the receive queue.
+    /// Packets dropped (undecryptable, truncated, or over the receive queue), and push-pull
+    /// streams closed unread over the stream limit or failed midway.
     pub dropped: AtomicU64,
     /// Packets foca could not decode.
     pub malformed: AtomicU64,
@@ -189,7 +190,7 @@ impl Gossip {
             bump: now_millis(),
             tags: cfg.tags.clone(),
         };
-        let (pushpull_tx, mut pushpull_rx) = mpsc::unbounded_channel();
+        let (pushpull_tx, pushpull_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             table: RwLock::new(Table::new(me.clone())),
             changes: watch::channel(0).0,
@@ -218,7 +219,7 @@ impl Gossip {
             shared.clone(),
             pkt_tx,
         )));
-        tasks.push(tokio::spawn(accept_loop(
+        tasks.push(tokio::spawn(pushpull::accept_loop(
             tcp,
             keyring.clone(),
             shared.clone(),
@@ -243,45 +244,14 @@ impl Gossip {
             tasks: Vec::new(),
         };
         // Periodic push-pull, started by the engine's ticks.
-        let pp = g.pusher();
-        tasks.push(tokio::spawn(async move {
-            while let Some(addr) = pushpull_rx.recv().await {
-                if let Err(e) = pp.exchange(addr, false).await {
-                    debug!("gossip: push-pull with {addr}: {e}");
-                }
-            }
-        }));
+        tasks.push(tokio::spawn(pushpull::sync_loop(g.pusher(), pushpull_rx)));
         if let Some(prev) = previous {
             if prev.left && !cfg.rejoin_after_leave {
                 info!(
                     "gossip: this agent left the cluster before; not rejoining remembered peers (rejoin_after_leave is off)"
                 );
             } else if !prev.peers.is_empty() {
-                let pp = g.pusher();
-                let peers = prev.peers;
-                tasks.push(tokio::spawn(async move {
-                    for attempt in 0..30u32 {
-                        let mut joined = 0;
-                        for p in &peers {
-                            if let Ok(addr) = p.parse::<SocketAddr>()
-                                && pp.exchange(addr, true).await.is_ok()
-                            {
-                                joined += 1;
-                            }
-                        }
-                        if joined > 0 {
-                            info!(
-                                "gossip: rejoined the cluster through {joined} remembered peer(s)"
-                            );
-                            return;
-                        }
-                        if attempt == 0 {
-                            info!("gossip: remembered peers not reachable yet; retrying");
-                        }
-                        tokio::time::sleep(Duration::from_secs(2)).await;
-                    }
-                    warn!("gossip: could not reach any remembered peer");
-                }));
+                tasks.push(tokio::spawn(pushpull::rejoin(g.pusher(), prev.peers)));
             }
         }
         g.tasks = tasks;
@@ -392,68 +362,6 @@ impl Gossip {
     }
 }
 
-/// Runs TCP push-pull exchanges on behalf of joins, rejoins and the periodic sync.
-#[derive(Clone)]
-struct Pusher {
-    cmds: mpsc::UnboundedSender<Cmd>,
-    keyring: Arc<Keyring>,
-    shared: Arc<Shared>,
-}
-
-impl Pusher {
-    async fn exchange(&self, addr: SocketAddr, join: bool) -> Result<(), GossipError> {
-        let (tx, rx) = oneshot::channel();
-        self.cmds
-            .send(Cmd::State(tx))
-            .map_err(|_| GossipError::Stopped)?;
-        let mut ours = rx.await.map_err(|_| GossipError::Stopped)?;
-        if let TcpMsg::PushPull { join: j, .. } = &mut ours {
-            *j = join;
-        }
-        let io = async {
-            let mut s = TcpStream::connect(addr).await?;
-            let body = postcard::to_allocvec(&ours).map_err(std::io::Error::other)?;
-            let sent = write_frame(&mut s, &self.keyring.seal(&body)).await?;
-            self.shared
-                .stats
-                .bytes_sent
-                .fetch_add(sent, Ordering::Relaxed);
-            let reply = read_frame(&mut s).await?;
-            self.shared
-                .stats
-                .bytes_received
-                .fetch_add(reply.len() as u64, Ordering::Relaxed);
-            Ok::<_, std::io::Error>(reply)
-        };
-        let reply = tokio::time::timeout(Duration::from_secs(10), io)
-            .await
-            .map_err(|_| GossipError::Io(format!("dial tcp {addr}: i/o timeout")))?
-            .map_err(|e| GossipError::Io(format!("dial tcp {addr}: {e}")))?;
-        let plain = self.keyring.open_or_plain(&reply).map_err(|e| {
-            warn!("gossip: answer from {addr} refused: {e}");
-            GossipError::Protocol(format!("answer from {addr}: {e}"))
-        })?;
-        let msg: TcpMsg = postcard::from_bytes(&plain)
-            .map_err(|e| GossipError::Protocol(format!("answer from {addr}: {e}")))?;
-        match msg {
-            TcpMsg::Rejected(why) => {
-                warn!("gossip: {addr} refused us: {why}");
-                Err(GossipError::Rejected(why))
-            }
-            TcpMsg::PushPull {
-                members, intents, ..
-            } => {
-                let _ = self.cmds.send(Cmd::Merge {
-                    members,
-                    intents,
-                    reply: None,
-                });
-                Ok(())
-            }
-        }
-    }
-}
-
 async fn resolve(a: &str) -> Result<SocketAddr, GossipError> {
     if let Ok(sa) = a.parse::<SocketAddr>() {
         return Ok(sa);
@@ -471,25 +379,6 @@ async fn resolve(a: &str) -> Result<SocketAddr, GossipError> {
         .map_err(|e| GossipError::Address(a.to_string(), e.to_string()))?
         .next()
         .ok_or_else(|| GossipError::Address(a.to_string(), "no address found".into()))
-}
-
-async fn write_frame(s: &mut TcpStream, frame: &[u8]) -> std::io::Result<u64> {
-    s.write_u32(frame.len() as u32).await?;
-    s.write_all(frame).await?;
-    s.flush().await?;
-    Ok(4 + frame.len() as u64)
-}
-
-async fn read_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let n = s.read_u32().await? as usize;
-    if n > MAX_FRAME {
-        return Err(std::io::Error::other(format!(
-            "frame of {n} bytes exceeds the limit"
-        )));
-    }
-    let mut buf = vec![0u8; n];
-    s.read_exact(&mut buf).await?;
-    Ok(buf)
 }
 
 /// Receive datagrams, open them and queue them for the engine. A full queue drops the
@@ -529,90 +418,6 @@ async fn recv_loop(
                 }
             }
         }
-    }
-}
-
-/// Push-pull exchanges served at once.
-const MAX_PUSH_PULL_STREAMS: usize = 32;
-
-/// Serve push-pull exchanges on the TCP side of the serf port.
-async fn accept_loop(
-    tcp: TcpListener,
-    keyring: Arc<Keyring>,
-    shared: Arc<Shared>,
-    cmds: mpsc::UnboundedSender<Cmd>,
-) {
-    // Each exchange may buffer a frame of up to MAX_FRAME before it is authenticated, and
-    // queues a merge for the engine: past this many at once, a stream is closed unread.
-    let streams = Arc::new(tokio::sync::Semaphore::new(MAX_PUSH_PULL_STREAMS));
-    loop {
-        let (mut s, peer) = match tcp.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                debug!("gossip: accept: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = streams.clone().try_acquire_owned() else {
-            shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
-            debug!("gossip: too many push-pull streams; closing the one from {peer}");
-            continue;
-        };
-        let keyring = keyring.clone();
-        let shared = shared.clone();
-        let cmds = cmds.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let work = async {
-                let frame = read_frame(&mut s).await?;
-                shared
-                    .stats
-                    .bytes_received
-                    .fetch_add(frame.len() as u64, Ordering::Relaxed);
-                let refuse = |why: String| {
-                    shared
-                        .stats
-                        .rejected_streams
-                        .fetch_add(1, Ordering::Relaxed);
-                    warn!("gossip: refused push-pull from {peer}: {why}");
-                    postcard::to_allocvec(&TcpMsg::Rejected(why)).map(|b| Keyring::plain(&b))
-                };
-                let reply = match keyring.open(&frame) {
-                    Err(e) => refuse(e.to_string()),
-                    Ok(plain) => match postcard::from_bytes::<TcpMsg>(&plain) {
-                        Ok(TcpMsg::PushPull {
-                            members, intents, ..
-                        }) => {
-                            let (tx, rx) = oneshot::channel();
-                            let _ = cmds.send(Cmd::Merge {
-                                members,
-                                intents,
-                                reply: Some(tx),
-                            });
-                            match rx.await {
-                                Ok(ours) => postcard::to_allocvec(&ours).map(|b| keyring.seal(&b)),
-                                Err(_) => return Ok(()),
-                            }
-                        }
-                        Ok(TcpMsg::Rejected(_)) => return Ok(()),
-                        Err(e) => refuse(format!("malformed push-pull: {e}")),
-                    },
-                }
-                .map_err(std::io::Error::other)?;
-                let n = write_frame(&mut s, &reply).await?;
-                shared.stats.bytes_sent.fetch_add(n, Ordering::Relaxed);
-                Ok::<_, std::io::Error>(())
-            };
-            match tokio::time::timeout(Duration::from_secs(10), work).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                    debug!("gossip: push-pull from {peer}: {e}");
-                }
-                Err(_) => debug!("gossip: push-pull from {peer}: timed out"),
-            }
-        });
     }
 }
 

@@ -1,0 +1,108 @@
+//! The config file reader against Consul-shaped files: values applied, wrong ones named by
+//! key and file, unknown keys warned about.
+
+use super::*;
+
+#[test]
+fn tutorial_file_applies() {
+    let mut cfg = AgentConfig::default();
+    let v: Value = serde_json::from_str(
+        r#"{"datacenter":"dc1","data_dir":"/tmp/x","log_level":"INFO","server":true,"node_name":"node1","ui":true,
+        "bind_addr":"127.0.0.1","client_addr":"0.0.0.0","advertise_addr":"127.0.0.1","bootstrap_expect":3,
+        "ports":{"http":8510,"dns":8610,"server":8310,"serf_lan":8311,"serf_wan":8312}}"#,
+    )
+    .unwrap();
+    let w = apply_json(&mut cfg, &v, "consul02.json").unwrap();
+    assert!(w.is_empty());
+    assert_eq!(cfg.ports.http, 8510);
+    assert_eq!(cfg.bootstrap_expect, 3);
+    assert_eq!(cfg.log_level, "info");
+    assert!(cfg.server && cfg.ui);
+}
+
+#[test]
+fn wrong_type_names_key_and_file() {
+    let mut cfg = AgentConfig::default();
+    let v: Value = serde_json::from_str(r#"{"ports":{"http":"eighty"}}"#).unwrap();
+    let e = apply_json(&mut cfg, &v, "a.json").unwrap_err().to_string();
+    assert!(e.contains("a.json") && e.contains("ports.http"), "{e}");
+}
+
+#[test]
+fn unknown_key_warns() {
+    let mut cfg = AgentConfig::default();
+    let v: Value =
+        serde_json::from_str(r#"{"bogus_key":1,"performance":{"raft_multiplier":1}}"#).unwrap();
+    let w = apply_json(&mut cfg, &v, "a.json").unwrap();
+    assert_eq!(w.len(), 1);
+    assert!(w[0].0.contains("bogus_key"));
+}
+
+#[test]
+fn gossip_keys_apply_and_bad_values_name_the_key() {
+    let mut cfg = AgentConfig::default();
+    let v: Value = serde_json::from_str(
+        r#"{"rejoin_after_leave":true,"retry_interval":"5s","retry_max":3,
+        "gossip_lan":{"probe_interval":"2s","probe_timeout":"300ms","suspicion_mult":5,"gossip_nodes":4}}"#,
+    )
+    .unwrap();
+    assert!(apply_json(&mut cfg, &v, "g.json").unwrap().is_empty());
+    assert!(cfg.rejoin_after_leave);
+    assert_eq!(cfg.retry_interval, std::time::Duration::from_secs(5));
+    assert_eq!(cfg.retry_max, 3);
+    assert_eq!(cfg.gossip_lan.suspicion_mult, Some(5));
+    assert_eq!(
+        cfg.gossip_lan.probe_timeout,
+        Some(std::time::Duration::from_millis(300))
+    );
+    let v: Value = serde_json::from_str(r#"{"gossip_lan":{"probe_interval":"soon"}}"#).unwrap();
+    let e = apply_json(&mut cfg, &v, "g.json").unwrap_err().to_string();
+    assert!(e.contains("gossip_lan.probe_interval"), "{e}");
+}
+
+#[test]
+fn dns_config_applies_and_bad_values_name_the_key() {
+    let mut cfg = AgentConfig::default();
+    let v: Value = serde_json::from_str(
+        r#"{"discovery_max_stale":"30s","dns_config":{"allow_stale":false,"max_stale":"5s",
+        "recursor_timeout":"500ms","recursor_strategy":"random","use_cache":true,
+        "cache_max_age":"10s","soa":{"min_ttl":60,"refresh":100,"retry":20,"expire":900}}}"#,
+    )
+    .unwrap();
+    assert!(apply_json(&mut cfg, &v, "d.json").unwrap().is_empty());
+    let d = &cfg.dns;
+    assert!(!d.allow_stale && d.recursor_random && d.use_cache);
+    assert_eq!(d.max_stale, std::time::Duration::from_secs(5));
+    assert_eq!(d.recursor_timeout, std::time::Duration::from_millis(500));
+    assert_eq!(d.cache_max_age, std::time::Duration::from_secs(10));
+    assert_eq!((d.soa_min_ttl, d.soa_timers), (60, [100, 20, 900]));
+    assert_eq!(cfg.discovery_max_stale, std::time::Duration::from_secs(30));
+    for (bad, key) in [
+        (
+            r#"{"dns_config":{"recursor_strategy":"fastest"}}"#,
+            "dns_config.recursor_strategy",
+        ),
+        (
+            r#"{"dns_config":{"soa":{"expire":-1}}}"#,
+            "dns_config.soa.expire",
+        ),
+        (r#"{"discovery_max_stale":"soon"}"#, "discovery_max_stale"),
+    ] {
+        let v: Value = serde_json::from_str(bad).unwrap();
+        let e = apply_json(&mut cfg, &v, "d.json").unwrap_err().to_string();
+        assert!(e.contains(key), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn encrypt_key_is_validated() {
+    let mut cfg = AgentConfig {
+        dev: true,
+        ..AgentConfig::default()
+    };
+    cfg.encrypt = Some("not a key".into());
+    let e = cfg.validate().unwrap_err().to_string();
+    assert!(e.contains("encrypt"), "{e}");
+    cfg.encrypt = Some("AAAAAAAAAAAAAAAAAAAAAA==".into());
+    assert!(cfg.validate().is_ok());
+}
