@@ -318,7 +318,7 @@ pub async fn start(cfg: AgentConfig, banner: bool) -> Result<Running, String> {
     // Bind first so a port clash fails fast, before any state is touched.
     let mut listeners = Vec::new();
     for a in &http_addrs {
-        listeners.push(crate::http::bind(*a).await.map_err(|e| {
+        listeners.push(tokio::net::TcpListener::bind(*a).await.map_err(|e| {
             format!("Error starting agent: Failed to start HTTP server on {a}: {e}")
         })?);
     }
@@ -387,7 +387,8 @@ pub async fn start(cfg: AgentConfig, banner: bool) -> Result<Running, String> {
         }
     }
     if let Some(l) = rpc_listener {
-        let handler = crate::http::RpcApi::new(agent.clone());
+        let handler =
+            crate::rpc::Dispatcher::new(agent.clone(), crate::http::Router::new(agent.clone()));
         let shutdown = agent.shutdown_signal();
         tokio::spawn(crate::rpc::serve(l, handler, shutdown));
     }
