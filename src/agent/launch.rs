@@ -259,7 +259,8 @@ pub async fn launch(
         }
     }
     if let Some(l) = rpc_listener {
-        let handler = crate::http::RpcApi::new(agent.clone());
+        let handler =
+            crate::rpc::Dispatcher::new(agent.clone(), crate::http::Router::new(agent.clone()));
         let shutdown = agent.shutdown_signal();
         tokio::spawn(crate::rpc::serve(l, handler, shutdown));
     }

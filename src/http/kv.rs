@@ -1,36 +1,19 @@
 //! `/v1/kv/<key>`.
 
-use std::sync::Arc;
-
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 use super::ApiError;
 use super::blocking::{read, to_json};
 use super::convert::dir_entry_out;
 use super::query::Query;
-use super::respond::{empty, json_plain};
+use super::respond::json_plain;
 use crate::agent::Agent;
 use crate::state::{Command, KvOp, Response as SmResponse, Table};
 
-/// Dispatch a KV request.
-pub async fn handle(
-    agent: &Arc<Agent>,
-    method: &Method,
-    key: &str,
-    q: &Query,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    match *method {
-        Method::GET => get(agent, key, q).await,
-        Method::PUT => put(agent, key, q, body).await,
-        Method::DELETE => delete(agent, key, q).await,
-        _ => Ok(empty()),
-    }
-}
-
-async fn get(agent: &Agent, key: &str, q: &Query) -> Result<Response, ApiError> {
+/// `GET /v1/kv/<key>`: one entry, `?raw` its value, `?recurse` a subtree, `?keys` names.
+pub async fn get(agent: &Agent, key: &str, q: &Query) -> Result<Response, ApiError> {
     agent.metrics.incr("consul.kvs.get");
     if q.has("keys") {
         let sep = q
@@ -103,7 +86,8 @@ fn parse_u64(q: &Query, name: &str) -> Result<Option<u64>, ApiError> {
     }
 }
 
-async fn put(agent: &Agent, key: &str, q: &Query, body: Bytes) -> Result<Response, ApiError> {
+/// `PUT /v1/kv/<key>`: set, with `?cas` and `?flags`.
+pub async fn put(agent: &Agent, key: &str, q: &Query, body: Bytes) -> Result<Response, ApiError> {
     q.check_dc(&agent.cfg.datacenter)?;
     if key.is_empty() {
         return Err(ApiError::bad("Missing key name"));
@@ -148,7 +132,8 @@ async fn put(agent: &Agent, key: &str, q: &Query, body: Bytes) -> Result<Respons
     json_plain(&matches!(r, SmResponse::Bool(true)))
 }
 
-async fn delete(agent: &Agent, key: &str, q: &Query) -> Result<Response, ApiError> {
+/// `DELETE /v1/kv/<key>`: one key, `?cas`, or `?recurse` a subtree.
+pub async fn delete(agent: &Agent, key: &str, q: &Query) -> Result<Response, ApiError> {
     q.check_dc(&agent.cfg.datacenter)?;
     let recurse = q.has("recurse");
     let cas = parse_u64(q, "cas")?;

@@ -1,16 +1,15 @@
 //! `/v1/operator/raft/...`: the Raft configuration, leadership transfer and peer removal.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use openraft::Instant as _;
 use serde_json::json;
 
+use super::ApiError;
 use super::query::Query;
 use super::respond::{empty, json_plain};
-use super::{ApiError, allow};
 use crate::agent::Agent;
 use crate::consensus::{Consensus, node_identity};
 
@@ -25,67 +24,56 @@ fn internal(msg: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, msg)
 }
 
-/// Operator endpoints.
-pub async fn operator(
-    agent: &Arc<Agent>,
-    method: &Method,
-    rest: &str,
-    q: &Query,
-) -> Result<Response, ApiError> {
-    use Method as M;
-    match rest {
-        "raft/configuration" => {
-            allow(method, &[M::GET])?;
-            let c = consensus(agent)?;
-            if !q.has("stale") {
-                agent.require_leader()?;
-            }
-            json_plain(&configuration(c))
-        }
-        "raft/transfer-leader" => {
-            allow(method, &[M::POST, M::PUT])?;
-            let c = consensus(agent)?;
-            transfer_leader(c, q.get("id").filter(|s| !s.is_empty())).await?;
-            json_plain(&json!({"Success": true}))
-        }
-        "autopilot/health" => {
-            allow(method, &[M::GET])?;
-            let c = consensus(agent)?;
-            agent.require_leader()?;
-            let (healthy, body) = autopilot_health(agent, c);
-            let mut r = json_plain(&body)?;
-            if !healthy {
-                *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-            }
-            Ok(r)
-        }
-        "autopilot/configuration" => {
-            allow(method, &[M::GET])?;
-            let ap = &agent.cfg.autopilot;
-            json_plain(&json!({
-                "CleanupDeadServers": ap.cleanup_dead_servers,
-                "LastContactThreshold": crate::api::duration::format_go(ap.last_contact_threshold),
-                "MaxTrailingLogs": ap.max_trailing_logs,
-                "MinQuorum": ap.min_quorum,
-                "ServerStabilizationTime": crate::api::duration::format_go(ap.server_stabilization_time),
-                "RedundancyZoneTag": "",
-                "DisableUpgradeMigration": false,
-                "UpgradeVersionTag": "",
-                "CreateIndex": 0,
-                "ModifyIndex": 0,
-            }))
-        }
-        "raft/peer" => {
-            allow(method, &[M::DELETE])?;
-            let c = consensus(agent)?;
-            remove_peer(c, q.get("id"), q.get("address")).await?;
-            Ok(empty())
-        }
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "Invalid URL path: not a recognized HTTP API endpoint",
-        )),
+/// `GET /v1/operator/raft/configuration` (`?stale` answers from this server).
+pub fn raft_configuration(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
+    let c = consensus(agent)?;
+    if !q.has("stale") {
+        agent.require_leader()?;
     }
+    json_plain(&configuration(c))
+}
+
+/// `POST|PUT /v1/operator/raft/transfer-leader` (`?id`, else the most caught-up voter).
+pub async fn transfer_leader(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
+    let c = consensus(agent)?;
+    transfer_to(c, q.get("id").filter(|s| !s.is_empty())).await?;
+    json_plain(&json!({"Success": true}))
+}
+
+/// `GET /v1/operator/autopilot/health`: 429 while a server is unhealthy.
+pub fn autopilot_health(agent: &Agent) -> Result<Response, ApiError> {
+    let c = consensus(agent)?;
+    agent.require_leader()?;
+    let (healthy, body) = server_health(agent, c);
+    let mut r = json_plain(&body)?;
+    if !healthy {
+        *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    }
+    Ok(r)
+}
+
+/// `GET /v1/operator/autopilot/configuration`: the `autopilot` settings in Consul's shape.
+pub fn autopilot_configuration(agent: &Agent) -> Result<Response, ApiError> {
+    let ap = &agent.cfg.autopilot;
+    json_plain(&json!({
+        "CleanupDeadServers": ap.cleanup_dead_servers,
+        "LastContactThreshold": crate::api::duration::format_go(ap.last_contact_threshold),
+        "MaxTrailingLogs": ap.max_trailing_logs,
+        "MinQuorum": ap.min_quorum,
+        "ServerStabilizationTime": crate::api::duration::format_go(ap.server_stabilization_time),
+        "RedundancyZoneTag": "",
+        "DisableUpgradeMigration": false,
+        "UpgradeVersionTag": "",
+        "CreateIndex": 0,
+        "ModifyIndex": 0,
+    }))
+}
+
+/// `DELETE /v1/operator/raft/peer` (`?id` or `?address`).
+pub async fn remove_peer(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
+    let c = consensus(agent)?;
+    remove(c, q.get("id"), q.get("address")).await?;
+    Ok(empty())
 }
 
 /// The Raft configuration as Consul shows it; `LastIndex` is what the leader knows each
@@ -137,7 +125,7 @@ fn find_peer(c: &Consensus, id: Option<&str>, address: Option<&str>) -> Option<(
     })
 }
 
-async fn transfer_leader(c: &Consensus, id: Option<&str>) -> Result<(), ApiError> {
+async fn transfer_to(c: &Consensus, id: Option<&str>) -> Result<(), ApiError> {
     if !c.is_leader() {
         return Err(internal("No cluster leader"));
     }
@@ -189,11 +177,7 @@ async fn transfer_leader(c: &Consensus, id: Option<&str>) -> Result<(), ApiError
     Ok(())
 }
 
-async fn remove_peer(
-    c: &Consensus,
-    id: Option<&str>,
-    address: Option<&str>,
-) -> Result<(), ApiError> {
+async fn remove(c: &Consensus, id: Option<&str>, address: Option<&str>) -> Result<(), ApiError> {
     let id = id.filter(|s| !s.is_empty());
     let address = address.filter(|s| !s.is_empty());
     match (id, address) {
@@ -230,7 +214,7 @@ async fn remove_peer(
 
 /// Autopilot's view of server health (answered by the leader, which knows every server's
 /// replication progress and last contact).
-fn autopilot_health(agent: &Agent, c: &Consensus) -> (bool, serde_json::Value) {
+fn server_health(agent: &Agent, c: &Consensus) -> (bool, serde_json::Value) {
     let ap = &agent.cfg.autopilot;
     let m = c.metrics();
     let leader = c.live_leader(m.current_leader);

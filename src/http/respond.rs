@@ -8,11 +8,11 @@ use serde::Serialize;
 use crate::agent::AgentError;
 
 /// An error answer: a status and a one-line plain-text reason.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct ApiError {
     status: StatusCode,
     msg: String,
-    allow: Option<String>,
+    allow: Option<&'static str>,
 }
 
 impl From<crate::api::definition::Invalid> for ApiError {
@@ -36,8 +36,8 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, msg)
     }
 
-    /// 405 with the allowed methods.
-    pub fn method(method: &str, allow: String) -> Self {
+    /// 405 with the route's `Allow` list.
+    pub fn method(method: &str, allow: &'static str) -> Self {
         ApiError {
             status: StatusCode::METHOD_NOT_ALLOWED,
             msg: format!("method {method} not allowed"),
@@ -45,13 +45,15 @@ impl ApiError {
         }
     }
 
-    /// `OPTIONS`: 200 with the allowed methods and no body.
-    pub fn options(allow: String) -> Self {
-        ApiError {
-            status: StatusCode::OK,
-            msg: String::new(),
-            allow: Some(allow),
-        }
+    /// The status it answers with (callers that only decide, such as tests and the
+    /// forwarding choice, look at it without rendering).
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The `Allow` list of a 405.
+    pub fn allow(&self) -> Option<&'static str> {
+        self.allow
     }
 }
 
@@ -75,11 +77,19 @@ impl From<crate::api::decode::DecodeError> for ApiError {
 /// Render an error.
 pub fn error(e: ApiError) -> Response {
     let mut r = text(e.status, &e.msg);
-    if let Some(a) = e.allow
-        && let Ok(v) = HeaderValue::from_str(&a)
-    {
-        r.headers_mut().insert(header::ALLOW, v);
+    if let Some(a) = e.allow {
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(a));
     }
+    r
+}
+
+/// The answer to `OPTIONS` on a route that does not take it: 200, no body, the route's
+/// methods in `Allow`.
+pub fn options(allow: &'static str) -> Response {
+    let mut r = text(StatusCode::OK, "");
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
     r
 }
 

@@ -1,15 +1,20 @@
 //! Server RPC on `ports.server`: one TCP protocol for requests that must reach a server
-//! (client agents forwarding API calls and catalog writes; later Raft traffic).
+//! (client agents forwarding API calls, catalog writes and anti-entropy reads; followers
+//! sending the same to the leader; the Raft messages between servers).
 //!
 //! Frames are length-delimited postcard messages carrying a request ID, so one connection
 //! carries many requests at once (pipelining) and is reused for the agent's lifetime.
+//! `client.rs` sends, `server.rs` accepts and runs each request through a [`Handler`], and
+//! `dispatch.rs` is that handler on a server: one `match` over [`Request`].
 
 mod client;
+mod dispatch;
 mod server;
 
 use serde::{Deserialize, Serialize};
 
 pub use client::Pool;
+pub use dispatch::{Dispatcher, HttpRouter};
 pub use server::{Handler, serve};
 
 use crate::state::{Check, Command, Response, Service};

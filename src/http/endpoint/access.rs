@@ -1,0 +1,148 @@
+//! The ACL permission each route needs, after Consul's endpoint table
+//! (`agent_endpoint.go`, `kvs_endpoint.go`, `agent/acl.go`). Declared here so the routes
+//! and their permissions are kept in one table; nothing enforces them yet.
+
+use super::Endpoint;
+
+/// The kind of resource an ACL rule names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    /// Needs no permission (datacenters, status, the UI pages, OPTIONS).
+    None,
+    /// `key` rules: the KV store.
+    Key,
+    /// `service` rules.
+    Service,
+    /// `node` rules.
+    Node,
+    /// `agent` rules: an agent's own endpoints, by its node name.
+    Agent,
+    /// `operator` rules: Raft, autopilot, `force-leave`.
+    Operator,
+    /// `session` rules, by node.
+    Session,
+    /// `event` rules, by event name.
+    Event,
+    /// `query` rules: prepared queries.
+    Query,
+    /// `acl` rules: tokens, policies, roles.
+    Acl,
+    /// `keyring` rules: the gossip keyring.
+    Keyring,
+}
+
+/// Read or write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// `read` (also granted by `write`).
+    Read,
+    /// `write`.
+    Write,
+}
+
+/// Which resource of the kind the rule must cover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// The kind as a whole (operator, keyring, acl) or nothing at all.
+    Any,
+    /// The object named in the path.
+    Name(&'a str),
+    /// A KV key from the path; with `?recurse` or `?keys` every key under it as a prefix
+    /// (reads filter per entry, a recursive delete needs write on the whole prefix).
+    KeyOrPrefix(&'a str),
+    /// This agent's own node name.
+    AgentNode,
+    /// Named in the request body (a registration): service write on its service, node
+    /// write on its node or, for a check without a service, on the agent's node.
+    Body,
+    /// The existing local service or check with this ID: its service, or the agent's node
+    /// for a node check. An unknown ID is a 404 before any permission is checked.
+    ById(&'a str),
+    /// Each entry of a list answer: entries the token may not read are left out, no 403.
+    EachEntry,
+}
+
+/// What a route needs: `resource:level` on `subject`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access<'a> {
+    /// Rule kind.
+    pub resource: Resource,
+    /// Read or write.
+    pub level: Level,
+    /// Which object.
+    pub subject: Subject<'a>,
+}
+
+impl<'a> Access<'a> {
+    /// No permission needed.
+    pub const NONE: Access<'static> = Access {
+        resource: Resource::None,
+        level: Level::Read,
+        subject: Subject::Any,
+    };
+
+    const fn new(resource: Resource, level: Level, subject: Subject<'a>) -> Self {
+        Access {
+            resource,
+            level,
+            subject,
+        }
+    }
+}
+
+impl<'a> Endpoint<'a> {
+    /// The permission this route needs under ACLs.
+    pub fn access(&self) -> Access<'a> {
+        use Endpoint as E;
+        use Level::{Read, Write};
+        use Resource as R;
+        use Subject as S;
+        let a = Access::new;
+        match *self {
+            E::KvGet { key } => a(R::Key, Read, S::KeyOrPrefix(key)),
+            E::KvPut { key } => a(R::Key, Write, S::Name(key)),
+            E::KvDelete { key } => a(R::Key, Write, S::KeyOrPrefix(key)),
+            E::CatalogRegister | E::CatalogDeregister => a(R::Node, Write, S::Body),
+            E::CatalogNodes => a(R::Node, Read, S::EachEntry),
+            E::CatalogServices | E::UiServices | E::HealthState { .. } => {
+                a(R::Service, Read, S::EachEntry)
+            }
+            E::CatalogService { name }
+            | E::CatalogConnect { name }
+            | E::HealthService { name }
+            | E::HealthConnect { name }
+            | E::HealthIngress { name }
+            | E::HealthChecks { service: name }
+            | E::AgentHealthByName { name } => a(R::Service, Read, S::Name(name)),
+            E::CatalogNode { node } | E::HealthNode { node } => a(R::Node, Read, S::Name(node)),
+            E::RaftConfiguration | E::AutopilotHealth | E::AutopilotConfiguration => {
+                a(R::Operator, Read, S::Any)
+            }
+            E::RaftTransferLeader | E::RaftPeer | E::AgentForceLeave { .. } => {
+                a(R::Operator, Write, S::Any)
+            }
+            E::AgentSelf | E::AgentMetrics => a(R::Agent, Read, S::AgentNode),
+            E::AgentLeave | E::AgentReload | E::AgentToken | E::AgentJoin { .. } => {
+                a(R::Agent, Write, S::AgentNode)
+            }
+            E::AgentMembers => a(R::Node, Read, S::EachEntry),
+            E::AgentServices | E::AgentChecks => a(R::Service, Read, S::EachEntry),
+            E::AgentService { id } | E::AgentHealthById { id } => a(R::Service, Read, S::ById(id)),
+            E::AgentServiceRegister | E::AgentCheckRegister => a(R::Service, Write, S::Body),
+            E::AgentServiceDeregister { id }
+            | E::AgentServiceMaintenance { id }
+            | E::AgentCheckDeregister { id }
+            | E::AgentCheckPass { id }
+            | E::AgentCheckWarn { id }
+            | E::AgentCheckFail { id }
+            | E::AgentCheckUpdate { id } => a(R::Service, Write, S::ById(id)),
+            E::AgentMaintenance => a(R::Node, Write, S::AgentNode),
+            E::CatalogDatacenters
+            | E::StatusLeader
+            | E::StatusPeers
+            | E::Root
+            | E::Ui
+            | E::Options(_) => Access::NONE,
+        }
+    }
+}
