@@ -62,6 +62,43 @@ impl Methods {
     }
 }
 
+/// Who answers a route, which decides forwarding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// This agent's own view (`/v1/agent/*`, the UI pages): never forwarded.
+    Agent,
+    /// The replicated state: a client agent forwards it to a server, a follower to its
+    /// leader.
+    Leader,
+    /// As `Leader`, and `discovery_max_stale` applies (catalog and health routes).
+    Discovery,
+    /// Forwarded by a client agent, then answered by whichever server receives it
+    /// (`/v1/status/*`).
+    AnyServer,
+}
+
+/// One row of the endpoint table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spec {
+    /// The variant's name, for logs and tests.
+    pub name: &'static str,
+    /// Methods taken.
+    pub methods: Methods,
+    /// Who answers.
+    pub scope: Scope,
+    /// Consul's metric path label.
+    pub metric: &'static str,
+}
+
+const fn spec(name: &'static str, methods: Methods, scope: Scope, metric: &'static str) -> Spec {
+    Spec {
+        name,
+        methods,
+        scope,
+        metric,
+    }
+}
+
 /// One route of the HTTP API with the parts of its path it needs. Names and keys borrow
 /// from the decoded path, so they may contain `/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,204 +280,219 @@ pub enum Endpoint<'a> {
 }
 
 impl Endpoint<'_> {
+    /// This route's row of the table: every fact about it but its permission (`access.rs`),
+    /// in one place. Adding a route is one more arm here (the match is exhaustive).
+    pub fn spec(&self) -> Spec {
+        use Endpoint as E;
+        use Methods::*;
+        match self {
+            E::KvGet { .. } => spec("KvGet", GetPutDelete, Scope::Leader, "v1.kv._"),
+            E::KvPut { .. } => spec("KvPut", GetPutDelete, Scope::Leader, "v1.kv._"),
+            E::KvDelete { .. } => spec("KvDelete", GetPutDelete, Scope::Leader, "v1.kv._"),
+            E::CatalogRegister => spec(
+                "CatalogRegister",
+                Put,
+                Scope::Discovery,
+                "v1.catalog.register",
+            ),
+            E::CatalogDeregister => spec(
+                "CatalogDeregister",
+                Put,
+                Scope::Discovery,
+                "v1.catalog.deregister",
+            ),
+            E::CatalogDatacenters => spec(
+                "CatalogDatacenters",
+                Get,
+                Scope::Discovery,
+                "v1.catalog.datacenters",
+            ),
+            E::CatalogNodes => spec("CatalogNodes", Get, Scope::Discovery, "v1.catalog.nodes"),
+            E::CatalogServices => spec(
+                "CatalogServices",
+                Get,
+                Scope::Discovery,
+                "v1.catalog.services",
+            ),
+            E::CatalogService { .. } => spec(
+                "CatalogService",
+                Get,
+                Scope::Discovery,
+                "v1.catalog.service._",
+            ),
+            E::CatalogConnect { .. } => spec(
+                "CatalogConnect",
+                Get,
+                Scope::Discovery,
+                "v1.catalog.connect._",
+            ),
+            E::CatalogNode { .. } => {
+                spec("CatalogNode", Get, Scope::Discovery, "v1.catalog.node._")
+            }
+            E::HealthService { .. } => spec(
+                "HealthService",
+                Get,
+                Scope::Discovery,
+                "v1.health.service._",
+            ),
+            E::HealthChecks { .. } => {
+                spec("HealthChecks", Get, Scope::Discovery, "v1.health.checks._")
+            }
+            E::HealthNode { .. } => spec("HealthNode", Get, Scope::Discovery, "v1.health.node._"),
+            E::HealthState { .. } => {
+                spec("HealthState", Get, Scope::Discovery, "v1.health.state._")
+            }
+            E::HealthConnect { .. } => spec(
+                "HealthConnect",
+                Get,
+                Scope::Discovery,
+                "v1.health.connect._",
+            ),
+            E::HealthIngress { .. } => spec(
+                "HealthIngress",
+                Get,
+                Scope::Discovery,
+                "v1.health.ingress._",
+            ),
+            E::UiServices => spec("UiServices", Get, Scope::Leader, "v1.internal.ui.services"),
+            E::RaftConfiguration => spec(
+                "RaftConfiguration",
+                Get,
+                Scope::Leader,
+                "v1.operator.raft.configuration",
+            ),
+            E::RaftTransferLeader => spec(
+                "RaftTransferLeader",
+                PostPut,
+                Scope::Leader,
+                "v1.operator.raft.transfer-leader",
+            ),
+            E::RaftPeer => spec("RaftPeer", Delete, Scope::Leader, "v1.operator.raft.peer"),
+            E::AutopilotHealth => spec(
+                "AutopilotHealth",
+                Get,
+                Scope::Leader,
+                "v1.operator.autopilot.health",
+            ),
+            E::AutopilotConfiguration => spec(
+                "AutopilotConfiguration",
+                Get,
+                Scope::Leader,
+                "v1.operator.autopilot.configuration",
+            ),
+            E::AgentSelf => spec("AgentSelf", Get, Scope::Agent, "v1.agent.self"),
+            E::AgentMembers => spec("AgentMembers", Get, Scope::Agent, "v1.agent.members"),
+            E::AgentServices => spec("AgentServices", Get, Scope::Agent, "v1.agent.services"),
+            E::AgentChecks => spec("AgentChecks", Get, Scope::Agent, "v1.agent.checks"),
+            E::AgentServiceRegister => spec(
+                "AgentServiceRegister",
+                Put,
+                Scope::Agent,
+                "v1.agent.service.register",
+            ),
+            E::AgentCheckRegister => spec(
+                "AgentCheckRegister",
+                Put,
+                Scope::Agent,
+                "v1.agent.check.register",
+            ),
+            E::AgentMetrics => spec("AgentMetrics", Get, Scope::Agent, "v1.agent.metrics"),
+            E::AgentLeave => spec("AgentLeave", Put, Scope::Agent, "v1.agent.leave"),
+            E::AgentReload => spec("AgentReload", Put, Scope::Agent, "v1.agent.reload"),
+            E::AgentMaintenance => spec(
+                "AgentMaintenance",
+                Put,
+                Scope::Agent,
+                "v1.agent.maintenance",
+            ),
+            E::AgentServiceDeregister { .. } => spec(
+                "AgentServiceDeregister",
+                Put,
+                Scope::Agent,
+                "v1.agent.service.deregister._",
+            ),
+            E::AgentServiceMaintenance { .. } => spec(
+                "AgentServiceMaintenance",
+                Put,
+                Scope::Agent,
+                "v1.agent.service.maintenance._",
+            ),
+            E::AgentCheckDeregister { .. } => spec(
+                "AgentCheckDeregister",
+                Put,
+                Scope::Agent,
+                "v1.agent.check.deregister._",
+            ),
+            E::AgentCheckPass { .. } => {
+                spec("AgentCheckPass", Put, Scope::Agent, "v1.agent.check.pass._")
+            }
+            E::AgentCheckWarn { .. } => {
+                spec("AgentCheckWarn", Put, Scope::Agent, "v1.agent.check.warn._")
+            }
+            E::AgentCheckFail { .. } => {
+                spec("AgentCheckFail", Put, Scope::Agent, "v1.agent.check.fail._")
+            }
+            E::AgentCheckUpdate { .. } => spec(
+                "AgentCheckUpdate",
+                Put,
+                Scope::Agent,
+                "v1.agent.check.update._",
+            ),
+            E::AgentService { .. } => spec("AgentService", Get, Scope::Agent, "v1.agent.service._"),
+            E::AgentHealthById { .. } => spec(
+                "AgentHealthById",
+                Get,
+                Scope::Agent,
+                "v1.agent.health.service.id._",
+            ),
+            E::AgentHealthByName { .. } => spec(
+                "AgentHealthByName",
+                Get,
+                Scope::Agent,
+                "v1.agent.health.service.name._",
+            ),
+            E::AgentToken => spec("AgentToken", Any, Scope::Agent, "v1.agent.token._"),
+            E::AgentJoin { .. } => spec("AgentJoin", Put, Scope::Agent, "v1.agent.join._"),
+            E::AgentForceLeave { .. } => spec(
+                "AgentForceLeave",
+                Put,
+                Scope::Agent,
+                "v1.agent.force-leave._",
+            ),
+            E::StatusLeader => spec("StatusLeader", Get, Scope::AnyServer, "v1.status.leader"),
+            E::StatusPeers => spec("StatusPeers", Get, Scope::AnyServer, "v1.status.peers"),
+            E::Root => spec("Root", Any, Scope::Agent, ""),
+            E::Ui => spec("Ui", Any, Scope::Agent, "ui"),
+            E::Options(m) => spec("Options", *m, Scope::Agent, "_"),
+        }
+    }
+
     /// The methods this route takes.
     pub fn methods(&self) -> Methods {
-        use Endpoint as E;
-        match self {
-            E::KvGet { .. } | E::KvPut { .. } | E::KvDelete { .. } => Methods::GetPutDelete,
-            E::CatalogRegister
-            | E::CatalogDeregister
-            | E::AgentServiceRegister
-            | E::AgentCheckRegister
-            | E::AgentLeave
-            | E::AgentReload
-            | E::AgentMaintenance
-            | E::AgentServiceDeregister { .. }
-            | E::AgentServiceMaintenance { .. }
-            | E::AgentCheckDeregister { .. }
-            | E::AgentCheckPass { .. }
-            | E::AgentCheckWarn { .. }
-            | E::AgentCheckFail { .. }
-            | E::AgentCheckUpdate { .. }
-            | E::AgentJoin { .. }
-            | E::AgentForceLeave { .. } => Methods::Put,
-            E::RaftTransferLeader => Methods::PostPut,
-            E::RaftPeer => Methods::Delete,
-            E::AgentToken | E::Root | E::Ui => Methods::Any,
-            E::Options(m) => *m,
-            E::CatalogDatacenters
-            | E::CatalogNodes
-            | E::CatalogServices
-            | E::CatalogService { .. }
-            | E::CatalogConnect { .. }
-            | E::CatalogNode { .. }
-            | E::HealthService { .. }
-            | E::HealthChecks { .. }
-            | E::HealthNode { .. }
-            | E::HealthState { .. }
-            | E::HealthConnect { .. }
-            | E::HealthIngress { .. }
-            | E::UiServices
-            | E::RaftConfiguration
-            | E::AutopilotHealth
-            | E::AutopilotConfiguration
-            | E::AgentSelf
-            | E::AgentMembers
-            | E::AgentServices
-            | E::AgentChecks
-            | E::AgentMetrics
-            | E::AgentService { .. }
-            | E::AgentHealthById { .. }
-            | E::AgentHealthByName { .. }
-            | E::StatusLeader
-            | E::StatusPeers => Methods::Get,
-        }
+        self.spec().methods
     }
 
     /// Whether the answer comes from the replicated state, so a client agent forwards the
     /// whole call to a server. `/v1/agent/*` is this agent's own view and stays here.
     pub fn forwarded(&self) -> bool {
-        use Endpoint as E;
-        match self {
-            E::KvGet { .. }
-            | E::KvPut { .. }
-            | E::KvDelete { .. }
-            | E::CatalogRegister
-            | E::CatalogDeregister
-            | E::CatalogDatacenters
-            | E::CatalogNodes
-            | E::CatalogServices
-            | E::CatalogService { .. }
-            | E::CatalogConnect { .. }
-            | E::CatalogNode { .. }
-            | E::HealthService { .. }
-            | E::HealthChecks { .. }
-            | E::HealthNode { .. }
-            | E::HealthState { .. }
-            | E::HealthConnect { .. }
-            | E::HealthIngress { .. }
-            | E::UiServices
-            | E::RaftConfiguration
-            | E::RaftTransferLeader
-            | E::RaftPeer
-            | E::AutopilotHealth
-            | E::AutopilotConfiguration
-            | E::StatusLeader
-            | E::StatusPeers => true,
-            E::AgentSelf
-            | E::AgentMembers
-            | E::AgentServices
-            | E::AgentChecks
-            | E::AgentServiceRegister
-            | E::AgentCheckRegister
-            | E::AgentMetrics
-            | E::AgentLeave
-            | E::AgentReload
-            | E::AgentMaintenance
-            | E::AgentServiceDeregister { .. }
-            | E::AgentServiceMaintenance { .. }
-            | E::AgentCheckDeregister { .. }
-            | E::AgentCheckPass { .. }
-            | E::AgentCheckWarn { .. }
-            | E::AgentCheckFail { .. }
-            | E::AgentCheckUpdate { .. }
-            | E::AgentService { .. }
-            | E::AgentHealthById { .. }
-            | E::AgentHealthByName { .. }
-            | E::AgentToken
-            | E::AgentJoin { .. }
-            | E::AgentForceLeave { .. }
-            | E::Root
-            | E::Ui
-            | E::Options(_) => false,
-        }
+        self.spec().scope != Scope::Agent
     }
 
     /// Whether a follower sends this call to its leader (unless it is a stale read within
     /// its bound): everything forwarded but `/v1/status/*`, which every server answers
     /// itself, as Consul's do.
     pub fn leader_answers(&self) -> bool {
-        self.forwarded() && !matches!(self, Endpoint::StatusLeader | Endpoint::StatusPeers)
+        matches!(self.spec().scope, Scope::Leader | Scope::Discovery)
     }
 
     /// Whether `discovery_max_stale` applies: the catalog and health routes.
     pub fn discovery_read(&self) -> bool {
-        use Endpoint as E;
-        matches!(
-            self,
-            E::CatalogRegister
-                | E::CatalogDeregister
-                | E::CatalogDatacenters
-                | E::CatalogNodes
-                | E::CatalogServices
-                | E::CatalogService { .. }
-                | E::CatalogConnect { .. }
-                | E::CatalogNode { .. }
-                | E::HealthService { .. }
-                | E::HealthChecks { .. }
-                | E::HealthNode { .. }
-                | E::HealthState { .. }
-                | E::HealthConnect { .. }
-                | E::HealthIngress { .. }
-        )
+        self.spec().scope == Scope::Discovery
     }
 
     /// The variant's name, for logs and tests.
     pub fn name(&self) -> &'static str {
-        use Endpoint as E;
-        match self {
-            E::KvGet { .. } => "KvGet",
-            E::KvPut { .. } => "KvPut",
-            E::KvDelete { .. } => "KvDelete",
-            E::CatalogRegister => "CatalogRegister",
-            E::CatalogDeregister => "CatalogDeregister",
-            E::CatalogDatacenters => "CatalogDatacenters",
-            E::CatalogNodes => "CatalogNodes",
-            E::CatalogServices => "CatalogServices",
-            E::CatalogService { .. } => "CatalogService",
-            E::CatalogConnect { .. } => "CatalogConnect",
-            E::CatalogNode { .. } => "CatalogNode",
-            E::HealthService { .. } => "HealthService",
-            E::HealthChecks { .. } => "HealthChecks",
-            E::HealthNode { .. } => "HealthNode",
-            E::HealthState { .. } => "HealthState",
-            E::HealthConnect { .. } => "HealthConnect",
-            E::HealthIngress { .. } => "HealthIngress",
-            E::UiServices => "UiServices",
-            E::RaftConfiguration => "RaftConfiguration",
-            E::RaftTransferLeader => "RaftTransferLeader",
-            E::RaftPeer => "RaftPeer",
-            E::AutopilotHealth => "AutopilotHealth",
-            E::AutopilotConfiguration => "AutopilotConfiguration",
-            E::AgentSelf => "AgentSelf",
-            E::AgentMembers => "AgentMembers",
-            E::AgentServices => "AgentServices",
-            E::AgentChecks => "AgentChecks",
-            E::AgentServiceRegister => "AgentServiceRegister",
-            E::AgentCheckRegister => "AgentCheckRegister",
-            E::AgentMetrics => "AgentMetrics",
-            E::AgentLeave => "AgentLeave",
-            E::AgentReload => "AgentReload",
-            E::AgentMaintenance => "AgentMaintenance",
-            E::AgentServiceDeregister { .. } => "AgentServiceDeregister",
-            E::AgentServiceMaintenance { .. } => "AgentServiceMaintenance",
-            E::AgentCheckDeregister { .. } => "AgentCheckDeregister",
-            E::AgentCheckPass { .. } => "AgentCheckPass",
-            E::AgentCheckWarn { .. } => "AgentCheckWarn",
-            E::AgentCheckFail { .. } => "AgentCheckFail",
-            E::AgentCheckUpdate { .. } => "AgentCheckUpdate",
-            E::AgentService { .. } => "AgentService",
-            E::AgentHealthById { .. } => "AgentHealthById",
-            E::AgentHealthByName { .. } => "AgentHealthByName",
-            E::AgentToken => "AgentToken",
-            E::AgentJoin { .. } => "AgentJoin",
-            E::AgentForceLeave { .. } => "AgentForceLeave",
-            E::StatusLeader => "StatusLeader",
-            E::StatusPeers => "StatusPeers",
-            E::Root => "Root",
-            E::Ui => "Ui",
-            E::Options(_) => "Options",
-        }
+        self.spec().name
     }
 
     /// The path label of Consul's per-route HTTP metrics (`consul.http.<METHOD>.<path>`,
@@ -448,57 +500,6 @@ impl Endpoint<'_> {
     /// and `_` for names, IDs and keys. Declared for the per-route series; the agent
     /// records only the totals `consul.http.requests` and `consul.http.request` today.
     pub fn metric_path(&self) -> &'static str {
-        use Endpoint as E;
-        match self {
-            E::KvGet { .. } | E::KvPut { .. } | E::KvDelete { .. } => "v1.kv._",
-            E::CatalogRegister => "v1.catalog.register",
-            E::CatalogDeregister => "v1.catalog.deregister",
-            E::CatalogDatacenters => "v1.catalog.datacenters",
-            E::CatalogNodes => "v1.catalog.nodes",
-            E::CatalogServices => "v1.catalog.services",
-            E::CatalogService { .. } => "v1.catalog.service._",
-            E::CatalogConnect { .. } => "v1.catalog.connect._",
-            E::CatalogNode { .. } => "v1.catalog.node._",
-            E::HealthService { .. } => "v1.health.service._",
-            E::HealthChecks { .. } => "v1.health.checks._",
-            E::HealthNode { .. } => "v1.health.node._",
-            E::HealthState { .. } => "v1.health.state._",
-            E::HealthConnect { .. } => "v1.health.connect._",
-            E::HealthIngress { .. } => "v1.health.ingress._",
-            E::UiServices => "v1.internal.ui.services",
-            E::RaftConfiguration => "v1.operator.raft.configuration",
-            E::RaftTransferLeader => "v1.operator.raft.transfer-leader",
-            E::RaftPeer => "v1.operator.raft.peer",
-            E::AutopilotHealth => "v1.operator.autopilot.health",
-            E::AutopilotConfiguration => "v1.operator.autopilot.configuration",
-            E::AgentSelf => "v1.agent.self",
-            E::AgentMembers => "v1.agent.members",
-            E::AgentServices => "v1.agent.services",
-            E::AgentChecks => "v1.agent.checks",
-            E::AgentServiceRegister => "v1.agent.service.register",
-            E::AgentCheckRegister => "v1.agent.check.register",
-            E::AgentMetrics => "v1.agent.metrics",
-            E::AgentLeave => "v1.agent.leave",
-            E::AgentReload => "v1.agent.reload",
-            E::AgentMaintenance => "v1.agent.maintenance",
-            E::AgentServiceDeregister { .. } => "v1.agent.service.deregister._",
-            E::AgentServiceMaintenance { .. } => "v1.agent.service.maintenance._",
-            E::AgentCheckDeregister { .. } => "v1.agent.check.deregister._",
-            E::AgentCheckPass { .. } => "v1.agent.check.pass._",
-            E::AgentCheckWarn { .. } => "v1.agent.check.warn._",
-            E::AgentCheckFail { .. } => "v1.agent.check.fail._",
-            E::AgentCheckUpdate { .. } => "v1.agent.check.update._",
-            E::AgentService { .. } => "v1.agent.service._",
-            E::AgentHealthById { .. } => "v1.agent.health.service.id._",
-            E::AgentHealthByName { .. } => "v1.agent.health.service.name._",
-            E::AgentToken => "v1.agent.token._",
-            E::AgentJoin { .. } => "v1.agent.join._",
-            E::AgentForceLeave { .. } => "v1.agent.force-leave._",
-            E::StatusLeader => "v1.status.leader",
-            E::StatusPeers => "v1.status.peers",
-            E::Root => "",
-            E::Ui => "ui",
-            E::Options(_) => "_",
-        }
+        self.spec().metric
     }
 }
