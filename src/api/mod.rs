@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod decode;
 pub mod definition;
 pub mod duration;
+pub mod health;
 pub mod input;
 pub mod output;
 

@@ -8,7 +8,10 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use serde::Deserialize;
 use serde_json::Value;
+
+use crate::api::health::{Node, ServiceEntry};
 
 use super::Handler;
 
@@ -288,59 +291,40 @@ impl Handler {
     }
 }
 
-/// A server's `/v1/health/service/<name>` answer as instances (fields it lacks read as
-/// empty, a missing weight as 1).
+/// A server's `/v1/health/service/<name>` answer as instances (decoded into the API's
+/// shared [`ServiceEntry`]; a body of another shape yields no instance).
 fn instances_from_json(v: &Value, with_meta: bool) -> Vec<Instance> {
-    let str_of = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    v.as_array()
+    let entries = Vec::<ServiceEntry>::deserialize(v).unwrap_or_default();
+    entries
         .into_iter()
-        .flatten()
-        .map(|e| {
-            let s = &e["Service"];
-            let checks = e["Checks"].as_array().into_iter().flatten();
-            Instance {
-                node: str_of(&e["Node"]["Node"]),
-                node_address: str_of(&e["Node"]["Address"]),
-                address: str_of(&s["Address"]),
-                port: s["Port"]
-                    .as_u64()
-                    .and_then(|p| u16::try_from(p).ok())
-                    .unwrap_or(0),
-                passing_weight: weight(s["Weights"]["Passing"].as_i64().unwrap_or(1)),
-                warning_weight: weight(s["Weights"]["Warning"].as_i64().unwrap_or(1)),
-                node_meta: if with_meta {
-                    json_meta(&e["Node"]["Meta"])
-                } else {
-                    Vec::new()
-                },
-                health: Health::of(checks.filter_map(|c| c["Status"].as_str())),
-            }
+        .map(|e| Instance {
+            health: Health::of(e.checks.iter().map(|c| c.status.as_str())),
+            node_meta: if with_meta {
+                e.node.meta.into_iter().collect()
+            } else {
+                Vec::new()
+            },
+            node: e.node.node,
+            node_address: e.node.address,
+            address: e.service.address,
+            port: u16::try_from(e.service.port).unwrap_or(0),
+            passing_weight: weight(e.service.weights.passing),
+            warning_weight: weight(e.service.weights.warning),
         })
         .collect()
 }
 
 /// A server's `/v1/catalog/nodes` answer as nodes.
 fn nodes_from_json(v: &Value) -> Vec<NodeInfo> {
-    v.as_array()
+    Vec::<Node>::deserialize(v)
+        .unwrap_or_default()
         .into_iter()
-        .flatten()
         .map(|n| NodeInfo {
-            name: n["Node"].as_str().unwrap_or_default().into(),
-            address: n["Address"].as_str().unwrap_or_default().into(),
-            meta: json_meta(&n["Meta"]),
+            name: n.node,
+            address: n.address,
+            meta: n.meta.into_iter().collect(),
         })
         .collect()
-}
-
-/// A `Meta` object of the HTTP API as pairs.
-fn json_meta(v: &Value) -> Vec<(String, String)> {
-    v.as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A catalog weight as an SRV weight (negative ones as 0).
