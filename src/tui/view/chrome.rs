@@ -27,7 +27,7 @@ pub fn header(f: &mut Frame, app: &App, area: Rect) {
         Span::styled(
             " disco ",
             Style::default()
-                .fg(t.header_bg)
+                .fg(t.on_accent)
                 .bg(t.accent)
                 .add_modifier(Modifier::BOLD),
         ),
@@ -73,7 +73,7 @@ pub fn header(f: &mut Frame, app: &App, area: Rect) {
         }
     }
     f.render_widget(
-        Paragraph::new(Line::from(spans)).style(Style::default().bg(t.header_bg).fg(t.header_fg)),
+        Paragraph::new(Line::from(spans)).style(Style::default().bg(t.on_accent).fg(t.header_fg)),
         area,
     );
 }
@@ -156,7 +156,7 @@ pub fn footer(f: &mut Frame, app: &App, area: Rect) {
     for (k, what) in keymap::hints(app.scope()) {
         spans.push(Span::styled(
             format!(" {k} "),
-            Style::default().fg(t.header_bg).bg(t.accent),
+            Style::default().fg(t.on_accent).bg(t.accent),
         ));
         spans.push(Span::styled(
             format!(" {what}  "),

@@ -107,7 +107,7 @@ pub fn dialog_block<'a>(app: &App, title: &'a str) -> Block<'a> {
                 .fg(app.theme.accent)
                 .add_modifier(Modifier::BOLD),
         ))
-        .style(Style::default().bg(app.theme.header_bg).fg(app.theme.text))
+        .style(Style::default().bg(app.theme.on_accent).fg(app.theme.text))
 }
 
 /// A labelled one-line text input, as the register form and the KV editor draw it.

@@ -25,14 +25,14 @@ pub fn draw(f: &mut Frame, app: &App, write: &Write, area: Rect) {
                 Span::styled(
                     " y ",
                     Style::default()
-                        .fg(app.theme.header_bg)
+                        .fg(app.theme.on_accent)
                         .bg(app.theme.critical),
                 ),
                 Span::raw(" yes   "),
                 Span::styled(
                     " n ",
                     Style::default()
-                        .fg(app.theme.header_bg)
+                        .fg(app.theme.on_accent)
                         .bg(app.theme.accent),
                 ),
                 Span::raw(" no"),
