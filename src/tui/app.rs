@@ -7,14 +7,13 @@ use std::collections::VecDeque;
 
 use crossterm::event::{Event, KeyEventKind};
 use tui_input::Input;
-use tui_input::backend::crossterm::EventHandler;
 
 use super::confirm;
 use super::form::RegisterForm;
 use super::keymap::{self, Command, Scope};
 use super::model::Overview;
 use super::msg::{Effect, Feed, Peer, Write};
-// Part of this module's interface since before the messages had their own module.
+// Re-exported: callers that drive an App (the frame benchmark) find its messages here.
 pub use super::msg::{Update, View};
 use super::theme::Theme;
 use super::views::checks::ChecksView;
@@ -556,99 +555,6 @@ impl App {
         })
     }
 
-    fn on_confirm(&mut self, write: Write, command: Option<Command>) -> Vec<Effect> {
-        match command {
-            Some(Command::Yes) => {
-                self.say("working…", false);
-                vec![Effect::Write(write)]
-            }
-            Some(Command::No) => {
-                self.say("cancelled", false);
-                Vec::new()
-            }
-            _ => {
-                self.mode = Mode::Confirm(write);
-                Vec::new()
-            }
-        }
-    }
-
-    fn on_filter(&mut self, mut input: Input, command: Option<Command>, ev: &Event) -> Vec<Effect> {
-        match command {
-            Some(Command::Cancel) => {
-                self.set_filter(String::new());
-                Vec::new()
-            }
-            Some(Command::Accept) => {
-                self.cursor_to_top();
-                self.preview().into_iter().collect()
-            }
-            _ => {
-                input.handle_event(ev);
-                self.set_filter(input.value().to_string());
-                self.cursor_to_top();
-                self.mode = Mode::Filter(input);
-                Vec::new()
-            }
-        }
-    }
-
-    fn on_form(
-        &mut self,
-        mut form: Box<RegisterForm>,
-        command: Option<Command>,
-        ev: &Event,
-    ) -> Vec<Effect> {
-        match command {
-            Some(Command::Cancel) => {
-                self.say("registration cancelled", false);
-                return Vec::new();
-            }
-            Some(Command::NextField) => form.next(),
-            Some(Command::PrevField) => form.prev(),
-            Some(Command::Accept) => {
-                if let Some(body) = form.submit() {
-                    self.say("registering…", false);
-                    return vec![Effect::Write(Write::Register(body))];
-                }
-            }
-            _ => form.handle(ev),
-        }
-        self.mode = Mode::Register(form);
-        Vec::new()
-    }
-
-    fn on_kv_edit(&mut self, mut e: KvEditor, command: Option<Command>, ev: &Event) -> Vec<Effect> {
-        match command {
-            Some(Command::Cancel) => return Vec::new(),
-            Some(Command::NextField) => {
-                e.focus = match e.focus {
-                    KvField::Key => KvField::Value,
-                    KvField::Value => KvField::Key,
-                }
-            }
-            Some(Command::Accept) => {
-                let key = e.key.value().trim().to_string();
-                if !key.is_empty() && !key.ends_with('/') {
-                    return vec![Effect::Write(Write::KvPut {
-                        key,
-                        value: e.value.value().to_string(),
-                    })];
-                }
-                self.say("the key needs a name (not ending in /)", true);
-                e.focus = KvField::Key;
-            }
-            _ => {
-                match e.focus {
-                    KvField::Key => e.key.handle_event(ev),
-                    KvField::Value => e.value.handle_event(ev),
-                };
-            }
-        }
-        self.mode = Mode::KvEdit(e);
-        Vec::new()
-    }
-
     /// The prompt of the pending confirmation, if one is open.
     pub fn prompt(&self) -> Option<String> {
         match &self.mode {
@@ -658,5 +564,6 @@ impl App {
     }
 }
 
+mod dialogs;
 #[cfg(test)]
 mod tests;
