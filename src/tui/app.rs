@@ -475,7 +475,7 @@ impl App {
         }
     }
 
-    /// Ask before `write` when `command`'s binding is destructive, else send it.
+    /// Ask before `write` when the keymap marks `command` destructive, else send it.
     pub(super) fn ask(&mut self, command: Command, write: Option<Write>) -> Vec<Effect> {
         let Some(write) = write else {
             return Vec::new();

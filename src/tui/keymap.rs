@@ -381,13 +381,6 @@ pub fn lookup(scopes: &[Scope], ev: &KeyEvent) -> Option<&'static Binding> {
         })
 }
 
-/// The binding of a command in one scope (for its `confirm` flag and labels).
-pub fn binding(scope: Scope, command: Command) -> Option<&'static Binding> {
-    KEYMAP
-        .iter()
-        .find(|b| b.scope == scope && b.command == command)
-}
-
 /// Footer hints (key symbol, label) for navigation in `scope`: its own bindings, then the
 /// global ones.
 pub fn hints(scope: Scope) -> Vec<(String, &'static str)> {
