@@ -79,7 +79,7 @@ fn main() {
     for v in [View::Services, View::Members, View::Raft, View::Checks] {
         app.view = v;
         // Warm up (first frame allocates the buffers).
-        term.draw(|f| view::draw(f, &mut app)).expect("draw");
+        term.draw(|f| view::draw(f, &app)).expect("draw");
         let mut times = Vec::with_capacity(frames);
         for i in 0..frames {
             // Move the selection as a user scrolling would, so every frame differs.
@@ -90,7 +90,7 @@ fn main() {
             };
             app.on_event(&Event::Key(key.into()));
             let t0 = Instant::now();
-            term.draw(|f| view::draw(f, &mut app)).expect("draw");
+            term.draw(|f| view::draw(f, &app)).expect("draw");
             times.push(t0.elapsed().as_secs_f64() * 1000.0);
         }
         times.sort_by(f64::total_cmp);
@@ -106,10 +106,10 @@ fn main() {
     }
     // A filter typed over the full service list.
     app.view = View::Services;
-    app.filters[0] = "team-3".into();
+    app.services.set_filter("team-3".into());
     let t0 = Instant::now();
     for _ in 0..frames {
-        term.draw(|f| view::draw(f, &mut app)).expect("draw");
+        term.draw(|f| view::draw(f, &app)).expect("draw");
     }
     println!(
         "| Services filtered /team-3 ({}) | {frames} | {:.3} (mean) | | |",

@@ -1,6 +1,6 @@
 //! The console's network side: one task per live list, following the agent with blocking
 //! queries where the API has them (services, checks, instances, KV folders) and polling
-//! where it does not (members, Raft peers, the agent itself), plus one task per action.
+//! where it does not (members, Raft peers, the agent itself), plus one task per write or one-off read.
 //! Nothing here blocks the UI: results arrive as [`Update`]s on a channel.
 
 use std::time::Duration;
@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
-use super::app::{Action, Update};
 use super::model;
+use super::msg::{Effect, Feed, Update, Write};
+use crate::api::path_escape;
 use crate::client::Client;
 
 /// How long one blocking query waits for a change.
@@ -21,8 +22,6 @@ const POLL: Duration = Duration::from_secs(2);
 /// Least time between two answers of one followed list: a cluster changing many times a
 /// second is shown once a second, which is as fast as anyone reads.
 const MIN_REFRESH: Duration = Duration::from_secs(1);
-
-pub use crate::api::path_escape as enc;
 
 /// Follow `path` with blocking queries, sending `decode(body)` on every change.
 async fn follow(
@@ -170,32 +169,31 @@ impl Feeds {
         }
     }
 
-    /// Carry out an action in the background.
-    pub fn handle(&mut self, action: Action) {
+    /// Carry out an effect in the background.
+    pub fn run(&mut self, effect: Effect) {
         let (client, tx) = (self.client.clone(), self.tx.clone());
-        match action {
-            Action::Quit => {}
-            Action::WatchInstances(name) => {
+        match effect {
+            Effect::Follow(Feed::Instances(name)) => {
                 if let Some(h) = self.instances.take() {
                     h.abort();
                 }
                 if let Some(name) = name {
-                    let path = format!("/v1/health/service/{}", enc(&name));
+                    let path = format!("/v1/health/service/{}", path_escape(&name));
                     self.instances = Some(tokio::spawn(follow(client, path, tx, move |v| {
                         Update::Instances(name.clone(), model::instances(v))
                     })));
                 }
             }
-            Action::WatchKv(prefix) => {
+            Effect::Follow(Feed::Kv(prefix)) => {
                 if let Some(h) = self.kv.take() {
                     h.abort();
                 }
-                let path = format!("/v1/kv/{}?keys&separator=/", enc(&prefix));
+                let path = format!("/v1/kv/{}?keys&separator=/", path_escape(&prefix));
                 self.kv = Some(tokio::spawn(follow(client, path, tx, move |v| {
                     Update::KvKeys(prefix.clone(), model::kv_keys(v))
                 })));
             }
-            Action::WatchChecks(on) => {
+            Effect::Follow(Feed::Checks(on)) => {
                 if let Some(h) = self.checks.take() {
                     h.abort();
                 }
@@ -208,9 +206,9 @@ impl Feeds {
                     )));
                 }
             }
-            Action::LoadKvValue(key) => {
+            Effect::LoadValue(key) => {
                 tokio::spawn(async move {
-                    let path = format!("/v1/kv/{}?raw", enc(&key));
+                    let path = format!("/v1/kv/{}?raw", path_escape(&key));
                     let u = match client.send(Method::GET, &path, None).await {
                         Ok((404, _)) => Update::KvValue(key, None),
                         Ok((_, body)) => Update::KvValue(key, Some(body)),
@@ -222,9 +220,9 @@ impl Feeds {
                     let _ = tx.send(u);
                 });
             }
-            other => {
+            Effect::Write(w) => {
                 tokio::spawn(async move {
-                    let u = run(&client, other).await;
+                    let u = write(&client, w).await;
                     let _ = tx.send(u);
                 });
             }
@@ -246,10 +244,10 @@ impl Drop for Feeds {
     }
 }
 
-/// One write action; its outcome for the status line.
-async fn run(client: &Client, action: Action) -> Update {
-    let (what, result) = match action {
-        Action::Register(body) => {
+/// One write; its outcome for the status line.
+async fn write(client: &Client, w: Write) -> Update {
+    let (what, result) = match w {
+        Write::Register(body) => {
             let name = body["Name"].as_str().unwrap_or_default().to_string();
             let bytes = body.to_string().into_bytes();
             (
@@ -259,9 +257,9 @@ async fn run(client: &Client, action: Action) -> Update {
                     .await,
             )
         }
-        Action::Deregister { node, id, local } => {
+        Write::Deregister { node, id, local } => {
             if local {
-                let path = format!("/v1/agent/service/deregister/{}", enc(&id));
+                let path = format!("/v1/agent/service/deregister/{}", path_escape(&id));
                 (
                     format!("deregistered {id}"),
                     client.send(Method::PUT, &path, None).await,
@@ -278,16 +276,17 @@ async fn run(client: &Client, action: Action) -> Update {
                 )
             }
         }
-        Action::ForceLeave(node) => {
-            let path = format!("/v1/agent/force-leave/{}", enc(&node));
+        Write::ForceLeave(node) => {
+            let path = format!("/v1/agent/force-leave/{}", path_escape(&node));
             (
                 format!("{node} forced to leave"),
                 client.send(Method::PUT, &path, None).await,
             )
         }
-        Action::TransferLeader(id) => {
+        Write::TransferLeader(peer) => {
+            let id = peer.map(|p| p.id);
             let path = match &id {
-                Some(id) => format!("/v1/operator/raft/transfer-leader?id={}", enc(id)),
+                Some(id) => format!("/v1/operator/raft/transfer-leader?id={}", path_escape(id)),
                 None => "/v1/operator/raft/transfer-leader".to_string(),
             };
             (
@@ -298,8 +297,8 @@ async fn run(client: &Client, action: Action) -> Update {
                 client.send(Method::POST, &path, None).await,
             )
         }
-        Action::KvPut { key, value } => {
-            let path = format!("/v1/kv/{}", enc(&key));
+        Write::KvPut { key, value } => {
+            let path = format!("/v1/kv/{}", path_escape(&key));
             (
                 format!("saved {key}"),
                 client
@@ -307,26 +306,16 @@ async fn run(client: &Client, action: Action) -> Update {
                     .await,
             )
         }
-        Action::KvDelete(key) => {
+        Write::KvDelete(key) => {
             let path = if key.ends_with('/') {
-                format!("/v1/kv/{}?recurse", enc(&key))
+                format!("/v1/kv/{}?recurse", path_escape(&key))
             } else {
-                format!("/v1/kv/{}", enc(&key))
+                format!("/v1/kv/{}", path_escape(&key))
             };
             (
                 format!("deleted {key}"),
                 client.send(Method::DELETE, &path, None).await,
             )
-        }
-        Action::Quit
-        | Action::WatchInstances(_)
-        | Action::WatchKv(_)
-        | Action::WatchChecks(_)
-        | Action::LoadKvValue(_) => {
-            return Update::Done {
-                ok: true,
-                message: String::new(),
-            };
         }
     };
     match result {

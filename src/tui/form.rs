@@ -1,10 +1,16 @@
-//! The register form: tui-input fields, validated the way the agent would validate the
-//! registration, so mistakes are marked inline before anything is sent.
+//! The register form: tui-input fields. Each field's text is parsed here (a port, a list,
+//! a check written as a URL, host:port or duration); the definition it makes is then
+//! validated by the agent's own [`service_from`], so the form refuses exactly what the
+//! API refuses, with its message, before anything is sent.
 
 use crossterm::event::Event;
 use serde_json::{Map, Value, json};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
+
+use crate::api::decode::decode_value;
+use crate::api::definition::service_from;
+use crate::api::input::{SERVICE_SCHEMA, ServiceDefinitionIn};
 
 /// Field labels, in tab order.
 pub const LABELS: [&str; 8] = [
@@ -101,9 +107,7 @@ impl RegisterForm {
             body.insert("ID".into(), json!(id));
         }
         let address = vals[ADDRESS].as_str();
-        if matches!(address, "0.0.0.0" | "::" | "[::]") {
-            self.errors[ADDRESS] = Some("not a routable address".into());
-        } else if address.contains(char::is_whitespace) {
+        if address.contains(char::is_whitespace) {
             self.errors[ADDRESS] = Some("no spaces".into());
         } else if !address.is_empty() {
             body.insert("Address".into(), json!(address));
@@ -124,13 +128,7 @@ impl RegisterForm {
         let mut meta = Map::new();
         for pair in split_list(vals[META].as_str()) {
             match pair.split_once('=') {
-                Some((k, v))
-                    if !k.trim().is_empty()
-                        && k.trim().len() <= 128
-                        && k.trim()
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
-                {
+                Some((k, v)) if !k.trim().is_empty() => {
                     meta.insert(k.trim().into(), json!(v.trim()));
                 }
                 _ => {
@@ -168,11 +166,40 @@ impl RegisterForm {
                 body.insert("Check".into(), d);
             }
         }
+        let body = Value::Object(body);
+        if self.errors.iter().all(Option::is_none)
+            && let Err(e) = validate(&body)
+        {
+            let field = field_of(&e);
+            self.errors[field] = Some(e);
+        }
         if let Some(first) = self.errors.iter().position(Option::is_some) {
             self.focus = first;
             return None;
         }
-        Some(Value::Object(body))
+        Some(body)
+    }
+}
+
+/// Check a register body as `PUT /v1/agent/service/register` would; the API's message.
+fn validate(body: &Value) -> Result<(), String> {
+    let def: ServiceDefinitionIn = decode_value(&SERVICE_SCHEMA, body.clone()).map_err(|e| e.0)?;
+    // The node name only fills the rows; script checks are never made by the form.
+    service_from(&def, "", true).map(|_| ()).map_err(|e| e.0)
+}
+
+/// The field an API message is about (its messages start with what they refuse).
+fn field_of(message: &str) -> usize {
+    if message.starts_with("Invalid service address") {
+        ADDRESS
+    } else if message.starts_with("Invalid Service Meta") {
+        META
+    } else if message.contains("Interval") {
+        INTERVAL
+    } else if message.starts_with("Invalid check") || message.contains("TTL") {
+        CHECK
+    } else {
+        NAME
     }
 }
 
@@ -229,6 +256,39 @@ mod tests {
         assert!(f.errors[INTERVAL].is_some());
         assert!(f.errors[ID].is_none());
         assert_eq!(f.focus, NAME);
+    }
+
+    #[test]
+    fn the_api_rules_apply_with_the_api_message() {
+        let mut f = RegisterForm::new();
+        f.set(NAME, "web");
+        f.set(META, "consul-version=1");
+        assert!(f.submit().is_none());
+        assert_eq!(
+            f.errors[META].as_deref(),
+            Some(
+                "Invalid Service Meta: Key prefix 'consul-' is reserved for internal use: \"consul-version\""
+            )
+        );
+        assert_eq!(f.focus, META);
+        f.set(META, &format!("k={}", "v".repeat(513)));
+        assert!(f.submit().is_none());
+        assert!(
+            f.errors[META]
+                .as_deref()
+                .is_some_and(|e| e.contains("too long"))
+        );
+        let many: Vec<String> = (0..65).map(|i| format!("k{i}=v")).collect();
+        f.set(META, &many.join(","));
+        assert!(f.submit().is_none());
+        assert!(f.errors[META].as_deref().is_some_and(|e| e.contains("64")));
+        f.set(META, "");
+        f.set(ADDRESS, "0.0.0.0");
+        assert!(f.submit().is_none());
+        assert_eq!(
+            f.errors[ADDRESS].as_deref(),
+            Some("Invalid service address \"0.0.0.0\"")
+        );
     }
 
     #[test]

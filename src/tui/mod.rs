@@ -3,19 +3,24 @@
 //! flags) and attaches to that, with the agent's log in the console's log pane.
 
 pub mod app;
+pub mod confirm;
+mod embed;
 pub mod feed;
 pub mod form;
+pub mod keymap;
 pub mod model;
+pub mod msg;
+pub mod palette;
 pub mod theme;
 pub mod view;
-
-use std::time::Duration;
+pub mod views;
 
 use crossterm::event::EventStream;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use app::{Action, App, Update};
+use app::App;
+use msg::Update;
 use theme::Theme;
 
 /// Console options; everything else on the command line is an agent flag.
@@ -96,8 +101,8 @@ pub fn run(args: &[String]) -> i32 {
     let embedded = if opts.agent_args.is_empty() {
         None
     } else {
-        match crate::config::flags::parse_agent_args(&opts.agent_args) {
-            Ok((cfg, warnings)) => Some((cfg, warnings)),
+        match embed::parse(&opts.agent_args) {
+            Ok(e) => Some(e),
             Err(crate::config::flags::AgentArgsError::Flags(e)) => return e.report(),
             Err(e) => {
                 eprintln!("{e}");
@@ -105,7 +110,7 @@ pub fn run(args: &[String]) -> i32 {
             }
         }
     };
-    let rt = match crate::agent::launch::runtime() {
+    let rt = match embed::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("runtime: {e}");
@@ -124,38 +129,18 @@ pub fn run(args: &[String]) -> i32 {
 async fn console(
     opts: Options,
     theme: Theme,
-    embedded: Option<(crate::config::AgentConfig, Vec<String>)>,
+    embedded: Option<embed::Parsed>,
 ) -> Result<(), String> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Update>();
     // An embedded agent starts before the screen is taken, so a startup error reads like
     // `disco agent`'s.
     let running = match embedded {
-        Some((cfg, warnings)) => {
-            let log_tx = tx.clone();
-            crate::logging::init_captured(&cfg.log_level, move |line| {
-                let _ = log_tx.send(Update::Log(line));
-            });
-            for w in warnings {
-                tracing::warn!("{w}");
-            }
-            let opts = crate::agent::launch::LaunchOptions {
-                banner: false,
-                reload_on_hangup: true,
-            };
-            Some(
-                crate::agent::launch::launch(cfg, opts)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            )
-        }
+        Some(parsed) => Some(embed::start(parsed, tx.clone()).await?),
         None => None,
     };
     let addr = match (&running, &opts.http_addr) {
         (_, Some(a)) => a.clone(),
-        (Some(r), None) => r
-            .http_addr()
-            .map(|a| a.to_string())
-            .ok_or("the embedded agent serves no HTTP (ports.http = -1)")?,
+        (Some(r), None) => embed::http_addr(r)?,
         (None, None) => crate::client::resolve_addr(None),
     };
     let client = crate::client::Client::new(&addr).map_err(|e| e.to_string())?;
@@ -168,8 +153,7 @@ async fn console(
     ratatui::restore();
     drop(feeds);
     if let Some(r) = running {
-        let leave = crate::agent::launch::leaves_on_interrupt(&r.cfg);
-        r.stop(leave).await.map_err(|e| e.to_string())?;
+        embed::stop(r).await?;
     }
     result
 }
@@ -181,42 +165,39 @@ async fn event_loop(
     rx: &mut mpsc::UnboundedReceiver<Update>,
 ) -> Result<(), String> {
     let mut events = EventStream::new();
-    let mut dirty = true;
+    // Every wake-up is a key or an update, so every turn draws once.
     loop {
-        if dirty {
-            terminal
-                .draw(|f| view::draw(f, app))
-                .map_err(|e| e.to_string())?;
-            dirty = false;
-        }
+        let mut page = app.page;
+        terminal
+            .draw(|f| {
+                page = view::page_rows(app, f.area());
+                view::draw(f, app);
+            })
+            .map_err(|e| e.to_string())?;
+        app.page = page;
         tokio::select! {
             ev = events.next() => {
                 match ev {
                     Some(Ok(ev)) => {
-                        for a in app.on_event(&ev) {
-                            if a != Action::Quit {
-                                feeds.handle(a);
-                            }
+                        for e in app.on_event(&ev) {
+                            feeds.run(e);
                         }
-                        dirty = true;
                     }
                     Some(Err(e)) => return Err(e.to_string()),
                     None => return Ok(()),
                 }
             }
             Some(u) = rx.recv() => {
-                for a in app.apply(u) {
-                    feeds.handle(a);
+                for e in app.apply(u) {
+                    feeds.run(e);
                 }
                 // Take whatever else arrived in the same breath before drawing once.
                 while let Ok(u) = rx.try_recv() {
-                    for a in app.apply(u) {
-                        feeds.handle(a);
+                    for e in app.apply(u) {
+                        feeds.run(e);
                     }
                 }
-                dirty = true;
             }
-            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
         }
         if app.quit {
             return Ok(());

@@ -81,24 +81,6 @@ impl From<UiService> for ServiceRow {
     }
 }
 
-/// Decode `/v1/internal/ui/services`.
-pub fn services(v: &Value) -> Vec<ServiceRow> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| ServiceRow {
-                    name: s(x, "Name"),
-                    tags: strings(x, "Tags"),
-                    instances: n(x, "InstanceCount"),
-                    passing: n(x, "ChecksPassing"),
-                    warning: n(x, "ChecksWarning"),
-                    critical: n(x, "ChecksCritical"),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// A health check row.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CheckRow {

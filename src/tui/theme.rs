@@ -29,8 +29,10 @@ pub struct Theme {
     pub dim: Color,
     /// Titles, keys in hints, the active tab.
     pub accent: Color,
-    /// Header and table-header background.
-    pub header_bg: Color,
+    /// Text on accent-coloured chips and buttons (the header's name, footer keys, dialog
+    /// buttons), and the background of the header bar and of dialogs, so the chips read as
+    /// cut out of them. Theme files call it `on_accent` (or `header_bg`, its older name).
+    pub on_accent: Color,
     /// Header foreground.
     pub header_fg: Color,
     /// Borders.
@@ -110,7 +112,7 @@ impl Theme {
                 "text" => &mut t.text,
                 "dim" => &mut t.dim,
                 "accent" => &mut t.accent,
-                "header_bg" => &mut t.header_bg,
+                "on_accent" | "header_bg" => &mut t.on_accent,
                 "header_fg" => &mut t.header_fg,
                 "border" => &mut t.border,
                 "selected_bg" => &mut t.selected_bg,
@@ -162,7 +164,7 @@ impl Theme {
             text: Color::Rgb(0xd0, 0xd4, 0xdc),
             dim: Color::Rgb(0x7a, 0x82, 0x94),
             accent: Color::Rgb(0x6c, 0xb6, 0xff),
-            header_bg: Color::Rgb(0x1f, 0x24, 0x30),
+            on_accent: Color::Rgb(0x1f, 0x24, 0x30),
             header_fg: Color::Rgb(0xe6, 0xe9, 0xef),
             border: Color::Rgb(0x3b, 0x42, 0x52),
             selected_bg: Color::Rgb(0x2f, 0x3b, 0x54),
@@ -210,5 +212,13 @@ mod tests {
         assert!(Theme::load("no-such-theme").is_err());
         assert_eq!(parse_color("#ff0000"), Some(Color::Rgb(255, 0, 0)));
         assert_eq!(parse_color("light-red"), Some(Color::LightRed));
+    }
+
+    #[test]
+    fn on_accent_is_also_read_under_its_older_name() {
+        let old = Theme::parse("[colors]\nheader_bg = \"red\"\n", "x").unwrap();
+        let new = Theme::parse("[colors]\non_accent = \"red\"\n", "x").unwrap();
+        assert_eq!(old.on_accent, Color::Red);
+        assert_eq!(new, old);
     }
 }
