@@ -1,28 +1,17 @@
 //! What the console shows, decoded from the agent's API answers. Decoding is lenient: a
 //! missing field becomes empty rather than failing the whole list.
 
+use serde::Deserialize;
 use serde_json::Value;
+
+use crate::api::cluster::{Member, RaftConfiguration, sort_members};
+use crate::api::health::{self as api, status_rank, worst_status};
 
 fn s(v: &Value, k: &str) -> String {
     v.get(k)
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string()
-}
-
-fn n(v: &Value, k: &str) -> u64 {
-    v.get(k).and_then(Value::as_u64).unwrap_or(0)
-}
-
-fn strings(v: &Value, k: &str) -> Vec<String> {
-    v.get(k)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// One service name with totals over its instances (`/v1/internal/ui/services`).
@@ -102,34 +91,26 @@ pub struct CheckRow {
     pub kind: String,
 }
 
-fn check(x: &Value) -> CheckRow {
+fn check(c: api::Check) -> CheckRow {
     CheckRow {
-        node: s(x, "Node"),
-        id: s(x, "CheckID"),
-        name: s(x, "Name"),
-        status: s(x, "Status"),
-        output: s(x, "Output"),
-        service_id: s(x, "ServiceID"),
-        service_name: s(x, "ServiceName"),
-        kind: s(x, "Type"),
-    }
-}
-
-fn status_rank(s: &str) -> u8 {
-    match s {
-        "critical" => 0,
-        "warning" => 1,
-        "passing" => 2,
-        _ => 3,
+        node: c.node,
+        id: c.check_id,
+        name: c.name,
+        status: c.status,
+        output: c.output,
+        service_id: c.service_id,
+        service_name: c.service_name,
+        kind: c.kind,
     }
 }
 
 /// Decode `/v1/health/state/any`, critical first, then warning, then passing.
 pub fn checks(v: &Value) -> Vec<CheckRow> {
-    let mut out: Vec<CheckRow> = v
-        .as_array()
-        .map(|a| a.iter().map(check).collect())
-        .unwrap_or_default();
+    let mut out: Vec<CheckRow> = Vec::<api::Check>::deserialize(v)
+        .unwrap_or_default()
+        .into_iter()
+        .map(check)
+        .collect();
     out.sort_by(|a, b| {
         status_rank(&a.status)
             .cmp(&status_rank(&b.status))
@@ -161,40 +142,25 @@ pub struct Instance {
 impl Instance {
     /// Worst status of its checks.
     pub fn health(&self) -> &'static str {
-        let worst = self.checks.iter().map(|c| status_rank(&c.status)).min();
-        match worst {
-            Some(0) | Some(3) => "critical",
-            Some(1) => "warning",
-            _ => "passing",
-        }
+        worst_status(self.checks.iter().map(|c| c.status.as_str()))
     }
 }
 
 /// Decode `/v1/health/service/<name>`.
 pub fn instances(v: &Value) -> Vec<Instance> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| {
-                    let node = &x["Node"];
-                    let svc = &x["Service"];
-                    Instance {
-                        node: s(node, "Node"),
-                        node_address: s(node, "Address"),
-                        id: s(svc, "ID"),
-                        address: s(svc, "Address"),
-                        port: svc.get("Port").and_then(Value::as_i64).unwrap_or(0),
-                        tags: strings(svc, "Tags"),
-                        checks: x
-                            .get("Checks")
-                            .and_then(Value::as_array)
-                            .map(|c| c.iter().map(check).collect())
-                            .unwrap_or_default(),
-                    }
-                })
-                .collect()
-        })
+    Vec::<api::ServiceEntry>::deserialize(v)
         .unwrap_or_default()
+        .into_iter()
+        .map(|e| Instance {
+            node: e.node.node,
+            node_address: e.node.address,
+            id: e.service.id,
+            address: e.service.address,
+            port: e.service.port,
+            tags: e.service.tags,
+            checks: e.checks.into_iter().map(check).collect(),
+        })
+        .collect()
 }
 
 /// A gossip member.
@@ -216,41 +182,18 @@ pub struct MemberRow {
 
 /// Decode `/v1/agent/members`: servers first, then by name.
 pub fn members(v: &Value) -> Vec<MemberRow> {
-    let mut out: Vec<MemberRow> = v
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| {
-                    let tags = &x["Tags"];
-                    MemberRow {
-                        name: s(x, "Name"),
-                        address: format!("{}:{}", s(x, "Addr"), n(x, "Port")),
-                        status: match n(x, "Status") {
-                            1 => "alive",
-                            2 => "leaving",
-                            3 => "left",
-                            4 => "failed",
-                            _ => "none",
-                        }
-                        .into(),
-                        kind: if s(tags, "role") == "consul" {
-                            "server".into()
-                        } else {
-                            "client".into()
-                        },
-                        build: s(tags, "build")
-                            .split(':')
-                            .next()
-                            .unwrap_or_default()
-                            .to_string(),
-                        dc: s(tags, "dc"),
-                    }
-                })
-                .collect()
+    let mut list = Vec::<Member>::deserialize(v).unwrap_or_default();
+    sort_members(&mut list);
+    list.into_iter()
+        .map(|m| MemberRow {
+            address: m.address(),
+            status: m.status_name().into(),
+            kind: if m.is_server() { "server" } else { "client" }.into(),
+            build: m.build().to_string(),
+            dc: m.tag("dc").to_string(),
+            name: m.name,
         })
-        .unwrap_or_default();
-    out.sort_by(|a, b| (&a.kind != "server", &a.name).cmp(&(&b.kind != "server", &b.name)));
-    out
+        .collect()
 }
 
 /// A Raft peer (`/v1/operator/raft/configuration`).
@@ -272,21 +215,19 @@ pub struct RaftRow {
 
 /// Decode `/v1/operator/raft/configuration`.
 pub fn raft(v: &Value) -> Vec<RaftRow> {
-    v.get("Servers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|x| RaftRow {
-                    node: s(x, "Node"),
-                    id: s(x, "ID"),
-                    address: s(x, "Address"),
-                    leader: x.get("Leader").and_then(Value::as_bool).unwrap_or(false),
-                    voter: x.get("Voter").and_then(Value::as_bool).unwrap_or(false),
-                    last_index: n(x, "LastIndex"),
-                })
-                .collect()
-        })
+    RaftConfiguration::deserialize(v)
         .unwrap_or_default()
+        .servers
+        .into_iter()
+        .map(|x| RaftRow {
+            node: x.node,
+            id: x.id,
+            address: x.address,
+            leader: x.leader,
+            voter: x.voter,
+            last_index: x.last_index,
+        })
+        .collect()
 }
 
 /// The attached agent.
