@@ -115,8 +115,13 @@ impl RaftConfiguration {
             return None;
         }
         let leader_index = self.leader().map(|l| l.last_index).unwrap_or(0);
-        Some(leader_index.saturating_sub(server.last_index))
+        Some(trails(leader_index, server.last_index))
     }
+}
+
+/// How many entries a follower holding `last_index` trails a leader at `leader_index` by.
+pub fn trails(leader_index: u64, last_index: u64) -> u64 {
+    leader_index.saturating_sub(last_index)
 }
 
 /// `n commits`, as `consul operator raft list-peers` words a follower's lag.

@@ -31,7 +31,7 @@ pub fn list(f: &mut Frame, app: &App, area: Rect, page: usize) {
             let trails = if r.leader {
                 "-".to_string()
             } else {
-                leader_index.saturating_sub(r.last_index).to_string()
+                crate::api::cluster::trails(leader_index, r.last_index).to_string()
             };
             Row::new(vec![
                 Cell::from(r.node.clone()),
