@@ -180,10 +180,7 @@ pub fn run(args: Vec<String>) -> i32 {
     match first {
         "-version" | "--version" | "-v" => return version("disco version", &args[1..]),
         "-h" | "--help" | "-help" | "help" => {
-            // SAFETY: setting a signal disposition before any thread is started.
-            unsafe {
-                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-            }
+            quiet_on_closed_pipe();
             println!("{}", usage());
             return 0;
         }
@@ -197,12 +194,7 @@ pub fn run(args: Vec<String>) -> i32 {
     match command.run {
         Run::Exec(f) => {
             if command.words != "agent" {
-                // A client command piped into `head` ends quietly, as a Go binary does,
-                // instead of panicking on the closed stdout.
-                // SAFETY: setting a signal disposition before any thread is started.
-                unsafe {
-                    libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-                }
+                quiet_on_closed_pipe();
             }
             f(&format!("disco {}", command.words), rest)
         }
@@ -220,6 +212,15 @@ pub fn run(args: Vec<String>) -> i32 {
             eprintln!("disco {}: run by the disco binary", command.words);
             1
         }
+    }
+}
+
+/// Output piped into `head` ends the process quietly, as a Go binary's does, instead of a
+/// panic on the closed stdout. Not for the agent, whose sockets must see EPIPE as an error.
+fn quiet_on_closed_pipe() {
+    // SAFETY: setting a signal disposition before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -215,14 +215,8 @@ impl Client {
         self.get_as(path).await
     }
 
-    /// GET and decode JSON (None on 404).
+    /// GET and decode JSON (None on 404 and on a `null` body).
     pub async fn get_json(&self, path: &str) -> Result<Option<serde_json::Value>, ClientError> {
-        let (code, body) = self.send(reqwest::Method::GET, path, None).await?;
-        if code == 404 {
-            return Ok(None);
-        }
-        serde_json::from_slice(&body)
-            .map(Some)
-            .map_err(|e| ClientError::Other(format!("decoding response: {e}")))
+        self.get_as(path).await
     }
 }
