@@ -376,14 +376,16 @@ fn base64_decode(s: &str) -> String {
 #[test]
 fn wiped_server_rejoins_from_a_snapshot() {
     // Small snapshot threshold and trailing log, so the leader's log no longer holds what a
-    // wiped server needs and it must install a snapshot.
+    // wiped server needs and it must install a snapshot. 20 KB values make the snapshot
+    // about 6 MB, so it crosses in more than one chunk.
     let cfg = support::config_file("snap", support::FAST_COMPACTION);
     let cfg_s = cfg.display().to_string();
     let mut servers = cluster_of("c-snap", 3, &["-config-file", &cfg_s]);
+    let pad = "x".repeat(20_000);
     for i in 0..300 {
         assert_eq!(
             servers[0]
-                .put(&format!("/v1/kv/snap/{i}"), format!("{i}").as_bytes())
+                .put(&format!("/v1/kv/snap/{i}"), format!("{i}:{pad}").as_bytes())
                 .json(),
             json!(true)
         );
@@ -397,7 +399,7 @@ fn wiped_server_rejoins_from_a_snapshot() {
     let v = &servers[victim];
     wait_for("wiped server caught up", DEADLINE, || {
         let r = support::http(v.http, "GET", "/v1/kv/snap/299?raw&stale", b"").ok()?;
-        (r.text() == "299").then_some(())
+        (r.text() == format!("299:{pad}")).then_some(())
     });
     let all = v.get("/v1/kv/snap/?keys&stale").json();
     assert_eq!(all.as_array().unwrap().len(), 300);

@@ -31,7 +31,7 @@ pub use reconcile::SERF_FAILED_OUTPUT;
 
 use crate::config::AgentConfig;
 use crate::consensus::{Consensus, ConsensusError, ConsensusOptions, raft_id};
-use crate::state::{Check, CheckTuning, Command, Node, Response, Service, Store};
+use crate::state::{Check, CheckTuning, Command, Node, Response, Service, SharedStore};
 
 /// Version disco reports where Consul clients expect Consul's (they gate features on it).
 pub const CONSUL_VERSION: &str = "1.21.0";
@@ -84,7 +84,7 @@ pub struct Agent {
     /// The Raft member (servers only).
     pub consensus: Option<Consensus>,
     /// The state store (empty on clients).
-    pub store: Arc<RwLock<Store>>,
+    pub store: Arc<SharedStore>,
     /// Counters and latencies for `/v1/agent/metrics`.
     pub metrics: Metrics,
     /// LAN gossip member (`None` only with `ports.serf_lan = -1`).
@@ -183,7 +183,7 @@ impl Agent {
             let store = c.store.clone();
             (Some(c), store)
         } else {
-            (None, Arc::new(RwLock::new(Store::new())))
+            (None, Arc::new(SharedStore::new()))
         };
 
         let gossip = if cfg.ports.serf_lan >= 0 {

@@ -3,6 +3,7 @@
 
 mod log_store;
 mod network;
+mod snapshot_transfer;
 mod state_machine;
 #[cfg(test)]
 mod storage_suite;
@@ -13,13 +14,13 @@ use std::time::Duration;
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::{Config, NodeInfo, SnapshotPolicy};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
 pub use log_store::LogStore;
 pub use network::NetworkFactory;
-pub use state_machine::StateMachine;
+pub use state_machine::{SnapshotData, StateMachine};
 
-use crate::state::{Command, Response, Store};
+use crate::state::{Command, Response, SharedStore};
 
 openraft::declare_raft_types!(
     /// Raft types of disco: commands in, responses out, nodes addressed by their server RPC address.
@@ -129,12 +130,14 @@ pub struct Consensus {
     /// The openraft handle.
     pub raft: Raft,
     /// The state store the state machine applies to.
-    pub store: Arc<RwLock<Store>>,
+    pub store: Arc<SharedStore>,
     /// The sled database (also used by the agent for its local state).
     pub db: sled::Db,
     opts: ConsensusOptions,
     /// When the leader last reached this server (AppendEntries, heartbeats included).
     last_leader_contact: Mutex<Option<std::time::Instant>>,
+    /// The snapshot being received from the leader, chunk by chunk.
+    inbox: Arc<snapshot_transfer::Inbox>,
     /// Silence after which a follower no longer names the leader it last heard from.
     leader_silence_limit: Duration,
 }
@@ -169,9 +172,11 @@ impl Consensus {
         db: sled::Db,
         durable: bool,
     ) -> Result<Self, ConsensusError> {
-        let store = Arc::new(RwLock::new(Store::new()));
+        let store = Arc::new(SharedStore::new());
         let log =
             LogStore::open(&db, durable).map_err(|e| ConsensusError::Storage(e.to_string()))?;
+        // Before Raft starts: the inbox also removes pieces of snapshots a crash left behind.
+        let inbox = Arc::new(snapshot_transfer::Inbox::new(opts.snapshot_file.clone()));
         let sm = StateMachine::open(&db, store.clone(), opts.snapshot_file.clone())
             .map_err(|e| ConsensusError::Storage(e.to_string()))?;
 
@@ -236,6 +241,7 @@ impl Consensus {
             db,
             opts,
             last_leader_contact: Mutex::new(None),
+            inbox,
             // With pre-vote, a follower keeps its vote (and openraft its `current_leader`)
             // until a campaign succeeds, so a dead leader would be named forever. Past a few
             // election timeouts of silence it is reported as none, as Consul's followers do
@@ -434,7 +440,7 @@ impl Consensus {
         if kind == crate::rpc::RaftKind::Append {
             *self.last_leader_contact.lock() = Some(std::time::Instant::now());
         }
-        network::serve(&self.raft, kind, payload).await
+        network::serve(&self.raft, &self.inbox, kind, payload).await
     }
 
     /// How long ago the leader was last heard from (`X-Consul-LastContact`): zero on the

@@ -17,7 +17,7 @@ use openraft::type_config::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
 use openraft::{NodeInfo, OptionalSend};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use super::{Raft, TypeConfig};
+use super::{Raft, SnapshotData, TypeConfig, snapshot_transfer};
 use crate::rpc::{Pool, RaftKind, Reply, Request};
 
 /// A snapshot on the wire.
@@ -107,7 +107,7 @@ impl PeerClient {
 }
 
 impl RaftNetworkV2<TypeConfig> for PeerClient {
-    type SnapshotData = Cursor<Vec<u8>>;
+    type SnapshotData = SnapshotData;
 
     async fn append_entries(
         &mut self,
@@ -137,22 +137,67 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         &mut self,
         vote: VoteOf<TypeConfig>,
         snapshot: SnapshotOf<TypeConfig, Self::SnapshotData>,
-        _cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         _option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        let wire = SnapshotWire {
-            vote,
-            meta: snapshot.meta,
-            data: snapshot.snapshot.into_inner(),
+        let blocking = |e: tokio::task::JoinError| StreamingError::Unreachable(unreachable(e));
+        let io = |e: std::io::Error| StreamingError::Unreachable(unreachable(e));
+        let rpc = |e: RPCError<TypeConfig>| match e {
+            RPCError::Network(n) => StreamingError::Network(n),
+            RPCError::Timeout(t) => StreamingError::Timeout(t),
+            other => StreamingError::Unreachable(unreachable(other)),
         };
-        // A snapshot of a large store takes a while to ship and install.
-        self.call(RaftKind::Snapshot, &wire, Duration::from_secs(300))
-            .await
-            .map_err(|e| match e {
-                RPCError::Network(n) => StreamingError::Network(n),
-                RPCError::Timeout(t) => StreamingError::Timeout(t),
-                other => StreamingError::Unreachable(unreachable(other)),
+        let send = async {
+            let transfer: u64 = rand::random();
+            let mut data = snapshot.snapshot;
+            let (d, total) = tokio::task::spawn_blocking(move || {
+                let total = snapshot_transfer::size_of(&data);
+                (data, total)
             })
+            .await
+            .map_err(blocking)?;
+            data = d;
+            let total = total.map_err(io)?;
+            let mut offset = 0u64;
+            loop {
+                let (d, chunk) = tokio::task::spawn_blocking(move || {
+                    snapshot_transfer::read_chunk(data, offset)
+                })
+                .await
+                .map_err(blocking)?
+                .map_err(io)?;
+                data = d;
+                let len = chunk.len() as u64;
+                let wire = snapshot_transfer::ChunkWire {
+                    vote,
+                    meta: snapshot.meta.clone(),
+                    transfer,
+                    offset,
+                    total,
+                    data: chunk,
+                };
+                // The last chunk is answered after the follower installed the snapshot.
+                let ttl = if offset + len >= total { 300 } else { 60 };
+                let reply: Option<SnapshotResponse<TypeConfig>> = self
+                    .call(RaftKind::SnapshotChunk, &wire, Duration::from_secs(ttl))
+                    .await
+                    .map_err(rpc)?;
+                offset += len;
+                match reply {
+                    Some(done) => return Ok(done),
+                    None if len == 0 || offset >= total => {
+                        return Err(StreamingError::Unreachable(unreachable(
+                            "snapshot transfer ended without an answer",
+                        )));
+                    }
+                    None => {}
+                }
+            }
+        };
+        tokio::select! {
+            r = send => r,
+            closed = cancel => Err(StreamingError::Closed(closed)),
+        }
     }
 
     async fn transfer_leader(
@@ -175,7 +220,12 @@ fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
 }
 
 /// Serve one Raft message from a peer; the answer is encoded for [`PeerClient`].
-pub async fn serve(raft: &Raft, kind: RaftKind, payload: &[u8]) -> Vec<u8> {
+pub async fn serve(
+    raft: &Raft,
+    inbox: &Arc<snapshot_transfer::Inbox>,
+    kind: RaftKind,
+    payload: &[u8],
+) -> Vec<u8> {
     match kind {
         RaftKind::Append => match decode::<AppendEntriesRequest<TypeConfig>>(payload) {
             Ok(req) => encode(raft.append_entries(req).await),
@@ -193,9 +243,34 @@ pub async fn serve(raft: &Raft, kind: RaftKind, payload: &[u8]) -> Vec<u8> {
             Ok(w) => {
                 let snap = openraft::storage::Snapshot {
                     meta: w.meta,
-                    snapshot: Cursor::new(w.data),
+                    snapshot: SnapshotData::Memory(Cursor::new(w.data)),
                 };
                 encode(raft.install_full_snapshot(w.vote, snap).await)
+            }
+            Err(e) => encode::<(), _>(Err(e)),
+        },
+        RaftKind::SnapshotChunk => match decode::<snapshot_transfer::ChunkWire>(payload) {
+            Ok(chunk) => {
+                let inbox = inbox.clone();
+                let received = tokio::task::spawn_blocking(move || {
+                    let r = inbox.receive(&chunk);
+                    (r, chunk.vote, chunk.meta)
+                })
+                .await;
+                match received {
+                    Ok((Ok(snapshot_transfer::Received::Partial), _, _)) => {
+                        encode::<Option<SnapshotResponse<TypeConfig>>, String>(Ok(None))
+                    }
+                    Ok((Ok(snapshot_transfer::Received::Complete(data)), vote, meta)) => {
+                        let snap = openraft::storage::Snapshot {
+                            meta,
+                            snapshot: data,
+                        };
+                        encode(raft.install_full_snapshot(vote, snap).await.map(Some))
+                    }
+                    Ok((Err(e), _, _)) => encode::<(), _>(Err(e)),
+                    Err(e) => encode::<(), _>(Err(e)),
+                }
             }
             Err(e) => encode::<(), _>(Err(e)),
         },

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use openraft::StorageError;
 use openraft::error::ErrorSource;
 use openraft::testing::log::{StoreBuilder, Suite};
-use parking_lot::RwLock;
 
 use super::{LogStore, StateMachine, TypeConfig};
-use crate::state::Store;
+use crate::state::SharedStore;
 
 /// Fresh, temporary storage for each case of the suite.
 struct TempStorage;
@@ -20,7 +19,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, ()> for TempStorage {
         let io = |e: sled::Error| StorageError::read(ErrorSource::from_string(e));
         let db = sled::Config::new().temporary(true).open().map_err(io)?;
         let log = LogStore::open(&db, false).map_err(io)?;
-        let store = Arc::new(RwLock::new(Store::new()));
+        let store = Arc::new(SharedStore::new());
         let sm = StateMachine::open(&db, store, None).map_err(io)?;
         Ok(((), log, sm))
     }

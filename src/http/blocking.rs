@@ -1,5 +1,6 @@
-//! Blocking queries: run a read, and while its index has not passed the client's, park on the
-//! store's watch channels until a change or the wait expires.
+//! Blocking queries: while the index of what a read depends on has not passed the client's,
+//! park on the store's watches for exactly that (a key, a prefix, a service, tables) until a
+//! change or the wait expires; only then run the read and encode its answer.
 
 use std::time::{Duration, Instant};
 
@@ -10,10 +11,10 @@ use super::ApiError;
 use super::query::{Consistency, Query};
 use super::respond::{Meta, json_bytes, with_meta};
 use crate::agent::Agent;
-use crate::state::{Store, Table};
+use crate::state::{Store, Watch};
 
-/// What a read produced: its index, status and JSON body.
-pub type ReadResult = Result<(u64, StatusCode, Vec<u8>), ApiError>;
+/// What a read produced: its status and JSON body (the index comes from its [`Watch`]).
+pub type ReadResult = Result<(StatusCode, Vec<u8>), ApiError>;
 
 fn jitter(wait: Duration) -> Duration {
     // Up to wait/16 extra, as Consul adds, so many watchers do not return in lockstep.
@@ -28,8 +29,9 @@ fn jitter(wait: Duration) -> Duration {
     Duration::from_nanos(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) % span)
 }
 
-/// Serve a store read with Consul's consistency modes, blocking and meta headers.
-pub async fn read<F>(agent: &Agent, q: &Query, tables: &[Table], f: F) -> Result<Response, ApiError>
+/// Serve a store read with Consul's consistency modes, blocking and meta headers. `watch`
+/// names what the read depends on and gives the index it answers with.
+pub async fn read<F>(agent: &Agent, q: &Query, watch: Watch<'_>, f: F) -> Result<Response, ApiError>
 where
     F: Fn(&Store) -> ReadResult,
 {
@@ -56,25 +58,30 @@ where
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     let deadline = Instant::now() + wait + jitter(wait);
+    // Subscribe before the first load: a change published in between still wakes us.
+    let mut changes = (min_index > 0).then(|| agent.store.watch(&watch));
     loop {
-        let (mut watch, result) = {
-            let store = agent.store.read();
-            (store.watch(tables), f(&store))
+        let store = agent.store.read();
+        let index = watch.index(&store);
+        let waiting = min_index > 0 && index <= min_index && Instant::now() < deadline;
+        if let (true, Some(changes)) = (waiting, changes.as_mut()) {
+            // Nothing new for this query: wait without running it.
+            drop(store);
+            tokio::select! {
+                _ = changes.changed() => {}
+                _ = tokio::time::sleep_until(deadline.into()) => {}
+            }
+            continue;
+        }
+        let (status, body) = f(&store)?;
+        drop(store);
+        let meta = Meta {
+            index,
+            known_leader,
+            last_contact_ms,
+            consistency: mode.as_str(),
         };
-        let (index, status, body) = result?;
-        if min_index == 0 || index > min_index || Instant::now() >= deadline {
-            let meta = Meta {
-                index,
-                known_leader,
-                last_contact_ms,
-                consistency: mode.as_str(),
-            };
-            return Ok(with_meta(json_bytes(status, body), meta));
-        }
-        tokio::select! {
-            _ = watch.changed() => {}
-            _ = tokio::time::sleep_until(deadline.into()) => {}
-        }
+        return Ok(with_meta(json_bytes(status, body), meta));
     }
 }
 

@@ -13,7 +13,7 @@ use super::respond::json_plain;
 use crate::agent::Agent;
 use crate::api::decode::decode;
 use crate::api::input::{DEREGISTER_SCHEMA, DeregisterIn, REGISTER_SCHEMA, RegisterIn};
-use crate::state::{Check, CheckDefinition, Command, Node, Service, Table, Weights, status};
+use crate::state::{Check, CheckDefinition, Command, Node, Service, Table, Watch, Weights, status};
 
 /// `GET /v1/catalog/datacenters`: only this one.
 pub fn datacenters(agent: &Agent) -> Result<Response, ApiError> {
@@ -22,26 +22,18 @@ pub fn datacenters(agent: &Agent) -> Result<Response, ApiError> {
 
 /// `GET /v1/catalog/nodes`.
 pub async fn nodes(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
-    read(agent, q, &[Table::Nodes], |s| {
+    read(agent, q, Watch::Tables(&[Table::Nodes]), |s| {
         let nodes: Vec<_> = s.nodes().into_iter().map(node_out).collect();
-        Ok((
-            s.table_index(Table::Nodes),
-            StatusCode::OK,
-            to_json(&nodes)?,
-        ))
+        Ok((StatusCode::OK, to_json(&nodes)?))
     })
     .await
 }
 
 /// `GET /v1/catalog/services`: names and their tags.
 pub async fn services(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
-    read(agent, q, &[Table::Services], |s| {
+    read(agent, q, Watch::Tables(&[Table::Services]), |s| {
         let names = s.service_names();
-        Ok((
-            s.table_index(Table::Services),
-            StatusCode::OK,
-            to_json(&names)?,
-        ))
+        Ok((StatusCode::OK, to_json(&names)?))
     })
     .await
 }
@@ -49,47 +41,47 @@ pub async fn services(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
 /// `GET /v1/catalog/service/<name>` (`?tag`, repeatable).
 pub async fn service(agent: &Agent, name: &str, q: &Query) -> Result<Response, ApiError> {
     let tags = q.all("tag");
-    read(agent, q, &[Table::Services, Table::Nodes], |s| {
+    read(agent, q, Watch::Service(name), |s| {
         let list: Vec<_> = s
             .service_instances(name, &tags)
             .into_iter()
             .map(|(n, svc)| service_node_out(n, svc))
             .collect();
-        Ok((s.service_index(name), StatusCode::OK, to_json(&list)?))
+        Ok((StatusCode::OK, to_json(&list)?))
     })
     .await
 }
 
 /// `GET /v1/catalog/node/<node>`: the node and its services (`null` if unknown).
 pub async fn node(agent: &Agent, node: &str, q: &Query) -> Result<Response, ApiError> {
-    read(agent, q, &[Table::Nodes, Table::Services], |s| {
-        let idx = s.tables_index(&[Table::Nodes, Table::Services]);
-        let Some(n) = s.node(node) else {
-            return Ok((idx, StatusCode::OK, b"null".to_vec()));
-        };
-        let services: BTreeMap<&str, _> = s
-            .node_services(node)
-            .into_iter()
-            .map(|svc| (svc.id.as_str(), node_service_out(svc)))
-            .collect();
-        let out = crate::api::output::NodeServicesOut {
-            node: node_out(n),
-            services,
-        };
-        Ok((idx, StatusCode::OK, to_json(&out)?))
-    })
+    read(
+        agent,
+        q,
+        Watch::Tables(&[Table::Nodes, Table::Services]),
+        |s| {
+            let Some(n) = s.node(node) else {
+                return Ok((StatusCode::OK, b"null".to_vec()));
+            };
+            let services: BTreeMap<&str, _> = s
+                .node_services(node)
+                .into_iter()
+                .map(|svc| (svc.id.as_str(), node_service_out(svc)))
+                .collect();
+            let out = crate::api::output::NodeServicesOut {
+                node: node_out(n),
+                services,
+            };
+            Ok((StatusCode::OK, to_json(&out)?))
+        },
+    )
     .await
 }
 
 /// Mesh endpoints (`catalog/connect`, `health/connect`, `health/ingress`): plain
 /// services have no mesh instances, so always `[]`, blocking on the services table.
 pub async fn mesh_empty(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
-    read(agent, q, &[Table::Services], |s| {
-        Ok((
-            s.table_index(Table::Services),
-            StatusCode::OK,
-            b"[]".to_vec(),
-        ))
+    read(agent, q, Watch::Tables(&[Table::Services]), |_| {
+        Ok((StatusCode::OK, b"[]".to_vec()))
     })
     .await
 }

@@ -167,14 +167,14 @@ pub fn check_out(c: &Check) -> HealthCheckOut<'_> {
 pub fn dir_entry_out(e: &KvEntry) -> DirEntryOut<'_> {
     DirEntryOut {
         lock_index: e.lock_index,
-        key: &e.key,
+        key: e.key(),
         flags: e.flags,
-        value: if e.value.is_empty() {
+        value: if e.value().is_empty() {
             None
         } else {
-            Some(base64::engine::general_purpose::STANDARD.encode(&e.value))
+            Some(base64::engine::general_purpose::STANDARD.encode(e.value()))
         },
-        session: &e.session,
+        session: e.session.as_deref().unwrap_or(""),
         create_index: e.create_index,
         modify_index: e.modify_index,
     }

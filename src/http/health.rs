@@ -8,32 +8,27 @@ use super::blocking::{read, to_json};
 use super::convert::*;
 use super::query::Query;
 use crate::agent::Agent;
-use crate::state::{Check, CheckFilter, Table, status};
+use crate::state::{Check, CheckFilter, Table, Watch, status};
 
 /// `GET /v1/health/service/<name>` (`?tag`, `?passing`).
 pub async fn service(agent: &Agent, name: &str, q: &Query) -> Result<Response, ApiError> {
     let tags = q.all("tag");
     let passing = q.flag("passing")?;
-    read(
-        agent,
-        q,
-        &[Table::Services, Table::Nodes, Table::Checks],
-        |s| {
-            let mut out = Vec::new();
-            for (n, svc) in s.service_instances(name, &tags) {
-                let checks = s.instance_checks(&n.node, &svc.id);
-                if passing && checks.iter().any(|c| c.status != status::PASSING) {
-                    continue;
-                }
-                out.push(crate::api::output::ServiceEntryOut {
-                    node: node_out(n),
-                    service: node_service_out(svc),
-                    checks: checks.into_iter().map(check_out).collect(),
-                });
+    read(agent, q, Watch::Service(name), |s| {
+        let mut out = Vec::new();
+        for (n, svc) in s.service_instances(name, &tags) {
+            let checks = s.instance_checks(&n.node, &svc.id);
+            if passing && checks.iter().any(|c| c.status != status::PASSING) {
+                continue;
             }
-            Ok((s.service_index(name), StatusCode::OK, to_json(&out)?))
-        },
-    )
+            out.push(crate::api::output::ServiceEntryOut {
+                node: node_out(n),
+                service: node_service_out(svc),
+                checks: checks.into_iter().map(check_out).collect(),
+            });
+        }
+        Ok((StatusCode::OK, to_json(&out)?))
+    })
     .await
 }
 
@@ -64,13 +59,9 @@ async fn checks_read<F>(agent: &Agent, q: &Query, select: F) -> Result<Response,
 where
     F: for<'s> Fn(&'s crate::state::Store) -> Vec<&'s Check>,
 {
-    read(agent, q, &[Table::Checks], |s| {
+    read(agent, q, Watch::Tables(&[Table::Checks]), |s| {
         let list: Vec<_> = select(s).into_iter().map(check_out).collect();
-        Ok((
-            s.table_index(Table::Checks),
-            StatusCode::OK,
-            to_json(&list)?,
-        ))
+        Ok((StatusCode::OK, to_json(&list)?))
     })
     .await
 }

@@ -10,7 +10,7 @@ use super::convert::dir_entry_out;
 use super::query::Query;
 use super::respond::json_plain;
 use crate::agent::Agent;
-use crate::state::{Command, KvOp, Response as SmResponse, Table};
+use crate::state::{Command, KvOp, Response as SmResponse, Watch};
 
 /// `GET /v1/kv/<key>`: one entry, `?raw` its value, `?recurse` a subtree, `?keys` names.
 pub async fn get(agent: &Agent, key: &str, q: &Query) -> Result<Response, ApiError> {
@@ -21,24 +21,22 @@ pub async fn get(agent: &Agent, key: &str, q: &Query) -> Result<Response, ApiErr
             .or_else(|| q.get("seperator"))
             .unwrap_or("")
             .to_string();
-        return read(agent, q, &[Table::Kv], |s| {
+        return read(agent, q, Watch::Prefix(key), |s| {
             let keys = s.kv_keys(key, &sep);
-            let idx = s.table_index(Table::Kv);
             if keys.is_empty() && !key.is_empty() {
-                return Ok((idx, StatusCode::NOT_FOUND, Vec::new()));
+                return Ok((StatusCode::NOT_FOUND, Vec::new()));
             }
-            Ok((idx, StatusCode::OK, to_json(&keys)?))
+            Ok((StatusCode::OK, to_json(&keys)?))
         })
         .await;
     }
     if q.has("recurse") {
-        return read(agent, q, &[Table::Kv], |s| {
+        return read(agent, q, Watch::Prefix(key), |s| {
             let entries: Vec<_> = s.kv_list(key).into_iter().map(dir_entry_out).collect();
-            let idx = s.table_index(Table::Kv);
             if entries.is_empty() {
-                return Ok((idx, StatusCode::NOT_FOUND, Vec::new()));
+                return Ok((StatusCode::NOT_FOUND, Vec::new()));
             }
-            Ok((idx, StatusCode::OK, to_json(&entries)?))
+            Ok((StatusCode::OK, to_json(&entries)?))
         })
         .await;
     }
@@ -46,13 +44,10 @@ pub async fn get(agent: &Agent, key: &str, q: &Query) -> Result<Response, ApiErr
         return Err(ApiError::bad("Missing key name"));
     }
     let raw = q.has("raw");
-    let mut resp = read(agent, q, &[Table::Kv], |s| {
-        let idx = s.table_index(Table::Kv);
-        match s.kv_get(key) {
-            None => Ok((idx, StatusCode::NOT_FOUND, Vec::new())),
-            Some(e) if raw => Ok((idx, StatusCode::OK, e.value.clone())),
-            Some(e) => Ok((idx, StatusCode::OK, to_json(&[dir_entry_out(e)])?)),
-        }
+    let mut resp = read(agent, q, Watch::Key(key), |s| match s.kv_get(key) {
+        None => Ok((StatusCode::NOT_FOUND, Vec::new())),
+        Some(e) if raw => Ok((StatusCode::OK, e.value().to_vec())),
+        Some(e) => Ok((StatusCode::OK, to_json(&[dir_entry_out(e)])?)),
     })
     .await?;
     if raw && resp.status() == StatusCode::OK {

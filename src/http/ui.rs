@@ -8,7 +8,7 @@ use super::blocking::{read, to_json};
 use super::query::Query;
 use super::respond::text;
 use crate::agent::Agent;
-use crate::state::Table;
+use crate::state::{Table, Watch};
 
 /// `GET /v1/internal/ui/services`: one summary per service name (instances, nodes, check
 /// counts), the list Consul's web UI and `disco tui` show. Blocking on every catalog table.
@@ -17,7 +17,7 @@ pub async fn services(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
     read(
         agent,
         q,
-        &[Table::Services, Table::Checks, Table::Nodes],
+        Watch::Tables(&[Table::Services, Table::Checks, Table::Nodes]),
         |s| {
             let list: Vec<serde_json::Value> = s
                 .service_summaries()
@@ -42,12 +42,7 @@ pub async fn services(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
                     v
                 })
                 .collect();
-            let index = [Table::Services, Table::Checks, Table::Nodes]
-                .into_iter()
-                .map(|t| s.table_index(t))
-                .max()
-                .unwrap_or(0);
-            Ok((index, StatusCode::OK, to_json(&list)?))
+            Ok((StatusCode::OK, to_json(&list)?))
         },
     )
     .await

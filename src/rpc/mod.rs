@@ -73,6 +73,8 @@ pub enum RaftKind {
     Snapshot,
     /// Leadership transfer: the receiver starts an election at once.
     TransferLeader,
+    /// One chunk of a snapshot (the last one installs it).
+    SnapshotChunk,
 }
 
 /// A server's answer.

@@ -1,21 +1,38 @@
 //! The replicated state store: the catalog (nodes, services, checks) and the KV tree.
 //!
-//! Pure data and logic, no I/O: the Raft state machine applies [`Command`]s to a [`Store`],
-//! and the HTTP layer reads it. Every row carries the Raft index that created and last
-//! modified it, which is what Consul clients see as `CreateIndex`/`ModifyIndex` and what
-//! blocking queries compare against.
+//! Pure data and logic, no I/O: the Raft state machine applies [`Command`]s to a working
+//! [`Store`] and publishes versions through [`SharedStore`], and the HTTP layer reads them.
+//! Every row carries the Raft index that created and last modified it, which is what Consul
+//! clients see as `CreateIndex`/`ModifyIndex` and what blocking queries compare against.
+//!
+//! One module per table (`nodes`, `services`, `checks`, `kv`), each with its indexes and
+//! its watch granularity; `catalog` holds the writes that span the catalog tables. A new
+//! table is a new module, a field of [`Store`], and its records in `snapshot`.
 
+mod catalog;
+mod changes;
+mod checks;
 mod command;
+mod kv;
 mod model;
+mod nodes;
+mod services;
+mod shared;
+pub mod snapshot;
 mod store;
 mod watch;
 
+#[cfg(test)]
+mod proptests;
+
+pub use changes::{Changes, Table};
 pub use command::{CheckUpdate, Command, KvOp, Response};
 pub use model::{
     Check, CheckDefinition, CheckTuning, KvEntry, Node, Service, TaggedAddress, Weights,
 };
-pub use store::{CheckFilter, ServiceSummary, Snapshot, Store, Table};
-pub use watch::{WatchSet, Watches};
+pub use shared::SharedStore;
+pub use store::{CheckFilter, ServiceSummary, Store};
+pub use watch::{Watch, WatchSet, Watches};
 
 /// Health status strings as Consul spells them.
 pub mod status {

@@ -2,6 +2,7 @@
 //! independent of the HTTP shapes so the wire format can evolve separately.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -162,23 +163,88 @@ pub struct Check {
     pub modify_index: u64,
 }
 
-/// A KV entry.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A KV entry. Key and value share one allocation and the entry itself sits behind one
+/// `Arc` in the KV table, so a key costs two heap blocks instead of four (the table is most
+/// of a large store's memory).
+#[derive(Clone, PartialEq, Eq)]
 pub struct KvEntry {
-    /// Full key.
-    pub key: String,
-    /// Raw value.
-    pub value: Vec<u8>,
+    /// The key's bytes followed by the value's.
+    data: Box<[u8]>,
+    /// Where the key ends in `data`.
+    key_len: u32,
     /// Opaque client flags.
     pub flags: u64,
     /// Times the lock on this key was acquired.
     pub lock_index: u64,
     /// Session holding the lock, if any.
-    pub session: String,
+    pub session: Option<Arc<str>>,
     /// Raft index of creation.
     pub create_index: u64,
     /// Raft index of the last change.
     pub modify_index: u64,
+}
+
+impl KvEntry {
+    /// A new entry created and modified at `index`. Keys are bounded far below 4 GiB by the
+    /// HTTP layer; a longer one is cut rather than wrapped.
+    pub fn new(key: &str, value: &[u8], flags: u64, index: u64) -> Self {
+        KvEntry {
+            data: [key.as_bytes(), value].concat().into_boxed_slice(),
+            key_len: key.len().min(u32::MAX as usize) as u32,
+            flags,
+            lock_index: 0,
+            session: None,
+            create_index: index,
+            modify_index: index,
+        }
+    }
+
+    /// The full key.
+    pub fn key(&self) -> &str {
+        // `data` starts with the bytes of a `&str` of exactly `key_len` bytes.
+        std::str::from_utf8(&self.data[..self.key_len as usize]).unwrap_or_default()
+    }
+
+    /// The raw value.
+    pub fn value(&self) -> &[u8] {
+        &self.data[self.key_len as usize..]
+    }
+
+    /// This entry with a new value and flags, modified at `index`.
+    pub fn with_value(&self, value: &[u8], flags: u64, index: u64) -> Self {
+        KvEntry {
+            data: [self.key().as_bytes(), value].concat().into_boxed_slice(),
+            flags,
+            modify_index: index,
+            ..self.clone_header()
+        }
+    }
+
+    fn clone_header(&self) -> Self {
+        KvEntry {
+            data: Box::default(),
+            key_len: self.key_len,
+            flags: self.flags,
+            lock_index: self.lock_index,
+            session: self.session.clone(),
+            create_index: self.create_index,
+            modify_index: self.modify_index,
+        }
+    }
+}
+
+impl std::fmt::Debug for KvEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KvEntry")
+            .field("key", &self.key())
+            .field("value_len", &self.value().len())
+            .field("flags", &self.flags)
+            .field("lock_index", &self.lock_index)
+            .field("session", &self.session)
+            .field("create_index", &self.create_index)
+            .field("modify_index", &self.modify_index)
+            .finish()
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,88 @@
+//! What one batch of applied commands changed: the tables, the KV keys and the service
+//! names. The watch registry wakes exactly the watchers these concern.
+
+use std::sync::Arc;
+
+/// The tables a query can depend on; each has its own index and watch channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    /// Catalog nodes.
+    Nodes = 0,
+    /// Catalog services.
+    Services = 1,
+    /// Health checks.
+    Checks = 2,
+    /// The KV tree.
+    Kv = 3,
+}
+
+impl Table {
+    /// Number of tables.
+    pub const COUNT: usize = 4;
+    /// Every table.
+    pub const ALL: [Table; Table::COUNT] =
+        [Table::Nodes, Table::Services, Table::Checks, Table::Kv];
+}
+
+/// Changes collected while applying; drained by the publisher.
+#[derive(Debug, Default, Clone)]
+pub struct Changes {
+    tables: [bool; Table::COUNT],
+    /// Every table changed (a snapshot was installed): wake every watcher.
+    everything: bool,
+    kv_keys: Vec<Arc<str>>,
+    services: Vec<Arc<str>>,
+}
+
+impl Changes {
+    /// Changes that wake every watcher (a restored snapshot).
+    pub fn everything() -> Self {
+        Changes {
+            tables: [true; Table::COUNT],
+            everything: true,
+            ..Default::default()
+        }
+    }
+
+    /// Record a change to `table`.
+    pub fn table(&mut self, table: Table) {
+        self.tables[table as usize] = true;
+    }
+
+    /// Record a change to one KV key (set, deleted, lock taken or released).
+    pub fn kv_key(&mut self, key: &str) {
+        self.kv_keys.push(key.into());
+    }
+
+    /// Record a change to what a query on service `name` returns.
+    pub fn service(&mut self, name: &str) {
+        if self.services.last().map(|s| &**s) != Some(name) {
+            self.services.push(name.into());
+        }
+    }
+
+    /// Whether a table changed.
+    pub fn has_table(&self, table: Table) -> bool {
+        self.tables[table as usize]
+    }
+
+    /// Whether every watcher must wake.
+    pub fn is_everything(&self) -> bool {
+        self.everything
+    }
+
+    /// The KV keys changed.
+    pub fn kv_keys(&self) -> &[Arc<str>] {
+        &self.kv_keys
+    }
+
+    /// The service names whose query results changed.
+    pub fn services(&self) -> &[Arc<str>] {
+        &self.services
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        !self.everything && !self.tables.iter().any(|t| *t)
+    }
+}

@@ -1,0 +1,180 @@
+//! The services table: instances by node and ID, the by-name index beside them, and the
+//! per-name index a blocking query on one service compares against.
+//!
+//! Watch granularity: one service name. A name's index moves when one of its instances,
+//! their checks or their nodes change (the catalog bumps it for checks and nodes); the
+//! table's index moves on any instance change.
+
+use std::sync::Arc;
+
+use imbl::{OrdMap, OrdSet};
+
+use super::changes::{Changes, Table};
+use super::model::Service;
+
+type Instances = OrdMap<Arc<str>, Arc<Service>>;
+/// (node, instance ID).
+type InstanceKey = (Arc<str>, Arc<str>);
+
+/// Service instances.
+#[derive(Clone, Default)]
+pub struct ServicesTable {
+    /// Node → instance ID → instance.
+    by_node: OrdMap<Arc<str>, Instances>,
+    /// Service name → (node, instance ID) of every instance carrying it.
+    by_name: OrdMap<Arc<str>, OrdSet<InstanceKey>>,
+    /// Max index per service name. Names are never dropped, so a name that comes back keeps
+    /// moving forward.
+    name_indexes: OrdMap<Arc<str>, u64>,
+    len: usize,
+    index: u64,
+}
+
+impl ServicesTable {
+    /// Max index of the table, deletions included.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// Number of instances.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The index of service `name`, if it was ever registered.
+    pub fn name_index(&self, name: &str) -> Option<u64> {
+        self.name_indexes.get(name).copied()
+    }
+
+    /// Every name's index (for snapshots).
+    pub fn name_indexes(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.name_indexes.iter().map(|(k, v)| (&**k, *v))
+    }
+
+    /// One instance.
+    pub fn get(&self, node: &str, id: &str) -> Option<&Service> {
+        self.by_node.get(node)?.get(id).map(|s| &**s)
+    }
+
+    /// The instances on a node, by ID.
+    pub fn on_node<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Service> + 'a {
+        self.by_node
+            .get(node)
+            .into_iter()
+            .flat_map(|m| m.values().map(|s| &**s))
+    }
+
+    /// Every instance, by (node, ID).
+    pub fn iter(&self) -> impl Iterator<Item = &Service> {
+        self.by_node.values().flat_map(|m| m.values().map(|s| &**s))
+    }
+
+    /// The instances of service `name`, by (node, ID).
+    pub fn named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Service> + 'a {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flat_map(|set| set.iter())
+            .filter_map(|(node, id)| self.get(node, id))
+    }
+
+    /// Move service `name`'s index to `index`.
+    pub fn bump_name(&mut self, name: &str, index: u64, changes: &mut Changes) {
+        match self.name_indexes.get_mut(name) {
+            Some(i) => *i = (*i).max(index),
+            None => {
+                self.name_indexes.insert(name.into(), index);
+            }
+        }
+        changes.service(name);
+    }
+
+    /// Insert or replace an instance (its node and index fields already set), keeping the
+    /// by-name index and both names' indexes in step.
+    pub fn put(&mut self, svc: Service, index: u64, changes: &mut Changes) {
+        let node: Arc<str> = svc.node.as_str().into();
+        let id: Arc<str> = svc.id.as_str().into();
+        let name: Arc<str> = svc.service.as_str().into();
+        let old = self
+            .by_node
+            .entry(node.clone())
+            .or_default()
+            .insert(id.clone(), Arc::new(svc));
+        match &old {
+            Some(o) if o.service != *name => {
+                self.unlink_name(&o.service, &node, &id);
+                self.bump_name(&o.service, index, changes);
+            }
+            Some(_) => {}
+            None => self.len += 1,
+        }
+        self.by_name
+            .entry(name.clone())
+            .or_default()
+            .insert((node, id));
+        self.bump_name(&name, index, changes);
+        self.bump(index, changes);
+    }
+
+    /// Remove an instance, returning it.
+    pub fn remove(
+        &mut self,
+        node: &str,
+        id: &str,
+        index: u64,
+        changes: &mut Changes,
+    ) -> Option<Arc<Service>> {
+        let on_node = self.by_node.get_mut(node)?;
+        let (id_key, old) = on_node.remove_with_key(id)?;
+        if on_node.is_empty() {
+            self.by_node.remove(node);
+        }
+        self.len -= 1;
+        let node_key: Arc<str> = node.into();
+        self.unlink_name(&old.service, &node_key, &id_key);
+        self.bump_name(&old.service, index, changes);
+        self.bump(index, changes);
+        Some(old)
+    }
+
+    /// Put an instance as read from a snapshot.
+    pub fn restore(&mut self, svc: Service) {
+        let node: Arc<str> = svc.node.as_str().into();
+        let id: Arc<str> = svc.id.as_str().into();
+        let name: Arc<str> = svc.service.as_str().into();
+        if self
+            .by_node
+            .entry(node.clone())
+            .or_default()
+            .insert(id.clone(), Arc::new(svc))
+            .is_none()
+        {
+            self.len += 1;
+        }
+        self.by_name.entry(name).or_default().insert((node, id));
+    }
+
+    /// Set a name's index as read from a snapshot.
+    pub fn restore_name_index(&mut self, name: &str, index: u64) {
+        self.name_indexes.insert(name.into(), index);
+    }
+
+    /// Set the table's index as read from a snapshot.
+    pub fn restore_index(&mut self, index: u64) {
+        self.index = index;
+    }
+
+    fn unlink_name(&mut self, name: &str, node: &Arc<str>, id: &Arc<str>) {
+        if let Some(set) = self.by_name.get_mut(name) {
+            set.remove(&(node.clone(), id.clone()));
+            if set.is_empty() {
+                self.by_name.remove(name);
+            }
+        }
+    }
+
+    fn bump(&mut self, index: u64, changes: &mut Changes) {
+        self.index = self.index.max(index);
+        changes.table(Table::Services);
+    }
+}
