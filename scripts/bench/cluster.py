@@ -4,12 +4,23 @@ every commit: KV put, linearizable and stale reads at 1, 16 and 64 connections (
 scripts/bench/kv.lua against the leader), and leader failover (`kill -9` of the leader → first
 acknowledged write issued after the kill, through a survivor) over TRIALS trials.
 
+Before the timed rows each system gets PRELOAD_KEYS distinct keys (40-byte keys, 100-byte values,
+written through its leader by PRELOAD_PROCS load_keys.py processes of PRELOAD_THREADS connections):
+the load rate, VmRSS of every server idle and after the preload, the leader's bytes per key and the
+data dirs. After the ordinary rows, one LONG_RUN_S-second put run at 64 connections against the
+leader (req/s, p50, p99, max; Raft snapshots taken during it: disco's
+`Stats.raft.last_snapshot_index` values, etcd's new member/snap/*.snap files). disco is started with
+DISCO_CONFIG as a `-config-file` (snapshot cadence, so the long run spans several snapshots).
+
 etcd comes from Debian (`etcd-server`, installed when missing) and is driven by the shared
 perflab scripts (PERFLAB, default ../shared/perflab beside the repository).
 
 Usage: scripts/bench.sh cluster   (or python3 scripts/bench/cluster.py)
-Env: SECONDS_PER_RUN [10]  CONNS ["1 16 64"]  TRIALS [10]  TARGETS ["disco etcd"]
+Env: SECONDS_PER_RUN [10]  CONNS ["1 16 64"]  TRIALS [20]  TARGETS ["disco etcd"]
      READ_KEYS [1000]  OUT [target/bench/cluster.md]  DISCO_BIN [target/release/disco]
+     PRELOAD_KEYS [1000000; 0 skips; 0 by default with GROWTH_ONLY=1]  PRELOAD_PROCS [2]
+     PRELOAD_THREADS [32]  PRELOAD_MAX_S [1800]  LONG_RUN_S [60; 0 skips]  IDLE_SETTLE_S [5]
+     DISCO_CONFIG ['{"raft_snapshot_threshold": 16384, "raft_snapshot_interval": "5s"}'; empty: none]
 """
 
 import base64
@@ -34,7 +45,7 @@ KV_LUA = os.path.join(ROOT, "scripts/bench/kv.lua")
 PERFLAB = os.environ.get("PERFLAB", os.path.join(os.path.dirname(ROOT), "shared", "perflab"))
 SECONDS = int(os.environ.get("SECONDS_PER_RUN", "10"))
 CONNS = [int(c) for c in os.environ.get("CONNS", "1 16 64").split()]
-TRIALS = int(os.environ.get("TRIALS", "10"))
+TRIALS = int(os.environ.get("TRIALS", "20"))
 TARGETS = os.environ.get("TARGETS", "disco etcd").split()
 READ_KEYS = int(os.environ.get("READ_KEYS", "1000"))
 # Disk growth of disco's data dirs over this many KV puts (0 skips), in GROWTH_STEPS steps.
@@ -43,6 +54,22 @@ GROWTH_STEP_S = int(os.environ.get("GROWTH_STEP_S", "30"))
 # GROWTH_ONLY=1 skips the throughput and failover runs.
 GROWTH_ONLY = os.environ.get("GROWTH_ONLY") == "1"
 OUT = os.environ.get("OUT", os.path.join(ROOT, "target/bench/cluster.md"))
+LOAD_KEYS_PY = os.path.join(ROOT, "scripts/bench/load_keys.py")
+# Distinct keys loaded into each system before the timed rows (0 skips).
+PRELOAD_KEYS = int(os.environ.get("PRELOAD_KEYS", "0" if GROWTH_ONLY else "1000000"))
+PRELOAD_KEY_LEN = 40
+PRELOAD_VALSIZE = 100
+PRELOAD_PROCS = max(1, int(os.environ.get("PRELOAD_PROCS", "2")))
+PRELOAD_THREADS = max(1, int(os.environ.get("PRELOAD_THREADS", "32")))
+PRELOAD_MAX_S = int(os.environ.get("PRELOAD_MAX_S", "1800"))
+# One long put run at 64 connections after the ordinary rows (0 skips).
+LONG_RUN_S = int(os.environ.get("LONG_RUN_S", "60"))
+LONG_CONNS = 64
+# Seconds a fresh cluster idles before its idle RSS is read.
+IDLE_SETTLE_S = float(os.environ.get("IDLE_SETTLE_S", "5"))
+# disco's config file (snapshot cadence); empty starts disco without one.
+DISCO_CONFIG = os.environ.get(
+    "DISCO_CONFIG", '{"raft_snapshot_threshold": 16384, "raft_snapshot_interval": "5s"}').strip()
 
 
 def log(*a):
@@ -59,17 +86,30 @@ def call(port, method, path, body=None, timeout=2.0, headers=None):
         c.close()
 
 
-def wrk(url, target, test, conns, prefix):
+def wrk(url, target, test, conns, prefix, seconds=None):
+    seconds = seconds or SECONDS
     env = dict(os.environ, TARGET=target, TEST=test, PREFIX=prefix, CONNS=str(conns),
                READ_KEYS=str(READ_KEYS), LIMIT="5000000")
     threads = 1 if conns == 1 else 2
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{SECONDS}s", "--timeout", "5s",
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s",
                           "-s", KV_LUA, url], env=env, capture_output=True, text=True,
-                         timeout=SECONDS + 60).stdout
+                         timeout=seconds + 60).stdout
     m = re.search(r"RESULT (.*)", out)
     if not m:
         return None
     return dict(kv.split("=", 1) for kv in m.group(1).split())
+
+
+def rss_kb(pid):
+    """VmRSS of a process in KiB (from /proc/<pid>/status); None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 # ---------------------------------------------------------------------------- disco
@@ -79,14 +119,36 @@ class Disco:
 
     def __init__(self, work):
         self.work = work
+        self.config = None
+        if DISCO_CONFIG:
+            json.loads(DISCO_CONFIG)  # fail early on a malformed DISCO_CONFIG
+            self.config = f"{work}/disco-config.json"
+            with open(self.config, "w") as f:
+                f.write(DISCO_CONFIG)
         self.servers = []
+        used = set()
+
+        def port():
+            # free_port closes its probe socket, so it can hand out the same port twice
+            for _ in range(100):
+                p = free_port()
+                if p not in used:
+                    used.add(p)
+                    return p
+            raise RuntimeError("no distinct free ports")
+
         for i in range(3):
-            s = {k: free_port() for k in ("http", "server", "serf")}
+            s = {k: port() for k in ("http", "server", "serf")}
             s["name"] = f"d{i + 1}"
             self.servers.append(s)
-        for i, s in enumerate(self.servers):
-            self.start(s, join=None if i == 0 else self.servers[0]["serf"])
-        until("disco leader", lambda: self.leader() is not None)
+        try:
+            for i, s in enumerate(self.servers):
+                self.start(s, join=None if i == 0 else self.servers[0]["serf"])
+            until("disco leader", lambda: self.leader() is not None)
+        except BaseException:
+            log(f"disco did not start; logs kept in {work}")
+            self.stop()
+            raise
 
     def start(self, s, join=None):
         args = [BIN, "agent", "-server", "-bootstrap-expect", "3", "-node", s["name"],
@@ -94,6 +156,8 @@ class Disco:
                 "-data-dir", f"{self.work}/{s['name']}", "-http-port", str(s["http"]),
                 "-server-port", str(s["server"]), "-serf-lan-port", str(s["serf"]),
                 "-dns-port", "-1", "-serf-wan-port", "-1"]
+        if self.config:
+            args += ["-config-file", self.config]
         if join:
             args += ["-retry-join", f"127.0.0.1:{join}", "-retry-interval", "200ms"]
         log_f = open(f"{self.work}/{s['name']}.log", "ab")
@@ -115,6 +179,25 @@ class Disco:
 
     def url(self):
         return f"http://127.0.0.1:{self.leader()['http']}"
+
+    def leader_name(self):
+        return self.leader()["name"]
+
+    def leader_port(self):
+        return self.leader()["http"]
+
+    def pids(self):
+        return {s["name"]: s["proc"].pid for s in self.servers}
+
+    def data_dir(self, name):
+        return f"{self.work}/{name}"
+
+    def snapshot_state(self):
+        """The leader's `Stats.raft.last_snapshot_index` (a string)."""
+        st, body = call(self.leader_port(), "GET", "/v1/agent/self", timeout=2.0)
+        if st != 200:
+            return None
+        return json.loads(body)["Stats"]["raft"].get("last_snapshot_index")
 
     def seed(self):
         port = self.leader()["http"]
@@ -150,10 +233,17 @@ class Etcd:
     ports = {1: 23791, 2: 23792, 3: 23793}
 
     def __init__(self, work):
-        self.env = dict(os.environ, BASE=f"{work}/etcd")
+        self.work = work
+        self.base = f"{work}/etcd"
+        self.env = dict(os.environ, BASE=self.base)
         self.sh("wipe")
-        self.sh("start")
-        until("etcd leader", lambda: self.leader() is not None)
+        try:
+            self.sh("start")
+            until("etcd leader", lambda: self.leader() is not None)
+        except BaseException:
+            log(f"etcd did not start; logs kept in {work}")
+            self.stop()
+            raise
 
     def sh(self, *args):
         return subprocess.run([os.path.join(PERFLAB, "etcd-cluster.sh"), *args], env=self.env,
@@ -175,6 +265,30 @@ class Etcd:
 
     def url(self):
         return f"http://127.0.0.1:{self.ports[self.leader()]}"
+
+    def leader_name(self):
+        return f"m{self.leader()}"
+
+    def leader_port(self):
+        return self.ports[self.leader()]
+
+    def pids(self):
+        out = {}
+        for i in self.ports:
+            try:
+                with open(f"{self.base}/m{i}.pid") as f:
+                    out[f"m{i}"] = int(f.read().strip())
+            except (OSError, ValueError):
+                pass
+        return out
+
+    def data_dir(self, name):
+        return f"{self.base}/{name}"
+
+    def snapshot_state(self):
+        """The leader's member/snap/*.snap file names (etcd keeps the newest few)."""
+        d = f"{self.data_dir(self.leader_name())}/member/snap"
+        return frozenset(f for f in os.listdir(d) if f.endswith(".snap"))
 
     def seed(self):
         port = self.ports[self.leader()]
@@ -287,9 +401,171 @@ def growth(system):
     return rows
 
 
+def preload(system):
+    """PRELOAD_KEYS distinct keys (PRELOAD_KEY_LEN-byte keys preload/<proc>/<zero-padded n>,
+    PRELOAD_VALSIZE-byte values) through the leader, by PRELOAD_PROCS load_keys.py processes of
+    PRELOAD_THREADS keep-alive connections each, bounded by PRELOAD_MAX_S."""
+    port = system.leader_port()
+    procs = []
+    t0 = time.monotonic()
+    for p in range(PRELOAD_PROCS):
+        count = PRELOAD_KEYS // PRELOAD_PROCS + (1 if p < PRELOAD_KEYS % PRELOAD_PROCS else 0)
+        if count == 0:
+            continue
+        procs.append(subprocess.Popen(
+            [sys.executable, LOAD_KEYS_PY, "--target", system.name, "--port", str(port),
+             "--prefix", f"preload/{p}/", "--count", str(count), "--threads", str(PRELOAD_THREADS),
+             "--valsize", str(PRELOAD_VALSIZE), "--key-len", str(PRELOAD_KEY_LEN),
+             "--max-seconds", str(PRELOAD_MAX_S)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    ok = err = 0
+    first_err = None
+    for pr in procs:
+        try:
+            out, _ = pr.communicate(timeout=max(1.0, t0 + PRELOAD_MAX_S + 60 - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pr.kill()
+            out, _ = pr.communicate()
+        m = re.search(r"^LOAD .*keys_ok=(\d+) errors=(\d+).*$", out or "", re.M)
+        if m:
+            ok += int(m.group(1))
+            err += int(m.group(2))
+            fe = re.search(r"first_error=(.*)$", m.group(0))
+            first_err = first_err or (fe and fe.group(1))
+        else:
+            first_err = first_err or (out or "").strip()[-300:]
+    secs = time.monotonic() - t0
+    r = {"keys": ok, "errors": err, "secs": secs, "rate": ok / secs if secs > 0 else 0.0,
+         "first_error": first_err}
+    log(f"{system.name} preload", r)
+    return r
+
+
+def memory(system):
+    """VmRSS (KiB) of every server process, by server name."""
+    return {n: rss_kb(pid) for n, pid in sorted(system.pids().items())}
+
+
+def long_run(system):
+    """One LONG_RUN_S-second put run at LONG_CONNS connections against the leader, with the
+    leader's snapshot state sampled before, every 2 s during, and after it."""
+    seen = []
+    stop = threading.Event()
+
+    def sample():
+        try:
+            v = system.snapshot_state()
+        except Exception:
+            return
+        if v is not None:
+            seen.append(v)
+
+    def sampler():
+        while not stop.wait(2.0):
+            sample()
+
+    sample()
+    before = seen[0] if seen else None
+    th = threading.Thread(target=sampler, daemon=True)
+    th.start()
+    try:
+        r = wrk(system.url(), system.name, "put", LONG_CONNS,
+                f"{system.name}long{int(time.time())}", seconds=LONG_RUN_S)
+    finally:
+        stop.set()
+        th.join(timeout=10)
+    sample()
+    if system.name == "disco":
+        values = list(dict.fromkeys(seen))  # distinct last_snapshot_index values, in order
+        snaps = max(0, len(values) - 1) if before is not None else None
+        detail = "last_snapshot_index " + " → ".join(values)
+    else:
+        names = set().union(*seen) if seen else set()
+        new = sorted(names - (before or set()))
+        snaps = len(new) if before is not None else None
+        detail = "new snap files: " + (", ".join(new) or "none")
+    out = {"r": r, "snapshots": snaps, "detail": detail}
+    log(f"{system.name} long run", r and r.get("rps"), r and r.get("p99_ms"), snaps, detail)
+    return out
+
+
 def pct(vals, p):
     s = sorted(vals)
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def extra_sections(mem, loads, longs):
+    """Markdown for the preload, memory and long-run sections."""
+    rows = []
+    mib = lambda kb: f"{kb / 1024:.1f}" if kb is not None else "–"
+
+    def per_server(d, leader, f):
+        return " · ".join(f"{n}{'*' if n == leader else ''} {f(v)}" for n, v in sorted(d.items()))
+
+    if loads:
+        rows += ["", f"### Preload ({PRELOAD_KEYS:,} distinct keys of {PRELOAD_KEY_LEN} B, "
+                 f"{PRELOAD_VALSIZE}-byte values, through the leader; {PRELOAD_PROCS} load_keys.py "
+                 f"× {PRELOAD_THREADS} connections)", "",
+                 "| system | keys written | errors | seconds | keys/s |", "|---|---:|---:|---:|---:|"]
+        for name in TARGETS:
+            r = loads.get(name)
+            if r:
+                rows.append(f"| {name} | {r['keys']:,} | {r['errors']} | {r['secs']:.1f} | {r['rate']:,.0f} |")
+                if r.get("first_error"):
+                    rows.append(f"|  | first error: {str(r['first_error'])[:200].replace('|', '/')} | | | |")
+    bpk = {}
+    if mem:
+        rows += ["", "### Memory (VmRSS, MiB; * = leader) and data dirs after the preload", "",
+                 "| system | idle RSS per server | after-preload RSS per server | leader bytes/key | data dir per server (MiB) |",
+                 "|---|---|---|---:|---|"]
+        for name in TARGETS:
+            m = mem.get(name)
+            if not m:
+                continue
+            leader = m.get("leader", m["leader_idle"])
+            after = m.get("after")
+            b = "–"
+            keys = (loads.get(name) or {}).get("keys") or 0
+            if after and keys and after.get(leader) is not None and m["idle"].get(leader) is not None:
+                bpk[name] = (after[leader] - m["idle"][leader]) * 1024 / keys
+                b = f"{bpk[name]:,.0f}"
+            rows.append(f"| {name} | {per_server(m['idle'], m['leader_idle'], mib)} | "
+                        f"{per_server(after, leader, mib) if after else '–'} | {b} | "
+                        f"{per_server(m['dirs'], leader, lambda v: f'{v / 2**20:.1f}') if m.get('dirs') else '–'} |")
+        rows.append("")
+        rows.append("bytes/key = (leader RSS after the preload − the same server's idle RSS) / keys written.")
+    if longs:
+        rows += ["", f"### Long put run ({LONG_RUN_S} s at {LONG_CONNS} connections against the leader"
+                 + (f"; disco config {DISCO_CONFIG}" if DISCO_CONFIG and "disco" in longs else "") + ")", "",
+                 "| system | req/s | p50 (ms) | p99 (ms) | max (ms) | max ÷ p99 | snapshots during the run |",
+                 "|---|---:|---:|---:|---:|---:|---:|"]
+        for name in TARGETS:
+            lr = longs.get(name)
+            if not lr:
+                continue
+            r = lr["r"]
+            snaps = "–" if lr["snapshots"] is None else str(lr["snapshots"])
+            if r:
+                p99, mx = float(r["p99_ms"]), float(r["max_ms"])
+                errs = int(r.get("app_errs", 0)) + int(r.get("sock_errs", 0))
+                rows.append(f"| {name} | {float(r['rps']):,.0f} | {float(r['p50_ms']):.2f} | {p99:.2f} | "
+                            f"{mx:.1f} | {mx / p99 if p99 > 0 else 0:.1f} | {snaps} |"
+                            + (f" errors: {errs}" if errs else ""))
+            else:
+                rows.append(f"| {name} | – | – | – | – | – | {snaps} |")
+        rows.append("")
+        for name in TARGETS:
+            if longs.get(name):
+                rows.append(f"- {name}: {longs[name]['detail']}")
+    d_l, e_l = longs.get("disco"), longs.get("etcd")
+    ratio = []
+    if "disco" in bpk and "etcd" in bpk and bpk["etcd"] > 0:
+        ratio.append(f"leader bytes per key {bpk['disco'] / bpk['etcd']:.2f}")
+    if d_l and e_l and d_l["r"] and e_l["r"] and float(e_l["r"]["p99_ms"]) > 0:
+        ratio.append(f"long-run p99 {float(d_l['r']['p99_ms']) / float(e_l['r']['p99_ms']):.2f}")
+    if ratio:
+        rows += ["", "disco/etcd: " + "; ".join(ratio)]
+    return rows
 
 
 def main():
@@ -301,11 +577,27 @@ def main():
     results = {}
     fail = {}
     grow = []
+    mem = {}
+    loads = {}
+    longs = {}
     for name in TARGETS:
         work = tempfile.mkdtemp(prefix=f"disco-cluster-bench-{name}-")
         system = Disco(work) if name == "disco" else Etcd(work)
         ok = False
         try:
+            time.sleep(IDLE_SETTLE_S)
+            m = mem[name] = {"idle": memory(system), "leader_idle": system.leader_name()}
+            log(name, "idle RSS KiB", m["idle"], "leader", m["leader_idle"])
+            if PRELOAD_KEYS > 0:
+                loads[name] = preload(system)
+                time.sleep(3)  # followers finish applying
+                m["after"] = memory(system)
+                m["leader"] = system.leader_name()
+                m["dirs"] = {n: du(system.data_dir(n)) for n in m["after"]}
+                if m["leader"] != m["leader_idle"]:
+                    log(f"{name}: leader changed during the preload ({m['leader_idle']} → {m['leader']})")
+                log(name, "after-preload RSS KiB", m["after"], "leader", m["leader"],
+                    "data dirs", m["dirs"])
             system.seed()
             tests = [] if GROWTH_ONLY else [("put", "put"), ("consistent", "get"), ("stale", "stale")]
             if name == "disco" and not GROWTH_ONLY:
@@ -318,6 +610,8 @@ def main():
                     r = wrk(system.url(), name, test, c, f"{name}{c}{ours}{int(time.time())}")
                     results[(name, ours, c)] = r
                     log(name, ours, c, r and r.get("rps"), r and r.get("p99_ms"))
+            if LONG_RUN_S > 0 and not GROWTH_ONLY:
+                longs[name] = long_run(system)
             if not GROWTH_ONLY:
                 fail[name] = failover(system)
             if name == "disco" and GROWTH_WRITES > 0:
@@ -352,6 +646,7 @@ def main():
         v = fail.get(name) or []
         if v:
             rows.append(f"| {name} | {len(v)} | {pct(v, 50):.2f} | {pct(v, 90):.2f} | {max(v):.2f} |")
+    rows += extra_sections(mem, loads, longs)
     if grow:
         rows.append("")
         rows.append("| Raft log index | leader data dir (MiB) | sled (MiB) | snapshot file (MiB) | last log index | last snapshot index | leader RSS (MiB) | step took (s) |")

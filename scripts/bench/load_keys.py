@@ -6,7 +6,8 @@ connections. Bounded by COUNT and by --max-seconds. Prints one line:
 Exit status 1 when fewer than COUNT keys were written.
 
 Usage: load_keys.py --target disco|etcd --port PORT --prefix bench/key- --count 1000 [--threads 16]
-                    [--valsize 100] [--max-seconds 180]
+                    [--valsize 100] [--max-seconds 180] [--key-len 0]
+--key-len N zero-pads the number so every key is exactly N bytes (0: no padding).
 """
 import argparse
 import base64
@@ -25,7 +26,11 @@ def main():
     ap.add_argument("--threads", type=int, default=16)
     ap.add_argument("--valsize", type=int, default=100)
     ap.add_argument("--max-seconds", type=float, default=180.0)
+    ap.add_argument("--key-len", type=int, default=0)
     a = ap.parse_args()
+    width = max(0, a.key_len - len(a.prefix))
+    if a.key_len and len(f"{a.prefix}{max(0, a.count - 1)}") > a.key_len:
+        ap.error(f"--key-len {a.key_len} too short for prefix {a.prefix!r} and count {a.count}")
 
     value = b"v" * a.valsize
     value64 = base64.b64encode(value).decode()
@@ -50,7 +55,7 @@ def main():
             n = take()
             if n is None:
                 break
-            key = f"{a.prefix}{n}"
+            key = f"{a.prefix}{n:0{width}d}"
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=10)

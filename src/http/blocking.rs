@@ -61,20 +61,23 @@ where
     // Subscribe before the first load: a change published in between still wakes us.
     let mut changes = (min_index > 0).then(|| agent.store.watch(&watch));
     loop {
-        let store = agent.store.read();
-        let index = watch.index(&store);
-        let waiting = min_index > 0 && index <= min_index && Instant::now() < deadline;
-        if let (true, Some(changes)) = (waiting, changes.as_mut()) {
+        let answer = {
+            let store = agent.store.current();
+            let index = watch.index(&store);
+            let waiting = min_index > 0 && index <= min_index && Instant::now() < deadline;
             // Nothing new for this query: wait without running it.
-            drop(store);
-            tokio::select! {
-                _ = changes.changed() => {}
-                _ = tokio::time::sleep_until(deadline.into()) => {}
+            (!(waiting && changes.is_some())).then(|| (index, f(&store)))
+        };
+        let Some((index, result)) = answer else {
+            if let Some(changes) = changes.as_mut() {
+                tokio::select! {
+                    _ = changes.changed() => {}
+                    _ = tokio::time::sleep_until(deadline.into()) => {}
+                }
             }
             continue;
-        }
-        let (status, body) = f(&store)?;
-        drop(store);
+        };
+        let (status, body) = result?;
         let meta = Meta {
             index,
             known_leader,

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use super::model::KvEntry;
+
 /// The tables a query can depend on; each has its own index and watch channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
@@ -30,7 +32,8 @@ pub struct Changes {
     tables: [bool; Table::COUNT],
     /// Every table changed (a snapshot was installed): wake every watcher.
     everything: bool,
-    kv_keys: Vec<Arc<str>>,
+    /// The entries written or deleted (their rows: the key without copying it).
+    kv_keys: Vec<Arc<KvEntry>>,
     services: Vec<Arc<str>>,
 }
 
@@ -49,9 +52,10 @@ impl Changes {
         self.tables[table as usize] = true;
     }
 
-    /// Record a change to one KV key (set, deleted, lock taken or released).
-    pub fn kv_key(&mut self, key: &str) {
-        self.kv_keys.push(key.into());
+    /// Record a change to one KV key (set, deleted, lock taken or released), by the row
+    /// written or removed.
+    pub fn kv_key(&mut self, row: &Arc<KvEntry>) {
+        self.kv_keys.push(row.clone());
     }
 
     /// Record a change to what a query on service `name` returns.
@@ -72,8 +76,8 @@ impl Changes {
     }
 
     /// The KV keys changed.
-    pub fn kv_keys(&self) -> &[Arc<str>] {
-        &self.kv_keys
+    pub fn kv_keys(&self) -> impl Iterator<Item = &str> {
+        self.kv_keys.iter().map(|e| e.key())
     }
 
     /// The service names whose query results changed.

@@ -164,9 +164,9 @@ impl KvTable {
         self.graveyard_floor = graveyard_floor;
     }
 
-    fn bump(&mut self, index: u64, key: &str, changes: &mut Changes) {
+    fn bump(&mut self, index: u64, row: &Row, changes: &mut Changes) {
         self.index = self.index.max(index);
-        changes.kv_key(key);
+        changes.kv_key(&row.0);
         changes.table(Table::Kv);
     }
 
@@ -219,8 +219,9 @@ impl KvTable {
                     Some(e) => e.0.with_value(value, *flags, index),
                     None => KvEntry::new(key, value, *flags, index),
                 };
-                self.rows.insert(Row(Arc::new(entry)));
-                self.bump(index, key, changes);
+                let row = Row(Arc::new(entry));
+                self.bump(index, &row, changes);
+                self.rows.insert(row);
                 Response::Bool(true)
             }
             KvOp::Delete { key, recurse, cas } => {
@@ -234,7 +235,7 @@ impl KvTable {
                     for r in keys {
                         self.rows.remove(r.0.key());
                         self.bury(r.0.key(), index);
-                        self.bump(index, r.0.key(), changes);
+                        self.bump(index, &r, changes);
                     }
                     return Response::Bool(true);
                 }
@@ -243,9 +244,10 @@ impl KvTable {
                     (None, None) => Response::Bool(true),
                     (Some(e), Some(c)) if e.0.modify_index != *c => Response::Bool(false),
                     (Some(_), _) => {
-                        self.rows.remove(key.as_str());
-                        self.bury(key, index);
-                        self.bump(index, key, changes);
+                        if let Some(row) = self.rows.remove(key.as_str()) {
+                            self.bury(key, index);
+                            self.bump(index, &row, changes);
+                        }
                         Response::Bool(true)
                     }
                 }

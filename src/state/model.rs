@@ -188,9 +188,12 @@ impl KvEntry {
     /// A new entry created and modified at `index`. Keys are bounded far below 4 GiB by the
     /// HTTP layer; a longer one is cut rather than wrapped.
     pub fn new(key: &str, value: &[u8], flags: u64, index: u64) -> Self {
+        let key_len = key_len(key);
         KvEntry {
-            data: [key.as_bytes(), value].concat().into_boxed_slice(),
-            key_len: key.len().min(u32::MAX as usize) as u32,
+            data: [&key.as_bytes()[..key_len as usize], value]
+                .concat()
+                .into_boxed_slice(),
+            key_len,
             flags,
             lock_index: 0,
             session: None,
@@ -201,8 +204,12 @@ impl KvEntry {
 
     /// The full key.
     pub fn key(&self) -> &str {
-        // `data` starts with the bytes of a `&str` of exactly `key_len` bytes.
-        std::str::from_utf8(&self.data[..self.key_len as usize]).unwrap_or_default()
+        let bytes = &self.data[..self.key_len as usize];
+        // SAFETY: `data` is built only in `new` and `with_value`, and starts with the bytes
+        // of a `&str` of exactly `key_len` bytes (a cut key is cut at a char boundary), so
+        // this prefix is valid UTF-8. Checking it again here ran on every comparison of
+        // every KV lookup.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
     /// The raw value.
@@ -231,6 +238,16 @@ impl KvEntry {
             modify_index: self.modify_index,
         }
     }
+}
+
+/// The stored length of `key`: all of it, or (past 4 GiB, which the HTTP layer never lets
+/// through) the longest prefix ending on a char boundary.
+fn key_len(key: &str) -> u32 {
+    let mut len = key.len().min(u32::MAX as usize);
+    while !key.is_char_boundary(len) {
+        len -= 1;
+    }
+    len as u32
 }
 
 impl std::fmt::Debug for KvEntry {

@@ -36,6 +36,13 @@ impl SharedStore {
         self.current.load_full()
     }
 
+    /// The current version for a short, synchronous read: cheaper than [`SharedStore::read`]
+    /// (no reference count is touched in the common case), but never keep it across an
+    /// `.await` or for long.
+    pub fn current(&self) -> arc_swap::Guard<Arc<Store>> {
+        self.current.load()
+    }
+
     /// Subscribe to what a query depends on; do this before [`SharedStore::read`].
     pub fn watch(&self, watch: &Watch<'_>) -> WatchSet {
         self.watches.subscribe(watch)

@@ -160,7 +160,7 @@ impl Watches {
             } else {
                 if !g.kv_keys.is_empty() || !g.kv_prefixes.is_empty() {
                     for key in changes.kv_keys() {
-                        if let Some(s) = g.kv_keys.get(&**key) {
+                        if let Some(s) = g.kv_keys.get(key) {
                             wake.push(s.clone());
                         }
                         if g.kv_prefixes.len() <= key.len() {
@@ -178,7 +178,7 @@ impl Watches {
                                     wake.push(s.clone());
                                 }
                             }
-                            if let Some(s) = g.kv_prefixes.get(&**key) {
+                            if let Some(s) = g.kv_prefixes.get(key) {
                                 wake.push(s.clone());
                             }
                         }
