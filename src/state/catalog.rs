@@ -33,6 +33,16 @@ fn truncate_output(s: &str) -> String {
     s[..cut].to_string()
 }
 
+/// Whether `new` (its indexes cleared) is not what is stored: a register that changes
+/// nothing writes nothing and moves no index.
+fn differs<T: Clone + PartialEq>(existing: Option<&T>, new: &T, clear: fn(&mut T)) -> bool {
+    existing.is_none_or(|e| {
+        let mut stored = e.clone();
+        clear(&mut stored);
+        stored != *new
+    })
+}
+
 impl Catalog<'_> {
     /// A node or node-check change affects every service on the node.
     fn bump_node_services(&mut self, node: &str, index: u64, changes: &mut Changes) {
@@ -115,16 +125,9 @@ impl Catalog<'_> {
         new.create_index = 0;
         new.modify_index = 0;
         let existing = self.services.get(node, &s.id);
-        let changed = match existing {
-            None => true,
-            Some(e) => {
-                let mut cmp = e.clone();
-                cmp.create_index = 0;
-                cmp.modify_index = 0;
-                cmp != new
-            }
-        };
-        if !changed {
+        if !differs(existing, &new, |s| {
+            (s.create_index, s.modify_index) = (0, 0)
+        }) {
             return;
         }
         new.create_index = existing.map(|e| e.create_index).unwrap_or(index);
@@ -165,16 +168,9 @@ impl Catalog<'_> {
             new.service_tags = s.tags.clone();
         }
         let existing = self.checks.get(node, &new.check_id);
-        let changed = match existing {
-            None => true,
-            Some(e) => {
-                let mut cmp = e.clone();
-                cmp.create_index = 0;
-                cmp.modify_index = 0;
-                cmp != new
-            }
-        };
-        if !changed {
+        if !differs(existing, &new, |c| {
+            (c.create_index, c.modify_index) = (0, 0)
+        }) {
             return;
         }
         new.create_index = existing.map(|e| e.create_index).unwrap_or(index);

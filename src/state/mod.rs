@@ -9,6 +9,7 @@
 //! its watch granularity; `catalog` holds the writes that span the catalog tables. A new
 //! table is a new module, a field of [`Store`], and its records in `snapshot`.
 
+mod by_node;
 mod catalog;
 mod changes;
 mod checks;

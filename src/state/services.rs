@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use imbl::{OrdMap, OrdSet};
 
+use super::by_node::ByNode;
 use super::changes::{Changes, Table};
 use super::model::Service;
 
-type Instances = OrdMap<Arc<str>, Arc<Service>>;
 /// (node, instance ID).
 type InstanceKey = (Arc<str>, Arc<str>);
 
@@ -20,13 +20,12 @@ type InstanceKey = (Arc<str>, Arc<str>);
 #[derive(Clone, Default)]
 pub struct ServicesTable {
     /// Node → instance ID → instance.
-    by_node: OrdMap<Arc<str>, Instances>,
+    by_node: ByNode<Service>,
     /// Service name → (node, instance ID) of every instance carrying it.
     by_name: OrdMap<Arc<str>, OrdSet<InstanceKey>>,
     /// Max index per service name. Names are never dropped, so a name that comes back keeps
     /// moving forward.
     name_indexes: OrdMap<Arc<str>, u64>,
-    len: usize,
     index: u64,
 }
 
@@ -38,7 +37,7 @@ impl ServicesTable {
 
     /// Number of instances.
     pub fn len(&self) -> usize {
-        self.len
+        self.by_node.len()
     }
 
     /// The index of service `name`, if it was ever registered.
@@ -53,20 +52,17 @@ impl ServicesTable {
 
     /// One instance.
     pub fn get(&self, node: &str, id: &str) -> Option<&Service> {
-        self.by_node.get(node)?.get(id).map(|s| &**s)
+        self.by_node.get(node, id)
     }
 
     /// The instances on a node, by ID.
     pub fn on_node<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Service> + 'a {
-        self.by_node
-            .get(node)
-            .into_iter()
-            .flat_map(|m| m.values().map(|s| &**s))
+        self.by_node.on_node(node)
     }
 
     /// Every instance, by (node, ID).
     pub fn iter(&self) -> impl Iterator<Item = &Service> {
-        self.by_node.values().flat_map(|m| m.values().map(|s| &**s))
+        self.by_node.iter()
     }
 
     /// The instances of service `name`, by (node, ID).
@@ -92,28 +88,29 @@ impl ServicesTable {
     /// Insert or replace an instance (its node and index fields already set), keeping the
     /// by-name index and both names' indexes in step.
     pub fn put(&mut self, svc: Service, index: u64, changes: &mut Changes) {
+        let name: Arc<str> = svc.service.as_str().into();
+        if let Some((node, id, old)) = self.insert(svc)
+            && old.service != *name
+        {
+            self.unlink_name(&old.service, &node, &id);
+            self.bump_name(&old.service, index, changes);
+        }
+        self.bump_name(&name, index, changes);
+        self.bump(index, changes);
+    }
+
+    /// Insert or replace an instance and link it under its name; returns the replaced one
+    /// with its keys.
+    fn insert(&mut self, svc: Service) -> Option<(Arc<str>, Arc<str>, Arc<Service>)> {
         let node: Arc<str> = svc.node.as_str().into();
         let id: Arc<str> = svc.id.as_str().into();
         let name: Arc<str> = svc.service.as_str().into();
-        let old = self
-            .by_node
-            .entry(node.clone())
-            .or_default()
-            .insert(id.clone(), Arc::new(svc));
-        match &old {
-            Some(o) if o.service != *name => {
-                self.unlink_name(&o.service, &node, &id);
-                self.bump_name(&o.service, index, changes);
-            }
-            Some(_) => {}
-            None => self.len += 1,
-        }
+        let old = self.by_node.insert(node.clone(), id.clone(), svc);
         self.by_name
-            .entry(name.clone())
+            .entry(name)
             .or_default()
-            .insert((node, id));
-        self.bump_name(&name, index, changes);
-        self.bump(index, changes);
+            .insert((node.clone(), id.clone()));
+        old.map(|o| (node, id, o))
     }
 
     /// Remove an instance, returning it.
@@ -124,12 +121,7 @@ impl ServicesTable {
         index: u64,
         changes: &mut Changes,
     ) -> Option<Arc<Service>> {
-        let on_node = self.by_node.get_mut(node)?;
-        let (id_key, old) = on_node.remove_with_key(id)?;
-        if on_node.is_empty() {
-            self.by_node.remove(node);
-        }
-        self.len -= 1;
+        let (id_key, old) = self.by_node.remove(node, id)?;
         let node_key: Arc<str> = node.into();
         self.unlink_name(&old.service, &node_key, &id_key);
         self.bump_name(&old.service, index, changes);
@@ -139,19 +131,7 @@ impl ServicesTable {
 
     /// Put an instance as read from a snapshot.
     pub fn restore(&mut self, svc: Service) {
-        let node: Arc<str> = svc.node.as_str().into();
-        let id: Arc<str> = svc.id.as_str().into();
-        let name: Arc<str> = svc.service.as_str().into();
-        if self
-            .by_node
-            .entry(node.clone())
-            .or_default()
-            .insert(id.clone(), Arc::new(svc))
-            .is_none()
-        {
-            self.len += 1;
-        }
-        self.by_name.entry(name).or_default().insert((node, id));
+        self.insert(svc);
     }
 
     /// Set a name's index as read from a snapshot.
