@@ -37,7 +37,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import free_port, report, until  # noqa: E402
+from loopback import free_port, report, rss_kb, until  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -98,18 +98,6 @@ def wrk(url, target, test, conns, prefix, seconds=None):
     if not m:
         return None
     return dict(kv.split("=", 1) for kv in m.group(1).split())
-
-
-def rss_kb(pid):
-    """VmRSS of a process in KiB (from /proc/<pid>/status); None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
 
 
 # ---------------------------------------------------------------------------- disco

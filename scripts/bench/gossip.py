@@ -26,7 +26,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import free_port, report  # noqa: E402
+from loopback import free_port, report, rss_kb  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DISCO_BIN", os.path.join(ROOT, "target/release/disco"))
@@ -80,14 +80,7 @@ class Agent:
             return {}
 
     def rss_kib(self):
-        try:
-            with open(f"/proc/{self.proc.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except OSError:
-            pass
-        return 0
+        return rss_kb(self.proc.pid) or 0
 
     def gossip_bytes(self):
         try:

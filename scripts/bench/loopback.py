@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: ports on 127.0.0.1."""
+"""Helpers shared by the benchmark scripts: ports on 127.0.0.1, a process's resident memory."""
 
 import socket
 
@@ -97,3 +97,15 @@ def kill_group(proc):
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+def rss_kb(pid):
+    """VmRSS of a process in KiB (from /proc/<pid>/status); None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
