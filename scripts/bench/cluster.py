@@ -20,6 +20,7 @@ Env: SECONDS_PER_RUN [10]  CONNS ["1 16 64"]  TRIALS [20]  TARGETS ["disco etcd"
      READ_KEYS [1000]  OUT [target/bench/cluster.md]  DISCO_BIN [target/release/disco]
      PRELOAD_KEYS [1000000; 0 skips; 0 by default with GROWTH_ONLY=1]  PRELOAD_PROCS [2]
      PRELOAD_THREADS [32]  PRELOAD_MAX_S [1800]  LONG_RUN_S [60; 0 skips]  IDLE_SETTLE_S [5]
+     TESTS ["put consistent stale get"]: the timed rows to run (TRIALS=0 skips the failover)
      DISCO_CONFIG ['{"raft_snapshot_threshold": 16384, "raft_snapshot_interval": "5s"}'; empty: none]
 """
 
@@ -64,6 +65,8 @@ PRELOAD_THREADS = max(1, int(os.environ.get("PRELOAD_THREADS", "32")))
 PRELOAD_MAX_S = int(os.environ.get("PRELOAD_MAX_S", "1800"))
 # One long put run at 64 connections after the ordinary rows (0 skips).
 LONG_RUN_S = int(os.environ.get("LONG_RUN_S", "60"))
+# Which timed rows run (a quick A/B of the write path: TESTS=put).
+TESTS = os.environ.get("TESTS", "put consistent stale get").split()
 LONG_CONNS = 64
 # Seconds a fresh cluster idles before its idle RSS is read.
 IDLE_SETTLE_S = float(os.environ.get("IDLE_SETTLE_S", "5"))
@@ -590,6 +593,7 @@ def main():
             tests = [] if GROWTH_ONLY else [("put", "put"), ("consistent", "get"), ("stale", "stale")]
             if name == "disco" and not GROWTH_ONLY:
                 tests.append(("get", None))
+            tests = [t for t in tests if t[0] in TESTS]
             for ours, theirs in tests:
                 test = ours if name == "disco" else theirs
                 if test is None:
@@ -600,7 +604,7 @@ def main():
                     log(name, ours, c, r and r.get("rps"), r and r.get("p99_ms"))
             if LONG_RUN_S > 0 and not GROWTH_ONLY:
                 longs[name] = long_run(system)
-            if not GROWTH_ONLY:
+            if not GROWTH_ONLY and TRIALS > 0:
                 fail[name] = failover(system)
             if name == "disco" and GROWTH_WRITES > 0:
                 grow = growth(system)

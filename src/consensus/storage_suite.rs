@@ -11,14 +11,17 @@ use openraft::testing::log::{StoreBuilder, Suite};
 use super::{LogStore, StateMachine, TypeConfig};
 use crate::state::SharedStore;
 
-/// Fresh, temporary storage for each case of the suite.
-struct TempStorage;
+/// Fresh, temporary storage for each case of the suite; `durable` as a server runs it
+/// (appends acknowledged from the background fsync) or as `-dev` does.
+struct TempStorage {
+    durable: bool,
+}
 
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, ()> for TempStorage {
     async fn build(&self) -> Result<((), LogStore, StateMachine), StorageError<TypeConfig>> {
         let io = |e: sled::Error| StorageError::read(ErrorSource::from_string(e));
         let db = sled::Config::new().temporary(true).open().map_err(io)?;
-        let log = LogStore::open(&db, false).map_err(io)?;
+        let log = LogStore::open(&db, self.durable).map_err(io)?;
         let store = Arc::new(SharedStore::new());
         let sm = StateMachine::open(&db, store, None).map_err(io)?;
         Ok(((), log, sm))
@@ -27,7 +30,9 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, ()> for TempStorage {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_store_and_state_machine_pass_openraft_suite() {
-    if let Err(e) = Suite::test_all(TempStorage).await {
-        panic!("openraft storage suite: {e}");
+    for durable in [false, true] {
+        if let Err(e) = Suite::test_all(TempStorage { durable }).await {
+            panic!("openraft storage suite (durable: {durable}): {e}");
+        }
     }
 }
