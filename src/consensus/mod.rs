@@ -1,6 +1,7 @@
 //! Consensus: an openraft member whose log, vote and snapshots live in sled and whose state
 //! machine is the [`crate::state::Store`].
 
+mod log_files;
 mod log_store;
 mod network;
 mod snapshot_transfer;
@@ -173,8 +174,13 @@ impl Consensus {
         durable: bool,
     ) -> Result<Self, ConsensusError> {
         let store = Arc::new(SharedStore::new());
-        let log =
-            LogStore::open(&db, durable).map_err(|e| ConsensusError::Storage(e.to_string()))?;
+        // The log's files sit beside the snapshot (`data_dir/raft-log/`).
+        let log_dir = match (&opts.snapshot_file, durable) {
+            (Some(snapshot), true) => snapshot.parent().map(|d| d.join("raft-log")),
+            _ => None,
+        };
+        let log = LogStore::open(&db, log_dir.as_deref())
+            .map_err(|e| ConsensusError::Storage(e.to_string()))?;
         // Before Raft starts: the inbox also removes pieces of snapshots a crash left behind.
         let inbox = Arc::new(snapshot_transfer::Inbox::new(opts.snapshot_file.clone()));
         let sm = StateMachine::open(&db, store.clone(), opts.snapshot_file.clone())

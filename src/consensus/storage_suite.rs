@@ -12,19 +12,40 @@ use super::{LogStore, StateMachine, TypeConfig};
 use crate::state::SharedStore;
 
 /// Fresh, temporary storage for each case of the suite; `durable` as a server runs it
-/// (appends acknowledged from the background fsync) or as `-dev` does.
+/// (the log in segment files, appends acknowledged from the fsync thread) or as `-dev` does.
 struct TempStorage {
     durable: bool,
 }
 
-impl StoreBuilder<TypeConfig, LogStore, StateMachine, ()> for TempStorage {
-    async fn build(&self) -> Result<((), LogStore, StateMachine), StorageError<TypeConfig>> {
+/// Removes a case's log directory when the suite is done with it.
+struct RemoveOnDrop(Option<std::path::PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl StoreBuilder<TypeConfig, LogStore, StateMachine, RemoveOnDrop> for TempStorage {
+    async fn build(
+        &self,
+    ) -> Result<(RemoveOnDrop, LogStore, StateMachine), StorageError<TypeConfig>> {
         let io = |e: sled::Error| StorageError::read(ErrorSource::from_string(e));
         let db = sled::Config::new().temporary(true).open().map_err(io)?;
-        let log = LogStore::open(&db, self.durable).map_err(io)?;
+        let dir = self.durable.then(|| {
+            std::env::temp_dir().join(format!(
+                "disco-storage-suite-{}-{}",
+                std::process::id(),
+                rand::random::<u64>()
+            ))
+        });
+        let log = LogStore::open(&db, dir.as_deref())
+            .map_err(|e| StorageError::read(ErrorSource::from_string(e)))?;
         let store = Arc::new(SharedStore::new());
         let sm = StateMachine::open(&db, store, None).map_err(io)?;
-        Ok(((), log, sm))
+        Ok((RemoveOnDrop(dir), log, sm))
     }
 }
 
