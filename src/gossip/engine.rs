@@ -72,9 +72,18 @@ pub(super) struct Engine {
     left: bool,
 }
 
+/// How long a suspect has to refute before its prober declares it down.
+///
+/// Consul's floor is `suspicion_mult × max(1, log10 N) × probe_interval`, counted by
+/// memberlist from the end of the failed probe round. disco counts the same floor from the
+/// start of that round: the member has been silent to direct and indirect probes for the
+/// whole round already, and without it detection came to the floor plus two seconds
+/// (waiting for the round, then the full floor, then dissemination). At least one probe
+/// interval is always left to refute.
 fn suspicion(t: &Timing, n: usize) -> Duration {
     let scale = (n.max(1) as f64).log10().max(1.0);
-    t.probe_interval.mul_f64(t.suspicion_mult as f64 * scale)
+    let floor = t.probe_interval.mul_f64(t.suspicion_mult as f64 * scale);
+    floor.saturating_sub(t.probe_interval).max(t.probe_interval)
 }
 
 fn retransmits(n: usize) -> NonZeroU8 {
@@ -322,7 +331,8 @@ impl Engine {
     }
 
     /// Carry out what foca asked for and apply membership news to the table.
-    fn drain(&mut self) {
+    /// Seal and send the packets foca queued.
+    fn send_queued(&mut self) {
         while let Some((to, data)) = self.rt.to_send() {
             let sealed = self.keyring.seal(&data);
             match self.udp.try_send_to(&sealed, to.addr) {
@@ -341,6 +351,10 @@ impl Engine {
                 }
             }
         }
+    }
+
+    fn drain(&mut self) {
+        self.send_queued();
         while let Some((after, timer)) = self.rt.to_schedule() {
             let tx = self.tx.clone();
             tokio::spawn(async move {
@@ -349,6 +363,10 @@ impl Engine {
             });
         }
         let mut changed = false;
+        // A member newly seen down is passed on at once rather than at the next gossip
+        // round: each member that learns it gossips once, so the news crosses the pool in a
+        // few network hops instead of a few 200 ms rounds.
+        let mut spread_now = false;
         while let Some(n) = self.rt.to_notify() {
             // The table's write guard covers the update only; logging (a write to stderr that
             // can block) happens after it is dropped.
@@ -359,6 +377,7 @@ impl Engine {
                     info!("gossip: member joined, marking alive: {name} {addr}");
                 }
                 OwnedNotification::MemberDown(id) => {
+                    spread_now = true;
                     let st = {
                         let mut t = self.shared.table.write();
                         t.down(&id);
@@ -413,6 +432,12 @@ impl Engine {
         if changed {
             let v = self.shared.table.read().version();
             self.shared.changes.send_replace(v);
+        }
+        if spread_now {
+            if let Err(e) = self.foca.gossip(&mut self.rt) {
+                debug!("gossip: spreading a failure: {e}");
+            }
+            self.send_queued();
         }
     }
 }
