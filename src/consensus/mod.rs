@@ -1,5 +1,6 @@
-//! Consensus: an openraft member whose log, vote and snapshots live in sled and whose state
-//! machine is the [`crate::state::Store`].
+//! Consensus: an openraft member whose log lives in segment files (sled for `-dev`), whose
+//! vote and marks live in sled, whose snapshots are files, and whose state machine is the
+//! [`crate::state::Store`].
 
 mod log_files;
 mod log_store;

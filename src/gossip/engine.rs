@@ -330,7 +330,6 @@ impl Engine {
         }
     }
 
-    /// Carry out what foca asked for and apply membership news to the table.
     /// Seal and send the packets foca queued.
     fn send_queued(&mut self) {
         while let Some((to, data)) = self.rt.to_send() {
@@ -353,6 +352,7 @@ impl Engine {
         }
     }
 
+    /// Carry out what foca asked for and apply membership news to the table.
     fn drain(&mut self) {
         self.send_queued();
         while let Some((after, timer)) = self.rt.to_schedule() {
