@@ -103,7 +103,7 @@ impl Agent {
         }
         for (svc, checks) in resolved.services {
             let unchanged = self.local_service(&svc.id).is_some_and(|old| {
-                old_services.contains(&svc.id)
+                old_services.contains(svc.id.as_str())
                     && super::sync::same_service(&old, &svc)
                     && checks.iter().all(|(c, t)| {
                         self.local_check(&c.check_id)
@@ -117,7 +117,7 @@ impl Agent {
             }
         }
         for (c, t) in resolved.checks {
-            let unchanged = old_checks.contains(&c.check_id)
+            let unchanged = old_checks.contains(c.check_id.as_str())
                 && self
                     .local_check(&c.check_id)
                     .is_some_and(|o| o.definition == c.definition && o.name == c.name)

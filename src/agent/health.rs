@@ -361,8 +361,8 @@ impl Agent {
                     .filter_map(|id| l.check(id))
                     .map(|c| CheckUpdate {
                         node: self.cfg.node_name.clone(),
-                        check_id: c.check_id.clone(),
-                        status: c.status.clone(),
+                        check_id: c.check_id.to_string(),
+                        status: c.status.to_string(),
                         output: c.output.clone(),
                     })
                     .collect()
@@ -420,8 +420,8 @@ impl Agent {
             reason.to_string()
         };
         let check = Check {
-            node: self.cfg.node_name.clone(),
-            check_id: id,
+            node: self.cfg.node_name.clone().into(),
+            check_id: id.into(),
             name: "Service Maintenance Mode".into(),
             status: status::CRITICAL.into(),
             notes,
@@ -458,7 +458,7 @@ impl Agent {
             reason.to_string()
         };
         let check = Check {
-            node: self.cfg.node_name.clone(),
+            node: self.cfg.node_name.clone().into(),
             check_id: NODE_MAINTENANCE_ID.into(),
             name: "Node Maintenance Mode".into(),
             status: status::CRITICAL.into(),
@@ -488,10 +488,12 @@ impl Agent {
                     continue;
                 }
                 let after = Duration::from_nanos(after).max(self.cfg.check_deregister_interval_min);
-                if since.get(&c.check_id).is_some_and(|t| t.elapsed() >= after)
+                if since
+                    .get(c.check_id.as_str())
+                    .is_some_and(|t| t.elapsed() >= after)
                     && !reap.iter().any(|(s, _)| *s == c.service_id)
                 {
-                    reap.push((c.service_id.clone(), c.check_id.clone()));
+                    reap.push((c.service_id.to_string(), c.check_id.to_string()));
                 }
             }
             for (service, check) in reap {

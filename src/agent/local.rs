@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::warn;
 
-use crate::state::{Check, CheckTuning, Service};
+use crate::state::{Check, CheckTuning, Name, Service};
 
 /// The agent-owned services and checks.
 pub struct Local {
@@ -82,7 +82,7 @@ impl Local {
             let (k, v) = item.map_err(err)?;
             match postcard::from_bytes::<Service>(&v) {
                 Ok(s) => {
-                    services.insert(s.id.clone(), s);
+                    services.insert(s.id.to_string(), s);
                 }
                 Err(e) => warn!(
                     "agent: dropping unreadable saved service {:?}: {e}",
@@ -95,7 +95,7 @@ impl Local {
             let (k, v) = item.map_err(err)?;
             match postcard::from_bytes::<Check>(&v) {
                 Ok(c) => {
-                    checks.insert(c.check_id.clone(), c);
+                    checks.insert(c.check_id.to_string(), c);
                 }
                 Err(e) => warn!(
                     "agent: dropping unreadable saved check {:?}: {e}",
@@ -178,7 +178,7 @@ impl Local {
     }
 
     fn put_check(&mut self, c: Check, t: CheckTuning, source: Source) -> Result<(), LocalError> {
-        let id = c.check_id.clone();
+        let id = c.check_id.to_string();
         match source {
             Source::Api => {
                 self.insert(Tree::Checks, &id, postcard::to_stdvec(&c).map_err(err)?)?;
@@ -241,7 +241,7 @@ impl Local {
                         .starts_with(crate::agent::SERVICE_MAINTENANCE_PREFIX)
                     && !checks.iter().any(|(n, _)| n.check_id == c.check_id)
                 {
-                    removed.push(c.check_id.clone());
+                    removed.push(c.check_id.to_string());
                 }
             }
         }
@@ -255,17 +255,17 @@ impl Local {
                     &svc.id,
                     postcard::to_stdvec(&svc).map_err(err)?,
                 )?;
-                self.config_services.remove(&svc.id);
+                self.config_services.remove(svc.id.as_str());
             }
             Source::Config => {
                 self.remove(Tree::Services, &svc.id)?;
-                self.config_services.insert(svc.id.clone());
+                self.config_services.insert(svc.id.to_string());
             }
         }
-        self.services.insert(svc.id.clone(), svc);
+        self.services.insert(svc.id.to_string(), svc);
         for (c, t) in checks {
             if source == Source::Config {
-                self.config_checks.remove(&c.check_id);
+                self.config_checks.remove(c.check_id.as_str());
             }
             self.put_check(c, t, source)?;
         }
@@ -283,7 +283,7 @@ impl Local {
             .checks
             .values()
             .filter(|c| c.service_id == id)
-            .map(|c| c.check_id.clone())
+            .map(|c| c.check_id.to_string())
             .collect();
         for c in &ids {
             self.drop_check(c)?;
@@ -299,7 +299,7 @@ impl Local {
         source: Source,
     ) -> Result<(), LocalError> {
         if source == Source::Config {
-            self.config_checks.insert(c.check_id.clone());
+            self.config_checks.insert(c.check_id.to_string());
         }
         self.put_check(c, t, source)
     }
@@ -322,7 +322,7 @@ impl Local {
             output: c.output != output,
         };
         if change.status {
-            c.status = status.to_string();
+            c.status = Name::status(status);
         }
         if change.output {
             c.output = output.to_string();

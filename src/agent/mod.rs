@@ -315,7 +315,7 @@ impl Agent {
         meta.insert("consul-version".into(), CONSUL_VERSION.into());
         Node {
             id: self.node_id.clone(),
-            node: self.cfg.node_name.clone(),
+            node: self.cfg.node_name.clone().into(),
             address: addr,
             datacenter: self.cfg.datacenter.clone(),
             tagged_addresses: tagged,
@@ -444,9 +444,9 @@ impl Agent {
         replace_checks: bool,
         source: Source,
     ) -> Result<(), AgentError> {
-        service.node = self.cfg.node_name.clone();
+        service.node = self.cfg.node_name.as_str().into();
         for (c, _) in &mut checks {
-            c.node = self.cfg.node_name.clone();
+            c.node = self.cfg.node_name.as_str().into();
             // Re-registering a service keeps the status its checks already earned, as
             // Consul does, so a redeploy that registers again does not flap the instance.
             if let Some(old) = self.local_check(&c.check_id) {
@@ -529,7 +529,7 @@ impl Agent {
             check.service_name = svc.service;
             check.service_tags = svc.tags;
         }
-        check.node = self.cfg.node_name.clone();
+        check.node = self.cfg.node_name.as_str().into();
         if source == Source::Config
             && let Some(old) = self.local_check(&check.check_id)
         {

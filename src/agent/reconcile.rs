@@ -22,7 +22,7 @@ pub const SERF_FAILED_OUTPUT: &str = "Agent not live or unreachable";
 /// The `serfHealth` check of `node` with status `st`.
 fn serf_check(node: &str, st: &str, output: &str) -> Check {
     Check {
-        node: node.to_string(),
+        node: node.to_string().into(),
         check_id: state::SERF_CHECK_ID.into(),
         name: state::SERF_CHECK_NAME.into(),
         status: st.into(),
@@ -42,7 +42,7 @@ fn member_node(m: &Member, dc: &str) -> Node {
     }
     Node {
         id: m.id.tags.get("id").cloned().unwrap_or_default(),
-        node: m.id.name.clone(),
+        node: m.id.name.clone().into(),
         address: addr,
         datacenter: dc.to_string(),
         tagged_addresses: tagged,
@@ -126,7 +126,7 @@ impl Agent {
                     && store.check(&n.node, state::SERF_CHECK_ID).is_some()
                 {
                     cmds.push(Command::Deregister {
-                        node: n.node.clone(),
+                        node: n.node.to_string(),
                         service_id: None,
                         check_id: None,
                     });

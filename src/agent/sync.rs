@@ -61,7 +61,7 @@ impl Agent {
         if self.gossip.is_none() {
             // Without gossip nobody else vouches for this node.
             node_checks.push(Check {
-                node: node.clone(),
+                node: node.clone().into(),
                 check_id: state::SERF_CHECK_ID.into(),
                 name: state::SERF_CHECK_NAME.into(),
                 status: status::PASSING.into(),
@@ -125,7 +125,7 @@ impl Agent {
             if !wanted_services.iter().any(|w| w.id == s.id) {
                 cmds.push(Command::Deregister {
                     node: node.clone(),
-                    service_id: Some(s.id.clone()),
+                    service_id: Some(s.id.to_string()),
                     check_id: None,
                 });
             }
@@ -139,7 +139,7 @@ impl Agent {
                 cmds.push(Command::Deregister {
                     node: node.clone(),
                     service_id: None,
-                    check_id: Some(c.check_id.clone()),
+                    check_id: Some(c.check_id.to_string()),
                 });
             }
         }
@@ -166,7 +166,7 @@ impl Agent {
         meta.insert("serf_protocol_min".into(), "1".into());
         meta.insert("version".into(), CONSUL_VERSION.into());
         Service {
-            node: self.cfg.node_name.clone(),
+            node: self.cfg.node_name.clone().into(),
             id: "consul".into(),
             service: "consul".into(),
             port: self.cfg.ports.server,

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::api::input::{CheckTypeIn, ServiceDefinitionIn, TaggedAddressIn, WeightsIn};
-use crate::state::{Check, CheckDefinition, CheckTuning, Service, TaggedAddress, Weights, status};
+use crate::state::{
+    Check, CheckDefinition, CheckTuning, Name, Service, TaggedAddress, Weights, status,
+};
 
 /// A definition Consul would refuse, with its message (answered as `400`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -155,19 +157,19 @@ pub fn check_from(
         failures_before_critical: c.failures_before_critical,
     };
     let check = Check {
-        node: String::new(),
-        check_id: id,
+        node: String::new().into(),
+        check_id: id.into(),
         name,
-        status: if c.status.is_empty() {
-            status::CRITICAL.into()
+        status: Name::status(if c.status.is_empty() {
+            status::CRITICAL
         } else {
-            c.status.clone()
-        },
+            &c.status
+        }),
         notes: c.notes.clone(),
         output: c.output.clone(),
         service_id: service
             .map(|s| s.id.clone())
-            .unwrap_or_else(|| c.service_id.clone()),
+            .unwrap_or_else(|| c.service_id.as_str().into()),
         service_name: service.map(|s| s.service.clone()).unwrap_or_default(),
         service_tags: service.map(|s| s.tags.clone()).unwrap_or_default(),
         check_type: kind.into(),
@@ -211,10 +213,10 @@ pub fn service_from(
         def.id.clone()
     };
     let svc = Service {
-        node: dc_node.to_string(),
-        id: id.clone(),
-        service: def.name.clone(),
-        tags: def.tags.clone().unwrap_or_default(),
+        node: dc_node.to_string().into(),
+        id: id.clone().into(),
+        service: def.name.clone().into(),
+        tags: def.tags.clone().unwrap_or_default().into(),
         address: def.address.clone(),
         tagged_addresses: tagged_in(&def.tagged_addresses),
         meta,

@@ -187,7 +187,7 @@ impl Handler {
             .map(|(node, svc)| {
                 let checks = store.instance_checks(&node.node, &svc.id);
                 Instance {
-                    node: node.node.clone(),
+                    node: node.node.to_string(),
                     node_address: node.address.clone(),
                     address: svc.address.clone(),
                     port: u16::try_from(svc.port).unwrap_or(0),
@@ -229,7 +229,7 @@ impl Handler {
                 .into_iter()
                 .filter(|n| keep(&n.node, &n.address))
                 .map(|n| NodeInfo {
-                    name: n.node.clone(),
+                    name: n.node.to_string(),
                     address: n.address.clone(),
                     meta: n.meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 })

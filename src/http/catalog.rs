@@ -13,7 +13,9 @@ use super::respond::json_plain;
 use crate::agent::Agent;
 use crate::api::decode::decode;
 use crate::api::input::{DEREGISTER_SCHEMA, DeregisterIn, REGISTER_SCHEMA, RegisterIn};
-use crate::state::{Check, CheckDefinition, Command, Node, Service, Table, Watch, Weights, status};
+use crate::state::{
+    Check, CheckDefinition, Command, Name, Node, Service, Table, Watch, Weights, status,
+};
 
 /// `GET /v1/catalog/datacenters`: only this one.
 pub fn datacenters(agent: &Agent) -> Result<Response, ApiError> {
@@ -128,7 +130,7 @@ pub async fn register(agent: &Agent, q: &Query, body: &[u8]) -> Result<Response,
     }
     let node = Node {
         id: r.id.clone(),
-        node: r.node.clone(),
+        node: r.node.clone().into(),
         address: r.address.clone(),
         datacenter: agent.cfg.datacenter.clone(),
         tagged_addresses: r.tagged_addresses.clone().unwrap_or_default(),
@@ -142,14 +144,14 @@ pub async fn register(agent: &Agent, q: &Query, body: &[u8]) -> Result<Response,
                 return Err(ApiError::bad("Must provide service name"));
             }
             Some(Service {
-                node: r.node.clone(),
+                node: r.node.clone().into(),
                 id: if s.id.is_empty() {
-                    s.service.clone()
+                    s.service.as_str().into()
                 } else {
-                    s.id.clone()
+                    s.id.as_str().into()
                 },
-                service: s.service.clone(),
-                tags: s.tags.clone().unwrap_or_default(),
+                service: s.service.clone().into(),
+                tags: s.tags.clone().unwrap_or_default().into(),
                 address: s.address.clone(),
                 tagged_addresses: tagged_in(&s.tagged_addresses),
                 meta: s.meta.clone().unwrap_or_default(),
@@ -187,17 +189,17 @@ pub async fn register(agent: &Agent, q: &Query, body: &[u8]) -> Result<Response,
             return Err(ApiError::bad("Missing check ID"));
         }
         checks.push(Check {
-            node: r.node.clone(),
-            check_id: id,
+            node: r.node.clone().into(),
+            check_id: id.into(),
             name: c.name.clone(),
-            status: if c.status.is_empty() {
-                status::CRITICAL.into()
+            status: Name::status(if c.status.is_empty() {
+                status::CRITICAL
             } else {
-                c.status.clone()
-            },
+                &c.status
+            }),
             notes: c.notes.clone(),
             output: c.output.clone(),
-            service_id: c.service_id.clone(),
+            service_id: c.service_id.clone().into(),
             check_type: c.r#type.clone(),
             definition: CheckDefinition::default(),
             ..Default::default()

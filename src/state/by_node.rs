@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use imbl::OrdMap;
 
+use super::model::Name;
+
 /// Rows of type `T` by node name, then by ID.
 #[derive(Clone)]
 pub struct ByNode<T> {
-    nodes: OrdMap<Arc<str>, OrdMap<Arc<str>, Arc<T>>>,
+    nodes: OrdMap<Name, OrdMap<Name, Arc<T>>>,
     len: usize,
 }
 
@@ -47,7 +49,7 @@ impl<T> ByNode<T> {
     }
 
     /// Insert or replace a row; returns the one replaced.
-    pub fn insert(&mut self, node: Arc<str>, id: Arc<str>, row: T) -> Option<Arc<T>> {
+    pub fn insert(&mut self, node: Name, id: Name, row: T) -> Option<Arc<T>> {
         let old = self
             .nodes
             .entry(node)
@@ -60,7 +62,7 @@ impl<T> ByNode<T> {
     }
 
     /// Remove a row, returning it with its ID key.
-    pub fn remove(&mut self, node: &str, id: &str) -> Option<(Arc<str>, Arc<T>)> {
+    pub fn remove(&mut self, node: &str, id: &str) -> Option<(Name, Arc<T>)> {
         let on_node = self.nodes.get_mut(node)?;
         let removed = on_node.remove_with_key(id)?;
         if on_node.is_empty() {

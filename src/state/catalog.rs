@@ -4,7 +4,7 @@
 use super::changes::Changes;
 use super::checks::ChecksTable;
 use super::command::{CheckUpdate, Response};
-use super::model::{Check, Node, Service};
+use super::model::{Check, Name, Node, Service};
 use super::nodes::NodesTable;
 use super::services::ServicesTable;
 use super::status;
@@ -33,6 +33,41 @@ fn truncate_output(s: &str) -> String {
     s[..cut].to_string()
 }
 
+/// `svc` sharing the strings the tables already hold: its node's name (the node table's
+/// copy) and, through [`ServicesTable::shared`], its service name, ID and tags.
+pub(super) fn share_service(nodes: &NodesTable, services: &ServicesTable, svc: Service) -> Service {
+    let mut svc = services.shared(svc);
+    if let Some(n) = nodes.name(&svc.node) {
+        svc.node = n;
+    }
+    svc
+}
+
+/// `c` sharing the strings the tables already hold: its node's name, its own ID if the
+/// check exists, a valid status, and its instance's ID, name and tags.
+pub(super) fn share_check(
+    nodes: &NodesTable,
+    services: &ServicesTable,
+    checks: &ChecksTable,
+    mut c: Check,
+) -> Check {
+    if let Some(n) = nodes.name(&c.node) {
+        c.node = n;
+    }
+    c.status = Name::status(&c.status);
+    if let Some(held) = checks.get(&c.node, &c.check_id) {
+        c.check_id = held.check_id.clone();
+    }
+    if !c.service_id.is_empty()
+        && let Some(s) = services.get(&c.node, &c.service_id)
+    {
+        c.service_id = s.id.clone();
+        c.service_name = c.service_name.share(&s.service);
+        c.service_tags = c.service_tags.share(&s.tags);
+    }
+    c
+}
+
 /// Whether `new` (its indexes cleared) is not what is stored: a register that changes
 /// nothing writes nothing and moves no index.
 fn differs<T: Clone + PartialEq>(existing: Option<&T>, new: &T, clear: fn(&mut T)) -> bool {
@@ -46,7 +81,7 @@ fn differs<T: Clone + PartialEq>(existing: Option<&T>, new: &T, clear: fn(&mut T
 impl Catalog<'_> {
     /// A node or node-check change affects every service on the node.
     fn bump_node_services(&mut self, node: &str, index: u64, changes: &mut Changes) {
-        let names: Vec<String> = self
+        let names: Vec<Name> = self
             .services
             .on_node(node)
             .map(|s| s.service.clone())
@@ -110,18 +145,20 @@ impl Catalog<'_> {
             self.bump_node_services(name, index, changes);
         }
 
+        // Every row on the node shares the node table's copy of its name.
+        let node_name = self.nodes.name(name).unwrap_or_else(|| node.node.clone());
         if let Some(s) = service {
-            self.register_service(index, name, s, changes);
+            self.register_service(index, &node_name, s, changes);
         }
         for c in checks {
-            self.register_check(index, name, c, changes);
+            self.register_check(index, &node_name, c, changes);
         }
         Response::Bool(true)
     }
 
-    fn register_service(&mut self, index: u64, node: &str, s: &Service, changes: &mut Changes) {
-        let mut new = s.clone();
-        new.node = node.to_string();
+    fn register_service(&mut self, index: u64, node: &Name, s: &Service, changes: &mut Changes) {
+        let mut new = share_service(self.nodes, self.services, s.clone());
+        new.node = node.clone();
         new.create_index = 0;
         new.modify_index = 0;
         let existing = self.services.get(node, &s.id);
@@ -151,22 +188,23 @@ impl Catalog<'_> {
         self.services.put(new, index, changes);
     }
 
-    fn register_check(&mut self, index: u64, node: &str, c: &Check, changes: &mut Changes) {
+    fn register_check(&mut self, index: u64, node: &Name, c: &Check, changes: &mut Changes) {
         let mut new = c.clone();
-        new.node = node.to_string();
+        new.node = node.clone();
         new.create_index = 0;
         new.modify_index = 0;
         if new.status.is_empty() {
-            new.status = status::CRITICAL.to_string();
+            new.status = Name::from(status::CRITICAL);
         }
         new.output = truncate_output(&new.output);
         if new.service_id.is_empty() {
-            new.service_name.clear();
-            new.service_tags.clear();
+            new.service_name = Name::default();
+            new.service_tags = Default::default();
         } else if let Some(s) = self.services.get(node, &new.service_id) {
             new.service_name = s.service.clone();
             new.service_tags = s.tags.clone();
         }
+        let mut new = share_check(self.nodes, self.services, self.checks, new);
         let existing = self.checks.get(node, &new.check_id);
         if !differs(existing, &new, |c| {
             (c.create_index, c.modify_index) = (0, 0)
@@ -224,7 +262,7 @@ impl Catalog<'_> {
 
     fn remove_service(&mut self, index: u64, node: &str, id: &str, changes: &mut Changes) {
         if self.services.remove(node, id, index, changes).is_some() {
-            let ids: Vec<String> = self
+            let ids: Vec<Name> = self
                 .checks
                 .on_node(node)
                 .filter(|c| c.service_id == id)
@@ -252,11 +290,11 @@ impl Catalog<'_> {
             (Some(sid), _) if !sid.is_empty() => self.remove_service(index, node, sid, changes),
             (_, Some(cid)) if !cid.is_empty() => self.remove_check(index, node, cid, changes),
             _ => {
-                let ids: Vec<String> = self.services.on_node(node).map(|s| s.id.clone()).collect();
+                let ids: Vec<Name> = self.services.on_node(node).map(|s| s.id.clone()).collect();
                 for id in ids {
                     self.remove_service(index, node, &id, changes);
                 }
-                let cids: Vec<String> = self
+                let cids: Vec<Name> = self
                     .checks
                     .on_node(node)
                     .map(|c| c.check_id.clone())
@@ -291,7 +329,7 @@ impl Catalog<'_> {
                 continue;
             }
             let mut c = c.clone();
-            c.status = u.status.clone();
+            c.status = Name::status(&u.status);
             c.output = output;
             c.modify_index = index;
             self.bump_for_check(

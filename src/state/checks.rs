@@ -64,7 +64,7 @@ impl ChecksTable {
 
     /// Put a check as read from a snapshot.
     pub fn restore(&mut self, check: Check) {
-        let (node, id) = (check.node.as_str().into(), check.check_id.as_str().into());
+        let (node, id) = (check.node.clone(), check.check_id.clone());
         self.rows.insert(node, id, check);
     }
 

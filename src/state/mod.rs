@@ -16,6 +16,7 @@ mod checks;
 mod command;
 mod kv;
 mod model;
+mod name;
 mod nodes;
 mod services;
 mod shared;
@@ -29,7 +30,7 @@ mod proptests;
 pub use changes::{Changes, Table};
 pub use command::{CheckUpdate, Command, KvOp, Response};
 pub use model::{
-    Check, CheckDefinition, CheckTuning, KvEntry, Node, Service, TaggedAddress, Weights,
+    Check, CheckDefinition, CheckTuning, KvEntry, Name, Node, Service, TaggedAddress, Tags, Weights,
 };
 pub use shared::SharedStore;
 pub use store::{CheckFilter, ServiceSummary, Store};

@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::name::{Name, Tags};
+
 /// A catalog node.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
     /// Node UUID (may be empty for externally registered nodes).
     pub id: String,
     /// Unique node name.
-    pub node: String,
+    pub node: Name,
     /// Address other nodes and clients reach it on.
     pub address: String,
     /// Datacenter the node belongs to.
@@ -58,13 +60,13 @@ impl Default for Weights {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
     /// Node the instance runs on.
-    pub node: String,
+    pub node: Name,
     /// Instance ID, unique per node.
-    pub id: String,
+    pub id: Name,
     /// Service name.
-    pub service: String,
+    pub service: Name,
     /// Tags.
-    pub tags: Vec<String>,
+    pub tags: Tags,
     /// Instance address; empty means the node's address.
     pub address: String,
     /// Extra addresses.
@@ -136,23 +138,23 @@ pub struct CheckTuning {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
     /// Node the check belongs to.
-    pub node: String,
+    pub node: Name,
     /// Check ID, unique per node.
-    pub check_id: String,
+    pub check_id: Name,
     /// Human name.
     pub name: String,
     /// `passing`, `warning` or `critical`.
-    pub status: String,
+    pub status: Name,
     /// Free-form notes.
     pub notes: String,
     /// Output of the last run.
     pub output: String,
     /// Service instance the check belongs to (empty: node check).
-    pub service_id: String,
+    pub service_id: Name,
     /// Name of that service.
-    pub service_name: String,
+    pub service_name: Name,
     /// Tags of that service.
-    pub service_tags: Vec<String>,
+    pub service_tags: Tags,
     /// `http`, `tcp`, `ttl`, `script` or empty.
     pub check_type: String,
     /// Probe definition.

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use imbl::OrdMap;
 
 use super::changes::{Changes, Table};
-use super::model::Node;
+use super::model::{Name, Node};
 
 /// Catalog nodes by name.
 #[derive(Clone, Default)]
 pub struct NodesTable {
-    rows: OrdMap<Arc<str>, Arc<Node>>,
+    rows: OrdMap<Name, Arc<Node>>,
     index: u64,
 }
 
@@ -31,14 +31,22 @@ impl NodesTable {
         self.rows.get(name).map(|n| &**n)
     }
 
+    /// The table's copy of a node's name, for rows on the node to share.
+    pub fn name(&self, name: &str) -> Option<Name> {
+        self.rows.get(name).map(|n| n.node.clone())
+    }
+
     /// Every node, by name.
     pub fn iter(&self) -> impl Iterator<Item = &Node> {
         self.rows.values().map(|n| &**n)
     }
 
     /// Insert or replace a node (its index fields already set).
-    pub fn put(&mut self, node: Node, index: u64, changes: &mut Changes) {
-        self.rows.insert(node.node.as_str().into(), Arc::new(node));
+    pub fn put(&mut self, mut node: Node, index: u64, changes: &mut Changes) {
+        if let Some(held) = self.rows.get(node.node.as_str()) {
+            node.node = held.node.clone();
+        }
+        self.rows.insert(node.node.clone(), Arc::new(node));
         self.bump(index, changes);
     }
 
@@ -53,7 +61,7 @@ impl NodesTable {
 
     /// Put a node as read from a snapshot.
     pub fn restore(&mut self, node: Node) {
-        self.rows.insert(node.node.as_str().into(), Arc::new(node));
+        self.rows.insert(node.node.clone(), Arc::new(node));
     }
 
     /// Set the index as read from a snapshot.

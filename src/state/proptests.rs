@@ -72,7 +72,7 @@ fn command() -> impl Strategy<Value = Command> {
             },
             skip_node_update: skip,
             service: svc.map(|(id, name, tags)| Service {
-                id: format!("s{id}"),
+                id: format!("s{id}").into(),
                 service: name.into(),
                 tags: (0..tags).map(|t| format!("t{t}")).collect(),
                 port: 80,
@@ -357,14 +357,14 @@ proptest! {
             }
             // The derived by-name index matches a scan of every instance.
             for name in NAMES {
-                let mut scanned: Vec<(String, String)> = working
+                let mut scanned: Vec<(Name, Name)> = working
                     .services
                     .iter()
                     .filter(|s| s.service == *name)
                     .map(|s| (s.node.clone(), s.id.clone()))
                     .collect();
                 scanned.sort();
-                let indexed: Vec<(String, String)> = working
+                let indexed: Vec<(Name, Name)> = working
                     .services
                     .named(name)
                     .map(|s| (s.node.clone(), s.id.clone()))

@@ -11,10 +11,10 @@ use imbl::{OrdMap, OrdSet};
 
 use super::by_node::ByNode;
 use super::changes::{Changes, Table};
-use super::model::Service;
+use super::model::{Name, Service};
 
 /// (node, instance ID).
-type InstanceKey = (Arc<str>, Arc<str>);
+type InstanceKey = (Name, Name);
 
 /// Service instances.
 #[derive(Clone, Default)]
@@ -22,10 +22,10 @@ pub struct ServicesTable {
     /// Node → instance ID → instance.
     by_node: ByNode<Service>,
     /// Service name → (node, instance ID) of every instance carrying it.
-    by_name: OrdMap<Arc<str>, OrdSet<InstanceKey>>,
+    by_name: OrdMap<Name, OrdSet<InstanceKey>>,
     /// Max index per service name. Names are never dropped, so a name that comes back keeps
     /// moving forward.
-    name_indexes: OrdMap<Arc<str>, u64>,
+    name_indexes: OrdMap<Name, u64>,
     index: u64,
 }
 
@@ -74,12 +74,47 @@ impl ServicesTable {
             .filter_map(|(node, id)| self.get(node, id))
     }
 
+    /// `svc` with its name and tags sharing the copies the table already holds: the name
+    /// the by-name index keys on, and the tags of an instance of the same name that carries
+    /// the same (instances of one service usually do).
+    pub fn shared(&self, mut svc: Service) -> Service {
+        let held = self
+            .by_name
+            .get_key_value(svc.service.as_str())
+            .map(|(k, _)| k)
+            .or_else(|| {
+                self.name_indexes
+                    .get_key_value(svc.service.as_str())
+                    .map(|(k, _)| k)
+            });
+        if let Some(name) = held {
+            svc.service = name.clone();
+        }
+        let sibling = self
+            .by_name
+            .get(svc.service.as_str())
+            .and_then(|set| set.get_min())
+            .and_then(|(node, id)| self.get(node, id));
+        if let Some(other) = sibling {
+            svc.tags = svc.tags.share(&other.tags);
+        }
+        if let Some(held) = self.get(&svc.node, &svc.id) {
+            svc.id = held.id.clone();
+        }
+        svc
+    }
+
     /// Move service `name`'s index to `index`.
     pub fn bump_name(&mut self, name: &str, index: u64, changes: &mut Changes) {
         match self.name_indexes.get_mut(name) {
             Some(i) => *i = (*i).max(index),
             None => {
-                self.name_indexes.insert(name.into(), index);
+                let name = self
+                    .by_name
+                    .get_key_value(name)
+                    .map(|(k, _)| k.clone())
+                    .unwrap_or_else(|| Name::from(name));
+                self.name_indexes.insert(name, index);
             }
         }
         changes.service(name);
@@ -88,7 +123,7 @@ impl ServicesTable {
     /// Insert or replace an instance (its node and index fields already set), keeping the
     /// by-name index and both names' indexes in step.
     pub fn put(&mut self, svc: Service, index: u64, changes: &mut Changes) {
-        let name: Arc<str> = svc.service.as_str().into();
+        let name = svc.service.clone();
         if let Some((node, id, old)) = self.insert(svc)
             && old.service != *name
         {
@@ -101,10 +136,10 @@ impl ServicesTable {
 
     /// Insert or replace an instance and link it under its name; returns the replaced one
     /// with its keys.
-    fn insert(&mut self, svc: Service) -> Option<(Arc<str>, Arc<str>, Arc<Service>)> {
-        let node: Arc<str> = svc.node.as_str().into();
-        let id: Arc<str> = svc.id.as_str().into();
-        let name: Arc<str> = svc.service.as_str().into();
+    fn insert(&mut self, svc: Service) -> Option<(Name, Name, Arc<Service>)> {
+        let node = svc.node.clone();
+        let id = svc.id.clone();
+        let name = svc.service.clone();
         let old = self.by_node.insert(node.clone(), id.clone(), svc);
         self.by_name
             .entry(name)
@@ -122,8 +157,7 @@ impl ServicesTable {
         changes: &mut Changes,
     ) -> Option<Arc<Service>> {
         let (id_key, old) = self.by_node.remove(node, id)?;
-        let node_key: Arc<str> = node.into();
-        self.unlink_name(&old.service, &node_key, &id_key);
+        self.unlink_name(&old.service, &old.node, &id_key);
         self.bump_name(&old.service, index, changes);
         self.bump(index, changes);
         Some(old)
@@ -136,7 +170,12 @@ impl ServicesTable {
 
     /// Set a name's index as read from a snapshot.
     pub fn restore_name_index(&mut self, name: &str, index: u64) {
-        self.name_indexes.insert(name.into(), index);
+        let name = self
+            .by_name
+            .get_key_value(name)
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| Name::from(name));
+        self.name_indexes.insert(name, index);
     }
 
     /// Set the table's index as read from a snapshot.
@@ -144,7 +183,7 @@ impl ServicesTable {
         self.index = index;
     }
 
-    fn unlink_name(&mut self, name: &str, node: &Arc<str>, id: &Arc<str>) {
+    fn unlink_name(&mut self, name: &str, node: &Name, id: &Name) {
         if let Some(set) = self.by_name.get_mut(name) {
             set.remove(&(node.clone(), id.clone()));
             if set.is_empty() {

@@ -13,6 +13,7 @@ use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
+use super::catalog::{share_check, share_service};
 use super::model::{Check, KvEntry, Node, Service};
 use super::store::Store;
 
@@ -231,9 +232,15 @@ pub fn read<R: Read>(input: &mut R) -> Result<(Vec<u8>, Store), SnapshotError> {
         match r.next()? {
             Record::Header { .. } => return Err(SnapshotError::Corrupt("second header")),
             Record::Node(n) => store.nodes.restore(n.into_owned()),
-            Record::Service(s) => store.services.restore(s.into_owned()),
+            Record::Service(s) => {
+                let s = share_service(&store.nodes, &store.services, s.into_owned());
+                store.services.restore(s)
+            }
             Record::ServiceIndex { name, index } => store.services.restore_name_index(&name, index),
-            Record::Check(c) => store.checks.restore(c.into_owned()),
+            Record::Check(c) => {
+                let c = share_check(&store.nodes, &store.services, &store.checks, c.into_owned());
+                store.checks.restore(c)
+            }
             Record::Kv {
                 key,
                 value,
@@ -306,9 +313,11 @@ pub fn decode_legacy(bytes: &[u8]) -> Result<Store, SnapshotError> {
         store.nodes.restore(n);
     }
     for (_, s) in t.services {
+        let s = share_service(&store.nodes, &store.services, s);
         store.services.restore(s);
     }
     for (_, c) in t.checks {
+        let c = share_check(&store.nodes, &store.services, &store.checks, c);
         store.checks.restore(c);
     }
     for (_, e) in t.kv {

@@ -343,7 +343,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{KvOp, status};
+    use crate::state::{KvOp, Name, status};
 
     fn web_on_n1() -> (Node, Service) {
         let node = Node {
@@ -451,6 +451,83 @@ mod tests {
         assert!(s.service_instances("web", &[]).is_empty());
         assert!(s.service_checks("web").is_empty());
         assert_eq!(s.service_index("web"), 5);
+    }
+
+    /// Rows repeat their node's name, their service's name and tags; the tables hand every
+    /// row the copy already held, after applies and after a snapshot restore alike.
+    #[test]
+    fn repeated_names_and_tags_share_one_allocation() {
+        fn instance(node: &str, id: &str) -> Command {
+            Command::Register {
+                node: Node {
+                    node: node.into(),
+                    address: "10.0.0.1".into(),
+                    ..Default::default()
+                },
+                skip_node_update: false,
+                service: Some(Service {
+                    id: id.into(),
+                    service: "web".into(),
+                    tags: vec!["primary".to_string(), "v1".to_string()].into(),
+                    ..Default::default()
+                }),
+                checks: vec![Check {
+                    check_id: format!("service:{id}").into(),
+                    service_id: id.into(),
+                    status: status::PASSING.into(),
+                    ..Default::default()
+                }],
+            }
+        }
+        fn assert_shared(s: &Store) {
+            let rows: Vec<_> = s.services.iter().collect();
+            assert_eq!(rows.len(), 3);
+            let (a, b, c) = (rows[0], rows[1], rows[2]);
+            let n1 = &s.nodes.get("n1").unwrap().node;
+            assert!(a.node.ptr_eq(n1) && b.node.ptr_eq(n1), "node names shared");
+            assert!(a.service.ptr_eq(&b.service) && a.service.ptr_eq(&c.service));
+            assert!(a.tags.ptr_eq(&b.tags) && a.tags.ptr_eq(&c.tags));
+            for svc in [a, b, c] {
+                let chk = s
+                    .checks
+                    .get(&svc.node, &format!("service:{}", svc.id))
+                    .unwrap();
+                assert!(chk.node.ptr_eq(&svc.node));
+                assert!(chk.service_id.ptr_eq(&svc.id));
+                assert!(chk.service_name.ptr_eq(&svc.service));
+                assert!(chk.service_tags.ptr_eq(&svc.tags));
+                assert!(chk.status.ptr_eq(&Name::status(status::PASSING)));
+            }
+        }
+        let mut s = Store::new();
+        for (i, (node, id)) in [("n1", "web1"), ("n1", "web2"), ("n2", "web3")]
+            .iter()
+            .enumerate()
+        {
+            let r = s.apply(i as u64 + 1, &instance(node, id), &mut Changes::default());
+            assert_eq!(r, Response::Bool(true));
+        }
+        assert_shared(&s);
+        let mut buf = Vec::new();
+        crate::state::snapshot::write(&s, b"m", &mut buf).unwrap();
+        let (_, restored) = crate::state::snapshot::read(&mut &buf[..]).unwrap();
+        assert_shared(&restored);
+        // Different tags are not merged.
+        let mut other = instance("n2", "web4");
+        if let Command::Register {
+            service: Some(svc), ..
+        } = &mut other
+        {
+            svc.tags = vec!["canary".to_string()].into();
+        }
+        s.apply(9, &other, &mut Changes::default());
+        let web4 = s.services.get("n2", "web4").unwrap();
+        assert_eq!(&*web4.tags, &["canary".to_string()]);
+        assert!(
+            !web4
+                .tags
+                .ptr_eq(&s.services.get("n1", "web1").unwrap().tags)
+        );
     }
 
     #[test]
