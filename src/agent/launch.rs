@@ -278,6 +278,9 @@ pub async fn launch(
         info!("agent: Join completed. Synced with {n} initial agents");
     }
     tokio::spawn(agent.clone().retry_join());
+    if agent.consensus.is_some() {
+        tokio::spawn(crate::agent::session_ttl::run(agent.clone()));
+    }
     say("==> disco agent running!".into());
 
     if opts.reload_on_hangup {

@@ -11,6 +11,7 @@ mod membership;
 pub mod metrics;
 mod reconcile;
 mod router;
+pub(crate) mod session_ttl;
 mod sync;
 
 use std::collections::HashMap;
@@ -31,7 +32,7 @@ pub use reconcile::SERF_FAILED_OUTPUT;
 
 use crate::config::AgentConfig;
 use crate::consensus::{Consensus, ConsensusError, ConsensusOptions, raft_id};
-use crate::state::{Check, CheckTuning, Command, Node, Response, Service, SharedStore};
+use crate::state::{Check, CheckTuning, Command, KvOp, Node, Response, Service, SharedStore};
 
 /// Version disco reports where Consul clients expect Consul's (they gate features on it).
 pub const CONSUL_VERSION: &str = "1.21.0";
@@ -95,6 +96,8 @@ pub struct Agent {
     health: health::Health,
     /// Wakes the anti-entropy loop for a full sync now.
     sync_now: tokio::sync::Notify,
+    /// Session TTL deadlines, kept while this server leads.
+    pub session_timers: session_ttl::SessionTimers,
     shutdown: tokio::sync::watch::Sender<bool>,
     fatal: Mutex<Option<String>>,
     failed_since: Mutex<HashMap<String, Instant>>,
@@ -212,6 +215,7 @@ impl Agent {
             local: RwLock::new(local),
             health: health::Health::new(),
             sync_now: tokio::sync::Notify::new(),
+            session_timers: session_ttl::SessionTimers::default(),
             shutdown,
             fatal: Mutex::new(None),
             failed_since: Mutex::new(HashMap::new()),
@@ -342,6 +346,18 @@ impl Agent {
         let Some(c) = &self.consensus else {
             return self.forward_apply(cmd).await;
         };
+        // Lock-delay is the leader's to enforce, before the entry is appended (Consul's
+        // `kvsPreApply`): the state machine never reads a clock.
+        if let Command::Kv(KvOp::Lock { key, .. }) = &cmd
+            && c.is_leader()
+            && let Some(left) = self.store.lock_delays().remaining(key)
+        {
+            info!(
+                "agent: rejecting lock of {key:?} due to lock-delay until {:?} from now",
+                left
+            );
+            return Ok(Response::Bool(false));
+        }
         let start = Instant::now();
         let res = c.write(cmd.clone()).await;
         self.metrics.observe("consul.raft.apply", start.elapsed());

@@ -46,7 +46,6 @@ const IGNORED: &[&str] = &[
     "key_file",
     "connect",
     "reconnect_timeout",
-    "session_ttl_min",
     "watches",
     "protocol",
     "raft_protocol",
@@ -203,6 +202,7 @@ pub fn apply_json(
             "check_deregister_interval_min" => {
                 cfg.check_deregister_interval_min = r.duration(key, v)?
             }
+            "session_ttl_min" => cfg.session_ttl_min = r.positive(key, v)?,
             "service" | "check" => {
                 let block = r.object_block(key, v)?;
                 let list = if key == "service" {

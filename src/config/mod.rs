@@ -170,6 +170,8 @@ pub struct AgentConfig {
     pub check_reap_interval: Duration,
     /// Floor of `DeregisterCriticalServiceAfter` (`check_deregister_interval_min`).
     pub check_deregister_interval_min: Duration,
+    /// Shortest session TTL accepted (`session_ttl_min`, Consul's default 10 s).
+    pub session_ttl_min: Duration,
     /// `service`/`services`/`check`/`checks` blocks of the config files.
     pub definitions: Definitions,
     /// A second DNS domain answered like `domain` (`alt_domain`).
@@ -357,6 +359,7 @@ impl Default for AgentConfig {
             discovery_max_stale: Duration::ZERO,
             check_reap_interval: Duration::from_secs(30),
             check_deregister_interval_min: Duration::from_secs(60),
+            session_ttl_min: Duration::from_secs(10),
             definitions: Definitions::default(),
             alt_domain: None,
             recursors: Vec::new(),

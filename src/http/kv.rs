@@ -96,13 +96,6 @@ pub async fn put(agent: &Agent, key: &str, q: &Query, body: Bytes) -> Result<Res
             "Conflicting flags: cas, acquire and release are mutually exclusive",
         ));
     }
-    if q.has("acquire") || q.has("release") {
-        let session = q.get("acquire").or_else(|| q.get("release")).unwrap_or("");
-        return Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("invalid session \"{session}\""),
-        ));
-    }
     let max = agent.cfg.kv_max_value_size;
     if body.len() as u64 > max {
         return Err(ApiError::new(
@@ -116,6 +109,28 @@ pub async fn put(agent: &Agent, key: &str, q: &Query, body: Bytes) -> Result<Res
     let flags = parse_u64(q, "flags")?.unwrap_or(0);
     let cas = parse_u64(q, "cas")?;
     agent.metrics.incr("consul.kvs.apply");
+    let lock = match (q.get("acquire"), q.get("release")) {
+        (Some(session), _) => Some(KvOp::Lock {
+            key: key.to_string(),
+            value: body.to_vec(),
+            flags,
+            session: session.to_string(),
+        }),
+        (_, Some(session)) => Some(KvOp::Unlock {
+            key: key.to_string(),
+            value: body.to_vec(),
+            flags,
+            session: session.to_string(),
+        }),
+        _ => None,
+    };
+    if let Some(op) = lock {
+        let r = agent
+            .write(Command::Kv(op))
+            .await
+            .map_err(super::session::write_error)?;
+        return json_plain(&matches!(r, SmResponse::Bool(true)));
+    }
     let r = agent
         .write(Command::Kv(KvOp::Set {
             key: key.to_string(),

@@ -21,6 +21,7 @@ mod over_rpc;
 mod query;
 mod respond;
 mod route;
+mod session;
 mod status;
 mod ui;
 

@@ -31,6 +31,11 @@ impl ApiError {
         }
     }
 
+    /// The one-line reason.
+    pub fn message(&self) -> &str {
+        &self.msg
+    }
+
     /// 400.
     pub fn bad(msg: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, msg)

@@ -8,7 +8,7 @@ use axum::response::Response;
 use super::query::Query;
 use super::respond;
 use super::{ApiError, Endpoint, agent, agent_self, catalog, health, kv, metrics};
-use super::{operator, status, ui};
+use super::{operator, session, status, ui};
 use crate::agent::Agent;
 use crate::state::status as check_status;
 
@@ -67,6 +67,12 @@ pub async fn route(
         E::AgentToken => Err(agent::acl_disabled()),
         E::AgentJoin { address } => agent::join(agent, address, q).await,
         E::AgentForceLeave { node } => agent::force_leave(agent, node, q).await,
+        E::SessionCreate => session::create(agent, q, body).await,
+        E::SessionDestroy { id } => session::destroy(agent, id, q).await,
+        E::SessionRenew { id } => session::renew(agent, id, q).await,
+        E::SessionInfo { id } => session::info(agent, id, q).await,
+        E::SessionNode { node } => session::node(agent, node, q).await,
+        E::SessionList => session::list(agent, q).await,
         E::StatusLeader => status::leader(agent),
         E::StatusPeers => status::peers(agent),
         E::Root => Ok(ui::root()),

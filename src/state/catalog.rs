@@ -20,6 +20,20 @@ pub struct Catalog<'a> {
     pub services: &'a mut ServicesTable,
     /// Checks.
     pub checks: &'a mut ChecksTable,
+    /// What this write did that invalidates sessions; the store acts on it in the same
+    /// entry.
+    pub invalidating: Invalidating,
+}
+
+/// Catalog changes that end the sessions tied to them (Consul's `deleteNodeTxn`,
+/// `ensureCheckTxn`, `deleteCheckTxn`).
+#[derive(Debug, Default)]
+pub struct Invalidating {
+    /// Nodes deregistered: every session on them ends.
+    pub nodes: Vec<Name>,
+    /// (node, check ID) of checks written critical (even unchanged) or removed: the
+    /// sessions linked to them end.
+    pub checks: Vec<(Name, Name)>,
 }
 
 fn truncate_output(s: &str) -> String {
@@ -196,6 +210,11 @@ impl Catalog<'_> {
         if new.status.is_empty() {
             new.status = Name::from(status::CRITICAL);
         }
+        if new.status == status::CRITICAL {
+            self.invalidating
+                .checks
+                .push((node.clone(), new.check_id.clone()));
+        }
         new.output = truncate_output(&new.output);
         if new.service_id.is_empty() {
             new.service_name = Name::default();
@@ -250,6 +269,9 @@ impl Catalog<'_> {
 
     fn remove_check(&mut self, index: u64, node: &str, id: &str, changes: &mut Changes) {
         if let Some(c) = self.checks.remove(node, id, index, changes) {
+            self.invalidating
+                .checks
+                .push((c.node.clone(), c.check_id.clone()));
             self.bump_for_check(
                 index,
                 node,
@@ -302,7 +324,9 @@ impl Catalog<'_> {
                 for cid in cids {
                     self.remove_check(index, node, &cid, changes);
                 }
-                self.nodes.remove(node, index, changes);
+                if self.nodes.remove(node, index, changes) {
+                    self.invalidating.nodes.push(Name::from(node));
+                }
             }
         }
         Response::Bool(true)
@@ -330,6 +354,11 @@ impl Catalog<'_> {
             }
             let mut c = c.clone();
             c.status = Name::status(&u.status);
+            if c.status == status::CRITICAL {
+                self.invalidating
+                    .checks
+                    .push((c.node.clone(), c.check_id.clone()));
+            }
             c.output = output;
             c.modify_index = index;
             self.bump_for_check(

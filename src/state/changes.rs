@@ -16,14 +16,21 @@ pub enum Table {
     Checks = 2,
     /// The KV tree.
     Kv = 3,
+    /// Sessions.
+    Sessions = 4,
 }
 
 impl Table {
     /// Number of tables.
-    pub const COUNT: usize = 4;
+    pub const COUNT: usize = 5;
     /// Every table.
-    pub const ALL: [Table; Table::COUNT] =
-        [Table::Nodes, Table::Services, Table::Checks, Table::Kv];
+    pub const ALL: [Table; Table::COUNT] = [
+        Table::Nodes,
+        Table::Services,
+        Table::Checks,
+        Table::Kv,
+        Table::Sessions,
+    ];
 }
 
 /// Changes collected while applying; drained by the publisher.
@@ -35,6 +42,9 @@ pub struct Changes {
     /// The entries written or deleted (their rows: the key without copying it).
     kv_keys: Vec<Arc<KvEntry>>,
     services: Vec<Arc<str>>,
+    /// Keys released or deleted by an invalidated session, with its lock-delay: each
+    /// server starts the delay by its own clock when it publishes the batch.
+    lock_delays: Vec<(Arc<KvEntry>, u64)>,
 }
 
 impl Changes {
@@ -56,6 +66,21 @@ impl Changes {
     /// written or removed.
     pub fn kv_key(&mut self, row: &Arc<KvEntry>) {
         self.kv_keys.push(row.clone());
+    }
+
+    /// Record that `row`'s key may not be locked again for `delay_ns` (its holder's session
+    /// was invalidated).
+    pub fn lock_delay(&mut self, row: &Arc<KvEntry>, delay_ns: u64) {
+        if delay_ns > 0 {
+            self.lock_delays.push((row.clone(), delay_ns));
+        }
+    }
+
+    /// The lock-delays started by this batch: key and delay.
+    pub fn lock_delays(&self) -> impl Iterator<Item = (&str, std::time::Duration)> {
+        self.lock_delays
+            .iter()
+            .map(|(e, ns)| (e.key(), std::time::Duration::from_nanos(*ns)))
     }
 
     /// Record a change to what a query on service `name` returns.

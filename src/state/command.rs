@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{Check, Node, Service};
+use super::sessions::Session;
 
 /// A KV mutation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +27,30 @@ pub enum KvOp {
         recurse: bool,
         /// Check-and-set index.
         cas: Option<u64>,
+    },
+    /// `?acquire=`: take the lock on `key` for `session` and write the value (the key need
+    /// not exist). `false` when another session holds it.
+    Lock {
+        /// Key.
+        key: String,
+        /// Value bytes.
+        value: Vec<u8>,
+        /// Client flags.
+        flags: u64,
+        /// Session ID.
+        session: String,
+    },
+    /// `?release=`: give up `session`'s lock on `key` and write the value. `false` unless
+    /// that session holds it.
+    Unlock {
+        /// Key.
+        key: String,
+        /// Value bytes.
+        value: Vec<u8>,
+        /// Client flags.
+        flags: u64,
+        /// Session ID.
+        session: String,
     },
 }
 
@@ -71,6 +96,13 @@ pub enum Command {
     UpdateChecks(Vec<CheckUpdate>),
     /// KV write.
     Kv(KvOp),
+    /// Create a session (its ID chosen by the server that took the request).
+    SessionCreate(Session),
+    /// Destroy a session, releasing or deleting what it holds; a no-op when unknown.
+    SessionDestroy {
+        /// Session ID.
+        id: String,
+    },
 }
 
 /// Result of applying a [`Command`].
@@ -115,6 +147,14 @@ impl std::fmt::Display for Command {
             Command::Kv(KvOp::Delete { key, recurse, .. }) => {
                 write!(f, "kv-delete {key} recurse={recurse}")
             }
+            Command::Kv(KvOp::Lock { key, session, .. }) => {
+                write!(f, "kv-lock {key} session={session}")
+            }
+            Command::Kv(KvOp::Unlock { key, session, .. }) => {
+                write!(f, "kv-unlock {key} session={session}")
+            }
+            Command::SessionCreate(s) => write!(f, "session-create {} node={}", s.id, s.node),
+            Command::SessionDestroy { id } => write!(f, "session-destroy {id}"),
         }
     }
 }

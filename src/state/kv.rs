@@ -15,6 +15,7 @@ use imbl::{OrdMap, OrdSet};
 use super::changes::{Changes, Table};
 use super::command::{KvOp, Response};
 use super::model::KvEntry;
+use super::sessions::Behavior;
 
 /// One stored entry, ordered and looked up by its key. The set holds only this pointer, so
 /// a new version copies 8 bytes per slot of a changed tree node.
@@ -61,6 +62,8 @@ pub struct KvTable {
     graveyard_floor: u64,
     /// Max index of the table, deletions included.
     index: u64,
+    /// Session ID → the keys it holds, so an invalidation finds them without a scan.
+    held: OrdMap<Arc<str>, OrdSet<Arc<str>>>,
 }
 
 /// `[prefix, ∞)`: keys under `prefix` come first in it.
@@ -150,7 +153,141 @@ impl KvTable {
 
     /// Put an entry as read from a snapshot.
     pub fn restore_entry(&mut self, e: KvEntry) {
+        if let Some(s) = &e.session {
+            self.hold(s.clone(), e.key());
+        }
         self.rows.insert(Row(Arc::new(e)));
+    }
+
+    /// The keys session `id` holds, in key order.
+    pub fn held_by(&self, id: &str) -> impl Iterator<Item = &str> {
+        self.held
+            .get(id)
+            .into_iter()
+            .flat_map(|keys| keys.iter().map(|k| &**k))
+    }
+
+    fn hold(&mut self, session: Arc<str>, key: &str) {
+        self.held.entry(session).or_default().insert(key.into());
+    }
+
+    fn unhold(&mut self, session: &str, key: &str) {
+        if let Some(keys) = self.held.get_mut(session) {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.held.remove(session);
+            }
+        }
+    }
+
+    /// Remove a stored row (deletes), keeping the session index in step.
+    fn remove_row(&mut self, key: &str) -> Option<Row> {
+        let row = self.rows.remove(key)?;
+        if let Some(s) = &row.0.session {
+            self.unhold(s, key);
+        }
+        Some(row)
+    }
+
+    /// `?acquire`: take the lock on `key` for `session` (already known to exist) and write
+    /// the value. The holder re-acquiring rewrites the value and keeps `LockIndex`; a new
+    /// holder bumps it; another holder's lock answers `false` and writes nothing.
+    pub fn lock(
+        &mut self,
+        index: u64,
+        key: &str,
+        value: &[u8],
+        flags: u64,
+        session: Arc<str>,
+        changes: &mut Changes,
+    ) -> Response {
+        let entry = match self.rows.get(key) {
+            Some(e) if e.0.session.as_deref() == Some(&*session) => {
+                e.0.with_value(value, flags, index)
+            }
+            Some(e) if e.0.session.is_some() => return Response::Bool(false),
+            Some(e) => {
+                let mut n = e.0.with_value(value, flags, index);
+                n.lock_index += 1;
+                n.session = Some(session.clone());
+                n
+            }
+            None => {
+                let mut n = KvEntry::new(key, value, flags, index);
+                n.lock_index = 1;
+                n.session = Some(session.clone());
+                n
+            }
+        };
+        self.hold(session, key);
+        let row = Row(Arc::new(entry));
+        self.bump(index, &row, changes);
+        self.rows.insert(row);
+        Response::Bool(true)
+    }
+
+    /// `?release`: `true` only when `session` holds `key`; then the lock is cleared
+    /// (`LockIndex` kept) and the value written. Any other session, known or not, gets
+    /// `false`.
+    pub fn unlock(
+        &mut self,
+        index: u64,
+        key: &str,
+        value: &[u8],
+        flags: u64,
+        session: &str,
+        changes: &mut Changes,
+    ) -> Response {
+        let entry = match self.rows.get(key) {
+            Some(e) if e.0.session.as_deref() == Some(session) => {
+                let mut n = e.0.with_value(value, flags, index);
+                n.session = None;
+                n
+            }
+            _ => return Response::Bool(false),
+        };
+        self.unhold(session, key);
+        let row = Row(Arc::new(entry));
+        self.bump(index, &row, changes);
+        self.rows.insert(row);
+        Response::Bool(true)
+    }
+
+    /// An invalidated session gives up every key it holds: released (value and
+    /// `LockIndex` kept, `Session` cleared) or deleted, per its behavior, each starting
+    /// the session's lock-delay.
+    pub fn release_session(
+        &mut self,
+        index: u64,
+        id: &str,
+        behavior: Behavior,
+        lock_delay_ns: u64,
+        changes: &mut Changes,
+    ) {
+        let Some(keys) = self.held.remove(id) else {
+            return;
+        };
+        for key in keys {
+            let Some(row) = self.rows.get(&*key).cloned() else {
+                continue;
+            };
+            match behavior {
+                Behavior::Release => {
+                    let mut e = row.0.with_value(row.0.value(), row.0.flags, index);
+                    e.session = None;
+                    let row = Row(Arc::new(e));
+                    self.bump(index, &row, changes);
+                    changes.lock_delay(&row.0, lock_delay_ns);
+                    self.rows.insert(row);
+                }
+                Behavior::Delete => {
+                    self.rows.remove(&*key);
+                    self.bury(&key, index);
+                    self.bump(index, &row, changes);
+                    changes.lock_delay(&row.0, lock_delay_ns);
+                }
+            }
+        }
     }
 
     /// Put a tombstone as read from a snapshot.
@@ -224,6 +361,18 @@ impl KvTable {
                 self.rows.insert(row);
                 Response::Bool(true)
             }
+            KvOp::Lock {
+                key,
+                value,
+                flags,
+                session,
+            } => self.lock(index, key, value, *flags, session.as_str().into(), changes),
+            KvOp::Unlock {
+                key,
+                value,
+                flags,
+                session,
+            } => self.unlock(index, key, value, *flags, session, changes),
             KvOp::Delete { key, recurse, cas } => {
                 if *recurse {
                     let keys: Vec<Row> = self
@@ -233,18 +382,18 @@ impl KvTable {
                         .cloned()
                         .collect();
                     for r in keys {
-                        self.rows.remove(r.0.key());
+                        self.remove_row(r.0.key());
                         self.bury(r.0.key(), index);
                         self.bump(index, &r, changes);
                     }
                     return Response::Bool(true);
                 }
                 match (self.rows.get(key.as_str()), cas) {
-                    (None, Some(c)) => Response::Bool(*c == 0),
-                    (None, None) => Response::Bool(true),
+                    // Consul: a CAS delete of a missing key succeeds whatever the index.
+                    (None, _) => Response::Bool(true),
                     (Some(e), Some(c)) if e.0.modify_index != *c => Response::Bool(false),
                     (Some(_), _) => {
-                        if let Some(row) = self.rows.remove(key.as_str()) {
+                        if let Some(row) = self.remove_row(key.as_str()) {
                             self.bury(key, index);
                             self.bump(index, &row, changes);
                         }

@@ -5,7 +5,7 @@
 //! Every row carries the Raft index that created and last modified it, which is what Consul
 //! clients see as `CreateIndex`/`ModifyIndex` and what blocking queries compare against.
 //!
-//! One module per table (`nodes`, `services`, `checks`, `kv`), each with its indexes and
+//! One module per table (`nodes`, `services`, `checks`, `kv`, `sessions`), each with its indexes and
 //! its watch granularity; `catalog` holds the writes that span the catalog tables. A new
 //! table is a new module, a field of [`Store`], and its records in `snapshot`.
 
@@ -15,10 +15,12 @@ mod changes;
 mod checks;
 mod command;
 mod kv;
+mod lock_delay;
 mod model;
 mod name;
 mod nodes;
 mod services;
+mod sessions;
 mod shared;
 pub mod snapshot;
 mod store;
@@ -29,9 +31,11 @@ mod proptests;
 
 pub use changes::{Changes, Table};
 pub use command::{CheckUpdate, Command, KvOp, Response};
+pub use lock_delay::{LockDelays, MAX_LOCK_DELAY};
 pub use model::{
     Check, CheckDefinition, CheckTuning, KvEntry, Name, Node, Service, TaggedAddress, Tags, Weights,
 };
+pub use sessions::{Behavior, ServiceCheck, Session};
 pub use shared::SharedStore;
 pub use store::{CheckFilter, ServiceSummary, Store};
 pub use watch::{Watch, WatchSet, Watches};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::changes::Changes;
+use super::lock_delay::LockDelays;
 use super::store::Store;
 use super::watch::{Watch, WatchSet, Watches};
 
@@ -14,6 +15,7 @@ use super::watch::{Watch, WatchSet, Watches};
 pub struct SharedStore {
     current: ArcSwap<Store>,
     watches: Watches,
+    lock_delays: LockDelays,
 }
 
 impl std::fmt::Debug for SharedStore {
@@ -53,8 +55,14 @@ impl SharedStore {
     /// the runtime.
     pub fn publish(&self, version: Store, changes: &Changes) -> Arc<Store> {
         let old = self.current.swap(Arc::new(version));
+        self.lock_delays.start(changes.lock_delays());
         self.watches.notify(changes);
         old
+    }
+
+    /// This server's lock-delays (consulted by the leader before it appends an acquire).
+    pub fn lock_delays(&self) -> &LockDelays {
+        &self.lock_delays
     }
 
     /// The watch registry (tests count slots and wake-ups through it).

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::{share_check, share_service};
 use super::model::{Check, KvEntry, Node, Service};
+use super::sessions::Session;
 use super::store::Store;
 
 /// The first bytes of a snapshot in this format.
@@ -79,6 +80,11 @@ enum Record<'a> {
     End {
         records: u64,
     },
+    // Appended after `End` so the variant numbers of older snapshots stay valid.
+    Session(Cow<'a, Session>),
+    SessionsIndex {
+        index: u64,
+    },
 }
 
 struct FrameWriter<'w, W: Write> {
@@ -131,6 +137,9 @@ pub fn write<W: Write>(store: &Store, meta: &[u8], out: &mut W) -> Result<u64, S
     for c in store.checks.iter() {
         w.put(&Record::Check(Cow::Borrowed(c)))?;
     }
+    for s in store.sessions.iter() {
+        w.put(&Record::Session(Cow::Borrowed(s)))?;
+    }
     for e in store.kv.iter() {
         w.put(&Record::Kv {
             key: Cow::Borrowed(e.key()),
@@ -155,6 +164,9 @@ pub fn write<W: Write>(store: &Store, meta: &[u8], out: &mut W) -> Result<u64, S
         kv: store.kv.index(),
         graveyard_floor: store.kv.graveyard_floor(),
         last_index: store.last_index,
+    })?;
+    w.put(&Record::SessionsIndex {
+        index: store.sessions.index(),
     })?;
     let records = w.records;
     w.put(&Record::End { records })?;
@@ -257,6 +269,8 @@ pub fn read<R: Read>(input: &mut R) -> Result<(Vec<u8>, Store), SnapshotError> {
                 store.kv.restore_entry(e);
             }
             Record::Tombstone { key, index } => store.kv.restore_tombstone(&key, index),
+            Record::Session(s) => store.sessions.restore(s.into_owned()),
+            Record::SessionsIndex { index } => store.sessions.restore_index(index),
             Record::Indexes {
                 nodes,
                 services,

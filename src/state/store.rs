@@ -8,14 +8,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, Invalidating};
 use super::changes::{Changes, Table};
 use super::checks::ChecksTable;
-use super::command::{Command, Response};
+use super::command::{Command, KvOp, Response};
 use super::kv::KvTable;
 use super::model::{Check, KvEntry, Node, Service};
 use super::nodes::NodesTable;
 use super::services::ServicesTable;
+use super::sessions::{Session, SessionsTable};
+use super::status;
 
 /// Which checks a health-state query returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +56,7 @@ pub struct Store {
     pub(super) services: ServicesTable,
     pub(super) checks: ChecksTable,
     pub(super) kv: KvTable,
+    pub(super) sessions: SessionsTable,
     /// Highest Raft index applied.
     pub(super) last_index: u64,
 }
@@ -66,6 +69,7 @@ impl std::fmt::Debug for Store {
             .field("services", &self.services.len())
             .field("checks", &self.checks.len())
             .field("kv", &self.kv.len())
+            .field("sessions", &self.sessions.len())
             .finish()
     }
 }
@@ -87,6 +91,7 @@ impl Store {
             Table::Services => self.services.index(),
             Table::Checks => self.checks.index(),
             Table::Kv => self.kv.index(),
+            Table::Sessions => self.sessions.index(),
         }
     }
 
@@ -132,39 +137,168 @@ impl Store {
     /// changes nothing.
     pub fn apply(&mut self, index: u64, cmd: &Command, changes: &mut Changes) -> Response {
         self.advance(index);
-        let mut catalog = Catalog {
-            nodes: &mut self.nodes,
-            services: &mut self.services,
-            checks: &mut self.checks,
-        };
-        match cmd {
+        let none = Invalidating::default;
+        let (response, invalidating) = match cmd {
             Command::Register {
                 node,
                 skip_node_update,
                 service,
                 checks,
-            } => catalog.register(
-                index,
-                node,
-                *skip_node_update,
-                service.as_ref(),
-                checks,
-                changes,
-            ),
+            } => {
+                let mut c = self.catalog();
+                let r = c.register(
+                    index,
+                    node,
+                    *skip_node_update,
+                    service.as_ref(),
+                    checks,
+                    changes,
+                );
+                (r, c.invalidating)
+            }
             Command::Deregister {
                 node,
                 service_id,
                 check_id,
-            } => catalog.deregister(
-                index,
-                node,
-                service_id.as_deref(),
-                check_id.as_deref(),
-                changes,
+            } => {
+                let mut c = self.catalog();
+                let r = c.deregister(
+                    index,
+                    node,
+                    service_id.as_deref(),
+                    check_id.as_deref(),
+                    changes,
+                );
+                (r, c.invalidating)
+            }
+            Command::UpdateChecks(updates) => {
+                let mut c = self.catalog();
+                let r = c.update_checks(index, updates, changes);
+                (r, c.invalidating)
+            }
+            Command::Kv(KvOp::Lock {
+                key,
+                value,
+                flags,
+                session,
+            }) => (
+                self.lock(index, key, value, *flags, session, changes),
+                none(),
             ),
-            Command::UpdateChecks(updates) => catalog.update_checks(index, updates, changes),
-            Command::Kv(op) => self.kv.apply(index, op, changes),
+            Command::Kv(op) => (self.kv.apply(index, op, changes), none()),
+            Command::SessionCreate(s) => (self.create_session(index, s, changes), none()),
+            Command::SessionDestroy { id } => {
+                self.destroy_session(index, id, changes);
+                (Response::Bool(true), none())
+            }
+        };
+        self.invalidate(index, invalidating, changes);
+        response
+    }
+
+    fn catalog(&mut self) -> Catalog<'_> {
+        Catalog {
+            nodes: &mut self.nodes,
+            services: &mut self.services,
+            checks: &mut self.checks,
+            invalidating: Invalidating::default(),
         }
+    }
+
+    /// `?acquire`: the session must exist; the KV table decides the rest.
+    fn lock(
+        &mut self,
+        index: u64,
+        key: &str,
+        value: &[u8],
+        flags: u64,
+        session: &str,
+        changes: &mut Changes,
+    ) -> Response {
+        if session.is_empty() {
+            return Response::Error("missing session".into());
+        }
+        let Some(s) = self.sessions.get(session) else {
+            return Response::Error(format!("invalid session {session:?}"));
+        };
+        let id = s.id.to_arc();
+        self.kv.lock(index, key, value, flags, id, changes)
+    }
+
+    /// Create a session after Consul's checks: its node is registered and every linked
+    /// check exists there and is not critical.
+    fn create_session(&mut self, index: u64, s: &Session, changes: &mut Changes) -> Response {
+        if s.node.is_empty() {
+            return Response::Error("Must provide Node".into());
+        }
+        let Some(node) = self.nodes.name(&s.node) else {
+            return Response::Error("Missing node registration".into());
+        };
+        for id in s.check_ids() {
+            match self.checks.get(&node, id) {
+                None => return Response::Error(format!("Missing check '{id}' registration")),
+                Some(c) if c.status == status::CRITICAL => {
+                    return Response::Error(format!("Check '{id}' is in critical state"));
+                }
+                Some(_) => {}
+            }
+        }
+        if self.sessions.get(&s.id).is_some() {
+            return Response::Error(format!("Session '{}' already exists", s.id));
+        }
+        let mut s = s.clone();
+        s.node = node;
+        s.create_index = index;
+        s.modify_index = index;
+        self.sessions.put(s, index, changes);
+        Response::Bool(true)
+    }
+
+    /// End a session: remove it and release or delete every key it holds, in this entry.
+    fn destroy_session(&mut self, index: u64, id: &str, changes: &mut Changes) {
+        if let Some(s) = self.sessions.remove(id, index, changes) {
+            self.kv
+                .release_session(index, &s.id, s.behavior, s.lock_delay_ns, changes);
+        }
+    }
+
+    /// End the sessions tied to deregistered nodes and to checks gone critical or away.
+    fn invalidate(&mut self, index: u64, what: Invalidating, changes: &mut Changes) {
+        if self.sessions.len() == 0 {
+            return;
+        }
+        let mut ids = Vec::new();
+        for node in &what.nodes {
+            ids.extend(self.sessions.on_node(node).map(|s| s.id.clone()));
+        }
+        for (node, check) in &what.checks {
+            ids.extend(self.sessions.linked_to(node, check));
+        }
+        for id in ids {
+            self.destroy_session(index, &id, changes);
+        }
+    }
+
+    // ---- sessions ----
+
+    /// One session.
+    pub fn session(&self, id: &str) -> Option<&Session> {
+        self.sessions.get(id)
+    }
+
+    /// Every session, by ID.
+    pub fn sessions(&self) -> impl Iterator<Item = &Session> {
+        self.sessions.iter()
+    }
+
+    /// The sessions on a node, by ID.
+    pub fn sessions_on_node<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Session> + 'a {
+        self.sessions.on_node(node)
+    }
+
+    /// The keys a session holds, in key order.
+    pub fn keys_held_by(&self, id: &str) -> impl Iterator<Item = &str> {
+        self.kv.held_by(id)
     }
 
     // ---- catalog queries ----
@@ -343,7 +477,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{KvOp, Name, status};
+    use std::time::Duration;
+
+    use crate::state::{Behavior, CheckUpdate, KvOp, Name, Session, status};
 
     fn web_on_n1() -> (Node, Service) {
         let node = Node {
@@ -527,6 +663,226 @@ mod tests {
             !web4
                 .tags
                 .ptr_eq(&s.services.get("n1", "web1").unwrap().tags)
+        );
+    }
+
+    fn session(id: &str, node: &str, behavior: Behavior, checks: &[&str]) -> Command {
+        Command::SessionCreate(Session {
+            id: id.into(),
+            node: node.into(),
+            behavior,
+            lock_delay_ns: 15_000_000_000,
+            node_checks: checks.iter().map(|c| c.to_string()).collect(),
+            ..Default::default()
+        })
+    }
+
+    fn lock(key: &str, session: &str) -> Command {
+        Command::Kv(KvOp::Lock {
+            key: key.into(),
+            value: b"v".to_vec(),
+            flags: 0,
+            session: session.into(),
+        })
+    }
+
+    fn unlock(key: &str, session: &str) -> Command {
+        Command::Kv(KvOp::Unlock {
+            key: key.into(),
+            value: b"w".to_vec(),
+            flags: 0,
+            session: session.into(),
+        })
+    }
+
+    /// n1 with a passing serfHealth and a passing "web" check.
+    fn node_with_checks() -> Store {
+        let mut s = Store::new();
+        let (node, _) = web_on_n1();
+        let check = |id: &str| Check {
+            check_id: id.into(),
+            status: status::PASSING.into(),
+            ..Default::default()
+        };
+        s.apply(
+            1,
+            &Command::Register {
+                node,
+                skip_node_update: false,
+                service: None,
+                checks: vec![check("serfHealth"), check("web")],
+            },
+            &mut Changes::default(),
+        );
+        s
+    }
+
+    #[test]
+    fn sessions_need_their_node_and_healthy_checks() {
+        let mut s = node_with_checks();
+        let err = |r: Response| match r {
+            Response::Error(e) => e,
+            other => panic!("expected an error, got {other:?}"),
+        };
+        let mut c = Changes::default();
+        assert_eq!(
+            err(s.apply(2, &session("a", "n2", Behavior::Release, &[]), &mut c)),
+            "Missing node registration"
+        );
+        assert_eq!(
+            err(s.apply(2, &session("a", "n1", Behavior::Release, &["nope"]), &mut c)),
+            "Missing check 'nope' registration"
+        );
+        s.apply(
+            2,
+            &Command::UpdateChecks(vec![CheckUpdate {
+                node: "n1".into(),
+                check_id: "web".into(),
+                status: status::CRITICAL.into(),
+                output: String::new(),
+            }]),
+            &mut c,
+        );
+        assert_eq!(
+            err(s.apply(3, &session("a", "n1", Behavior::Release, &["web"]), &mut c)),
+            "Check 'web' is in critical state"
+        );
+        assert_eq!(s.sessions().count(), 0, "a refused create changes nothing");
+        assert_eq!(
+            s.apply(
+                4,
+                &session("a", "n1", Behavior::Release, &["serfHealth"]),
+                &mut c
+            ),
+            Response::Bool(true)
+        );
+        assert_eq!(s.session("a").unwrap().create_index, 4);
+        assert_eq!(s.table_index(Table::Sessions), 4);
+    }
+
+    #[test]
+    fn locks_have_one_holder_and_follow_consul() {
+        let mut s = node_with_checks();
+        let mut c = Changes::default();
+        s.apply(2, &session("a", "n1", Behavior::Release, &[]), &mut c);
+        s.apply(3, &session("b", "n1", Behavior::Release, &[]), &mut c);
+        assert_eq!(s.apply(4, &lock("k", "a"), &mut c), Response::Bool(true));
+        let e = s.kv_get("k").unwrap();
+        assert_eq!((e.lock_index, e.session.as_deref()), (1, Some("a")));
+        assert_eq!(s.apply(5, &lock("k", "b"), &mut c), Response::Bool(false));
+        assert_eq!(
+            s.kv_get("k").unwrap().modify_index,
+            4,
+            "a lost race writes nothing"
+        );
+        assert_eq!(s.apply(6, &lock("k", "a"), &mut c), Response::Bool(true));
+        assert_eq!(
+            s.kv_get("k").unwrap().lock_index,
+            1,
+            "the holder re-acquiring"
+        );
+        assert_eq!(s.apply(7, &unlock("k", "b"), &mut c), Response::Bool(false));
+        assert_eq!(
+            s.apply(7, &unlock("k", "zzz"), &mut c),
+            Response::Bool(false)
+        );
+        assert_eq!(s.apply(8, &unlock("k", "a"), &mut c), Response::Bool(true));
+        let e = s.kv_get("k").unwrap();
+        assert_eq!((e.lock_index, e.session.as_deref()), (1, None));
+        assert_eq!(e.value(), b"w", "release writes its body");
+        assert_eq!(s.apply(9, &lock("k", "b"), &mut c), Response::Bool(true));
+        assert_eq!(
+            s.kv_get("k").unwrap().lock_index,
+            2,
+            "a new holder bumps it"
+        );
+        assert!(
+            matches!(s.apply(10, &lock("k", "ghost"), &mut c), Response::Error(e) if e == "invalid session \"ghost\"")
+        );
+        assert!(
+            matches!(s.apply(10, &lock("k", ""), &mut c), Response::Error(e) if e == "missing session")
+        );
+        // A plain write keeps the holder.
+        s.apply(11, &set("k", None), &mut c);
+        assert_eq!(s.kv_get("k").unwrap().session.as_deref(), Some("b"));
+        assert_eq!(s.keys_held_by("b").collect::<Vec<_>>(), ["k"]);
+    }
+
+    #[test]
+    fn invalidation_releases_or_deletes_in_the_same_entry() {
+        let mut s = node_with_checks();
+        let mut c = Changes::default();
+        s.apply(
+            2,
+            &session("rel", "n1", Behavior::Release, &["web"]),
+            &mut c,
+        );
+        s.apply(
+            3,
+            &session("del", "n1", Behavior::Delete, &["serfHealth"]),
+            &mut c,
+        );
+        s.apply(4, &lock("a", "rel"), &mut c);
+        s.apply(5, &lock("b", "del"), &mut c);
+        // The linked check goes critical: "rel" ends and its key is released at that index.
+        let mut c = Changes::default();
+        s.apply(
+            6,
+            &Command::UpdateChecks(vec![CheckUpdate {
+                node: "n1".into(),
+                check_id: "web".into(),
+                status: status::CRITICAL.into(),
+                output: String::new(),
+            }]),
+            &mut c,
+        );
+        assert!(s.session("rel").is_none());
+        let a = s.kv_get("a").unwrap();
+        assert_eq!(
+            (a.session.as_deref(), a.lock_index, a.modify_index),
+            (None, 1, 6)
+        );
+        assert_eq!(s.table_index(Table::Sessions), 6);
+        let delays: Vec<_> = c.lock_delays().map(|(k, d)| (k.to_string(), d)).collect();
+        assert_eq!(delays, [("a".to_string(), Duration::from_secs(15))]);
+        // The node goes: "del" ends and deletes its key.
+        s.apply(
+            7,
+            &Command::Deregister {
+                node: "n1".into(),
+                service_id: None,
+                check_id: None,
+            },
+            &mut Changes::default(),
+        );
+        assert!(s.session("del").is_none());
+        assert!(s.kv_get("b").is_none());
+        assert_eq!(s.kv_key_index("b"), 7);
+    }
+
+    #[test]
+    fn sessions_and_their_locks_survive_a_snapshot() {
+        let mut s = node_with_checks();
+        let mut c = Changes::default();
+        s.apply(
+            2,
+            &session("a", "n1", Behavior::Release, &["serfHealth"]),
+            &mut c,
+        );
+        s.apply(3, &lock("k", "a"), &mut c);
+        let bytes = crate::state::snapshot::to_vec(&s, b"").unwrap();
+        let (_, mut r) = crate::state::snapshot::read(&mut &bytes[..]).unwrap();
+        assert_eq!(r.session("a"), s.session("a"));
+        assert_eq!(r.table_index(Table::Sessions), 2);
+        r.apply(
+            4,
+            &Command::SessionDestroy { id: "a".into() },
+            &mut Changes::default(),
+        );
+        assert_eq!(
+            r.kv_get("k").unwrap().session,
+            None,
+            "the held index was rebuilt"
         );
     }
 

@@ -137,6 +137,11 @@ impl<'a> Endpoint<'a> {
             | E::AgentCheckFail { id }
             | E::AgentCheckUpdate { id } => a(R::Service, Write, S::ById(id)),
             E::AgentMaintenance => a(R::Node, Write, S::AgentNode),
+            E::SessionCreate => a(R::Session, Write, S::Body),
+            E::SessionDestroy { id } | E::SessionRenew { id } => a(R::Session, Write, S::ById(id)),
+            E::SessionInfo { id } => a(R::Session, Read, S::ById(id)),
+            E::SessionNode { node } => a(R::Session, Read, S::Name(node)),
+            E::SessionList => a(R::Session, Read, S::EachEntry),
             E::CatalogDatacenters
             | E::StatusLeader
             | E::StatusPeers

@@ -267,6 +267,30 @@ pub enum Endpoint<'a> {
         /// Member name.
         node: &'a str,
     },
+    /// `PUT /v1/session/create`.
+    SessionCreate,
+    /// `PUT /v1/session/destroy/<id>`.
+    SessionDestroy {
+        /// Session ID.
+        id: &'a str,
+    },
+    /// `PUT /v1/session/renew/<id>`.
+    SessionRenew {
+        /// Session ID.
+        id: &'a str,
+    },
+    /// `GET /v1/session/info/<id>`.
+    SessionInfo {
+        /// Session ID.
+        id: &'a str,
+    },
+    /// `GET /v1/session/node/<node>`.
+    SessionNode {
+        /// Node name.
+        node: &'a str,
+    },
+    /// `GET /v1/session/list`.
+    SessionList,
     /// `GET /v1/status/leader`.
     StatusLeader,
     /// `GET /v1/status/peers`.
@@ -459,6 +483,16 @@ impl Endpoint<'_> {
                 Scope::Agent,
                 "v1.agent.force-leave._",
             ),
+            E::SessionCreate => spec("SessionCreate", Put, Scope::Leader, "v1.session.create"),
+            E::SessionDestroy { .. } => {
+                spec("SessionDestroy", Put, Scope::Leader, "v1.session.destroy._")
+            }
+            E::SessionRenew { .. } => {
+                spec("SessionRenew", Put, Scope::Leader, "v1.session.renew._")
+            }
+            E::SessionInfo { .. } => spec("SessionInfo", Get, Scope::Leader, "v1.session.info._"),
+            E::SessionNode { .. } => spec("SessionNode", Get, Scope::Leader, "v1.session.node._"),
+            E::SessionList => spec("SessionList", Get, Scope::Leader, "v1.session.list"),
             E::StatusLeader => spec("StatusLeader", Get, Scope::AnyServer, "v1.status.leader"),
             E::StatusPeers => spec("StatusPeers", Get, Scope::AnyServer, "v1.status.peers"),
             E::Root => spec("Root", Any, Scope::Agent, ""),

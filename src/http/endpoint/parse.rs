@@ -106,6 +106,9 @@ impl<'a> Endpoint<'a> {
         if let Some(rest) = path.strip_prefix("/v1/agent/") {
             return Self::agent(rest).ok_or(not_found())?.checked(method);
         }
+        if let Some(rest) = path.strip_prefix("/v1/session/") {
+            return Self::session(rest)?.checked(method);
+        }
         let e = match path {
             "/v1/internal/ui/services" => E::UiServices,
             "/v1/status/leader" => E::StatusLeader,
@@ -137,6 +140,28 @@ impl<'a> Endpoint<'a> {
                     E::CatalogConnect { name }
                 } else if let Some(node) = named(rest, "node/", "Missing node name")? {
                     E::CatalogNode { node }
+                } else {
+                    return Err(not_found().into());
+                }
+            }
+        })
+    }
+
+    /// `/v1/session/<rest>`.
+    fn session(rest: &'a str) -> Result<Self, Stop> {
+        use Endpoint as E;
+        Ok(match rest {
+            "create" => E::SessionCreate,
+            "list" => E::SessionList,
+            _ => {
+                if let Some(id) = named(rest, "destroy/", "Missing session")? {
+                    E::SessionDestroy { id }
+                } else if let Some(id) = named(rest, "renew/", "Missing session")? {
+                    E::SessionRenew { id }
+                } else if let Some(id) = named(rest, "info/", "Missing session")? {
+                    E::SessionInfo { id }
+                } else if let Some(node) = named(rest, "node/", "Missing node name")? {
+                    E::SessionNode { node }
                 } else {
                     return Err(not_found().into());
                 }

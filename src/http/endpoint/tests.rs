@@ -90,6 +90,12 @@ const SAMPLES: &[(&str, &str, &str)] = &[
     ("OPTIONS", "/v1/agent/token/default", "AgentToken"),
     ("PUT", "/v1/agent/join/127.0.0.1:8301", "AgentJoin"),
     ("PUT", "/v1/agent/force-leave/n1", "AgentForceLeave"),
+    ("PUT", "/v1/session/create", "SessionCreate"),
+    ("PUT", "/v1/session/destroy/abc", "SessionDestroy"),
+    ("PUT", "/v1/session/renew/abc", "SessionRenew"),
+    ("GET", "/v1/session/info/abc", "SessionInfo"),
+    ("GET", "/v1/session/node/n1", "SessionNode"),
+    ("GET", "/v1/session/list", "SessionList"),
     ("GET", "/v1/status/leader", "StatusLeader"),
     ("GET", "/v1/status/peers", "StatusPeers"),
     ("GET", "/", "Root"),
@@ -118,9 +124,9 @@ fn every_sample_parses_to_its_route() {
         assert_eq!(e.name(), *name, "{m} {path}");
         assert!(e.methods().allows(&method(m)) || e.name() == "Options");
     }
-    // 50 routes plus OPTIONS: a variant added to the enum (and to `name()`) needs a
+    // 56 routes plus OPTIONS: a variant added to the enum (and to `name()`) needs a
     // sample here.
-    assert_eq!(every_name().len(), 51);
+    assert_eq!(every_name().len(), 57);
 }
 
 #[test]
@@ -183,7 +189,7 @@ fn consul_answers_are_kept_for_unknown_and_incomplete_paths() {
     let nf = Err(StatusCode::NOT_FOUND);
     assert_eq!(status(&Method::GET, "/v1/catalog/bogus"), nf);
     assert_eq!(status(&Method::GET, "/v1/kvx"), nf);
-    assert_eq!(status(&Method::GET, "/v1/session/create"), nf);
+    assert_eq!(status(&Method::GET, "/v1/session/bogus"), nf);
     assert_eq!(status(&Method::GET, "/v1/agent/check/passx/a"), nf);
     assert_eq!(status(&Method::PUT, "/v1/operator/bogus"), nf);
     // The method is checked first across catalog reads and health.
@@ -191,8 +197,10 @@ fn consul_answers_are_kept_for_unknown_and_incomplete_paths() {
     assert_eq!(status(&Method::PUT, "/v1/catalog/bogus"), na);
     assert_eq!(status(&Method::PUT, "/v1/catalog/service/"), na);
     assert_eq!(status(&Method::PUT, "/v1/health/bogus"), na);
+    assert_eq!(status(&Method::GET, "/v1/session/create"), na);
     let bad = Err(StatusCode::BAD_REQUEST);
     assert_eq!(status(&Method::GET, "/v1/catalog/service/"), bad);
+    assert_eq!(status(&Method::PUT, "/v1/session/destroy/"), bad);
     assert_eq!(status(&Method::GET, "/v1/health/state/"), bad);
     assert_eq!(status(&Method::GET, "/v1/catalog/node/"), bad);
 }
@@ -203,7 +211,7 @@ fn forwarding_follows_the_replicated_state() {
         let e = Endpoint::parse(&method(m), path).expect("sample");
         let server = ["/v1/kv", "/v1/catalog/", "/v1/health/", "/v1/status/"]
             .iter()
-            .chain(&["/v1/operator/", "/v1/internal/"])
+            .chain(&["/v1/operator/", "/v1/internal/", "/v1/session/"])
             .any(|p| path.starts_with(p));
         let expected = server && *name != "Options";
         assert_eq!(e.forwarded(), expected, "{m} {path}");
@@ -278,7 +286,7 @@ fn documented_paths() -> Vec<String> {
         let area = cells[1];
         let cell = cells[2..cells.len() - 1].join("|");
         if ![
-            "agent", "catalog", "health", "kv", "internal", "status", "operator",
+            "agent", "catalog", "health", "kv", "internal", "status", "operator", "session",
         ]
         .contains(&area)
         {
