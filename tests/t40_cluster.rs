@@ -10,37 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use support::{Agent, cli, wait_for};
+use support::{Agent, cli, cluster_of, leader, rpc_addr, wait_for};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn cluster(prefix: &str) -> Vec<Agent> {
     cluster_of(prefix, 3, &[])
-}
-
-/// `n` servers started with `-bootstrap-expect n`, the others retry-joining the first.
-fn cluster_of(prefix: &str, n: usize, extra: &[&str]) -> Vec<Agent> {
-    let expect = n.to_string();
-    let mut base = vec![
-        "-server",
-        "-bootstrap-expect",
-        &expect,
-        "-data-dir",
-        "{dir}/data",
-    ];
-    base.extend_from_slice(extra);
-    let first = Agent::launch(&format!("{prefix}1"), &base);
-    let join = format!("127.0.0.1:{}", first.serf_port());
-    let mut rest: Vec<&str> = base.clone();
-    rest.extend(["-retry-join", &join, "-retry-interval", "200ms"]);
-    let mut all = vec![first];
-    for i in 2..=n {
-        all.push(Agent::launch(&format!("{prefix}{i}"), &rest));
-    }
-    for a in all.iter_mut() {
-        a.wait_ready();
-    }
-    all
 }
 
 /// Every server but those at `skip` (the ones a test killed).
@@ -51,31 +26,6 @@ fn all_but<'a>(servers: &'a [Agent], skip: &[usize]) -> Vec<&'a Agent> {
         .filter(|(i, _)| !skip.contains(i))
         .map(|(_, a)| a)
         .collect()
-}
-
-fn rpc_addr(a: &Agent) -> String {
-    format!("127.0.0.1:{}", a.flag("-server-port").unwrap())
-}
-
-/// Index of the server every live server agrees leads.
-fn leader(agents: &[&Agent]) -> usize {
-    wait_for("one agreed leader", DEADLINE, || {
-        let views: Vec<String> = agents
-            .iter()
-            .map(|a| {
-                support::http(a.http, "GET", "/v1/status/leader", b"")
-                    .map(|r| r.text())
-                    .unwrap_or_default()
-            })
-            .collect();
-        let first = views.first()?.clone();
-        if first.trim() == "\"\"" || views.iter().any(|v| *v != first) {
-            return None;
-        }
-        agents
-            .iter()
-            .position(|a| format!("\"{}\"", rpc_addr(a)) == first.trim())
-    })
 }
 
 fn peers_table(a: &Agent) -> Vec<Vec<String>> {

@@ -442,4 +442,57 @@ pub fn config_file(name: &str, json: &str) -> PathBuf {
 /// within a test's few hundred writes.
 pub const FAST_COMPACTION: &str =
     r#"{"raft_snapshot_threshold": 64, "raft_trailing_logs": 8, "raft_snapshot_interval": "50ms"}"#;
+/// How long cluster helpers wait for formation and an agreed leader.
+const CLUSTER_DEADLINE: Duration = Duration::from_secs(60);
+
+/// `n` servers started with `-bootstrap-expect n`, the others retry-joining the first.
+pub fn cluster_of(prefix: &str, n: usize, extra: &[&str]) -> Vec<Agent> {
+    let expect = n.to_string();
+    let mut base = vec![
+        "-server",
+        "-bootstrap-expect",
+        &expect,
+        "-data-dir",
+        "{dir}/data",
+    ];
+    base.extend_from_slice(extra);
+    let first = Agent::launch(&format!("{prefix}1"), &base);
+    let join = format!("127.0.0.1:{}", first.serf_port());
+    let mut rest: Vec<&str> = base.clone();
+    rest.extend(["-retry-join", &join, "-retry-interval", "200ms"]);
+    let mut all = vec![first];
+    for i in 2..=n {
+        all.push(Agent::launch(&format!("{prefix}{i}"), &rest));
+    }
+    for a in all.iter_mut() {
+        a.wait_ready();
+    }
+    all
+}
+
+pub fn rpc_addr(a: &Agent) -> String {
+    format!("127.0.0.1:{}", a.flag("-server-port").unwrap())
+}
+
+/// Index of the server every live server agrees leads.
+pub fn leader(agents: &[&Agent]) -> usize {
+    wait_for("one agreed leader", CLUSTER_DEADLINE, || {
+        let views: Vec<String> = agents
+            .iter()
+            .map(|a| {
+                http(a.http, "GET", "/v1/status/leader", b"")
+                    .map(|r| r.text())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let first = views.first()?.clone();
+        if first.trim() == "\"\"" || views.iter().any(|v| *v != first) {
+            return None;
+        }
+        agents
+            .iter()
+            .position(|a| format!("\"{}\"", rpc_addr(a)) == first.trim())
+    })
+}
+
 pub mod inprocess;

@@ -483,7 +483,9 @@ impl Endpoint<'_> {
                 Scope::Agent,
                 "v1.agent.force-leave._",
             ),
-            E::SessionCreate => spec("SessionCreate", Put, Scope::Leader, "v1.session.create"),
+            // Answered by the receiving agent, which fills in its own node as the default
+            // (Consul's agent does the same before its RPC); the write then travels on.
+            E::SessionCreate => spec("SessionCreate", Put, Scope::Agent, "v1.session.create"),
             E::SessionDestroy { .. } => {
                 spec("SessionDestroy", Put, Scope::Leader, "v1.session.destroy._")
             }
