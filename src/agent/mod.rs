@@ -32,7 +32,10 @@ pub use reconcile::SERF_FAILED_OUTPUT;
 
 use crate::config::AgentConfig;
 use crate::consensus::{Consensus, ConsensusError, ConsensusOptions, raft_id};
-use crate::state::{Check, CheckTuning, Command, KvOp, Node, Response, Service, SharedStore};
+use crate::state::{
+    Check, CheckTuning, Command, KvOp, Node, Response, Service, SharedStore, TxnError, TxnOp,
+    TxnOutcome,
+};
 
 /// Version disco reports where Consul clients expect Consul's (they gate features on it).
 pub const CONSUL_VERSION: &str = "1.21.0";
@@ -357,6 +360,31 @@ impl Agent {
                 left
             );
             return Ok(Response::Bool(false));
+        }
+        if let Command::Txn(ops) = &cmd
+            && c.is_leader()
+        {
+            let errors: Vec<TxnError> = ops
+                .iter()
+                .enumerate()
+                .filter_map(|(i, op)| match op {
+                    TxnOp::Kv(kv) if kv.verb == "lock" => self
+                        .store
+                        .lock_delays()
+                        .remaining(&kv.key)
+                        .map(|_| TxnError {
+                            op_index: i,
+                            what: format!("failed to lock key {:?} due to lock delay", kv.key),
+                        }),
+                    _ => None,
+                })
+                .collect();
+            if !errors.is_empty() {
+                return Ok(Response::Txn(TxnOutcome {
+                    results: Vec::new(),
+                    errors,
+                }));
+            }
         }
         let start = Instant::now();
         let res = c.write(cmd.clone()).await;

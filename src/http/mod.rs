@@ -23,6 +23,7 @@ mod respond;
 mod route;
 mod session;
 mod status;
+mod txn;
 mod ui;
 
 use std::sync::Arc;

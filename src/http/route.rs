@@ -8,7 +8,7 @@ use axum::response::Response;
 use super::query::Query;
 use super::respond;
 use super::{ApiError, Endpoint, agent, agent_self, catalog, health, kv, metrics};
-use super::{operator, session, status, ui};
+use super::{operator, session, status, txn, ui};
 use crate::agent::Agent;
 use crate::state::status as check_status;
 
@@ -73,6 +73,7 @@ pub async fn route(
         E::SessionInfo { id } => session::info(agent, id, q).await,
         E::SessionNode { node } => session::node(agent, node, q).await,
         E::SessionList => session::list(agent, q).await,
+        E::Txn => txn::txn(agent, q, body).await,
         E::StatusLeader => status::leader(agent),
         E::StatusPeers => status::peers(agent),
         E::Root => Ok(ui::root()),

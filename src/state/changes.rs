@@ -90,6 +90,19 @@ impl Changes {
         }
     }
 
+    /// Fold in what a transaction recorded on its scratch copy, once it commits.
+    pub fn merge(&mut self, other: Changes) {
+        for (mine, theirs) in self.tables.iter_mut().zip(other.tables) {
+            *mine |= theirs;
+        }
+        self.everything |= other.everything;
+        self.kv_keys.extend(other.kv_keys);
+        for s in other.services {
+            self.service(&s);
+        }
+        self.lock_delays.extend(other.lock_delays);
+    }
+
     /// Whether a table changed.
     pub fn has_table(&self, table: Table) -> bool {
         self.tables[table as usize]

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Check, Node, Service};
 use super::sessions::Session;
+use super::txn::{TxnOp, TxnOutcome};
 
 /// A KV mutation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +104,8 @@ pub enum Command {
         /// Session ID.
         id: String,
     },
+    /// A transaction: every operation or none, in this one entry.
+    Txn(Vec<TxnOp>),
 }
 
 /// Result of applying a [`Command`].
@@ -115,6 +118,8 @@ pub enum Response {
     Bool(bool),
     /// The command was rejected; nothing was changed.
     Error(String),
+    /// What a transaction did (or, with errors, why it did nothing).
+    Txn(TxnOutcome),
 }
 
 impl std::fmt::Display for Command {
@@ -155,6 +160,7 @@ impl std::fmt::Display for Command {
             }
             Command::SessionCreate(s) => write!(f, "session-create {} node={}", s.id, s.node),
             Command::SessionDestroy { id } => write!(f, "session-destroy {id}"),
+            Command::Txn(ops) => write!(f, "txn ops={}", ops.len()),
         }
     }
 }

@@ -24,6 +24,7 @@ mod sessions;
 mod shared;
 pub mod snapshot;
 mod store;
+mod txn;
 mod watch;
 
 #[cfg(test)]
@@ -38,6 +39,7 @@ pub use model::{
 pub use sessions::{Behavior, ServiceCheck, Session};
 pub use shared::SharedStore;
 pub use store::{CheckFilter, ServiceSummary, Store};
+pub use txn::{KvTxnOp, KvTxnResult, TxnError, TxnOp, TxnOutcome, TxnResult};
 pub use watch::{Watch, WatchSet, Watches};
 
 /// Health status strings as Consul spells them.

@@ -182,10 +182,11 @@ impl Store {
                 flags,
                 session,
             }) => (
-                self.lock(index, key, value, *flags, session, changes),
+                self.apply_lock(index, key, value, *flags, session, changes),
                 none(),
             ),
             Command::Kv(op) => (self.kv.apply(index, op, changes), none()),
+            Command::Txn(ops) => (self.apply_txn(index, ops, changes), none()),
             Command::SessionCreate(s) => (self.create_session(index, s, changes), none()),
             Command::SessionDestroy { id } => {
                 self.destroy_session(index, id, changes);
@@ -206,7 +207,7 @@ impl Store {
     }
 
     /// `?acquire`: the session must exist; the KV table decides the rest.
-    fn lock(
+    pub(super) fn apply_lock(
         &mut self,
         index: u64,
         key: &str,

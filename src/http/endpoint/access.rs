@@ -142,6 +142,7 @@ impl<'a> Endpoint<'a> {
             E::SessionInfo { id } => a(R::Session, Read, S::ById(id)),
             E::SessionNode { node } => a(R::Session, Read, S::Name(node)),
             E::SessionList => a(R::Session, Read, S::EachEntry),
+            E::Txn => a(R::Key, Write, S::Body),
             E::CatalogDatacenters
             | E::StatusLeader
             | E::StatusPeers

@@ -291,6 +291,8 @@ pub enum Endpoint<'a> {
     },
     /// `GET /v1/session/list`.
     SessionList,
+    /// `PUT /v1/txn`.
+    Txn,
     /// `GET /v1/status/leader`.
     StatusLeader,
     /// `GET /v1/status/peers`.
@@ -495,6 +497,7 @@ impl Endpoint<'_> {
             E::SessionInfo { .. } => spec("SessionInfo", Get, Scope::Leader, "v1.session.info._"),
             E::SessionNode { .. } => spec("SessionNode", Get, Scope::Leader, "v1.session.node._"),
             E::SessionList => spec("SessionList", Get, Scope::Leader, "v1.session.list"),
+            E::Txn => spec("Txn", Put, Scope::Leader, "v1.txn"),
             E::StatusLeader => spec("StatusLeader", Get, Scope::AnyServer, "v1.status.leader"),
             E::StatusPeers => spec("StatusPeers", Get, Scope::AnyServer, "v1.status.peers"),
             E::Root => spec("Root", Any, Scope::Agent, ""),

@@ -111,6 +111,7 @@ impl<'a> Endpoint<'a> {
         }
         let e = match path {
             "/v1/internal/ui/services" => E::UiServices,
+            "/v1/txn" => E::Txn,
             "/v1/status/leader" => E::StatusLeader,
             "/v1/status/peers" => E::StatusPeers,
             "/" => E::Root,

@@ -96,6 +96,7 @@ const SAMPLES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/session/info/abc", "SessionInfo"),
     ("GET", "/v1/session/node/n1", "SessionNode"),
     ("GET", "/v1/session/list", "SessionList"),
+    ("PUT", "/v1/txn", "Txn"),
     ("GET", "/v1/status/leader", "StatusLeader"),
     ("GET", "/v1/status/peers", "StatusPeers"),
     ("GET", "/", "Root"),
@@ -124,9 +125,9 @@ fn every_sample_parses_to_its_route() {
         assert_eq!(e.name(), *name, "{m} {path}");
         assert!(e.methods().allows(&method(m)) || e.name() == "Options");
     }
-    // 56 routes plus OPTIONS: a variant added to the enum (and to `name()`) needs a
+    // 57 routes plus OPTIONS: a variant added to the enum (and to `name()`) needs a
     // sample here.
-    assert_eq!(every_name().len(), 57);
+    assert_eq!(every_name().len(), 58);
 }
 
 #[test]
@@ -211,7 +212,7 @@ fn forwarding_follows_the_replicated_state() {
         let e = Endpoint::parse(&method(m), path).expect("sample");
         let server = ["/v1/kv", "/v1/catalog/", "/v1/health/", "/v1/status/"]
             .iter()
-            .chain(&["/v1/operator/", "/v1/internal/", "/v1/session/"])
+            .chain(&["/v1/operator/", "/v1/internal/", "/v1/session/", "/v1/txn"])
             .any(|p| path.starts_with(p));
         // A session's default node is the receiving agent's: it answers the create
         // itself and forwards only the write.
@@ -288,7 +289,7 @@ fn documented_paths() -> Vec<String> {
         let area = cells[1];
         let cell = cells[2..cells.len() - 1].join("|");
         if ![
-            "agent", "catalog", "health", "kv", "internal", "status", "operator", "session",
+            "agent", "catalog", "health", "kv", "internal", "status", "operator", "session", "txn",
         ]
         .contains(&area)
         {
@@ -296,6 +297,10 @@ fn documented_paths() -> Vec<String> {
         }
         if area == "kv" {
             out.push("/v1/kv/some/key".to_string());
+            continue;
+        }
+        if area == "txn" {
+            out.push("/v1/txn".to_string());
             continue;
         }
         let mut depth = 0;

@@ -1,0 +1,262 @@
+//! `PUT /v1/txn` (Consul's `txn_endpoint.go`): decode and bound the operations, send a
+//! transaction with any write through Raft as one entry, answer one of reads only from the
+//! store with the requested consistency, and shape results and errors as Consul does.
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::Response;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::ApiError;
+use super::query::{Consistency, Query};
+use super::respond::json_bytes;
+use crate::agent::Agent;
+use crate::api::decode::{Field, Schema, decode_value};
+use crate::state::{Command, KvTxnOp, Response as SmResponse, TxnOp, TxnOutcome, TxnResult};
+
+/// Most operations in one transaction (Consul 1.x; older versions allowed 64).
+pub const MAX_OPS: usize = 128;
+/// Consul's default `txn_max_req_len`.
+pub const MAX_REQUEST: u64 = 512 * 1024;
+
+static KV_OP: Schema = Schema {
+    fields: &[
+        ("Verb", Field::Value),
+        ("Key", Field::Value),
+        ("Value", Field::Value),
+        ("Flags", Field::Value),
+        ("Index", Field::Value),
+        ("Session", Field::Value),
+        ("Namespace", Field::Value),
+        ("Partition", Field::Value),
+    ],
+    aliases: &[],
+};
+
+static OP: Schema = Schema {
+    fields: &[
+        ("KV", Field::Struct(&KV_OP)),
+        ("Node", Field::Map),
+        ("Service", Field::Map),
+        ("Check", Field::Map),
+    ],
+    aliases: &[],
+};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KvIn {
+    #[serde(default)]
+    verb: String,
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    flags: u64,
+    #[serde(default)]
+    index: u64,
+    #[serde(default)]
+    session: String,
+}
+
+#[derive(Deserialize)]
+struct OpIn {
+    #[serde(rename = "KV")]
+    kv: Option<KvIn>,
+    #[serde(rename = "Node")]
+    node: Option<Value>,
+    #[serde(rename = "Service")]
+    service: Option<Value>,
+    #[serde(rename = "Check")]
+    check: Option<Value>,
+}
+
+fn parse_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad(format!("Failed to parse body: {e}"))
+}
+
+fn too_large(msg: String) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, msg)
+}
+
+/// Decode the body into operations, with Consul's limits and messages.
+fn operations(agent: &Agent, body: &[u8]) -> Result<Vec<TxnOp>, ApiError> {
+    let max_value = agent.cfg.kv_max_value_size;
+    let max = MAX_REQUEST.max(max_value);
+    if body.len() as u64 > max {
+        return Err(too_large(format!(
+            "Request body({} bytes) too large, max size: {max} bytes. See https://developer.hashicorp.com/consul/docs/agent/config/config-files#txn_max_req_len.",
+            body.len()
+        )));
+    }
+    let list: Vec<Value> = serde_json::from_slice(body).map_err(parse_error)?;
+    if list.len() > MAX_OPS {
+        return Err(too_large(format!(
+            "Transaction contains too many operations ({} > {MAX_OPS})",
+            list.len()
+        )));
+    }
+    let mut ops = Vec::with_capacity(list.len());
+    for (i, v) in list.into_iter().enumerate() {
+        let op: OpIn = decode_value(&OP, v).map_err(|e| parse_error(e.0))?;
+        if op.node.is_some() || op.service.is_some() || op.check.is_some() {
+            return Err(ApiError::bad(format!(
+                "Failed to parse body: operation {i}: Node, Service and Check operations are not supported yet"
+            )));
+        }
+        let Some(kv) = op.kv else {
+            return Err(parse_error(format!("operation {i} names no KV operation")));
+        };
+        let value = match kv.value.as_deref() {
+            None | Some("") => Vec::new(),
+            Some(b64) => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|e| parse_error(format!("operation {i}: Value is not base64: {e}")))?,
+        };
+        if value.len() as u64 > max_value {
+            return Err(too_large(format!(
+                "Value for key {:?} is too large ({} > {max_value} bytes)",
+                kv.key,
+                value.len()
+            )));
+        }
+        ops.push(TxnOp::Kv(KvTxnOp {
+            verb: kv.verb,
+            key: kv.key,
+            value,
+            flags: kv.flags,
+            index: kv.index,
+            session: kv.session,
+        }));
+    }
+    Ok(ops)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct KvOut<'a> {
+    lock_index: u64,
+    key: &'a str,
+    flags: u64,
+    value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<&'a str>,
+    create_index: u64,
+    modify_index: u64,
+}
+
+#[derive(Serialize)]
+struct ResultOut<'a> {
+    #[serde(rename = "KV")]
+    kv: KvOut<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ErrorOut<'a> {
+    op_index: usize,
+    what: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Answer<'a> {
+    results: Option<Vec<ResultOut<'a>>>,
+    errors: Option<Vec<ErrorOut<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    known_leader: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_contact: Option<u64>,
+}
+
+/// 200 with the results, or 409 with every error, as Consul answers.
+fn answer(o: &TxnOutcome, read: Option<(u64, bool, u64)>) -> Result<Response, ApiError> {
+    let ok = o.errors.is_empty();
+    let results = ok.then(|| {
+        o.results
+            .iter()
+            .map(|r| match r {
+                TxnResult::Kv(e) => ResultOut {
+                    kv: KvOut {
+                        lock_index: e.lock_index,
+                        key: &e.key,
+                        flags: e.flags,
+                        value: e
+                            .value
+                            .as_deref()
+                            .filter(|v| !v.is_empty())
+                            .map(|v| base64::engine::general_purpose::STANDARD.encode(v)),
+                        session: e.session.as_deref(),
+                        create_index: e.create_index,
+                        modify_index: e.modify_index,
+                    },
+                },
+            })
+            .collect()
+    });
+    let errors = (!ok).then(|| {
+        o.errors
+            .iter()
+            .map(|e| ErrorOut {
+                op_index: e.op_index,
+                what: &e.what,
+            })
+            .collect()
+    });
+    let body = serde_json::to_vec(&Answer {
+        results,
+        errors,
+        index: read.map(|r| r.0),
+        known_leader: read.map(|r| r.1),
+        last_contact: read.map(|r| r.2),
+    })
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::CONFLICT
+    };
+    Ok(json_bytes(status, body))
+}
+
+/// `PUT /v1/txn`.
+pub async fn txn(agent: &Agent, q: &Query, body: Bytes) -> Result<Response, ApiError> {
+    q.check_dc(&agent.cfg.datacenter)?;
+    let ops = operations(agent, &body)?;
+    if !ops.is_empty() && ops.iter().all(TxnOp::is_read) {
+        match q.consistency()? {
+            Consistency::Leader => agent.require_leader()?,
+            Consistency::Consistent => agent.linearize().await?,
+            Consistency::Stale => {}
+        }
+        let store = agent.store.read();
+        let outcome = store.txn_read(&ops);
+        let c = agent.consensus.as_ref();
+        let known_leader = c.is_some_and(|c| c.leader_addr().is_some());
+        let last_contact = c
+            .and_then(|c| c.last_contact())
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        return answer(
+            &outcome,
+            Some((store.last_index(), known_leader, last_contact)),
+        );
+    }
+    agent.metrics.incr("consul.txn.apply");
+    match agent
+        .write(Command::Txn(ops))
+        .await
+        .map_err(super::session::write_error)?
+    {
+        SmResponse::Txn(outcome) => answer(&outcome, None),
+        other => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("unexpected transaction result: {other}"),
+        )),
+    }
+}
