@@ -109,11 +109,7 @@ impl ServicesTable {
         match self.name_indexes.get_mut(name) {
             Some(i) => *i = (*i).max(index),
             None => {
-                let name = self
-                    .by_name
-                    .get_key_value(name)
-                    .map(|(k, _)| k.clone())
-                    .unwrap_or_else(|| Name::from(name));
+                let name = self.held_name(name);
                 self.name_indexes.insert(name, index);
             }
         }
@@ -170,12 +166,16 @@ impl ServicesTable {
 
     /// Set a name's index as read from a snapshot.
     pub fn restore_name_index(&mut self, name: &str, index: u64) {
-        let name = self
-            .by_name
+        let name = self.held_name(name);
+        self.name_indexes.insert(name, index);
+    }
+
+    /// The by-name index's copy of `name`, or a new one when no instance carries it.
+    fn held_name(&self, name: &str) -> Name {
+        self.by_name
             .get_key_value(name)
             .map(|(k, _)| k.clone())
-            .unwrap_or_else(|| Name::from(name));
-        self.name_indexes.insert(name, index);
+            .unwrap_or_else(|| Name::from(name))
     }
 
     /// Set the table's index as read from a snapshot.

@@ -718,6 +718,17 @@ mod tests {
         s
     }
 
+    /// n1's "web" check turns critical at `index`.
+    fn fail_web(s: &mut Store, index: u64, c: &mut Changes) {
+        let update = CheckUpdate {
+            node: "n1".into(),
+            check_id: "web".into(),
+            status: status::CRITICAL.into(),
+            output: String::new(),
+        };
+        s.apply(index, &Command::UpdateChecks(vec![update]), c);
+    }
+
     #[test]
     fn sessions_need_their_node_and_healthy_checks() {
         let mut s = node_with_checks();
@@ -734,16 +745,7 @@ mod tests {
             err(s.apply(2, &session("a", "n1", Behavior::Release, &["nope"]), &mut c)),
             "Missing check 'nope' registration"
         );
-        s.apply(
-            2,
-            &Command::UpdateChecks(vec![CheckUpdate {
-                node: "n1".into(),
-                check_id: "web".into(),
-                status: status::CRITICAL.into(),
-                output: String::new(),
-            }]),
-            &mut c,
-        );
+        fail_web(&mut s, 2, &mut c);
         assert_eq!(
             err(s.apply(3, &session("a", "n1", Behavior::Release, &["web"]), &mut c)),
             "Check 'web' is in critical state"
@@ -827,16 +829,7 @@ mod tests {
         s.apply(5, &lock("b", "del"), &mut c);
         // The linked check goes critical: "rel" ends and its key is released at that index.
         let mut c = Changes::default();
-        s.apply(
-            6,
-            &Command::UpdateChecks(vec![CheckUpdate {
-                node: "n1".into(),
-                check_id: "web".into(),
-                status: status::CRITICAL.into(),
-                output: String::new(),
-            }]),
-            &mut c,
-        );
+        fail_web(&mut s, 6, &mut c);
         assert!(s.session("rel").is_none());
         let a = s.kv_get("a").unwrap();
         assert_eq!(
