@@ -453,3 +453,91 @@ fn metrics_json_and_prometheus() {
     assert!(text.contains("consul_raft_apply_count"), "{text}");
     assert!(text.contains("consul_state_kv_entries 1"), "{text}");
 }
+
+/// `/v1/txn` as Consul answers it: all or nothing, every failing operation listed, the
+/// limits refused before anything is written, and catalog operations in the same entry.
+#[test]
+fn transactions_apply_all_or_nothing() {
+    let a = Agent::dev("t10txn");
+    let b64 = |s: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    let ops = json!([
+        {"KV": {"Verb": "set", "Key": "cfg/a", "Value": b64("1")}},
+        {"KV": {"Verb": "cas", "Key": "cfg/b", "Value": b64("2"), "Index": 0}},
+        {"Node": {"Verb": "set", "Node": {"Node": "ext1", "Address": "10.1.1.1"}}},
+        {"Service": {"Verb": "set", "Node": "ext1",
+                     "Service": {"ID": "db1", "Service": "db", "Port": 5432}}},
+        {"KV": {"Verb": "get", "Key": "cfg/a"}}
+    ]);
+    let r = a.put("/v1/txn", ops.to_string().as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["Errors"], Value::Null);
+    assert_eq!(body["Results"].as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        body["Results"][0]["KV"]["Value"],
+        Value::Null,
+        "writes leave the value out"
+    );
+    assert_eq!(body["Results"][4]["KV"]["Value"], json!(b64("1")));
+    assert_eq!(body["Results"][3]["Service"]["Service"], json!("db"));
+    assert_eq!(
+        a.get("/v1/catalog/service/db").json()[0]["Node"],
+        json!("ext1")
+    );
+
+    // One stale CAS and one unknown verb: 409 naming both, and the set beside them is not
+    // applied.
+    let ops = json!([
+        {"KV": {"Verb": "set", "Key": "cfg/c", "Value": b64("3")}},
+        {"KV": {"Verb": "cas", "Key": "cfg/a", "Value": b64("9"), "Index": 1}},
+        {"KV": {"Verb": "frobnicate", "Key": "cfg/a"}}
+    ]);
+    let r = a.put("/v1/txn", ops.to_string().as_bytes());
+    assert_eq!(r.status, 409, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["Results"], Value::Null);
+    assert_eq!(
+        body["Errors"],
+        json!([
+            {"OpIndex": 1, "What": "failed to set key \"cfg/a\", index is stale"},
+            {"OpIndex": 2, "What": "unknown KV verb \"frobnicate\""}
+        ])
+    );
+    assert_eq!(a.get("/v1/kv/cfg/c").status, 404);
+    assert_eq!(a.get("/v1/kv/cfg/a?raw").text(), "1");
+
+    // Malformed and oversized bodies are refused whole.
+    assert_eq!(a.put("/v1/txn", b"[{").status, 400);
+    assert_eq!(
+        a.put(
+            "/v1/txn",
+            br#"[{"KV": {"Verb": "set", "Key": "x", "Value": "%%"}}]"#
+        )
+        .status,
+        400
+    );
+    let many: Vec<Value> = (0..129)
+        .map(|i| json!({"KV": {"Verb": "set", "Key": format!("many/{i}")}}))
+        .collect();
+    let r = a.put("/v1/txn", Value::from(many).to_string().as_bytes());
+    assert_eq!(r.status, 413);
+    assert_eq!(
+        r.text().trim(),
+        "Transaction contains too many operations (129 > 128)"
+    );
+    assert_eq!(a.get("/v1/kv/many/?keys").status, 404);
+
+    // A read-only transaction, with a consistency mode as reads take.
+    let r = a.put(
+        "/v1/txn?stale",
+        json!([{"KV": {"Verb": "get-tree", "Key": "cfg/"}}])
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["Results"].as_array().map(Vec::len), Some(2));
+    assert_eq!(r.json()["KnownLeader"], json!(true));
+}

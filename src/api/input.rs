@@ -264,9 +264,12 @@ pub struct CatalogServiceIn {
     pub partition: String,
     pub socket_path: String,
     pub locality: Option<serde_json::Value>,
+    /// For `cas` in a transaction.
+    pub modify_index: u64,
 }
 
-static CATALOG_SERVICE_SCHEMA: Schema = Schema {
+/// Schema of [`CatalogServiceIn`].
+pub static CATALOG_SERVICE_SCHEMA: Schema = Schema {
     fields: &[
         ("ID", Field::Value),
         ("Service", Field::Value),
@@ -310,9 +313,12 @@ pub struct CatalogCheckIn {
     pub definition: Option<serde_json::Value>,
     pub namespace: String,
     pub partition: String,
+    /// For `cas` in a transaction.
+    pub modify_index: u64,
 }
 
-static CATALOG_CHECK_SCHEMA: Schema = Schema {
+/// Schema of [`CatalogCheckIn`].
+pub static CATALOG_CHECK_SCHEMA: Schema = Schema {
     fields: &[
         ("Node", Field::Value),
         ("CheckID", Field::Value),

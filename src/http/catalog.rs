@@ -12,7 +12,9 @@ use super::query::Query;
 use super::respond::json_plain;
 use crate::agent::Agent;
 use crate::api::decode::decode;
-use crate::api::input::{DEREGISTER_SCHEMA, DeregisterIn, REGISTER_SCHEMA, RegisterIn};
+use crate::api::input::{
+    CatalogCheckIn, CatalogServiceIn, DEREGISTER_SCHEMA, DeregisterIn, REGISTER_SCHEMA, RegisterIn,
+};
 use crate::state::{
     Check, CheckDefinition, Command, Name, Node, Service, Table, Watch, Weights, status,
 };
@@ -110,6 +112,74 @@ pub async fn deregister(agent: &Agent, q: &Query, body: &[u8]) -> Result<Respons
     json_plain(&true)
 }
 
+/// A catalog service as the state stores it (also a transaction's `Service` operation).
+pub(crate) fn service_from(node: &str, s: &CatalogServiceIn) -> Result<Service, ApiError> {
+    if s.service.is_empty() {
+        return Err(ApiError::bad("Must provide service name"));
+    }
+    Ok(Service {
+        node: node.into(),
+        id: if s.id.is_empty() {
+            s.service.as_str().into()
+        } else {
+            s.id.as_str().into()
+        },
+        service: s.service.as_str().into(),
+        tags: s.tags.clone().unwrap_or_default().into(),
+        address: s.address.clone(),
+        tagged_addresses: tagged_in(&s.tagged_addresses),
+        meta: s.meta.clone().unwrap_or_default(),
+        port: s.port,
+        weights: s
+            .weights
+            .as_ref()
+            .map(|w| Weights {
+                passing: w.passing,
+                warning: w.warning,
+            })
+            .unwrap_or_default(),
+        enable_tag_override: s.enable_tag_override,
+        kind: s.kind.clone(),
+        create_index: 0,
+        modify_index: s.modify_index,
+    })
+}
+
+/// A catalog check as the state stores it (also a transaction's `Check` operation).
+pub(crate) fn check_from(node: &str, c: &CatalogCheckIn) -> Result<Check, ApiError> {
+    if !c.status.is_empty() && !status::is_valid(&c.status) {
+        return Err(ApiError::bad(format!(
+            "Invalid check status: '{}'",
+            c.status
+        )));
+    }
+    let id = if c.check_id.is_empty() {
+        c.name.clone()
+    } else {
+        c.check_id.clone()
+    };
+    if id.is_empty() {
+        return Err(ApiError::bad("Missing check ID"));
+    }
+    Ok(Check {
+        node: node.into(),
+        check_id: id.into(),
+        name: c.name.clone(),
+        status: Name::status(if c.status.is_empty() {
+            status::CRITICAL
+        } else {
+            &c.status
+        }),
+        notes: c.notes.clone(),
+        output: c.output.clone(),
+        service_id: c.service_id.as_str().into(),
+        check_type: c.r#type.clone(),
+        definition: CheckDefinition::default(),
+        modify_index: c.modify_index,
+        ..Default::default()
+    })
+}
+
 /// `PUT /v1/catalog/register`: a node with an optional service and checks.
 pub async fn register(agent: &Agent, q: &Query, body: &[u8]) -> Result<Response, ApiError> {
     q.check_dc(&agent.cfg.datacenter)?;
@@ -139,71 +209,12 @@ pub async fn register(agent: &Agent, q: &Query, body: &[u8]) -> Result<Response,
         modify_index: 0,
     };
     let service = match &r.service {
-        Some(s) => {
-            if s.service.is_empty() {
-                return Err(ApiError::bad("Must provide service name"));
-            }
-            Some(Service {
-                node: r.node.clone().into(),
-                id: if s.id.is_empty() {
-                    s.service.as_str().into()
-                } else {
-                    s.id.as_str().into()
-                },
-                service: s.service.clone().into(),
-                tags: s.tags.clone().unwrap_or_default().into(),
-                address: s.address.clone(),
-                tagged_addresses: tagged_in(&s.tagged_addresses),
-                meta: s.meta.clone().unwrap_or_default(),
-                port: s.port,
-                weights: s
-                    .weights
-                    .as_ref()
-                    .map(|w| Weights {
-                        passing: w.passing,
-                        warning: w.warning,
-                    })
-                    .unwrap_or_default(),
-                enable_tag_override: s.enable_tag_override,
-                kind: s.kind.clone(),
-                create_index: 0,
-                modify_index: 0,
-            })
-        }
+        Some(s) => Some(service_from(&r.node, s)?),
         None => None,
     };
     let mut checks = Vec::new();
     for c in r.check.iter().chain(r.checks.iter().flatten()) {
-        if !c.status.is_empty() && !status::is_valid(&c.status) {
-            return Err(ApiError::bad(format!(
-                "Invalid check status: '{}'",
-                c.status
-            )));
-        }
-        let id = if c.check_id.is_empty() {
-            c.name.clone()
-        } else {
-            c.check_id.clone()
-        };
-        if id.is_empty() {
-            return Err(ApiError::bad("Missing check ID"));
-        }
-        checks.push(Check {
-            node: r.node.clone().into(),
-            check_id: id.into(),
-            name: c.name.clone(),
-            status: Name::status(if c.status.is_empty() {
-                status::CRITICAL
-            } else {
-                &c.status
-            }),
-            notes: c.notes.clone(),
-            output: c.output.clone(),
-            service_id: c.service_id.clone().into(),
-            check_type: c.r#type.clone(),
-            definition: CheckDefinition::default(),
-            ..Default::default()
-        });
+        checks.push(check_from(&r.node, c)?);
     }
     agent
         .write(Command::Register {

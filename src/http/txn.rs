@@ -7,14 +7,23 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use super::ApiError;
+use super::catalog::{check_from, service_from};
+use super::convert::{check_out, node_out, node_service_out};
 use super::query::{Consistency, Query};
 use super::respond::json_bytes;
 use crate::agent::Agent;
 use crate::api::decode::{Field, Schema, decode_value};
-use crate::state::{Command, KvTxnOp, Response as SmResponse, TxnOp, TxnOutcome, TxnResult};
+use crate::api::input::{
+    CATALOG_CHECK_SCHEMA, CATALOG_SERVICE_SCHEMA, CatalogCheckIn, CatalogServiceIn,
+};
+use crate::state::{
+    Command, KvTxnOp, Node, Response as SmResponse, Service, TxnOp, TxnOutcome, TxnResult,
+};
 
 /// Most operations in one transaction (Consul 1.x; older versions allowed 64).
 pub const MAX_OPS: usize = 128;
@@ -35,15 +44,95 @@ static KV_OP: Schema = Schema {
     aliases: &[],
 };
 
-static OP: Schema = Schema {
+static NODE: Schema = Schema {
     fields: &[
-        ("KV", Field::Struct(&KV_OP)),
-        ("Node", Field::Map),
-        ("Service", Field::Map),
-        ("Check", Field::Map),
+        ("ID", Field::Value),
+        ("Node", Field::Value),
+        ("Address", Field::Value),
+        ("Datacenter", Field::Value),
+        ("TaggedAddresses", Field::Map),
+        ("Meta", Field::Map),
+        ("CreateIndex", Field::Value),
+        ("ModifyIndex", Field::Value),
+        ("Partition", Field::Value),
+        ("PeerName", Field::Value),
     ],
     aliases: &[],
 };
+
+static NODE_OP: Schema = Schema {
+    fields: &[("Verb", Field::Value), ("Node", Field::Struct(&NODE))],
+    aliases: &[],
+};
+
+static SERVICE_OP: Schema = Schema {
+    fields: &[
+        ("Verb", Field::Value),
+        ("Node", Field::Value),
+        ("Service", Field::Struct(&CATALOG_SERVICE_SCHEMA)),
+    ],
+    aliases: &[],
+};
+
+static CHECK_OP: Schema = Schema {
+    fields: &[
+        ("Verb", Field::Value),
+        ("Check", Field::Struct(&CATALOG_CHECK_SCHEMA)),
+    ],
+    aliases: &[],
+};
+
+static OP: Schema = Schema {
+    fields: &[
+        ("KV", Field::Struct(&KV_OP)),
+        ("Node", Field::Struct(&NODE_OP)),
+        ("Service", Field::Struct(&SERVICE_OP)),
+        ("Check", Field::Struct(&CHECK_OP)),
+    ],
+    aliases: &[],
+};
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct NodeIn {
+    #[serde(rename = "ID")]
+    id: String,
+    node: String,
+    address: String,
+    datacenter: String,
+    tagged_addresses: Option<BTreeMap<String, String>>,
+    meta: Option<BTreeMap<String, String>>,
+    modify_index: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct NodeOpIn {
+    #[serde(default)]
+    verb: String,
+    #[serde(default)]
+    node: NodeIn,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ServiceOpIn {
+    #[serde(default)]
+    verb: String,
+    #[serde(default)]
+    node: String,
+    #[serde(default)]
+    service: CatalogServiceIn,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CheckOpIn {
+    #[serde(default)]
+    verb: String,
+    #[serde(default)]
+    check: CatalogCheckIn,
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -67,11 +156,11 @@ struct OpIn {
     #[serde(rename = "KV")]
     kv: Option<KvIn>,
     #[serde(rename = "Node")]
-    node: Option<Value>,
+    node: Option<NodeOpIn>,
     #[serde(rename = "Service")]
-    service: Option<Value>,
+    service: Option<ServiceOpIn>,
     #[serde(rename = "Check")]
-    check: Option<Value>,
+    check: Option<CheckOpIn>,
 }
 
 fn parse_error(e: impl std::fmt::Display) -> ApiError {
@@ -102,13 +191,75 @@ fn operations(agent: &Agent, body: &[u8]) -> Result<Vec<TxnOp>, ApiError> {
     let mut ops = Vec::with_capacity(list.len());
     for (i, v) in list.into_iter().enumerate() {
         let op: OpIn = decode_value(&OP, v).map_err(|e| parse_error(e.0))?;
-        if op.node.is_some() || op.service.is_some() || op.check.is_some() {
-            return Err(ApiError::bad(format!(
-                "Failed to parse body: operation {i}: Node, Service and Check operations are not supported yet"
+        let set = [
+            op.kv.is_some(),
+            op.node.is_some(),
+            op.service.is_some(),
+            op.check.is_some(),
+        ];
+        if set.iter().filter(|s| **s).count() != 1 {
+            return Err(parse_error(format!(
+                "operation {i} must hold exactly one of KV, Node, Service and Check"
             )));
         }
+        if let Some(n) = op.node {
+            ops.push(TxnOp::Node {
+                verb: n.verb,
+                node: Node {
+                    id: n.node.id,
+                    node: n.node.node.into(),
+                    address: n.node.address,
+                    datacenter: if n.node.datacenter.is_empty() {
+                        agent.cfg.datacenter.clone()
+                    } else {
+                        n.node.datacenter
+                    },
+                    tagged_addresses: n.node.tagged_addresses.unwrap_or_default(),
+                    meta: n.node.meta.unwrap_or_default(),
+                    create_index: 0,
+                    modify_index: n.node.modify_index,
+                },
+            });
+            continue;
+        }
+        if let Some(s) = op.service {
+            // Only a write needs a whole service; the other verbs name it by ID.
+            let service = if matches!(s.verb.as_str(), "set" | "cas") {
+                service_from(&s.node, &s.service)?
+            } else {
+                Service {
+                    node: s.node.as_str().into(),
+                    id: s.service.id.as_str().into(),
+                    modify_index: s.service.modify_index,
+                    ..Default::default()
+                }
+            };
+            ops.push(TxnOp::Service {
+                verb: s.verb,
+                node: s.node,
+                service,
+            });
+            continue;
+        }
+        if let Some(c) = op.check {
+            let check = if matches!(c.verb.as_str(), "set" | "cas") {
+                check_from(&c.check.node, &c.check)?
+            } else {
+                crate::state::Check {
+                    node: c.check.node.as_str().into(),
+                    check_id: c.check.check_id.as_str().into(),
+                    modify_index: c.check.modify_index,
+                    ..Default::default()
+                }
+            };
+            ops.push(TxnOp::Check {
+                verb: c.verb,
+                check,
+            });
+            continue;
+        }
         let Some(kv) = op.kv else {
-            return Err(parse_error(format!("operation {i} names no KV operation")));
+            continue;
         };
         let value = match kv.value.as_deref() {
             None | Some("") => Vec::new(),
@@ -148,10 +299,16 @@ struct KvOut<'a> {
     modify_index: u64,
 }
 
+/// One result in Consul's shape: an object with one key naming its kind.
+// Built and serialised at once, borrowing from the outcome; boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Serialize)]
-struct ResultOut<'a> {
+enum ResultOut<'a> {
     #[serde(rename = "KV")]
-    kv: KvOut<'a>,
+    Kv(KvOut<'a>),
+    Node(crate::api::output::NodeOut<'a>),
+    Service(crate::api::output::NodeServiceOut<'a>),
+    Check(crate::api::output::HealthCheckOut<'a>),
 }
 
 #[derive(Serialize)]
@@ -181,21 +338,22 @@ fn answer(o: &TxnOutcome, read: Option<(u64, bool, u64)>) -> Result<Response, Ap
         o.results
             .iter()
             .map(|r| match r {
-                TxnResult::Kv(e) => ResultOut {
-                    kv: KvOut {
-                        lock_index: e.lock_index,
-                        key: &e.key,
-                        flags: e.flags,
-                        value: e
-                            .value
-                            .as_deref()
-                            .filter(|v| !v.is_empty())
-                            .map(|v| base64::engine::general_purpose::STANDARD.encode(v)),
-                        session: e.session.as_deref(),
-                        create_index: e.create_index,
-                        modify_index: e.modify_index,
-                    },
-                },
+                TxnResult::Node(n) => ResultOut::Node(node_out(n)),
+                TxnResult::Service(svc) => ResultOut::Service(node_service_out(svc)),
+                TxnResult::Check(c) => ResultOut::Check(check_out(c)),
+                TxnResult::Kv(e) => ResultOut::Kv(KvOut {
+                    lock_index: e.lock_index,
+                    key: &e.key,
+                    flags: e.flags,
+                    value: e
+                        .value
+                        .as_deref()
+                        .filter(|v| !v.is_empty())
+                        .map(|v| base64::engine::general_purpose::STANDARD.encode(v)),
+                    session: e.session.as_deref(),
+                    create_index: e.create_index,
+                    modify_index: e.modify_index,
+                }),
             })
             .collect()
     });

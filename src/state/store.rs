@@ -197,6 +197,24 @@ impl Store {
         response
     }
 
+    /// Run one catalog write and end the sessions it invalidates, as `apply` does; an
+    /// error (a refused write) comes back as its text.
+    pub(super) fn catalog_write(
+        &mut self,
+        index: u64,
+        changes: &mut Changes,
+        write: impl FnOnce(&mut Catalog<'_>, &mut Changes) -> Response,
+    ) -> Result<(), String> {
+        let mut c = self.catalog();
+        let r = write(&mut c, changes);
+        let invalidating = std::mem::take(&mut c.invalidating);
+        self.invalidate(index, invalidating, changes);
+        match r {
+            Response::Error(e) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     fn catalog(&mut self) -> Catalog<'_> {
         Catalog {
             nodes: &mut self.nodes,

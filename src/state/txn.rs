@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::changes::Changes;
 use super::command::{KvOp, Response};
-use super::model::KvEntry;
+use super::model::{Check, KvEntry, Node, Service};
 use super::store::Store;
 
 /// One KV operation of a transaction.
@@ -49,10 +49,37 @@ impl KvTxnOp {
 }
 
 /// An operation of a transaction.
+// Operations are decoded once and moved into the log; boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TxnOp {
     /// A KV operation.
     Kv(KvTxnOp),
+    /// A catalog node operation (`get`, `set`, `cas`, `delete`, `delete-cas`); `cas` and
+    /// `delete-cas` compare the node's `modify_index`.
+    Node {
+        /// Verb.
+        verb: String,
+        /// The node.
+        node: Node,
+    },
+    /// A service instance operation on `node`, verbs as for nodes.
+    Service {
+        /// Verb.
+        verb: String,
+        /// Node the instance is on.
+        node: String,
+        /// The instance.
+        service: Service,
+    },
+    /// A check operation, verbs as for nodes; a check written critical ends the sessions
+    /// linked to it, in the same transaction.
+    Check {
+        /// Verb.
+        verb: String,
+        /// The check (its `node` names the node).
+        check: Check,
+    },
 }
 
 impl TxnOp {
@@ -60,6 +87,9 @@ impl TxnOp {
     pub fn is_read(&self) -> bool {
         match self {
             TxnOp::Kv(op) => op.is_read(),
+            TxnOp::Node { verb, .. } | TxnOp::Service { verb, .. } | TxnOp::Check { verb, .. } => {
+                verb == "get"
+            }
         }
     }
 }
@@ -99,10 +129,18 @@ impl KvTxnResult {
 }
 
 /// One result of a transaction.
+// Results are built once and moved into the answer; boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TxnResult {
     /// A KV entry.
     Kv(KvTxnResult),
+    /// A node as stored.
+    Node(Node),
+    /// A service instance as stored.
+    Service(Service),
+    /// A check as stored.
+    Check(Check),
 }
 
 /// A failed operation: its position and Consul's text.
@@ -153,6 +191,17 @@ impl Store {
         for (i, op) in ops.iter().enumerate() {
             let r = match op {
                 TxnOp::Kv(op) => self.kv_txn(index, op, &mut out.results, changes),
+                TxnOp::Node { verb, node } => {
+                    self.node_txn(index, verb, node, &mut out.results, changes)
+                }
+                TxnOp::Service {
+                    verb,
+                    node,
+                    service,
+                } => self.service_txn(index, verb, node, service, &mut out.results, changes),
+                TxnOp::Check { verb, check } => {
+                    self.check_txn(index, verb, check, &mut out.results, changes)
+                }
             };
             if let Err(what) = r {
                 out.errors.push(TxnError { op_index: i, what });
@@ -162,6 +211,145 @@ impl Store {
             out.results.clear();
         }
         out
+    }
+
+    fn node_txn(
+        &mut self,
+        index: u64,
+        verb: &str,
+        node: &Node,
+        results: &mut Vec<TxnResult>,
+        changes: &mut Changes,
+    ) -> Result<(), String> {
+        let name = node.node.as_str();
+        let current = self.nodes.get(name).map(|n| n.modify_index);
+        let stale = |i: Option<u64>| match i {
+            None => node.modify_index != 0,
+            Some(i) => i != node.modify_index,
+        };
+        match verb {
+            "get" => match self.nodes.get(name) {
+                Some(n) => results.push(TxnResult::Node(n.clone())),
+                None => return Err(format!("node {name:?} doesn't exist")),
+            },
+            "set" | "cas" => {
+                if verb == "cas" && stale(current) {
+                    return Err(format!("failed to set node {name:?}, index is stale"));
+                }
+                self.catalog_write(index, changes, |c, changes| {
+                    c.register(index, node, false, None, &[], changes)
+                })?;
+                results.extend(self.nodes.get(name).cloned().map(TxnResult::Node));
+            }
+            "delete" | "delete-cas" => {
+                if verb == "delete-cas" && current.is_some() && stale(current) {
+                    return Err(format!("failed to delete node {name:?}, index is stale"));
+                }
+                self.catalog_write(index, changes, |c, changes| {
+                    c.deregister(index, name, None, None, changes)
+                })?;
+            }
+            v => return Err(format!("unknown node operation: {v}")),
+        }
+        Ok(())
+    }
+
+    fn service_txn(
+        &mut self,
+        index: u64,
+        verb: &str,
+        node: &str,
+        service: &Service,
+        results: &mut Vec<TxnResult>,
+        changes: &mut Changes,
+    ) -> Result<(), String> {
+        let id = service.id.as_str();
+        let current = self.services.get(node, id).map(|s| s.modify_index);
+        let stale = |i: Option<u64>| match i {
+            None => service.modify_index != 0,
+            Some(i) => i != service.modify_index,
+        };
+        match verb {
+            "get" => match self.services.get(node, id) {
+                Some(s) => results.push(TxnResult::Service(s.clone())),
+                None => return Err(format!("service {id:?} on node {node:?} doesn't exist")),
+            },
+            "set" | "cas" => {
+                if verb == "cas" && stale(current) {
+                    return Err(format!(
+                        "failed to set service {id:?} on node {node:?}, index is stale"
+                    ));
+                }
+                let Some(n) = self.nodes.get(node).cloned() else {
+                    return Err("Missing node registration".into());
+                };
+                self.catalog_write(index, changes, |c, changes| {
+                    c.register(index, &n, true, Some(service), &[], changes)
+                })?;
+                results.extend(self.services.get(node, id).cloned().map(TxnResult::Service));
+            }
+            "delete" | "delete-cas" => {
+                if verb == "delete-cas" && current.is_some() && stale(current) {
+                    return Err(format!(
+                        "failed to delete service {id:?} on node {node:?}, index is stale"
+                    ));
+                }
+                self.catalog_write(index, changes, |c, changes| {
+                    c.deregister(index, node, Some(id), None, changes)
+                })?;
+            }
+            v => return Err(format!("unknown service operation: {v}")),
+        }
+        Ok(())
+    }
+
+    fn check_txn(
+        &mut self,
+        index: u64,
+        verb: &str,
+        check: &Check,
+        results: &mut Vec<TxnResult>,
+        changes: &mut Changes,
+    ) -> Result<(), String> {
+        let (node, id) = (check.node.as_str(), check.check_id.as_str());
+        let current = self.checks.get(node, id).map(|c| c.modify_index);
+        let stale = |i: Option<u64>| match i {
+            None => check.modify_index != 0,
+            Some(i) => i != check.modify_index,
+        };
+        match verb {
+            "get" => match self.checks.get(node, id) {
+                Some(c) => results.push(TxnResult::Check(c.clone())),
+                None => return Err(format!("check {id:?} on node {node:?} doesn't exist")),
+            },
+            "set" | "cas" => {
+                if verb == "cas" && stale(current) {
+                    return Err(format!(
+                        "failed to set check {id:?} on node {node:?}, index is stale"
+                    ));
+                }
+                let Some(n) = self.nodes.get(node).cloned() else {
+                    return Err("Missing node registration".into());
+                };
+                let checks = std::slice::from_ref(check);
+                self.catalog_write(index, changes, |c, changes| {
+                    c.register(index, &n, true, None, checks, changes)
+                })?;
+                results.extend(self.checks.get(node, id).cloned().map(TxnResult::Check));
+            }
+            "delete" | "delete-cas" => {
+                if verb == "delete-cas" && current.is_some() && stale(current) {
+                    return Err(format!(
+                        "failed to delete check {id:?} on node {node:?}, index is stale"
+                    ));
+                }
+                self.catalog_write(index, changes, |c, changes| {
+                    c.deregister(index, node, None, Some(id), changes)
+                })?;
+            }
+            v => return Err(format!("unknown check operation: {v}")),
+        }
+        Ok(())
     }
 
     fn kv_txn(
@@ -323,9 +511,13 @@ mod tests {
         ));
         assert!(ok.errors.is_empty(), "{:?}", ok.errors);
         assert_eq!(ok.results.len(), 3);
-        let TxnResult::Kv(first) = &ok.results[0];
+        let entry = |r: &TxnResult| match r {
+            TxnResult::Kv(e) => e.clone(),
+            other => panic!("expected a KV result, got {other:?}"),
+        };
+        let first = entry(&ok.results[0]);
         assert_eq!((first.value.as_ref(), first.modify_index), (None, 5));
-        let TxnResult::Kv(read) = &ok.results[2];
+        let read = entry(&ok.results[2]);
         assert_eq!(read.value.as_deref(), Some(&b"v"[..]));
         assert!(c.has_table(Table::Kv));
 
@@ -360,6 +552,129 @@ mod tests {
         );
         assert!(c.is_empty(), "and nothing wakes a watcher");
         assert_eq!(s.table_index(Table::Kv), 5);
+    }
+
+    #[test]
+    fn catalog_operations_share_the_transaction() {
+        use crate::state::{Behavior, Check, Name, Node, Service, Session, status};
+        let node = Node {
+            node: "n1".into(),
+            address: "10.0.0.1".into(),
+            ..Default::default()
+        };
+        let web = Service {
+            id: "web1".into(),
+            service: "web".into(),
+            ..Default::default()
+        };
+        let check = |st: &str| Check {
+            node: "n1".into(),
+            check_id: "web-alive".into(),
+            status: Name::status(st),
+            ..Default::default()
+        };
+        let mut s = Store::new();
+        // A service on a node that does not exist yet fails, and takes the node with it.
+        let o = outcome(s.apply(
+            2,
+            &Command::Txn(vec![TxnOp::Service {
+                verb: "set".into(),
+                node: "n1".into(),
+                service: web.clone(),
+            }]),
+            &mut Changes::default(),
+        ));
+        assert_eq!(o.errors[0].what, "Missing node registration");
+        let o = outcome(s.apply(
+            3,
+            &Command::Txn(vec![
+                TxnOp::Node {
+                    verb: "set".into(),
+                    node: node.clone(),
+                },
+                TxnOp::Service {
+                    verb: "set".into(),
+                    node: "n1".into(),
+                    service: web,
+                },
+                TxnOp::Check {
+                    verb: "set".into(),
+                    check: check(status::PASSING),
+                },
+            ]),
+            &mut Changes::default(),
+        ));
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        assert_eq!(o.results.len(), 3);
+        assert!(s.node("n1").is_some());
+        // A session on the check, a lock, then the check written critical in a
+        // transaction: the session ends and the lock is released in that same entry.
+        let mut c = Changes::default();
+        s.apply(
+            4,
+            &Command::SessionCreate(Session {
+                id: "s1".into(),
+                node: "n1".into(),
+                behavior: Behavior::Release,
+                node_checks: vec!["web-alive".into()],
+                ..Default::default()
+            }),
+            &mut c,
+        );
+        let mut lock = KvTxnOp {
+            verb: "lock".into(),
+            key: "leader".into(),
+            value: Vec::new(),
+            flags: 0,
+            index: 0,
+            session: "s1".into(),
+        };
+        let o = outcome(s.apply(5, &Command::Txn(vec![TxnOp::Kv(lock.clone())]), &mut c));
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        let o = outcome(s.apply(
+            6,
+            &Command::Txn(vec![TxnOp::Check {
+                verb: "set".into(),
+                check: check(status::CRITICAL),
+            }]),
+            &mut c,
+        ));
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        assert!(s.session("s1").is_none());
+        assert_eq!(s.kv_get("leader").unwrap().session, None);
+        lock.verb = "unlock".into();
+        let o = outcome(s.apply(7, &Command::Txn(vec![TxnOp::Kv(lock)]), &mut c));
+        assert_eq!(
+            o.errors[0].what,
+            "failed to unlock key \"leader\", lock isn't held, or is held by another session"
+        );
+        // cas on a stale node index fails; delete-cas with the right one removes it.
+        let mut stale = node.clone();
+        stale.modify_index = 1;
+        let o = outcome(s.apply(
+            8,
+            &Command::Txn(vec![TxnOp::Node {
+                verb: "cas".into(),
+                node: stale,
+            }]),
+            &mut Changes::default(),
+        ));
+        assert_eq!(
+            o.errors[0].what,
+            "failed to set node \"n1\", index is stale"
+        );
+        let mut current = node;
+        current.modify_index = s.node("n1").unwrap().modify_index;
+        let o = outcome(s.apply(
+            9,
+            &Command::Txn(vec![TxnOp::Node {
+                verb: "delete-cas".into(),
+                node: current,
+            }]),
+            &mut Changes::default(),
+        ));
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        assert!(s.node("n1").is_none());
     }
 
     #[test]
