@@ -5,7 +5,9 @@
 //!   counted per watch);
 //! - a published version never changes after later writes;
 //! - a snapshot taken at any point reads back as the same store;
-//! - the derived by-name index always matches the instances it indexes.
+//! - the derived by-name index always matches the instances it indexes;
+//! - sessions and locks: every held key's session exists, the held-keys index matches a
+//!   scan, and a failed transaction changes nothing.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +20,7 @@ const PREFIXES: &[&str] = &["a", "a/", "a/b", "b/", "z"];
 const NODES: &[&str] = &["n1", "n2", "n3"];
 const NAMES: &[&str] = &["web", "db"];
 const VALUES: &[&[u8]] = &[b"1", b"22", b""];
+const SESSIONS: &[&str] = &["s-a", "s-b", "s-c"];
 
 fn kv_op() -> impl Strategy<Value = KvOp> {
     let key = proptest::sample::select(KEYS).prop_map(str::to_string);
@@ -121,11 +124,86 @@ fn command() -> impl Strategy<Value = Command> {
                 .collect(),
         )
     });
+    let sid = proptest::sample::select(SESSIONS);
+    let create = (
+        sid.clone(),
+        proptest::sample::select(NODES),
+        any::<bool>(),
+        proptest::option::of(0u8..3),
+    )
+        .prop_map(|(id, node, delete, check)| {
+            Command::SessionCreate(Session {
+                id: id.into(),
+                node: node.into(),
+                behavior: if delete {
+                    Behavior::Delete
+                } else {
+                    Behavior::Release
+                },
+                lock_delay_ns: 1,
+                node_checks: check.map(|c| format!("c{c}")).into_iter().collect(),
+                ..Default::default()
+            })
+        });
+    let destroy = sid
+        .clone()
+        .prop_map(|id| Command::SessionDestroy { id: id.into() });
+    let key = proptest::sample::select(KEYS).prop_map(str::to_string);
+    let lock = (key.clone(), sid.clone(), any::<bool>()).prop_map(|(key, session, take)| {
+        let (value, flags, session) = (b"L".to_vec(), 7, session.to_string());
+        Command::Kv(if take {
+            KvOp::Lock {
+                key,
+                value,
+                flags,
+                session,
+            }
+        } else {
+            KvOp::Unlock {
+                key,
+                value,
+                flags,
+                session,
+            }
+        })
+    });
+    let verb = proptest::sample::select(
+        &[
+            "set",
+            "cas",
+            "lock",
+            "unlock",
+            "delete",
+            "check-index",
+            "get",
+            "delete-tree",
+        ][..],
+    );
+    let txn = proptest::collection::vec((verb, key, sid, 0u64..12), 1..4).prop_map(|ops| {
+        Command::Txn(
+            ops.into_iter()
+                .map(|(verb, key, session, index)| {
+                    TxnOp::Kv(KvTxnOp {
+                        verb: verb.to_string(),
+                        key,
+                        value: b"t".to_vec(),
+                        flags: 0,
+                        index,
+                        session: session.to_string(),
+                    })
+                })
+                .collect(),
+        )
+    });
     prop_oneof![
         3 => kv_op().prop_map(Command::Kv),
         3 => register,
         1 => deregister,
         2 => update,
+        1 => create,
+        1 => destroy,
+        2 => lock,
+        1 => txn,
     ]
 }
 
@@ -228,11 +306,28 @@ fn service_view(s: &Store, name: &str) -> Vec<(Node, Service, Vec<Check>)> {
         .collect()
 }
 
+/// The entries under a prefix and its tombstones: a key set and deleted within one
+/// transaction leaves no entry, but its tombstone moves what a blocking read answers.
 fn kv_view(s: &Store, prefix: &str) -> Vec<(String, u64)> {
-    s.kv_list(prefix)
+    let mut v: Vec<(String, u64)> = s
+        .kv_list(prefix)
         .into_iter()
         .map(|e| (e.key().to_string(), e.modify_index))
-        .collect()
+        .collect();
+    v.extend(
+        s.kv.tombstones()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, i)| (format!("tombstone {k}"), i)),
+    );
+    v
+}
+
+/// One key's entry and tombstone indexes.
+fn key_view(s: &Store, key: &str) -> (Option<u64>, Option<u64>) {
+    (
+        s.kv_get(key).map(|e| e.modify_index),
+        s.kv.tombstones().find(|(k, _)| *k == key).map(|(_, i)| i),
+    )
 }
 
 /// A full, comparable dump of a version.
@@ -267,7 +362,37 @@ fn dump(s: &Store) -> String {
     for p in PREFIXES {
         out += &format!("{p}@{}\n", s.kv_prefix_index(p));
     }
+    for session in s.sessions() {
+        let held: Vec<_> = s.keys_held_by(&session.id).collect();
+        out += &format!("{session:?} holds {held:?}\n");
+    }
     out
+}
+
+/// Locks and sessions agree: every locked key's session exists, and the held-keys index
+/// is exactly what a scan of the entries finds.
+fn locks_are_consistent(s: &Store) -> Result<(), TestCaseError> {
+    for e in s.kv_list("") {
+        if let Some(id) = &e.session {
+            prop_assert!(
+                s.session(id).is_some(),
+                "{} is held by a gone session {}",
+                e.key(),
+                id
+            );
+        }
+    }
+    for id in SESSIONS {
+        let scanned: Vec<&str> = s
+            .kv_list("")
+            .into_iter()
+            .filter(|e| e.session.as_deref() == Some(*id))
+            .map(|e| e.key())
+            .collect();
+        let indexed: Vec<&str> = s.keys_held_by(id).collect();
+        prop_assert_eq!(indexed, scanned, "keys held by {}", id);
+    }
+    Ok(())
 }
 
 proptest! {
@@ -309,9 +434,7 @@ proptest! {
             shared.publish(working.clone(), &changes);
             let after = shared.read();
             for (k, w) in &key_watches {
-                let b = before.kv_get(k).map(|e| e.modify_index);
-                let a = after.kv_get(k).map(|e| e.modify_index);
-                match (w.has_changed(), a != b) {
+                match (w.has_changed(), key_view(&before, k) != key_view(&after, k)) {
                     (true, false) => spurious += 1,
                     (false, true) => missed += 1,
                     _ => {}
@@ -347,7 +470,18 @@ proptest! {
         let mut working = Store::new();
         let mut frozen: Option<(Store, String)> = None;
         for (i, cmd) in cmds.iter().enumerate() {
-            working.apply(i as u64 + 1, cmd, &mut Changes::default());
+            let before = dump(&working);
+            let mut changes = Changes::default();
+            let r = working.apply(i as u64 + 1, cmd, &mut changes);
+            if let Response::Txn(o) = &r
+                && !o.errors.is_empty()
+            {
+                let after = dump(&working);
+                // Only the applied index moves; nothing else of a failed transaction stays.
+                prop_assert_eq!(after.split_once(' ').map(|x| x.1), before.split_once(' ').map(|x| x.1));
+                prop_assert!(changes.is_empty());
+            }
+            locks_are_consistent(&working)?;
             if i == at.min(cmds.len() - 1) {
                 let v = working.clone();
                 let d = dump(&v);
