@@ -160,11 +160,7 @@ pub fn check_from(
         node: String::new().into(),
         check_id: id.into(),
         name,
-        status: Name::status(if c.status.is_empty() {
-            status::CRITICAL
-        } else {
-            &c.status
-        }),
+        status: Name::status_or_critical(&c.status),
         notes: c.notes.clone(),
         output: c.output.clone(),
         service_id: service

@@ -165,11 +165,7 @@ pub(crate) fn check_from(node: &str, c: &CatalogCheckIn) -> Result<Check, ApiErr
         node: node.into(),
         check_id: id.into(),
         name: c.name.clone(),
-        status: Name::status(if c.status.is_empty() {
-            status::CRITICAL
-        } else {
-            &c.status
-        }),
+        status: Name::status_or_critical(&c.status),
         notes: c.notes.clone(),
         output: c.output.clone(),
         service_id: c.service_id.as_str().into(),

@@ -207,9 +207,7 @@ impl Catalog<'_> {
         new.node = node.clone();
         new.create_index = 0;
         new.modify_index = 0;
-        if new.status.is_empty() {
-            new.status = Name::from(status::CRITICAL);
-        }
+        new.status = Name::status_or_critical(&new.status);
         if new.status == status::CRITICAL {
             self.invalidating
                 .checks

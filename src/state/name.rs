@@ -50,6 +50,15 @@ impl Name {
         }
     }
 
+    /// A registered check's status: an empty one starts critical, as Consul's does.
+    pub fn status_or_critical(s: &str) -> Name {
+        Name::status(if s.is_empty() {
+            super::status::CRITICAL
+        } else {
+            s
+        })
+    }
+
     /// A check status, with the three valid ones shared process-wide.
     pub fn status(s: &str) -> Name {
         static STATUSES: LazyLock<[Name; 3]> = LazyLock::new(|| {
