@@ -4,6 +4,7 @@
 
 mod bootstrap;
 mod definitions;
+mod events;
 mod health;
 pub mod launch;
 mod local;
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, RwLock};
 use tracing::{info, warn};
 
+pub use events::FireError;
 pub use health::{NODE_MAINTENANCE_ID, SERVICE_MAINTENANCE_PREFIX};
 pub use local::{Local, Source};
 pub use membership::member_tags;
@@ -101,6 +103,8 @@ pub struct Agent {
     sync_now: tokio::sync::Notify,
     /// Session TTL deadlines, kept while this server leads.
     pub session_timers: session_ttl::SessionTimers,
+    /// The user events delivered to this agent, for `/v1/event/list`.
+    pub events: crate::state::EventRing,
     shutdown: tokio::sync::watch::Sender<bool>,
     fatal: Mutex<Option<String>>,
     failed_since: Mutex<HashMap<String, Instant>>,
@@ -219,6 +223,7 @@ impl Agent {
             health: health::Health::new(),
             sync_now: tokio::sync::Notify::new(),
             session_timers: session_ttl::SessionTimers::default(),
+            events: crate::state::EventRing::default(),
             shutdown,
             fatal: Mutex::new(None),
             failed_since: Mutex::new(HashMap::new()),
@@ -257,6 +262,9 @@ impl Agent {
             agent.start_check(&c);
         }
 
+        if let Some(rx) = agent.gossip.as_ref().and_then(|g| g.take_events()) {
+            tokio::spawn(agent.clone().event_loop(rx));
+        }
         let bg = agent.clone();
         tokio::spawn(async move { bg.sync_loop().await });
         let bg = agent.clone();

@@ -23,7 +23,7 @@ use super::crypto::{Keyring, OVERHEAD};
 use super::identity::MemberId;
 use super::members::{Followup, Retention, Status};
 use super::wire::{Intent, Intents, TcpMsg};
-use super::{Shared, Timing, snapshot};
+use super::{Shared, Timing, UserEvent, snapshot};
 
 /// Requests to the engine.
 pub(super) enum Cmd {
@@ -49,6 +49,12 @@ pub(super) enum Cmd {
         prune: bool,
         reply: oneshot::Sender<Result<(), String>>,
     },
+    /// Fire a user event: stamp it with the event clock and broadcast it; answers the time.
+    UserEvent {
+        name: String,
+        payload: Vec<u8>,
+        reply: oneshot::Sender<u64>,
+    },
     /// Once a second: push-pull, reaping, tuning, snapshot.
     Tick,
 }
@@ -70,7 +76,13 @@ pub(super) struct Engine {
     snapshot_path: Option<std::path::PathBuf>,
     snapshot_version: u64,
     left: bool,
+    /// Serf's event Lamport clock: the time the next event fired here gets.
+    event_clock: u64,
 }
+
+/// Serf's `EventBuffer`: events older than this many event-clock ticks are not delivered
+/// (they were seen long ago, or are a replay).
+const EVENT_WINDOW: u64 = 512;
 
 /// How long a suspect has to refute before its prober declares it down.
 ///
@@ -147,6 +159,7 @@ impl Engine {
             snapshot_path,
             snapshot_version: 0,
             left: false,
+            event_clock: 0,
         }
     }
 
@@ -260,7 +273,45 @@ impl Engine {
                 let _ = self.foca.gossip(&mut self.rt);
                 let _ = reply.send(Ok(()));
             }
+            Cmd::UserEvent {
+                name,
+                payload,
+                reply,
+            } => {
+                let ltime = self.event_clock;
+                self.event_clock += 1;
+                // foca hands our own broadcast to the handler too, so the event reaches
+                // this agent's ring through `drain` like any other.
+                self.broadcast(Intent::UserEvent {
+                    ltime,
+                    name,
+                    payload,
+                });
+                let _ = self.foca.gossip(&mut self.rt);
+                let _ = reply.send(ltime);
+            }
             Cmd::Tick => self.tick(),
+        }
+    }
+
+    /// Witness a user event's time and pass it on, unless it is older than the window.
+    fn deliver(&mut self, ltime: u64, name: String, payload: Vec<u8>) {
+        let too_old = ltime.saturating_add(EVENT_WINDOW) < self.event_clock;
+        self.event_clock = self.event_clock.max(ltime.saturating_add(1));
+        if too_old {
+            debug!("gossip: dropped user event {name} from time {ltime}: too old");
+            return;
+        }
+        let ev = UserEvent {
+            ltime,
+            name,
+            payload,
+        };
+        if self.shared.events.try_send(ev).is_err() {
+            self.shared
+                .stats
+                .events_dropped
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -410,6 +461,15 @@ impl Engine {
                 break;
             }
             for intent in batch {
+                if let Intent::UserEvent {
+                    ltime,
+                    name,
+                    payload,
+                } = intent
+                {
+                    self.deliver(ltime, name, payload);
+                    continue;
+                }
                 let follow = self.shared.table.write().apply(&intent);
                 changed = true;
                 if follow == Followup::Refute && !self.left {

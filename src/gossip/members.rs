@@ -232,6 +232,8 @@ impl Table {
                 }
                 Followup::None
             }
+            // Not about membership; the engine hands these to the agent.
+            Intent::UserEvent { .. } => Followup::None,
         }
     }
 

@@ -57,6 +57,24 @@ pub enum GossipError {
     /// The engine has stopped.
     #[error("gossip is shut down")]
     Stopped,
+    /// A user event's name and payload exceed serf's size limit.
+    #[error("user event exceeds configured limit of {USER_EVENT_SIZE_LIMIT} bytes before encoding")]
+    EventTooLarge,
+}
+
+/// Serf's `UserEventSizeLimit` default: the name and payload of a user event together.
+/// They travel piggybacked on probe packets, so they must stay small.
+pub const USER_EVENT_SIZE_LIMIT: usize = 512;
+
+/// A user event delivered by gossip: the time it was fired, its name and opaque payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserEvent {
+    /// The event clock's time (serf's `LTime`).
+    pub ltime: u64,
+    /// Name as fired.
+    pub name: String,
+    /// Payload as fired.
+    pub payload: Vec<u8>,
 }
 
 /// Failure detection and dissemination timings (Consul's memberlist names).
@@ -143,6 +161,8 @@ pub struct Stats {
     pub bytes_sent: AtomicU64,
     /// Push-pull exchanges refused (wrong key, garbage).
     pub rejected_streams: AtomicU64,
+    /// User events dropped because the agent was not taking them (queue full).
+    pub events_dropped: AtomicU64,
 }
 
 /// State shared between the engine and the handle.
@@ -152,6 +172,8 @@ pub(crate) struct Shared {
     me: RwLock<MemberId>,
     stats: Stats,
     pushpull_tx: mpsc::UnboundedSender<SocketAddr>,
+    /// Where delivered user events go (the agent takes the receiver); full means dropped.
+    events: mpsc::Sender<UserEvent>,
 }
 
 /// A running gossip member.
@@ -161,6 +183,7 @@ pub struct Gossip {
     keyring: Arc<Keyring>,
     timing: Timing,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    events: parking_lot::Mutex<Option<mpsc::Receiver<UserEvent>>>,
 }
 
 impl Drop for Gossip {
@@ -191,12 +214,15 @@ impl Gossip {
             tags: cfg.tags.clone(),
         };
         let (pushpull_tx, pushpull_rx) = mpsc::unbounded_channel();
+        // Consul's agent queues 1024 events between serf and its ring.
+        let (event_tx, event_rx) = mpsc::channel(1024);
         let shared = Arc::new(Shared {
             table: RwLock::new(Table::new(me.clone())),
             changes: watch::channel(0).0,
             me: RwLock::new(me.clone()),
             stats: Stats::default(),
             pushpull_tx,
+            events: event_tx,
         });
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (pkt_tx, pkt_rx) = mpsc::channel::<Vec<u8>>(1024);
@@ -242,6 +268,7 @@ impl Gossip {
             keyring,
             timing: cfg.timing,
             tasks: Vec::new(),
+            events: parking_lot::Mutex::new(Some(event_rx)),
         };
         // Periodic push-pull, started by the engine's ticks.
         tasks.push(tokio::spawn(pushpull::sync_loop(g.pusher(), pushpull_rx)));
@@ -343,6 +370,29 @@ impl Gossip {
         }
         let _ = rx.await;
         tokio::time::sleep(self.timing.gossip_interval * 2).await;
+    }
+
+    /// The user events gossip delivers, this agent's own included; only the first caller
+    /// gets them.
+    pub fn take_events(&self) -> Option<mpsc::Receiver<UserEvent>> {
+        self.events.lock().take()
+    }
+
+    /// Fire a user event to every member; returns the event time it was given. The name
+    /// and payload together must fit [`USER_EVENT_SIZE_LIMIT`].
+    pub async fn user_event(&self, name: &str, payload: Vec<u8>) -> Result<u64, GossipError> {
+        if name.len() + payload.len() > USER_EVENT_SIZE_LIMIT {
+            return Err(GossipError::EventTooLarge);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.cmds
+            .send(Cmd::UserEvent {
+                name: name.to_string(),
+                payload,
+                reply: tx,
+            })
+            .map_err(|_| GossipError::Stopped)?;
+        rx.await.map_err(|_| GossipError::Stopped)
     }
 
     /// Force a member out: a failed one becomes `left` (`prune`: forgotten at once); a live

@@ -1,5 +1,6 @@
 //! What travels besides foca's own packets: membership intents (leave, force-leave and its
-//! refutation) piggybacked as custom broadcasts, and the TCP push-pull state exchange.
+//! refutation) and user events piggybacked as custom broadcasts, and the TCP push-pull
+//! state exchange.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -41,21 +42,42 @@ pub enum Intent {
         /// Unique per refutation.
         ltime: u64,
     },
+    /// An operator's user event (serf's `UserEvent`): opaque to gossip, delivered once to
+    /// every member. Appended last, so the earlier variants keep their encoding.
+    UserEvent {
+        /// The event clock's time when it was fired.
+        ltime: u64,
+        /// Event name (the agent prefixes it, as Consul does with `consul:event:`).
+        name: String,
+        /// The agent's encoded envelope.
+        payload: Vec<u8>,
+    },
 }
 
 impl Intent {
     fn key(&self) -> IntentKey {
         match self {
-            Intent::Leave { name, bump } => IntentKey(0, name.clone(), *bump),
-            Intent::ForceLeave { name, ltime, .. } => IntentKey(1, name.clone(), *ltime),
-            Intent::Refute { name, ltime, .. } => IntentKey(2, name.clone(), *ltime),
+            Intent::Leave { name, bump } => IntentKey(0, name.clone(), *bump, 0),
+            Intent::ForceLeave { name, ltime, .. } => IntentKey(1, name.clone(), *ltime, 0),
+            Intent::Refute { name, ltime, .. } => IntentKey(2, name.clone(), *ltime, 0),
+            // Serf dedupes user events by (time, name, payload): two events fired at the
+            // same time on different members are both delivered.
+            Intent::UserEvent {
+                ltime,
+                name,
+                payload,
+            } => {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                std::hash::Hash::hash(payload, &mut h);
+                IntentKey(3, name.clone(), *ltime, std::hash::Hasher::finish(&h))
+            }
         }
     }
 }
 
 /// Identity of one intent, so each is disseminated once and not forever.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct IntentKey(u8, String, u64);
+pub struct IntentKey(u8, String, u64, u64);
 
 impl Invalidates for IntentKey {
     fn invalidates(&self, other: &Self) -> bool {

@@ -12,6 +12,7 @@ mod blocking;
 mod catalog;
 mod convert;
 mod endpoint;
+mod event;
 mod forward;
 mod health;
 mod kv;

@@ -8,7 +8,7 @@ use axum::response::Response;
 use super::query::Query;
 use super::respond;
 use super::{ApiError, Endpoint, agent, agent_self, catalog, health, kv, metrics};
-use super::{operator, session, status, txn, ui};
+use super::{event, operator, session, status, txn, ui};
 use crate::agent::Agent;
 use crate::state::status as check_status;
 
@@ -74,6 +74,8 @@ pub async fn route(
         E::SessionNode { node } => session::node(agent, node, q).await,
         E::SessionList => session::list(agent, q).await,
         E::Txn => txn::txn(agent, q, body).await,
+        E::EventFire { name } => event::fire(agent, name, q, body).await,
+        E::EventList => event::list(agent, q).await,
         E::StatusLeader => status::leader(agent),
         E::StatusPeers => status::peers(agent),
         E::Root => Ok(ui::root()),

@@ -7,13 +7,16 @@
 //!
 //! One module per table (`nodes`, `services`, `checks`, `kv`, `sessions`), each with its indexes and
 //! its watch granularity; `catalog` holds the writes that span the catalog tables. A new
-//! table is a new module, a field of [`Store`], and its records in `snapshot`.
+//! table is a new module, a field of [`Store`], and its records in `snapshot`. Two kinds of
+//! agent-local state live beside them, never replicated: lock-delays (`lock_delay`) and
+//! user events (`events`).
 
 mod by_node;
 mod catalog;
 mod changes;
 mod checks;
 mod command;
+mod events;
 mod kv;
 mod lock_delay;
 mod model;
@@ -32,6 +35,7 @@ mod proptests;
 
 pub use changes::{Changes, Table};
 pub use command::{CheckUpdate, Command, KvOp, Response};
+pub use events::{EVENT_RING_SIZE, EventRing, UserEvent, id_to_index, list_index};
 pub use lock_delay::{LockDelays, MAX_LOCK_DELAY};
 pub use model::{
     Check, CheckDefinition, CheckTuning, KvEntry, Name, Node, Service, TaggedAddress, Tags, Weights,

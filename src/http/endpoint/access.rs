@@ -143,6 +143,8 @@ impl<'a> Endpoint<'a> {
             E::SessionNode { node } => a(R::Session, Read, S::Name(node)),
             E::SessionList => a(R::Session, Read, S::EachEntry),
             E::Txn => a(R::Key, Write, S::Body),
+            E::EventFire { name } => a(R::Event, Write, S::Name(name)),
+            E::EventList => a(R::Event, Read, S::EachEntry),
             E::CatalogDatacenters
             | E::StatusLeader
             | E::StatusPeers

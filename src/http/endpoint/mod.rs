@@ -293,6 +293,13 @@ pub enum Endpoint<'a> {
     SessionList,
     /// `PUT /v1/txn`.
     Txn,
+    /// `PUT /v1/event/fire/<name>`.
+    EventFire {
+        /// Event name.
+        name: &'a str,
+    },
+    /// `GET /v1/event/list`.
+    EventList,
     /// `GET /v1/status/leader`.
     StatusLeader,
     /// `GET /v1/status/peers`.
@@ -498,6 +505,9 @@ impl Endpoint<'_> {
             E::SessionNode { .. } => spec("SessionNode", Get, Scope::Leader, "v1.session.node._"),
             E::SessionList => spec("SessionList", Get, Scope::Leader, "v1.session.list"),
             E::Txn => spec("Txn", Put, Scope::Leader, "v1.txn"),
+            // Events travel by gossip from the receiving agent, and each agent lists its own.
+            E::EventFire { .. } => spec("EventFire", Put, Scope::Agent, "v1.event.fire._"),
+            E::EventList => spec("EventList", Get, Scope::Agent, "v1.event.list"),
             E::StatusLeader => spec("StatusLeader", Get, Scope::AnyServer, "v1.status.leader"),
             E::StatusPeers => spec("StatusPeers", Get, Scope::AnyServer, "v1.status.peers"),
             E::Root => spec("Root", Any, Scope::Agent, ""),

@@ -109,6 +109,16 @@ impl<'a> Endpoint<'a> {
         if let Some(rest) = path.strip_prefix("/v1/session/") {
             return Self::session(rest)?.checked(method);
         }
+        if let Some(rest) = path.strip_prefix("/v1/event/") {
+            let e = match rest {
+                "list" => E::EventList,
+                _ => match named(rest, "fire/", "Missing name")? {
+                    Some(name) => E::EventFire { name },
+                    None => return Err(not_found().into()),
+                },
+            };
+            return e.checked(method);
+        }
         let e = match path {
             "/v1/internal/ui/services" => E::UiServices,
             "/v1/txn" => E::Txn,

@@ -97,6 +97,8 @@ const SAMPLES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/session/node/n1", "SessionNode"),
     ("GET", "/v1/session/list", "SessionList"),
     ("PUT", "/v1/txn", "Txn"),
+    ("PUT", "/v1/event/fire/deploy", "EventFire"),
+    ("GET", "/v1/event/list", "EventList"),
     ("GET", "/v1/status/leader", "StatusLeader"),
     ("GET", "/v1/status/peers", "StatusPeers"),
     ("GET", "/", "Root"),
@@ -125,9 +127,9 @@ fn every_sample_parses_to_its_route() {
         assert_eq!(e.name(), *name, "{m} {path}");
         assert!(e.methods().allows(&method(m)) || e.name() == "Options");
     }
-    // 57 routes plus OPTIONS: a variant added to the enum (and to `name()`) needs a
+    // 59 routes plus OPTIONS: a variant added to the enum (and to `name()`) needs a
     // sample here.
-    assert_eq!(every_name().len(), 58);
+    assert_eq!(every_name().len(), 60);
 }
 
 #[test]
@@ -202,6 +204,9 @@ fn consul_answers_are_kept_for_unknown_and_incomplete_paths() {
     let bad = Err(StatusCode::BAD_REQUEST);
     assert_eq!(status(&Method::GET, "/v1/catalog/service/"), bad);
     assert_eq!(status(&Method::PUT, "/v1/session/destroy/"), bad);
+    assert_eq!(status(&Method::PUT, "/v1/event/fire/"), bad);
+    assert_eq!(status(&Method::GET, "/v1/event/fire/x"), na);
+    assert_eq!(status(&Method::GET, "/v1/event/bogus"), nf);
     assert_eq!(status(&Method::GET, "/v1/health/state/"), bad);
     assert_eq!(status(&Method::GET, "/v1/catalog/node/"), bad);
 }
@@ -290,6 +295,7 @@ fn documented_paths() -> Vec<String> {
         let cell = cells[2..cells.len() - 1].join("|");
         if ![
             "agent", "catalog", "health", "kv", "internal", "status", "operator", "session", "txn",
+            "event",
         ]
         .contains(&area)
         {
