@@ -7,6 +7,7 @@ pub mod definition;
 pub mod duration;
 pub mod health;
 pub mod input;
+pub mod kv;
 pub mod output;
 
 /// `path` (which may already carry a query) with `params` (encoded `k=v&...`) added.

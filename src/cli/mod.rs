@@ -6,13 +6,16 @@
 
 pub mod agent;
 mod catalog;
+mod event;
 mod exec;
 mod kv;
+mod lock;
 mod maint;
 mod members;
 mod operator;
 mod services;
 pub mod table;
+mod watch;
 
 /// How a command runs.
 #[derive(Clone, Copy)]
@@ -61,6 +64,7 @@ const COMMANDS: &[Command] = &[
         "Lists all registered services in a datacenter",
         Run::Exec(catalog::services),
     ),
+    cmd("event", "Fire a new event", Run::Exec(event::event)),
     cmd(
         "force-leave",
         "Forces a member of the cluster to enter the left state",
@@ -111,6 +115,11 @@ const COMMANDS: &[Command] = &[
         "leave",
         "Gracefully leaves the cluster and shuts down",
         Run::Exec(members::leave),
+    ),
+    cmd(
+        "lock",
+        "Execute a command holding a lock",
+        Run::Exec(lock::lock),
     ),
     cmd(
         "maint",
@@ -169,6 +178,11 @@ const COMMANDS: &[Command] = &[
         Run::Elsewhere,
     ),
     cmd("version", "Prints the disco version", Run::Exec(version)),
+    cmd(
+        "watch",
+        "Watch for changes in disco",
+        Run::Exec(watch::watch),
+    ),
 ];
 
 /// Run the CLI with `args` (without the binary name); returns the exit code.

@@ -1,5 +1,7 @@
 //! HTTP client for the CLI (and the console): talks to any agent's Consul-compatible API.
 
+pub mod lock;
+
 use std::time::Duration;
 
 use crate::api::cluster::{Member, RaftConfiguration};
