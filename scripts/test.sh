@@ -2,7 +2,7 @@
 # Every test of disco: installs what the tests need (apt/pip) when missing, builds the
 # release binary once, runs the Rust unit and process tests against it, then the
 # compatibility suites with unmodified clients (py-consul's own tests, vmagent's Consul SD,
-# nginx balancing a three-server cluster).
+# nginx balancing a three-server cluster, consullock and node-consul coordinating on one).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -18,6 +18,15 @@ command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v dig >/dev/null 2>&1 || need_apt+=(dnsutils)
 command -v dnsmasq >/dev/null 2>&1 || [[ -x /usr/sbin/dnsmasq ]] || need_apt+=(dnsmasq-base)
+# consullock (the coordination suite) imports demjson, which only Debian still builds.
+if [[ -x /usr/bin/python3 ]]; then
+  /usr/bin/python3 -c 'import demjson' >/dev/null 2>&1 || need_apt+=(python3-demjson)
+  /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+else
+  need_apt+=(python3-demjson)
+fi
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]}"
   SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
@@ -49,6 +58,9 @@ tests/compat/vmagent/run.sh || failed+=("vmagent")
 
 log "nginx in front of a three-server cluster"
 tests/compat/nginx/run.sh || failed+=("nginx")
+
+log "consullock and node-consul: locks, sessions, txn, events and a watch on a cluster"
+tests/compat/coordination/run.sh || failed+=("coordination")
 
 echo
 if ((${#failed[@]})); then
