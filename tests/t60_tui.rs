@@ -234,6 +234,31 @@ fn console_drives_a_real_cluster() {
         (leader_node(&servers[0]).as_deref() == Some(target)).then_some(())
     });
 
+    // Sessions: a lock taken with curl-style calls shows with its key; an event shows in
+    // the events pane; destroying the session from the console (confirmed) releases it.
+    let r = servers[1].put("/v1/session/create", br#"{"Name": "tui-holder"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sid = r.json()["ID"].as_str().expect("ID").to_string();
+    let r = servers[1].put(&format!("/v1/kv/tui/leader?acquire={sid}"), b"me");
+    assert_eq!(r.text().trim(), "true");
+    let r = servers[2].put("/v1/event/fire/tui-deploy", b"v9");
+    assert_eq!(r.status, 200, "{}", r.text());
+    console.keys(&["6"]);
+    console.wait_screen("session with its key, and the event", |s| {
+        s.contains("tui-holder") && s.contains("holds   tui/leader") && s.contains("tui-deploy")
+    });
+    console.keys(&["/"]);
+    console.text("tui-holder");
+    console.keys(&["Enter", "x"]);
+    console.wait_screen("destroy dialog", |s| {
+        s.contains("Destroy session tui-holder") && s.contains("It holds 1 key(s)")
+    });
+    console.keys(&["y"]);
+    wait_for("the lock released", DEADLINE, || {
+        let e = servers[0].get("/v1/kv/tui/leader?consistent").json();
+        e[0]["Session"].is_null().then_some(())
+    });
+
     // q quits and gives the terminal back.
     console.keys(&["q"]);
     wait_for("console exited", DEADLINE, || {

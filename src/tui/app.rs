@@ -17,10 +17,11 @@ use super::msg::{Effect, Feed, Peer, Write};
 pub use super::msg::{Update, View};
 use super::theme::Theme;
 use super::views::checks::ChecksView;
-use super::views::kv::{KvView, Preview};
+use super::views::kv::KvView;
 use super::views::members::MembersView;
 use super::views::raft::RaftView;
 use super::views::services::ServicesView;
+use super::views::sessions::SessionsView;
 
 /// The `:` palette's text and which completion Tab offers next.
 #[derive(Clone, Debug, Default)]
@@ -118,6 +119,8 @@ pub struct App {
     pub kv: KvView,
     /// Checks view (filled while it is shown).
     pub checks: ChecksView,
+    /// Sessions view (the held keys filled while it is shown) and recent events.
+    pub sessions: SessionsView,
     /// Critical and warning checks in the cluster.
     pub problems: Problems,
     /// Last result or error.
@@ -148,6 +151,7 @@ impl App {
             raft: RaftView::default(),
             kv: KvView::default(),
             checks: ChecksView::default(),
+            sessions: SessionsView::default(),
             problems: Problems::default(),
             status: None,
             logs: VecDeque::new(),
@@ -166,6 +170,7 @@ impl App {
             View::Raft => Scope::Raft,
             View::Kv => Scope::Kv,
             View::Checks => Scope::Checks,
+            View::Sessions => Scope::Sessions,
         }
     }
 
@@ -177,6 +182,7 @@ impl App {
             View::Raft => self.raft.list.filter(),
             View::Kv => self.kv.list.filter(),
             View::Checks => self.checks.list.filter(),
+            View::Sessions => self.sessions.list.filter(),
         }
     }
 
@@ -187,6 +193,7 @@ impl App {
             View::Raft => self.raft.set_filter(filter),
             View::Kv => self.kv.set_filter(filter),
             View::Checks => self.checks.set_filter(filter),
+            View::Sessions => self.sessions.set_filter(filter),
         }
     }
 
@@ -201,6 +208,7 @@ impl App {
             View::Raft => self.raft.list.shown().len(),
             View::Kv => self.kv.list.shown().len(),
             View::Checks => self.checks.list.shown().len(),
+            View::Sessions => self.sessions.list.shown().len(),
         }
     }
 
@@ -212,6 +220,7 @@ impl App {
             View::Raft => self.raft.list.cursor(),
             View::Kv => self.kv.list.cursor(),
             View::Checks => self.checks.list.cursor(),
+            View::Sessions => self.sessions.list.cursor(),
         }
     }
 
@@ -222,6 +231,7 @@ impl App {
             View::Raft => self.raft.list.move_by(delta),
             View::Kv => self.kv.list.move_by(delta),
             View::Checks => self.checks.list.move_by(delta),
+            View::Sessions => self.sessions.list.move_by(delta),
         }
         self.preview().into_iter().collect()
     }
@@ -233,6 +243,7 @@ impl App {
             View::Raft => self.raft.list.set_cursor(0),
             View::Kv => self.kv.list.set_cursor(0),
             View::Checks => self.checks.list.set_cursor(0),
+            View::Sessions => self.sessions.list.set_cursor(0),
         }
     }
 
@@ -294,7 +305,13 @@ impl App {
                     effects.extend(self.preview());
                 }
             }
-            Update::KvValue(key, value) => self.kv.preview = Some(Preview { key, value }),
+            Update::KvValue(p) => self.kv.preview = Some(p),
+            Update::Sessions(rows) => {
+                self.mark_reachable();
+                self.sessions.set_rows(rows);
+            }
+            Update::Locks(keys) => self.sessions.set_held(keys),
+            Update::Events(events) => self.sessions.events = events,
             Update::Done { ok, message } => self.say(message, !ok),
             Update::Log(line) => {
                 if self.logs.len() == LOG_LINES {
@@ -463,6 +480,21 @@ impl App {
                     .map(|k| Write::KvDelete(k.key.clone()));
                 self.ask(command, w)
             }
+            Command::DestroySession => {
+                let w = self
+                    .sessions
+                    .list
+                    .selected()
+                    .map(|s| Write::SessionDestroy {
+                        id: s.id.clone(),
+                        name: s.name.clone(),
+                        keys: self
+                            .sessions
+                            .held_known
+                            .then(|| self.sessions.keys_of(&s.id).len()),
+                    });
+                self.ask(command, w)
+            }
             // Palette commands (they need arguments) and dialog keys do nothing here.
             Command::KvPut
             | Command::Theme
@@ -498,12 +530,18 @@ impl App {
         if was == View::Checks && v != View::Checks {
             effects.push(Effect::Follow(Feed::Checks(false)));
         }
+        if was == View::Sessions && v != View::Sessions {
+            effects.push(Effect::Follow(Feed::Locks(false)));
+        }
         match v {
             View::Kv => {
                 effects.push(Effect::Follow(Feed::Kv(self.kv.prefix.clone())));
                 effects.extend(self.preview());
             }
             View::Checks if was != View::Checks => effects.push(Effect::Follow(Feed::Checks(true))),
+            View::Sessions if was != View::Sessions => {
+                effects.push(Effect::Follow(Feed::Locks(true)))
+            }
             _ => {}
         }
         effects

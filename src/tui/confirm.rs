@@ -23,6 +23,18 @@ pub fn prompt(w: &Write) -> String {
         Write::KvPut { key, .. } => format!("Save {key}?"),
         Write::KvDelete(key) if key.ends_with('/') => format!("Delete folder {key}?"),
         Write::KvDelete(key) => format!("Delete key {key}?"),
+        Write::SessionDestroy { id, name, keys } => {
+            let who = if name.is_empty() {
+                id.clone()
+            } else {
+                format!("{name} ({id})")
+            };
+            match keys {
+                Some(0) => format!("Destroy session {who}?"),
+                Some(n) => format!("Destroy session {who}? It holds {n} key(s): they are released"),
+                None => format!("Destroy session {who}? Any key it holds is released"),
+            }
+        }
     }
 }
 
@@ -51,6 +63,15 @@ mod tests {
         assert_eq!(
             prompt(&Write::KvDelete("app/a".into())),
             "Delete key app/a?"
+        );
+        let destroy = Write::SessionDestroy {
+            id: "abc".into(),
+            name: "leader".into(),
+            keys: Some(2),
+        };
+        assert_eq!(
+            prompt(&destroy),
+            "Destroy session leader (abc)? It holds 2 key(s): they are released"
         );
     }
 }

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::model;
 use super::msg::{Effect, Feed, Update, Write};
+use super::views::kv::Preview;
 use crate::api::path_escape;
 use crate::client::Client;
 
@@ -110,6 +111,7 @@ pub struct Feeds {
     instances: Option<JoinHandle<()>>,
     kv: Option<JoinHandle<()>>,
     checks: Option<JoinHandle<()>>,
+    locks: Option<JoinHandle<()>>,
 }
 
 impl Feeds {
@@ -148,6 +150,15 @@ impl Feeds {
             |v| Update::WarningCount(v.as_array().map_or(0, Vec::len)),
         )));
         let (c, t) = (client.clone(), tx.clone());
+        background.push(tokio::spawn(follow(c, "/v1/session/list".into(), t, |v| {
+            Update::Sessions(model::sessions(v))
+        })));
+        let (c, t) = (client.clone(), tx.clone());
+        // At most 256 events, kept by the agent itself.
+        background.push(tokio::spawn(follow(c, "/v1/event/list".into(), t, |v| {
+            Update::Events(model::events(v))
+        })));
+        let (c, t) = (client.clone(), tx.clone());
         background.push(tokio::spawn(poll(c, "/v1/agent/members", POLL, t, |v| {
             Update::Members(model::members(v))
         })));
@@ -166,6 +177,7 @@ impl Feeds {
             instances: None,
             kv: None,
             checks: None,
+            locks: None,
         }
     }
 
@@ -206,12 +218,33 @@ impl Feeds {
                     )));
                 }
             }
+            Effect::Follow(Feed::Locks(on)) => {
+                if let Some(h) = self.locks.take() {
+                    h.abort();
+                }
+                // Consul's API has no list of locked keys: they are read from the whole
+                // tree, only while the Sessions view is shown.
+                if on {
+                    self.locks = Some(tokio::spawn(follow_as::<Vec<crate::api::kv::KvPair>>(
+                        client,
+                        "/v1/kv/?recurse".into(),
+                        tx,
+                        |v| Update::Locks(model::held_keys(v)),
+                    )));
+                }
+            }
             Effect::LoadValue(key) => {
                 tokio::spawn(async move {
-                    let path = format!("/v1/kv/{}?raw", path_escape(&key));
-                    let u = match client.send(Method::GET, &path, None).await {
-                        Ok((404, _)) => Update::KvValue(key, None),
-                        Ok((_, body)) => Update::KvValue(key, Some(body)),
+                    let path = format!("/v1/kv/{}", path_escape(&key));
+                    let u = match client.get_as::<Vec<crate::api::kv::KvPair>>(&path).await {
+                        Ok(entries) => {
+                            let e = entries.into_iter().next();
+                            Update::KvValue(Preview {
+                                value: e.as_ref().map(|e| e.value()),
+                                holder: e.as_ref().and_then(|e| e.holder().map(str::to_string)),
+                                key,
+                            })
+                        }
                         Err(e) => Update::Done {
                             ok: false,
                             message: format!("reading {key}: {e}"),
@@ -235,9 +268,14 @@ impl Drop for Feeds {
         for h in self.background.drain(..) {
             h.abort();
         }
-        for h in [self.instances.take(), self.kv.take(), self.checks.take()]
-            .into_iter()
-            .flatten()
+        for h in [
+            self.instances.take(),
+            self.kv.take(),
+            self.checks.take(),
+            self.locks.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             h.abort();
         }
@@ -315,6 +353,14 @@ async fn write(client: &Client, w: Write) -> Update {
             (
                 format!("deleted {key}"),
                 client.send(Method::DELETE, &path, None).await,
+            )
+        }
+        Write::SessionDestroy { id, name, .. } => {
+            let path = format!("/v1/session/destroy/{}", path_escape(&id));
+            let who = if name.is_empty() { id } else { name };
+            (
+                format!("destroyed session {who}"),
+                client.send(Method::PUT, &path, None).await,
             )
         }
     };

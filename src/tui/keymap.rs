@@ -68,6 +68,8 @@ pub enum Scope {
     Kv,
     /// The checks list.
     Checks,
+    /// The sessions list.
+    Sessions,
     /// Typing a `/` filter.
     Filter,
     /// The `:` palette.
@@ -93,6 +95,7 @@ impl Scope {
                 | Scope::Raft
                 | Scope::Kv
                 | Scope::Checks
+                | Scope::Sessions
         )
     }
 }
@@ -142,6 +145,8 @@ pub enum Command {
     KvNew,
     /// Delete the selected key or folder.
     KvDelete,
+    /// Destroy the selected session (its locks are released).
+    DestroySession,
     /// Write a key (palette only).
     KvPut,
     /// Switch theme (palette only).
@@ -284,11 +289,12 @@ use Scope as S;
 #[rustfmt::skip]
 pub const KEYMAP: &[Binding] = &[
     // Navigation.
-    bind(&[ch('1')], "1-5", S::Global, C::Show(View::Services), "Services, Members, Raft, KV, Checks", Navigation),
-    bind(&[ch('2')], "1-5", S::Global, C::Show(View::Members), "Services, Members, Raft, KV, Checks", Navigation),
-    bind(&[ch('3')], "1-5", S::Global, C::Show(View::Raft), "Services, Members, Raft, KV, Checks", Navigation),
-    bind(&[ch('4')], "1-5", S::Global, C::Show(View::Kv), "Services, Members, Raft, KV, Checks", Navigation),
-    bind(&[ch('5')], "1-5", S::Global, C::Show(View::Checks), "Services, Members, Raft, KV, Checks", Navigation),
+    bind(&[ch('1')], "1-6", S::Global, C::Show(View::Services), "show a view (the numbers on the tabs)", Navigation),
+    bind(&[ch('2')], "1-6", S::Global, C::Show(View::Members), "show a view (the numbers on the tabs)", Navigation),
+    bind(&[ch('3')], "1-6", S::Global, C::Show(View::Raft), "show a view (the numbers on the tabs)", Navigation),
+    bind(&[ch('4')], "1-6", S::Global, C::Show(View::Kv), "show a view (the numbers on the tabs)", Navigation),
+    bind(&[ch('5')], "1-6", S::Global, C::Show(View::Checks), "show a view (the numbers on the tabs)", Navigation),
+    bind(&[ch('6')], "1-6", S::Global, C::Show(View::Sessions), "show a view (the numbers on the tabs)", Navigation),
     bind(&[key(KeyCode::Tab)], "Tab Shift-Tab", S::Global, C::NextView, "next, previous view", Navigation),
     bind(&[key(KeyCode::BackTab)], "Tab Shift-Tab", S::Global, C::PrevView, "next, previous view", Navigation),
     bind(&[key(KeyCode::Up), ch('k')], "↑↓ j k", S::Global, C::Up, "move", Navigation),
@@ -324,6 +330,9 @@ pub const KEYMAP: &[Binding] = &[
     bind(&[ch('n')], "e n x", S::Kv, C::KvNew, "KV: edit, new, delete", Actions).footer("new"),
     bind(&[ch('x')], "e n x", S::Kv, C::KvDelete, "KV: edit, new, delete", Actions)
         .footer("delete")
+        .confirmed(),
+    bind(&[ch('x')], "x", S::Sessions, C::DestroySession, "destroy the selected session", Actions)
+        .footer("destroy")
         .confirmed(),
     bind(NONE, "", S::Global, C::KvPut, "write a key", Actions).palette("kv", "put KEY VALUE"),
     // The console.
@@ -450,7 +459,7 @@ pub fn palette() -> impl Iterator<Item = (&'static Binding, PaletteEntry)> {
 mod tests {
     use super::*;
 
-    const ALL_SCOPES: [Scope; 13] = [
+    const ALL_SCOPES: [Scope; 14] = [
         Scope::Anywhere,
         Scope::Global,
         Scope::Services,
@@ -459,6 +468,7 @@ mod tests {
         Scope::Raft,
         Scope::Kv,
         Scope::Checks,
+        Scope::Sessions,
         Scope::Filter,
         Scope::Palette,
         Scope::Register,
@@ -575,6 +585,7 @@ mod tests {
         assert_eq!(h(Scope::Members), format!("f force-leave, {tail}"));
         assert_eq!(h(Scope::Raft), format!("t transfer leadership, {tail}"));
         assert_eq!(h(Scope::Checks), tail);
+        assert_eq!(h(Scope::Sessions), format!("x destroy, {tail}"));
         assert_eq!(
             dialog_hint(Scope::Register),
             "Tab/Shift-Tab move · Enter register · Esc cancel"

@@ -287,3 +287,100 @@ pub fn kv_keys(v: &Value) -> Vec<KvItem> {
     out.sort_by(|a, b| (!a.is_dir(), &a.key).cmp(&(!b.is_dir(), &b.key)));
     out
 }
+
+/// A session (`/v1/session/list`), with the keys it holds once the KV tree was read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionRow {
+    /// Session ID.
+    pub id: String,
+    /// Name given at creation.
+    pub name: String,
+    /// Node it belongs to.
+    pub node: String,
+    /// TTL as given (`""`: none).
+    pub ttl: String,
+    /// `release` or `delete`.
+    pub behavior: String,
+    /// Lock-delay in whole seconds.
+    pub lock_delay_s: u64,
+    /// Checks it is bound to (node and service checks).
+    pub checks: Vec<String>,
+}
+
+/// Decode `/v1/session/list`.
+pub fn sessions(v: &Value) -> Vec<SessionRow> {
+    let Some(list) = v.as_array() else {
+        return Vec::new();
+    };
+    let mut rows: Vec<SessionRow> = list
+        .iter()
+        .map(|x| {
+            let mut checks: Vec<String> = ["NodeChecks", "Checks"]
+                .iter()
+                .flat_map(|k| x[*k].as_array().into_iter().flatten())
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect();
+            checks.extend(
+                x["ServiceChecks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["ID"].as_str().map(str::to_string)),
+            );
+            SessionRow {
+                id: s(x, "ID"),
+                name: s(x, "Name"),
+                node: s(x, "Node"),
+                ttl: s(x, "TTL"),
+                behavior: s(x, "Behavior"),
+                lock_delay_s: x["LockDelay"].as_u64().unwrap_or(0) / 1_000_000_000,
+                checks,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.node, &a.name, &a.id).cmp(&(&b.node, &b.name, &b.id)));
+    rows
+}
+
+/// Keys held by a session, from `/v1/kv/?recurse`: (key, session), by key.
+pub fn held_keys(entries: Vec<crate::api::kv::KvPair>) -> Vec<(String, String)> {
+    entries
+        .into_iter()
+        .filter_map(|e| e.holder().map(str::to_string).map(|s| (e.key, s)))
+        .collect()
+}
+
+/// A user event this agent received (`/v1/event/list`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventRow {
+    /// Event ID.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Payload as text (lossy), empty without one.
+    pub payload: String,
+    /// The gossip event clock's time.
+    pub ltime: u64,
+}
+
+/// Decode `/v1/event/list`, newest first.
+pub fn events(v: &Value) -> Vec<EventRow> {
+    use base64::Engine as _;
+    let mut rows: Vec<EventRow> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| EventRow {
+            id: s(e, "ID"),
+            name: s(e, "Name"),
+            payload: e["Payload"]
+                .as_str()
+                .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default(),
+            ltime: e["LTime"].as_u64().unwrap_or(0),
+        })
+        .collect();
+    rows.reverse();
+    rows
+}

@@ -4,9 +4,12 @@
 
 use serde_json::Value;
 
-use super::model::{CheckRow, Instance, KvItem, MemberRow, Overview, RaftRow, ServiceRow};
+use super::model::{
+    CheckRow, EventRow, Instance, KvItem, MemberRow, Overview, RaftRow, ServiceRow, SessionRow,
+};
+use super::views::kv::Preview;
 
-/// The five views, in key order.
+/// The six views, in key order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
     /// Services (1).
@@ -19,16 +22,19 @@ pub enum View {
     Kv,
     /// All checks (5).
     Checks,
+    /// Sessions, their locks, and recent events (6).
+    Sessions,
 }
 
 impl View {
     /// All views in tab order, for the tab bar.
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Services,
         View::Members,
         View::Raft,
         View::Kv,
         View::Checks,
+        View::Sessions,
     ];
 
     /// The digit key that shows it, 1-based as on the tab bar.
@@ -44,29 +50,18 @@ impl View {
             View::Raft => "Raft",
             View::Kv => "KV",
             View::Checks => "Checks",
+            View::Sessions => "Sessions",
         }
     }
 
-    /// The view Tab moves to (wrapping after Checks).
+    /// The view Tab moves to (wrapping after the last).
     pub fn next(self) -> View {
-        match self {
-            View::Services => View::Members,
-            View::Members => View::Raft,
-            View::Raft => View::Kv,
-            View::Kv => View::Checks,
-            View::Checks => View::Services,
-        }
+        View::ALL[self.number() % View::ALL.len()]
     }
 
     /// The view Shift-Tab moves to (wrapping before Services).
     pub fn prev(self) -> View {
-        match self {
-            View::Services => View::Checks,
-            View::Members => View::Services,
-            View::Raft => View::Members,
-            View::Kv => View::Raft,
-            View::Checks => View::Kv,
-        }
+        View::ALL[(self.number() + View::ALL.len() - 2) % View::ALL.len()]
     }
 }
 
@@ -109,6 +104,15 @@ pub enum Write {
     },
     /// `DELETE /v1/kv/<key>` (`?recurse` for a folder, whose key ends in `/`).
     KvDelete(String),
+    /// `PUT /v1/session/destroy/<id>`: its locks are released (or their keys deleted).
+    SessionDestroy {
+        /// Session ID.
+        id: String,
+        /// Its name, for the prompt.
+        name: String,
+        /// How many keys it holds, for the prompt (`None`: not known).
+        keys: Option<usize>,
+    },
 }
 
 /// A live list the runtime follows only while a view shows it; starting one replaces the
@@ -121,6 +125,8 @@ pub enum Feed {
     Kv(String),
     /// Every check (`false`: stop; they are megabytes on a large cluster).
     Checks(bool),
+    /// The locked keys, read from the whole KV tree (`false`: stop).
+    Locks(bool),
 }
 
 /// Something the runtime must do for the state.
@@ -157,8 +163,14 @@ pub enum Update {
     Instances(String, Vec<Instance>),
     /// A KV folder listing.
     KvKeys(String, Vec<KvItem>),
-    /// A key's value (`None`: gone).
-    KvValue(String, Option<Vec<u8>>),
+    /// A key's value and holder, for the preview.
+    KvValue(Preview),
+    /// Sessions.
+    Sessions(Vec<SessionRow>),
+    /// Locked keys as (key, session).
+    Locks(Vec<(String, String)>),
+    /// The agent's recent events, newest first.
+    Events(Vec<EventRow>),
     /// The outcome of a write, for the status line.
     Done {
         /// It worked.
@@ -178,7 +190,7 @@ mod tests {
     fn next_and_prev_walk_the_tabs_both_ways() {
         for v in View::ALL {
             assert_eq!(v.next().prev(), v);
-            assert_eq!(View::ALL[v.number() % 5], v.next());
+            assert_eq!(View::ALL[v.number() % View::ALL.len()], v.next());
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::tui::model::*;
+use crate::tui::views::kv::Preview;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventState, KeyModifiers};
 
 fn key(code: KeyCode) -> Event {
@@ -310,7 +311,11 @@ fn kv_tree_descends_and_goes_up() {
         kv_keys(&serde_json::json!(["app/a"])),
     ));
     assert_eq!(effects, vec![Effect::LoadValue("app/a".into())]);
-    a.apply(Update::KvValue("app/a".into(), Some(b"hello".to_vec())));
+    a.apply(Update::KvValue(Preview {
+        key: "app/a".into(),
+        value: Some(b"hello".to_vec()),
+        holder: None,
+    }));
     a.on_event(&key(KeyCode::Char('e')));
     match &a.mode {
         Mode::KvEdit(e) if e.focus == KvField::Value => {
@@ -352,4 +357,40 @@ fn quit_keys() {
     let ctrl_c = Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert!(a.on_event(&ctrl_c).is_empty());
     assert!(a.quit);
+}
+
+#[test]
+fn the_sessions_view_follows_locks_only_while_shown_and_destroy_asks_first() {
+    let mut a = App::new("127.0.0.1:8500", Theme::dark());
+    let effects = a.on_event(&key(KeyCode::Char('6')));
+    assert_eq!(a.view, View::Sessions);
+    assert_eq!(effects, vec![Effect::Follow(Feed::Locks(true))]);
+    a.apply(Update::Sessions(crate::tui::model::sessions(
+        &serde_json::json!([
+            {"ID": "s-1", "Name": "leader", "Node": "n1", "TTL": "15s", "Behavior": "release",
+             "LockDelay": 15000000000u64, "NodeChecks": ["serfHealth"]},
+        ]),
+    )));
+    // Before the tree was read, the prompt does not claim a count.
+    a.on_event(&key(KeyCode::Char('x')));
+    assert_eq!(
+        a.prompt().as_deref(),
+        Some("Destroy session leader (s-1)? Any key it holds is released")
+    );
+    a.on_event(&key(KeyCode::Char('n')));
+    a.apply(Update::Locks(vec![("svc/leader".into(), "s-1".into())]));
+    assert_eq!(a.sessions.keys_of("s-1"), ["svc/leader".to_string()]);
+    a.on_event(&key(KeyCode::Char('x')));
+    assert!(a.prompt().is_some_and(|p| p.contains("It holds 1 key(s)")));
+    let effects = a.on_event(&key(KeyCode::Char('y')));
+    assert_eq!(
+        effects,
+        vec![Effect::Write(Write::SessionDestroy {
+            id: "s-1".into(),
+            name: "leader".into(),
+            keys: Some(1),
+        })]
+    );
+    let effects = a.on_event(&key(KeyCode::Char('1')));
+    assert_eq!(effects, vec![Effect::Follow(Feed::Locks(false))]);
 }

@@ -54,14 +54,25 @@ pub fn tree(f: &mut Frame, app: &App, area: Rect, page: usize) {
             Some(Preview {
                 key,
                 value: Some(v),
+                holder,
             }),
-        ) if *key == k.key => (
-            k.key.clone(),
-            String::from_utf8_lossy(&v[..v.len().min(16 * 1024)]).into_owned(),
-        ),
-        (Some(k), Some(Preview { key, value: None })) if *key == k.key => {
-            (k.key.clone(), "(deleted)".into())
+        ) if *key == k.key => {
+            let text = String::from_utf8_lossy(&v[..v.len().min(16 * 1024)]).into_owned();
+            match holder {
+                // A locked key names its holder above the value.
+                Some(h) => (
+                    format!("🔒 {} — held by {}", k.key, app.sessions.label(h)),
+                    text,
+                ),
+                None => (k.key.clone(), text),
+            }
         }
+        (
+            Some(k),
+            Some(Preview {
+                key, value: None, ..
+            }),
+        ) if *key == k.key => (k.key.clone(), "(deleted)".into()),
         (Some(k), _) => (k.key.clone(), "…".into()),
         (None, _) => ("value".into(), "(empty folder — n to create a key)".into()),
     };

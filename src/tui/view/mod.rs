@@ -11,6 +11,7 @@ mod members;
 mod popup;
 mod raft;
 mod services;
+mod sessions;
 pub mod widgets;
 
 #[cfg(test)]
@@ -92,6 +93,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         View::Raft => raft::list(f, app, body, page),
         View::Kv => kv::tree(f, app, body, page),
         View::Checks => checks::list(f, app, body, page),
+        View::Sessions => sessions::list(f, app, body, page),
     }
     if let Some(r) = a.logs {
         logs::draw(f, app, r);

@@ -151,7 +151,27 @@ fn fixture() -> App {
     a.kv.preview = Some(Preview {
         key: "feature-flags".into(),
         value: Some(b"{\"dark_mode\": true}".to_vec()),
+        holder: Some("5f1c3a2e-7b7d-4c1e-9a51-2b8f0f6c1d11".into()),
     });
+    a.sessions.set_rows(vec![SessionRow {
+        id: "5f1c3a2e-7b7d-4c1e-9a51-2b8f0f6c1d11".into(),
+        name: "flag writer".into(),
+        node: "node2".into(),
+        ttl: "15s".into(),
+        behavior: "release".into(),
+        lock_delay_s: 15,
+        checks: vec!["serfHealth".into()],
+    }]);
+    a.sessions.set_held(vec![(
+        "feature-flags".into(),
+        "5f1c3a2e-7b7d-4c1e-9a51-2b8f0f6c1d11".into(),
+    )]);
+    a.sessions.events = vec![EventRow {
+        id: "0a1b2c3d-0000-0000-0000-000000000000".into(),
+        name: "deploy".into(),
+        payload: "v2".into(),
+        ltime: 7,
+    }];
     a.problems.critical = 1;
     a.problems.warning = 1;
     a.status = Some(Status {
@@ -208,6 +228,13 @@ fn kv_view() {
     a.view = View::Kv;
     a.kv.list.set_cursor(2);
     insta::assert_snapshot!(render(&mut a, 100, 12));
+}
+
+#[test]
+fn sessions_view() {
+    let mut a = fixture();
+    a.view = View::Sessions;
+    insta::assert_snapshot!(render(&mut a, 110, 16));
 }
 
 #[test]

@@ -10,6 +10,8 @@ pub struct Preview {
     pub key: String,
     /// Its value (`None`: the key is gone).
     pub value: Option<Vec<u8>>,
+    /// The session holding it, if it is locked.
+    pub holder: Option<String>,
 }
 
 /// The KV view's state.
@@ -47,6 +49,7 @@ impl KvView {
             Some(Preview {
                 key,
                 value: Some(v),
+                ..
             }) if *key == k.key => Some(v),
             _ => None,
         }

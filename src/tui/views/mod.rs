@@ -7,6 +7,7 @@ pub mod kv;
 pub mod members;
 pub mod raft;
 pub mod services;
+pub mod sessions;
 
 /// A `/` filter, lowercased once per list instead of once per row.
 pub struct Needle(String);
