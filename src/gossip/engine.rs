@@ -467,6 +467,10 @@ impl Engine {
                     payload,
                 } = intent
                 {
+                    // Passed on at once, like a failure: each member gossips a new event
+                    // once on arrival, so it crosses the pool in a few network hops
+                    // rather than a few 200 ms rounds.
+                    spread_now = true;
                     self.deliver(ltime, name, payload);
                     continue;
                 }
@@ -495,7 +499,7 @@ impl Engine {
         }
         if spread_now {
             if let Err(e) = self.foca.gossip(&mut self.rt) {
-                debug!("gossip: spreading a failure: {e}");
+                debug!("gossip: spreading news: {e}");
             }
             self.send_queued();
         }
