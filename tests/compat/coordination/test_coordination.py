@@ -8,13 +8,15 @@ The last line printed is "coordination: N passed, M failed".
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ports import free_port  # noqa: E402
 
 BIN = os.environ["DISCO_BIN"]
 CONSUL_LOCK = sys.argv[1]
@@ -34,20 +36,6 @@ def check(name, ok, detail=""):
         print(f"FAIL: {name} {detail}", flush=True)
 
 
-def free_port(used=set()):
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            p = s.getsockname()[1]
-        if p in used:
-            continue
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        used.add(p)
-        return p
 
 
 def req(port, method, path, body=None, timeout=10):

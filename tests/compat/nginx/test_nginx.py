@@ -3,13 +3,15 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ports import free_port  # noqa: E402
 
 BIN = os.environ["DISCO_BIN"]
 NGINX = sys.argv[1]
@@ -27,17 +29,6 @@ def check(name, ok, detail=""):
         print(f"FAIL: {name} {detail}")
 
 
-def free_port():
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            p = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", p))
-            return p
-        except OSError:
-            pass
 
 
 def req(port, method, path, body=None, timeout=5):
