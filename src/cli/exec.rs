@@ -35,6 +35,25 @@ struct Invocation<F: Args> {
     args: Vec<String>,
 }
 
+/// The command a user's handler or child runs as, Consul's way: the arguments joined and
+/// run through `$SHELL -c` (`/bin/sh` when unset), or with `shell` off the first argument
+/// run directly with the rest. `args` is never empty (callers check).
+pub fn user_command(args: &[String], shell: bool) -> tokio::process::Command {
+    if shell {
+        let sh = std::env::var("SHELL")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "/bin/sh".into());
+        let mut c = tokio::process::Command::new(sh);
+        c.arg("-c").arg(args.join(" "));
+        c
+    } else {
+        let mut c = tokio::process::Command::new(&args[0]);
+        c.args(&args[1..]);
+        c
+    }
+}
+
 /// Flags of a command that has none of its own.
 #[derive(Args, Debug)]
 pub struct NoFlags {}

@@ -12,11 +12,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use clap::Args;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
-use super::exec::{CmdResult, client_command};
+use super::exec::{CmdResult, client_command, user_command};
 use crate::api::duration::parse_go;
 use crate::client::Client;
 use crate::client::lock::{Held, Lock, LockError, LockOptions, Semaphore};
@@ -178,7 +178,7 @@ async fn run(cl: Client, f: LockFlags, args: Vec<String>) -> CmdResult {
     };
 
     say("Starting handler");
-    let child_failed = match start_child(&child_args, &script, &f) {
+    let child_failed = match start_child(&child_args, &f) {
         Ok(child) => supervise(child, held, &mut stop, verbose).await,
         Err(e) => {
             eprintln!("Error running handler: {e}");
@@ -204,20 +204,8 @@ async fn run(cl: Client, f: LockFlags, args: Vec<String>) -> CmdResult {
 }
 
 /// Start the child in its own process group with `CONSUL_LOCK_HELD=true`.
-fn start_child(args: &[String], script: &str, f: &LockFlags) -> std::io::Result<Child> {
-    let mut cmd = if f.shell.unwrap_or(true) {
-        let shell = std::env::var("SHELL")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "/bin/sh".into());
-        let mut c = Command::new(shell);
-        c.arg("-c").arg(script);
-        c
-    } else {
-        let mut c = Command::new(&args[0]);
-        c.args(&args[1..]);
-        c
-    };
+fn start_child(args: &[String], f: &LockFlags) -> std::io::Result<Child> {
+    let mut cmd = user_command(args, f.shell.unwrap_or(true));
     cmd.env("CONSUL_LOCK_HELD", "true")
         .stdin(if f.pass_stdin.unwrap_or(false) {
             Stdio::inherit()

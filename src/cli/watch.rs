@@ -9,10 +9,9 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::exec::{CmdResult, client_command};
+use super::exec::{CmdResult, client_command, user_command};
 use crate::api::path_escape;
 use crate::client::Client;
 
@@ -275,19 +274,7 @@ async fn run(cl: Client, f: WatchFlags, args: Vec<String>) -> CmdResult {
 
 /// Run the handler once with `data` on its standard input; a failure ends the watch.
 async fn run_handler(args: &[String], shell: bool, data: &Value, index: u64) -> Result<(), String> {
-    let mut cmd = if shell {
-        let sh = std::env::var("SHELL")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "/bin/sh".into());
-        let mut c = Command::new(sh);
-        c.arg("-c").arg(args.join(" "));
-        c
-    } else {
-        let mut c = Command::new(&args[0]);
-        c.args(&args[1..]);
-        c
-    };
+    let mut cmd = user_command(args, shell);
     cmd.env("CONSUL_INDEX", index.to_string())
         .stdin(Stdio::piped());
     let mut child = cmd

@@ -12,11 +12,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from ports import free_port  # noqa: E402
+import common  # noqa: E402
+from common import free_port  # noqa: E402
 
 BIN = os.environ["DISCO_BIN"]
 CONSUL_LOCK = sys.argv[1]
@@ -38,15 +37,8 @@ def check(name, ok, detail=""):
 
 
 
-def req(port, method, path, body=None, timeout=10):
-    r = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
-    try:
-        with urllib.request.urlopen(r, timeout=timeout) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-    except Exception as e:
-        return 0, str(e).encode()
+def req(port, method, path, body=None):
+    return common.req(port, method, path, body, timeout=10)
 
 
 def until(f, deadline=60):

@@ -7,11 +7,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from ports import free_port  # noqa: E402
+from common import free_port, req  # noqa: E402
 
 BIN = os.environ["DISCO_BIN"]
 NGINX = sys.argv[1]
@@ -29,17 +27,6 @@ def check(name, ok, detail=""):
         print(f"FAIL: {name} {detail}")
 
 
-
-
-def req(port, method, path, body=None, timeout=5):
-    r = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
-    try:
-        with urllib.request.urlopen(r, timeout=timeout) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-    except Exception as e:  # connection refused, reset, timeout
-        return 0, str(e).encode()
 
 
 def until(what, f, deadline=60):

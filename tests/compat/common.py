@@ -1,6 +1,7 @@
-"""Ports for the compatibility suites' agents on 127.0.0.1.
+"""What the compatibility suites' drivers share: ports for their agents on 127.0.0.1, and
+one HTTP call that never raises.
 
-Picked below the kernel's ephemeral range (32768 and up), as the Rust tests' `free_port`
+Ports are picked below the kernel's ephemeral range (32768 and up), as the Rust tests' `free_port`
 does: a port the kernel hands out for `bind(0)` is also what it gives every process's
 outgoing connections, so one could be taken between the check and the agent's bind. A
 port is never handed out twice by one process.
@@ -8,6 +9,8 @@ port is never handed out twice by one process.
 
 import os
 import socket
+import urllib.error
+import urllib.request
 
 _used = set()
 _next = [(os.getpid() % 2000) * 10]
@@ -29,3 +32,15 @@ def free_port():
         _used.add(p)
         return p
     raise RuntimeError("no free port on 127.0.0.1")
+
+
+def req(port, method, path, body=None, timeout=5):
+    """(status, body) of one call to 127.0.0.1:`port`; status 0 when there was no answer."""
+    r = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
+    try:
+        with urllib.request.urlopen(r, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except Exception as e:  # connection refused, reset, timeout
+        return 0, str(e).encode()
