@@ -1,6 +1,7 @@
 //! disco: service discovery, health checking and configuration in one binary, speaking
 //! Consul's HTTP API and command line.
 
+pub mod acl;
 pub mod agent;
 pub mod api;
 pub mod checks;

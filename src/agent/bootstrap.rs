@@ -107,6 +107,7 @@ impl Agent {
                 uri: "/v1/status/peers".into(),
                 body: Vec::new(),
                 from_server: true,
+                token: String::new(),
             };
             match self.rpc.call(addr, req, Duration::from_secs(5)).await {
                 Ok(Reply::Http {

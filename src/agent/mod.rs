@@ -2,6 +2,7 @@
 //! checks (persisted in `data_dir` and synced into the catalog), and, on servers, the Raft
 //! member that holds the catalog and KV store.
 
+pub mod acl;
 mod bootstrap;
 mod definitions;
 mod events;
@@ -105,6 +106,8 @@ pub struct Agent {
     pub session_timers: session_ttl::SessionTimers,
     /// The user events delivered to this agent, for `/v1/event/list`.
     pub events: crate::state::EventRing,
+    /// Token resolution and the agent's own tokens.
+    pub acl: acl::AclResolver,
     shutdown: tokio::sync::watch::Sender<bool>,
     fatal: Mutex<Option<String>>,
     failed_since: Mutex<HashMap<String, Instant>>,
@@ -208,6 +211,7 @@ impl Agent {
         };
 
         let (shutdown, _) = tokio::sync::watch::channel(false);
+        let cfg_tokens = acl::load_persisted_tokens(&cfg);
         let agent = Arc::new(Agent {
             cfg,
             node_id,
@@ -224,6 +228,7 @@ impl Agent {
             sync_now: tokio::sync::Notify::new(),
             session_timers: session_ttl::SessionTimers::default(),
             events: crate::state::EventRing::default(),
+            acl: acl::AclResolver::new(cfg_tokens),
             shutdown,
             fatal: Mutex::new(None),
             failed_since: Mutex::new(HashMap::new()),
@@ -239,6 +244,7 @@ impl Agent {
             // A lone server leads within one election timeout: register this node before the
             // API opens, so the first client read already sees it.
             if c.wait_for_leader(Duration::from_secs(10)).await {
+                agent.acl_establish().await;
                 if let Err(e) = agent.reconcile().await {
                     warn!("agent: reconcile: {e}");
                 }
@@ -275,6 +281,8 @@ impl Agent {
         tokio::spawn(async move { bg.reconcile_loop().await });
         let bg = agent.clone();
         tokio::spawn(async move { bg.bootstrap_loop().await });
+        let bg = agent.clone();
+        tokio::spawn(async move { bg.acl_leader_loop().await });
         Ok(agent)
     }
 
@@ -469,6 +477,24 @@ impl Agent {
     /// One local check.
     pub fn local_check(&self, id: &str) -> Option<Check> {
         self.local.read().check(id).cloned()
+    }
+
+    /// Whose rights cover the local service or check `id`, for ACLs: `(false, service
+    /// name)` for a service or a service's check, `(true, node name)` for a node check.
+    /// `None` when no such ID is registered here.
+    pub fn local_owner(&self, id: &str) -> Option<(bool, String)> {
+        let local = self.local.read();
+        if let Some(s) = local.service(id) {
+            return Some((false, s.service.to_string()));
+        }
+        let c = local.check(id)?;
+        if c.service_id.is_empty() {
+            return Some((true, self.cfg.node_name.clone()));
+        }
+        let name = local
+            .service(&c.service_id)
+            .map_or_else(|| c.service_name.to_string(), |s| s.service.to_string());
+        Some((false, name))
     }
 
     /// How local check `id` runs.

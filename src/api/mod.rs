@@ -1,6 +1,7 @@
 //! Consul's HTTP API shapes: request bodies (decoded case-insensitively, unknown keys
 //! rejected, as Consul does) and response bodies (PascalCase, empty collections never null).
 
+pub mod acl;
 pub mod cluster;
 pub mod decode;
 pub mod definition;

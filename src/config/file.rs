@@ -6,6 +6,7 @@
 
 mod reader;
 mod sections;
+mod security;
 #[cfg(test)]
 mod tests;
 
@@ -38,12 +39,6 @@ const IGNORED: &[&str] = &[
     "log_file",
     "ui_dir",
     "ui_config",
-    "verify_incoming",
-    "verify_outgoing",
-    "verify_server_hostname",
-    "ca_file",
-    "cert_file",
-    "key_file",
     "connect",
     "reconnect_timeout",
     "watches",
@@ -54,19 +49,10 @@ const IGNORED: &[&str] = &[
     "license_path",
     "default_query_time",
     "max_query_time",
-    "http_config",
-    "auto_encrypt",
-    "tls",
     "statsd_addr",
     "statsite_addr",
     "enable_central_service_config",
     "translate_wan_addrs",
-    "acl_datacenter",
-    "acl_default_policy",
-    "acl_down_policy",
-    "acl_master_token",
-    "acl_token",
-    "acl_ttl",
 ];
 
 /// Load a config file, or every `*.json` file of a directory in name order, on top of `cfg`.
@@ -222,6 +208,8 @@ pub fn apply_json(
                 list.extend(blocks);
             }
             k if IGNORED.contains(&k) => {}
+            k if security::FAIL_CLOSED.contains(&k) => r.fail_closed(k, v)?,
+            k if r.legacy_acl(cfg, k, v)? => {}
             k => r.warn(format!("{source}: invalid config key {k}")),
         }
     }

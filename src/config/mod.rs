@@ -1,6 +1,7 @@
 //! Agent configuration: defaults, JSON config files and directories, and command-line flags,
 //! merged in Consul's order (defaults < files in the order given < flags).
 
+pub mod acl;
 mod file;
 pub mod flags;
 mod net;
@@ -116,8 +117,8 @@ pub struct AgentConfig {
     pub enable_script_checks: bool,
     /// Allow script checks from config files.
     pub enable_local_script_checks: bool,
-    /// ACLs (only `false` is supported).
-    pub acl_enabled: bool,
+    /// ACLs (`acl` and the legacy `acl_*` keys).
+    pub acl: acl::AclConfig,
     /// Write the PID here.
     pub pid_file: Option<PathBuf>,
     /// In-memory single server.
@@ -333,7 +334,7 @@ impl Default for AgentConfig {
             ports: Ports::default(),
             enable_script_checks: false,
             enable_local_script_checks: false,
-            acl_enabled: false,
+            acl: acl::AclConfig::default(),
             pid_file: None,
             dev: false,
             domain: "consul.".into(),
@@ -401,13 +402,15 @@ impl AgentConfig {
         if self.data_dir.is_none() && !self.dev {
             return Err(ConfigError::Conflict("data_dir cannot be empty".into()));
         }
-        if self.acl_enabled {
-            return Err(ConfigError::Conflict(
-                "acl.enabled = true is not supported".into(),
-            ));
-        }
         if self.ports.https >= 0 {
-            warnings.push("ports.https is not supported; HTTPS stays disabled".into());
+            return Err(ConfigError::Invalid {
+                path: "configuration".into(),
+                key: "ports.https".into(),
+                msg: "is not supported yet: disco serves no HTTPS, and will not start with a port it would leave closed".into(),
+            });
+        }
+        if self.enable_script_checks && !self.acl.enabled {
+            warnings.push("[SECURITY] Using enable-script-checks without ACLs and without allow_write_http_from is DANGEROUS, use enable-local-script-checks instead, see https://www.hashicorp.com/blog/protecting-consul-from-rce-risk-in-specific-configurations/".into());
         }
         if self.bootstrap_expect == 1 {
             warnings

@@ -263,6 +263,12 @@ impl Handler {
             uri: path.to_string(),
             body: Vec::new(),
             from_server: source == Source::Leader,
+            // DNS acts with the agent's default token (Consul's `dns` use of it).
+            token: if self.agent.cfg.acl.enabled {
+                self.agent.effective_secret("")
+            } else {
+                String::new()
+            },
         };
         let timeout = Duration::from_secs(5);
         let reply = if source == Source::Leader {

@@ -10,6 +10,7 @@ use super::ApiError;
 use super::convert::*;
 use super::query::Query;
 use super::respond::{empty, json_bytes, json_plain, text};
+use crate::acl;
 use crate::agent::Agent;
 use crate::api::decode::decode;
 use crate::api::input::{
@@ -19,22 +20,26 @@ use crate::api::input::{
 use crate::state::status;
 
 /// `GET /v1/agent/services`: the local services by ID.
-pub fn services(agent: &Agent) -> Result<Response, ApiError> {
+pub fn services(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
     let svcs = agent.local_services();
     let out: BTreeMap<&str, _> = svcs
         .iter()
+        .filter(|s| q.authz.keep(acl::Resource::Service, &s.service))
         .map(|s| (s.id.as_str(), agent_service_out(s, &agent.cfg.datacenter)))
         .collect();
     json_plain(&out)
 }
 
 /// `GET /v1/agent/checks`: the local checks by ID.
-pub fn checks(agent: &Agent) -> Result<Response, ApiError> {
+pub fn checks(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
     // Only checks defined on this agent, as Consul lists them (serfHealth is the
     // servers' and lives in the catalog only).
     let all = agent.local_checks();
     let mut out: BTreeMap<&str, _> = BTreeMap::new();
     for c in &all {
+        if !q.authz.keep_check(agent.node_name(), &c.service_name) {
+            continue;
+        }
         let mut co = check_out(c);
         co.node = agent.node_name();
         out.insert(c.check_id.as_str(), co);
@@ -50,13 +55,24 @@ pub async fn register_service(
 ) -> Result<Response, ApiError> {
     let def: ServiceDefinitionIn = decode(&SERVICE_SCHEMA, body)?;
     let (svc, checks) = service_from(&def, agent.node_name(), agent.cfg.enable_script_checks)?;
+    // Write on the service's name, and on the one it replaces under the same ID.
+    q.authz
+        .require(acl::Resource::Service, &svc.service, acl::Level::Write)?;
+    if let Some(old) = agent.local_service(&svc.id) {
+        q.authz
+            .require(acl::Resource::Service, &old.service, acl::Level::Write)?;
+    }
     let replace = matches!(q.get("replace-existing-checks"), Some("" | "1" | "true"));
     agent.register_service(svc, checks, replace).await?;
     Ok(empty())
 }
 
 /// `PUT /v1/agent/check/register`: a node check, or one of a local service's.
-pub async fn register_check(agent: &Arc<Agent>, body: &[u8]) -> Result<Response, ApiError> {
+pub async fn register_check(
+    agent: &Arc<Agent>,
+    q: &Query,
+    body: &[u8],
+) -> Result<Response, ApiError> {
     let c: CheckTypeIn = decode(&CHECK_SCHEMA, body)?;
     let id = crate::api::definition::standalone_check_id(&c)?;
     let svc = if c.service_id.is_empty() {
@@ -69,6 +85,23 @@ pub async fn register_check(agent: &Arc<Agent>, body: &[u8]) -> Result<Response,
             StatusCode::NOT_FOUND,
             format!("ServiceID \"{}\" does not exist", c.service_id),
         ));
+    }
+    match &svc {
+        Some(s) => q
+            .authz
+            .require(acl::Resource::Service, &s.service, acl::Level::Write)?,
+        None => q
+            .authz
+            .require(acl::Resource::Node, agent.node_name(), acl::Level::Write)?,
+    }
+    // A check replacing one of another service (same ID) needs that service's rights too.
+    if let Some((is_node, owner)) = agent.local_owner(&id) {
+        let kind = if is_node {
+            acl::Resource::Node
+        } else {
+            acl::Resource::Service
+        };
+        q.authz.require(kind, &owner, acl::Level::Write)?;
     }
     let (check, tuning) = check_from(
         &c,
@@ -176,11 +209,6 @@ pub fn service(agent: &Agent, id: &str) -> Result<Response, ApiError> {
         r.headers_mut().insert("X-Consul-ContentHash", v);
     }
     Ok(r)
-}
-
-/// `/v1/agent/token/*`: ACLs are off, so every call is refused the way Consul does.
-pub fn acl_disabled() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "ACL support disabled")
 }
 
 /// `PUT /v1/agent/join/<address>` (`?wan` only on servers).

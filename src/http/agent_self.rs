@@ -58,6 +58,7 @@ pub fn members_json(agent: &Agent, q: &Query) -> serde_json::Value {
         let out: Vec<serde_json::Value> = members
             .iter()
             .filter(|m| m.id.tags.get("role").map(String::as_str) == Some("consul"))
+            .filter(|m| q.authz.keep(crate::acl::Resource::Node, &m.id.name))
             .map(|m| {
                 let mut v = member_out(m);
                 v["Name"] = json!(format!("{}.{}", m.id.name, agent.cfg.datacenter));
@@ -66,7 +67,13 @@ pub fn members_json(agent: &Agent, q: &Query) -> serde_json::Value {
             .collect();
         return json!(out);
     }
-    json!(members.iter().map(member_out).collect::<Vec<_>>())
+    json!(
+        members
+            .iter()
+            .filter(|m| q.authz.keep(crate::acl::Resource::Node, &m.id.name))
+            .map(member_out)
+            .collect::<Vec<_>>()
+    )
 }
 
 /// `GET /v1/agent/self`: configuration, member entry and stats, as Consul shows them.

@@ -10,6 +10,7 @@ use super::blocking::{read, to_json};
 use super::convert::*;
 use super::query::Query;
 use super::respond::json_plain;
+use crate::acl;
 use crate::agent::Agent;
 use crate::api::decode::decode;
 use crate::api::input::{
@@ -27,7 +28,12 @@ pub fn datacenters(agent: &Agent) -> Result<Response, ApiError> {
 /// `GET /v1/catalog/nodes`.
 pub async fn nodes(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
     read(agent, q, Watch::Tables(&[Table::Nodes]), |s| {
-        let nodes: Vec<_> = s.nodes().into_iter().map(node_out).collect();
+        let nodes: Vec<_> = s
+            .nodes()
+            .into_iter()
+            .filter(|n| q.authz.keep(acl::Resource::Node, &n.node))
+            .map(node_out)
+            .collect();
         Ok((StatusCode::OK, to_json(&nodes)?))
     })
     .await
@@ -36,7 +42,10 @@ pub async fn nodes(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
 /// `GET /v1/catalog/services`: names and their tags.
 pub async fn services(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
     read(agent, q, Watch::Tables(&[Table::Services]), |s| {
-        let names = s.service_names();
+        let mut names = s.service_names();
+        if q.authz.enforced() {
+            names.retain(|name, _| q.authz.keep(acl::Resource::Service, name));
+        }
         Ok((StatusCode::OK, to_json(&names)?))
     })
     .await
@@ -49,6 +58,7 @@ pub async fn service(agent: &Agent, name: &str, q: &Query) -> Result<Response, A
         let list: Vec<_> = s
             .service_instances(name, &tags)
             .into_iter()
+            .filter(|(n, svc)| q.authz.keep_instance(&n.node, &svc.service))
             .map(|(n, svc)| service_node_out(n, svc))
             .collect();
         Ok((StatusCode::OK, to_json(&list)?))
@@ -63,12 +73,16 @@ pub async fn node(agent: &Agent, node: &str, q: &Query) -> Result<Response, ApiE
         q,
         Watch::Tables(&[Table::Nodes, Table::Services]),
         |s| {
-            let Some(n) = s.node(node) else {
+            let Some(n) = s
+                .node(node)
+                .filter(|_| q.authz.keep(acl::Resource::Node, node))
+            else {
                 return Ok((StatusCode::OK, b"null".to_vec()));
             };
             let services: BTreeMap<&str, _> = s
                 .node_services(node)
                 .into_iter()
+                .filter(|svc| q.authz.keep(acl::Resource::Service, &svc.service))
                 .map(|svc| (svc.id.as_str(), node_service_out(svc)))
                 .collect();
             let out = crate::api::output::NodeServicesOut {
@@ -102,6 +116,26 @@ pub async fn deregister(agent: &Agent, q: &Query, body: &[u8]) -> Result<Respons
     }
     if d.node.is_empty() {
         return Err(ApiError::bad("Missing node name"));
+    }
+    if q.authz.enforced() {
+        let store = agent.store.read();
+        let (kind, name) = if !d.check_id.is_empty() {
+            match store.check(&d.node, &d.check_id) {
+                Some(c) if !c.service_name.is_empty() => {
+                    (acl::Resource::Service, c.service_name.to_string())
+                }
+                _ => (acl::Resource::Node, d.node.clone()),
+            }
+        } else if !d.service_id.is_empty() {
+            match store.service(&d.node, &d.service_id) {
+                Some(svc) => (acl::Resource::Service, svc.service.to_string()),
+                None => (acl::Resource::Node, d.node.clone()),
+            }
+        } else {
+            (acl::Resource::Node, d.node.clone())
+        };
+        drop(store);
+        q.authz.require(kind, &name, acl::Level::Write)?;
     }
     let cmd = Command::Deregister {
         node: d.node,
@@ -176,6 +210,57 @@ pub(crate) fn check_from(node: &str, c: &CatalogCheckIn) -> Result<Check, ApiErr
     })
 }
 
+/// What a catalog registration needs, as Consul's `vetRegisterWithACL`: node write when it
+/// creates or changes the node, service write on the service (and on the one it replaces
+/// under the same ID), and for each check its service's or its node's write.
+fn register_allowed(
+    agent: &Agent,
+    q: &Query,
+    node: &Node,
+    skip_node_update: bool,
+    service: Option<&Service>,
+    checks: &[Check],
+) -> Result<(), ApiError> {
+    let store = agent.store.read();
+    let changes_node = !skip_node_update
+        && store.node(&node.node).is_none_or(|n| {
+            n.address != node.address
+                || (!node.meta.is_empty() && n.meta != node.meta)
+                || (!node.tagged_addresses.is_empty()
+                    && n.tagged_addresses != node.tagged_addresses)
+        });
+    let mut needs: Vec<(acl::Resource, String)> = Vec::new();
+    if changes_node {
+        needs.push((acl::Resource::Node, node.node.to_string()));
+    }
+    if let Some(s) = service {
+        needs.push((acl::Resource::Service, s.service.to_string()));
+        if let Some(old) = store.service(&node.node, &s.id) {
+            needs.push((acl::Resource::Service, old.service.to_string()));
+        }
+    }
+    for c in checks {
+        let owner = if c.service_id.is_empty() {
+            None
+        } else if let Some(s) = service.filter(|s| s.id == c.service_id) {
+            Some(s.service.to_string())
+        } else {
+            store
+                .service(&node.node, &c.service_id)
+                .map(|s| s.service.to_string())
+        };
+        match owner {
+            Some(name) => needs.push((acl::Resource::Service, name)),
+            None => needs.push((acl::Resource::Node, node.node.to_string())),
+        }
+    }
+    drop(store);
+    for (kind, name) in needs {
+        q.authz.require(kind, &name, acl::Level::Write)?;
+    }
+    Ok(())
+}
+
 /// `PUT /v1/catalog/register`: a node with an optional service and checks.
 pub async fn register(agent: &Agent, q: &Query, body: &[u8]) -> Result<Response, ApiError> {
     q.check_dc(&agent.cfg.datacenter)?;
@@ -211,6 +296,16 @@ pub async fn register(agent: &Agent, q: &Query, body: &[u8]) -> Result<Response,
     let mut checks = Vec::new();
     for c in r.check.iter().chain(r.checks.iter().flatten()) {
         checks.push(check_from(&r.node, c)?);
+    }
+    if q.authz.enforced() {
+        register_allowed(
+            agent,
+            q,
+            &node,
+            r.skip_node_update,
+            service.as_ref(),
+            &checks,
+        )?;
     }
     agent
         .write(Command::Register {

@@ -91,7 +91,11 @@ pub async fn list(agent: &Arc<Agent>, q: &Query) -> Result<Response, ApiError> {
     let mut added = agent.events.subscribe();
     loop {
         added.borrow_and_update();
-        let events = agent.events.list(name);
+        let mut events = agent.events.list(name);
+        if q.authz.enforced() {
+            // Filtered before the index is taken, so the index tells nothing of the rest.
+            events.retain(|e| q.authz.keep(crate::acl::Resource::Event, &e.name));
+        }
         let index = list_index(&events);
         if min_index > 0 && index == min_index && Instant::now() < deadline {
             // The sender lives in the agent, which the caller holds: `changed` cannot fail.

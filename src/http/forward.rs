@@ -18,20 +18,36 @@ use crate::rpc::{Reply, Request as RpcRequest};
 /// Longest a forwarded call may take: a blocking query's maximum wait plus slack.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(11 * 60);
 
-fn http_request(method: &Method, uri: &str, body: Bytes, from_server: bool) -> RpcRequest {
+fn http_request(
+    method: &Method,
+    uri: &str,
+    body: Bytes,
+    from_server: bool,
+    token: &str,
+) -> RpcRequest {
     RpcRequest::Http {
         method: method.as_str().to_string(),
         uri: uri.to_string(),
         body: body.to_vec(),
         from_server,
+        token: token.to_string(),
     }
 }
 
 /// Forward one API call to a server and relay its answer (client agents).
-pub async fn forward_http(agent: &Agent, method: &Method, uri: &str, body: Bytes) -> Response {
+pub async fn forward_http(
+    agent: &Agent,
+    method: &Method,
+    uri: &str,
+    body: Bytes,
+    token: &str,
+) -> Response {
     relay(
         agent
-            .forward(http_request(method, uri, body, false), FORWARD_TIMEOUT)
+            .forward(
+                http_request(method, uri, body, false, token),
+                FORWARD_TIMEOUT,
+            )
             .await,
     )
 }
@@ -43,6 +59,7 @@ pub async fn forward_to_leader(
     method: &Method,
     uri: &str,
     body: Bytes,
+    token: &str,
 ) -> Result<Response, Bytes> {
     let Some(c) = &agent.consensus else {
         return Err(body);
@@ -52,7 +69,7 @@ pub async fn forward_to_leader(
     }
     match agent
         .forward_to_leader(
-            http_request(method, uri, body.clone(), true),
+            http_request(method, uri, body.clone(), true, token),
             FORWARD_TIMEOUT,
         )
         .await

@@ -17,6 +17,9 @@ pub async fn service(agent: &Agent, name: &str, q: &Query) -> Result<Response, A
     read(agent, q, Watch::Service(name), |s| {
         let mut out = Vec::new();
         for (n, svc) in s.service_instances(name, &tags) {
+            if !q.authz.keep_instance(&n.node, &svc.service) {
+                continue;
+            }
             let checks = s.instance_checks(&n.node, &svc.id);
             if passing && checks.iter().any(|c| c.status != status::PASSING) {
                 continue;
@@ -60,7 +63,11 @@ where
     F: for<'s> Fn(&'s crate::state::Store) -> Vec<&'s Check>,
 {
     read(agent, q, Watch::Tables(&[Table::Checks]), |s| {
-        let list: Vec<_> = select(s).into_iter().map(check_out).collect();
+        let list: Vec<_> = select(s)
+            .into_iter()
+            .filter(|c| q.authz.keep_check(&c.node, &c.service_name))
+            .map(check_out)
+            .collect();
         Ok((StatusCode::OK, to_json(&list)?))
     })
     .await

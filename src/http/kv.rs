@@ -9,6 +9,7 @@ use super::blocking::{read, to_json};
 use super::convert::dir_entry_out;
 use super::query::Query;
 use super::respond::json_plain;
+use crate::acl;
 use crate::agent::Agent;
 use crate::state::{Command, KvOp, Response as SmResponse, Watch};
 
@@ -22,7 +23,10 @@ pub async fn get(agent: &Agent, key: &str, q: &Query) -> Result<Response, ApiErr
             .unwrap_or("")
             .to_string();
         return read(agent, q, Watch::Prefix(key), |s| {
-            let keys = s.kv_keys(key, &sep);
+            let mut keys = s.kv_keys(key, &sep);
+            if q.authz.enforced() {
+                keys.retain(|k| q.authz.keep(acl::Resource::Key, k));
+            }
             if keys.is_empty() && !key.is_empty() {
                 return Ok((StatusCode::NOT_FOUND, Vec::new()));
             }
@@ -32,7 +36,12 @@ pub async fn get(agent: &Agent, key: &str, q: &Query) -> Result<Response, ApiErr
     }
     if q.has("recurse") {
         return read(agent, q, Watch::Prefix(key), |s| {
-            let entries: Vec<_> = s.kv_list(key).into_iter().map(dir_entry_out).collect();
+            let entries: Vec<_> = s
+                .kv_list(key)
+                .into_iter()
+                .filter(|e| q.authz.keep(acl::Resource::Key, e.key()))
+                .map(dir_entry_out)
+                .collect();
             if entries.is_empty() {
                 return Ok((StatusCode::NOT_FOUND, Vec::new()));
             }

@@ -6,8 +6,10 @@
 //! forwarded (`forward.rs`), and `route.rs` runs it with one `match`. axum provides the
 //! server.
 
+mod acl;
 mod agent;
 mod agent_self;
+mod authz;
 mod blocking;
 mod catalog;
 mod convert;
@@ -58,6 +60,30 @@ pub async fn serve(agent: Arc<Agent>, listener: tokio::net::TcpListener) -> std:
         .await
 }
 
+/// The ACL headers of every answer: the default policy (Consul sends it even with ACLs
+/// off, and its UI reads it), and whether a list was filtered, told only to a caller who
+/// sent a token (an anonymous caller never learns what it cannot see).
+fn acl_headers(agent: &Agent, q: &Query, resp: &mut Response) {
+    use axum::http::HeaderValue;
+    let policy = match agent.cfg.acl.default_policy {
+        crate::acl::DefaultPolicy::Allow => "allow",
+        crate::acl::DefaultPolicy::Deny => "deny",
+    };
+    let h = resp.headers_mut();
+    if !h.contains_key("x-consul-default-acl-policy") {
+        h.insert(
+            "x-consul-default-acl-policy",
+            HeaderValue::from_static(policy),
+        );
+    }
+    if q.authz.filtered() && !q.authz.secret().is_empty() {
+        h.insert(
+            "x-consul-results-filtered-by-acls",
+            HeaderValue::from_static("true"),
+        );
+    }
+}
+
 /// One API call: parse the route, forward it if a server (or the leader) must answer,
 /// otherwise run it here; count it, and re-indent JSON for `?pretty`.
 async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response {
@@ -77,6 +103,7 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
         && ep.is_some_and(Endpoint::leader_answers)
         && !req.headers().contains_key(over_rpc::FORWARDED);
     let mut query = Query::parse(uri.query().unwrap_or(""));
+    let token = authz::request_token(req.headers(), &query);
     if ep.is_some_and(Endpoint::discovery_read) && !agent.cfg.discovery_max_stale.is_zero() {
         query.discovery_max_stale = Some(agent.cfg.discovery_max_stale);
     }
@@ -94,17 +121,17 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
         agent.metrics.incr("consul.http.requests");
         agent.metrics.incr("consul.client.rpc");
         let Some(bound) = query.implied_max_stale() else {
-            return forward::forward_http(&agent, &method, path_and_query, body).await;
+            return forward::forward_http(&agent, &method, path_and_query, body, &token).await;
         };
         let pq = crate::api::with_query(
             path_and_query,
             &format!("max_stale={}", crate::api::duration::format_go(bound)),
         );
-        return forward::forward_http(&agent, &method, &pq, body).await;
+        return forward::forward_http(&agent, &method, &pq, body, &token).await;
     }
     let last_contact = agent.consensus.as_ref().and_then(|c| c.last_contact());
     let body = if forward_to_leader && !query.answer_locally(last_contact) {
-        match forward::forward_to_leader(&agent, &method, path_and_query, body).await {
+        match forward::forward_to_leader(&agent, &method, path_and_query, body, &token).await {
             Ok(resp) => {
                 agent.metrics.incr("consul.http.requests");
                 agent.metrics.incr("consul.rpc.forwarded_to_leader");
@@ -116,10 +143,20 @@ async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response
         body
     };
     let resp = match endpoint {
-        Ok(ep) => route::route(&agent, ep, &query, body).await,
+        Ok(ep) => match authz::resolve(&agent, &ep, token).await {
+            Ok(a) => {
+                query.authz = a;
+                match authz::enforce(&agent, &ep, &query, &query.authz) {
+                    Ok(()) => route::route(&agent, ep, &query, body).await,
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
-    let resp = resp.unwrap_or_else(respond::error);
+    let mut resp = resp.unwrap_or_else(respond::error);
+    acl_headers(&agent, &query, &mut resp);
     agent.metrics.incr("consul.http.requests");
     agent
         .metrics

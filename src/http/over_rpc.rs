@@ -28,13 +28,23 @@ impl Router {
         Arc::new(Router { agent })
     }
 
-    async fn run(&self, method: String, uri: String, body: Vec<u8>, from_server: bool) -> Reply {
+    async fn run(
+        &self,
+        method: String,
+        uri: String,
+        body: Vec<u8>,
+        from_server: bool,
+        token: String,
+    ) -> Reply {
         let Ok(method) = Method::from_bytes(method.as_bytes()) else {
             return Reply::Error(format!("invalid method {method:?}"));
         };
         let mut builder = Request::builder().method(method).uri(&uri);
         if from_server {
             builder = builder.header(FORWARDED, "1");
+        }
+        if !token.is_empty() {
+            builder = builder.header("x-consul-token", token);
         }
         let Ok(req) = builder.body(Body::from(body)) else {
             return Reply::Error(format!("invalid request URI {uri:?}"));
@@ -64,7 +74,8 @@ impl HttpRouter for Router {
         uri: String,
         body: Vec<u8>,
         from_server: bool,
+        token: String,
     ) -> Pin<Box<dyn Future<Output = Reply> + Send + '_>> {
-        Box::pin(self.run(method, uri, body, from_server))
+        Box::pin(self.run(method, uri, body, from_server, token))
     }
 }

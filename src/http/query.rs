@@ -7,13 +7,16 @@ use axum::http::StatusCode;
 use super::ApiError;
 use crate::api::duration::parse_go;
 
-/// Parsed query parameters, in order.
+/// Parsed query parameters, in order, and the caller's rights.
 #[derive(Debug, Default)]
 pub struct Query {
     pairs: Vec<(String, String)>,
     /// `discovery_max_stale`, for a catalog or health read; applies when the call names no
     /// consistency mode.
     pub discovery_max_stale: Option<Duration>,
+    /// The caller's ACL rights (everything allowed when ACLs are off). Carried with the
+    /// parameters because every handler that filters a list already takes them.
+    pub authz: super::authz::Authz,
 }
 
 /// Decode `%XX` escapes (and, in queries, `+`).
@@ -91,6 +94,7 @@ impl Query {
         Query {
             pairs,
             discovery_max_stale: None,
+            authz: Default::default(),
         }
     }
 

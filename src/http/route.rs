@@ -8,7 +8,7 @@ use axum::response::Response;
 use super::query::Query;
 use super::respond;
 use super::{ApiError, Endpoint, agent, agent_self, catalog, health, kv, metrics};
-use super::{event, operator, session, status, txn, ui};
+use super::{acl, event, operator, session, status, txn, ui};
 use crate::agent::Agent;
 use crate::state::status as check_status;
 
@@ -46,10 +46,10 @@ pub async fn route(
         E::AutopilotConfiguration => operator::autopilot_configuration(agent),
         E::AgentSelf => respond::json_plain(&agent_self::self_json(agent)),
         E::AgentMembers => respond::json_plain(&agent_self::members_json(agent, q)),
-        E::AgentServices => agent::services(agent),
-        E::AgentChecks => agent::checks(agent),
+        E::AgentServices => agent::services(agent, q),
+        E::AgentChecks => agent::checks(agent, q),
         E::AgentServiceRegister => agent::register_service(agent, q, &body).await,
-        E::AgentCheckRegister => agent::register_check(agent, &body).await,
+        E::AgentCheckRegister => agent::register_check(agent, q, &body).await,
         E::AgentMetrics => metrics::metrics(agent, q),
         E::AgentLeave => agent::leave(agent).await,
         E::AgentReload => agent::reload(agent).await,
@@ -64,7 +64,7 @@ pub async fn route(
         E::AgentService { id } => agent::service(agent, id),
         E::AgentHealthById { id } => agent::service_health(agent, id, true, q),
         E::AgentHealthByName { name } => agent::service_health(agent, name, false, q),
-        E::AgentToken => Err(agent::acl_disabled()),
+        E::AgentToken { kind } => acl::agent_token(agent, kind, &body).await,
         E::AgentJoin { address } => agent::join(agent, address, q).await,
         E::AgentForceLeave { node } => agent::force_leave(agent, node, q).await,
         E::SessionCreate => session::create(agent, q, body).await,
@@ -76,6 +76,29 @@ pub async fn route(
         E::Txn => txn::txn(agent, q, body).await,
         E::EventFire { name } => event::fire(agent, name, q, body).await,
         E::EventList => event::list(agent, q).await,
+        E::AclBootstrap => acl::bootstrap(agent, &body).await,
+        E::AclReplication => acl::replication(agent),
+        E::AclTokenCreate => acl::token_create(agent, &body).await,
+        E::AclTokenSelf => acl::token_self(agent, q).await,
+        E::AclTokenRead { id } => acl::token_read(agent, id, q).await,
+        E::AclTokenUpdate { id } => acl::token_update(agent, id, &body).await,
+        E::AclTokenDelete { id } => acl::token_delete(agent, id, q).await,
+        E::AclTokenClone { id } => acl::token_clone(agent, id, q, &body).await,
+        E::AclTokens => acl::token_list(agent, q).await,
+        E::AclPolicyCreate => acl::policy_create(agent, &body).await,
+        E::AclPolicyRead { id } => acl::policy_read(agent, Some(id), None, q).await,
+        E::AclPolicyUpdate { id } => acl::policy_update(agent, id, &body).await,
+        E::AclPolicyDelete { id } => acl::policy_delete(agent, id).await,
+        E::AclPolicyByName { name } => acl::policy_read(agent, None, Some(name), q).await,
+        E::AclPolicies => acl::policy_list(agent, q).await,
+        E::AclRoleCreate => acl::role_create(agent, &body).await,
+        E::AclRoleRead { id } => acl::role_read(agent, Some(id), None, q).await,
+        E::AclRoleUpdate { id } => acl::role_update(agent, id, &body).await,
+        E::AclRoleDelete { id } => acl::role_delete(agent, id).await,
+        E::AclRoleByName { name } => acl::role_read(agent, None, Some(name), q).await,
+        E::AclRoles => acl::role_list(agent, q).await,
+        E::AclLogin => acl::login(agent),
+        E::AclLogout => acl::logout(agent),
         E::StatusLeader => status::leader(agent),
         E::StatusPeers => status::peers(agent),
         E::Root => Ok(ui::root()),

@@ -251,6 +251,11 @@ pub async fn create(agent: &Agent, q: &Query, body: Bytes) -> Result<Response, A
     q.check_dc(&agent.cfg.datacenter)?;
     let id = uuid::Uuid::new_v4().to_string();
     let session = build(agent, &body, &id)?;
+    q.authz.require(
+        crate::acl::Resource::Session,
+        &session.node,
+        crate::acl::Level::Write,
+    )?;
     agent
         .write(Command::SessionCreate(session))
         .await
@@ -311,7 +316,11 @@ pub async fn node(agent: &Agent, node: &str, q: &Query) -> Result<Response, ApiE
 /// `GET /v1/session/list`.
 pub async fn list(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
     read(agent, q, Watch::Tables(SESSIONS), |s| {
-        let out: Vec<_> = s.sessions().map(session_out).collect();
+        let out: Vec<_> = s
+            .sessions()
+            .filter(|x| q.authz.keep(crate::acl::Resource::Session, &x.node))
+            .map(session_out)
+            .collect();
         Ok((StatusCode::OK, to_json(&out)?))
     })
     .await

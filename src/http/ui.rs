@@ -22,6 +22,7 @@ pub async fn services(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
             let list: Vec<serde_json::Value> = s
                 .service_summaries()
                 .into_iter()
+                .filter(|x| q.authz.keep(crate::acl::Resource::Service, x.name))
                 .map(|x| {
                     let mut v = serde_json::json!({
                         "Name": x.name,

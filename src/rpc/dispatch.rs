@@ -26,6 +26,7 @@ pub trait HttpRouter: Send + Sync + 'static {
         uri: String,
         body: Vec<u8>,
         from_server: bool,
+        token: String,
     ) -> Pin<Box<dyn Future<Output = Reply> + Send + '_>>;
 }
 
@@ -48,7 +49,9 @@ impl Dispatcher {
                 uri,
                 body,
                 from_server,
-            } => self.http.call(method, uri, body, from_server).await,
+                token,
+            } => self.http.call(method, uri, body, from_server, token).await,
+            Request::ResolveToken(secret) => Reply::Token(self.agent.describe_token(&secret)),
             Request::Apply { cmd, from_server } => self.apply(cmd, from_server).await,
             Request::Raft { kind, payload } => match &self.agent.consensus {
                 Some(c) => Reply::Raft(c.serve_rpc(kind, &payload).await),

@@ -22,8 +22,9 @@ use crate::state::{Check, Command, Response, Service};
 /// Largest frame either side accepts.
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;
 
-/// Frame tag of this protocol version; a peer speaking another is refused.
-const VERSION: u8 = 1;
+/// Frame tag of this protocol version; a peer speaking another is refused. Version 2 added
+/// the caller's token to forwarded API calls and token resolution.
+const VERSION: u8 = 2;
 
 /// A request to a server.
 // Requests are built once and moved into a frame; boxing the large variant buys nothing.
@@ -41,6 +42,9 @@ pub enum Request {
         /// Sent by a follower to its leader: answer here, never forward again. A client
         /// agent's call may still travel on from a follower to the leader.
         from_server: bool,
+        /// The caller's ACL token as it arrived (header or `?token=`; empty: none), so the
+        /// server decides with the caller's rights, not the forwarding agent's.
+        token: String,
     },
     /// Commit a command (a client agent's catalog sync, a follower's own writes).
     Apply {
@@ -58,6 +62,25 @@ pub enum Request {
         /// Encoded request.
         payload: Vec<u8>,
     },
+    /// What a token secret may do, for a client agent enforcing its own endpoints.
+    ResolveToken(String),
+}
+
+/// A token as a server describes it to a client agent: enough to build its authorizer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResolvedToken {
+    /// Accessor ID.
+    pub accessor_id: String,
+    /// Description.
+    pub description: String,
+    /// Linked to the global-management policy.
+    pub management: bool,
+    /// The rules text of every other policy it holds (its own and its roles').
+    pub policies: Vec<String>,
+    /// Service identities (service names).
+    pub service_identities: Vec<String>,
+    /// Node identities (node name, datacenter).
+    pub node_identities: Vec<(String, String)>,
 }
 
 /// The Raft messages servers exchange.
@@ -95,6 +118,8 @@ pub enum Reply {
     NodeEntries(Vec<Service>, Vec<Check>),
     /// Result of [`Request::Raft`], encoded by the consensus layer.
     Raft(Vec<u8>),
+    /// Result of [`Request::ResolveToken`]: `None` when the secret names no live token.
+    Token(Option<ResolvedToken>),
     /// The server could not serve the request; the text says why (e.g. `No cluster leader`).
     Error(String),
 }

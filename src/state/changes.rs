@@ -18,11 +18,13 @@ pub enum Table {
     Kv = 3,
     /// Sessions.
     Sessions = 4,
+    /// ACL tokens, policies and roles together.
+    Acl = 5,
 }
 
 impl Table {
     /// Number of tables.
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 6;
     /// Every table.
     pub const ALL: [Table; Table::COUNT] = [
         Table::Nodes,
@@ -30,6 +32,7 @@ impl Table {
         Table::Checks,
         Table::Kv,
         Table::Sessions,
+        Table::Acl,
     ];
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::acl::AclOp;
 use super::model::{Check, Node, Service};
 use super::sessions::Session;
 use super::txn::{TxnOp, TxnOutcome};
@@ -106,6 +107,9 @@ pub enum Command {
     },
     /// A transaction: every operation or none, in this one entry.
     Txn(Vec<TxnOp>),
+    /// An ACL write (tokens, policies, roles, bootstrap). Appended last so the variant
+    /// numbers of entries already in logs stay valid.
+    Acl(AclOp),
 }
 
 /// Result of applying a [`Command`].
@@ -161,6 +165,7 @@ impl std::fmt::Display for Command {
             Command::SessionCreate(s) => write!(f, "session-create {} node={}", s.id, s.node),
             Command::SessionDestroy { id } => write!(f, "session-destroy {id}"),
             Command::Txn(ops) => write!(f, "txn ops={}", ops.len()),
+            Command::Acl(op) => write!(f, "{op}"),
         }
     }
 }

@@ -5,12 +5,17 @@
 //! Every row carries the Raft index that created and last modified it, which is what Consul
 //! clients see as `CreateIndex`/`ModifyIndex` and what blocking queries compare against.
 //!
-//! One module per table (`nodes`, `services`, `checks`, `kv`, `sessions`), each with its indexes and
+//! One module per table (`nodes`, `services`, `checks`, `kv`, `sessions`, `acl_tokens`,
+//! `acl_policies`, `acl_roles`), each with its indexes and
 //! its watch granularity; `catalog` holds the writes that span the catalog tables. A new
 //! table is a new module, a field of [`Store`], and its records in `snapshot`. Two kinds of
 //! agent-local state live beside them, never replicated: lock-delays (`lock_delay`) and
 //! user events (`events`).
 
+mod acl;
+mod acl_policies;
+mod acl_roles;
+mod acl_tokens;
 mod by_node;
 mod catalog;
 mod changes;
@@ -33,6 +38,10 @@ mod watch;
 #[cfg(test)]
 mod proptests;
 
+pub use acl::{ANONYMOUS_ACCESSOR, ANONYMOUS_SECRET, AclOp};
+pub use acl_policies::{AclPolicy, GLOBAL_MANAGEMENT_ID, GLOBAL_READ_ONLY_ID};
+pub use acl_roles::AclRole;
+pub use acl_tokens::{AclToken, NodeIdentity, ServiceIdentity};
 pub use changes::{Changes, Table};
 pub use command::{CheckUpdate, Command, KvOp, Response};
 pub use events::{EVENT_RING_SIZE, EventRing, UserEvent, id_to_index, list_index};

@@ -13,6 +13,9 @@ use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
+use super::acl_policies::AclPolicy;
+use super::acl_roles::AclRole;
+use super::acl_tokens::AclToken;
 use super::catalog::{share_check, share_service};
 use super::model::{Check, KvEntry, Node, Service};
 use super::sessions::Session;
@@ -84,6 +87,15 @@ enum Record<'a> {
     Session(Cow<'a, Session>),
     SessionsIndex {
         index: u64,
+    },
+    AclToken(Cow<'a, AclToken>),
+    AclPolicy(Cow<'a, AclPolicy>),
+    AclRole(Cow<'a, AclRole>),
+    AclIndexes {
+        tokens: u64,
+        policies: u64,
+        roles: u64,
+        bootstrap: u64,
     },
 }
 
@@ -167,6 +179,21 @@ pub fn write<W: Write>(store: &Store, meta: &[u8], out: &mut W) -> Result<u64, S
     })?;
     w.put(&Record::SessionsIndex {
         index: store.sessions.index(),
+    })?;
+    for t in store.acl_tokens.iter() {
+        w.put(&Record::AclToken(Cow::Borrowed(t)))?;
+    }
+    for p in store.acl_policies.iter() {
+        w.put(&Record::AclPolicy(Cow::Borrowed(p)))?;
+    }
+    for r in store.acl_roles.iter() {
+        w.put(&Record::AclRole(Cow::Borrowed(r)))?;
+    }
+    w.put(&Record::AclIndexes {
+        tokens: store.acl_tokens.index(),
+        policies: store.acl_policies.index(),
+        roles: store.acl_roles.index(),
+        bootstrap: store.acl_tokens.bootstrap_index(),
     })?;
     let records = w.records;
     w.put(&Record::End { records })?;
@@ -271,6 +298,19 @@ pub fn read<R: Read>(input: &mut R) -> Result<(Vec<u8>, Store), SnapshotError> {
             Record::Tombstone { key, index } => store.kv.restore_tombstone(&key, index),
             Record::Session(s) => store.sessions.restore(s.into_owned()),
             Record::SessionsIndex { index } => store.sessions.restore_index(index),
+            Record::AclToken(t) => store.acl_tokens.restore(t.into_owned()),
+            Record::AclPolicy(p) => store.acl_policies.restore(p.into_owned()),
+            Record::AclRole(r) => store.acl_roles.restore(r.into_owned()),
+            Record::AclIndexes {
+                tokens,
+                policies,
+                roles,
+                bootstrap,
+            } => {
+                store.acl_tokens.restore_indexes(tokens, bootstrap);
+                store.acl_policies.restore_index(policies);
+                store.acl_roles.restore_index(roles);
+            }
             Record::Indexes {
                 nodes,
                 services,

@@ -8,6 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::acl_policies::PoliciesTable;
+use super::acl_roles::RolesTable;
+use super::acl_tokens::TokensTable;
 use super::catalog::{Catalog, Invalidating};
 use super::changes::{Changes, Table};
 use super::checks::ChecksTable;
@@ -57,6 +60,9 @@ pub struct Store {
     pub(super) checks: ChecksTable,
     pub(super) kv: KvTable,
     pub(super) sessions: SessionsTable,
+    pub(super) acl_tokens: TokensTable,
+    pub(super) acl_policies: PoliciesTable,
+    pub(super) acl_roles: RolesTable,
     /// Highest Raft index applied.
     pub(super) last_index: u64,
 }
@@ -70,6 +76,7 @@ impl std::fmt::Debug for Store {
             .field("checks", &self.checks.len())
             .field("kv", &self.kv.len())
             .field("sessions", &self.sessions.len())
+            .field("acl_tokens", &self.acl_tokens.len())
             .finish()
     }
 }
@@ -92,6 +99,11 @@ impl Store {
             Table::Checks => self.checks.index(),
             Table::Kv => self.kv.index(),
             Table::Sessions => self.sessions.index(),
+            Table::Acl => self
+                .acl_tokens
+                .index()
+                .max(self.acl_policies.index())
+                .max(self.acl_roles.index()),
         }
     }
 
@@ -192,6 +204,7 @@ impl Store {
                 self.destroy_session(index, id, changes);
                 (Response::Bool(true), none())
             }
+            Command::Acl(op) => (self.apply_acl(index, op, changes), none()),
         };
         self.invalidate(index, invalidating, changes);
         response

@@ -42,6 +42,8 @@ pub struct Agent {
     pub args: Vec<String>,
     pub log: PathBuf,
     pub dir: PathBuf,
+    /// Token the readiness check reads the catalog with (ACL tests).
+    pub token: Option<String>,
 }
 
 /// Poll `f` until it returns Some or the deadline passes.
@@ -97,12 +99,28 @@ pub fn http_within(
     body: &[u8],
     limit: Duration,
 ) -> std::io::Result<Resp> {
+    http_full(port, method, path, body, &[], limit)
+}
+
+/// [`http_within`] with extra request headers (`X-Consul-Token`, `Authorization`).
+pub fn http_full(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+    limit: Duration,
+) -> std::io::Result<Resp> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = TcpStream::connect_timeout(&addr, limit)?;
     s.set_read_timeout(Some(limit))?;
     s.set_write_timeout(Some(limit))?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes())?;
@@ -201,6 +219,7 @@ impl Agent {
             args,
             log,
             dir,
+            token: None,
         };
         a.spawn_process();
         a
@@ -266,8 +285,15 @@ impl Agent {
         }
         // The agent's own node is registered just after leadership; wait for it too.
         let node = self.args[2].clone();
+        let token = self.token.clone().unwrap_or_default();
+        let headers: Vec<(&str, &str)> = if token.is_empty() {
+            Vec::new()
+        } else {
+            vec![("X-Consul-Token", token.as_str())]
+        };
         wait_for("self registration", Duration::from_secs(15), || {
-            let r = http(port, "GET", &format!("/v1/catalog/node/{node}"), b"").ok()?;
+            let path = format!("/v1/catalog/node/{node}");
+            let r = http_full(port, "GET", &path, b"", &headers, Duration::from_secs(30)).ok()?;
             (r.status == 200 && r.text().trim() != "null").then_some(())
         });
     }
@@ -280,6 +306,23 @@ impl Agent {
     }
     pub fn delete(&self, path: &str) -> Resp {
         http(self.http, "DELETE", path, b"").expect("DELETE")
+    }
+    /// A call carrying `token` in `X-Consul-Token` (none when empty).
+    pub fn call(&self, method: &str, path: &str, body: &[u8], token: &str) -> Resp {
+        let headers: Vec<(&str, &str)> = if token.is_empty() {
+            Vec::new()
+        } else {
+            vec![("X-Consul-Token", token)]
+        };
+        http_full(
+            self.http,
+            method,
+            path,
+            body,
+            &headers,
+            Duration::from_secs(30),
+        )
+        .expect("HTTP call")
     }
 
     /// SIGKILL, no chance to flush anything.

@@ -1,5 +1,5 @@
 //! The config file's nested sections (`ports`, `dns_config`, `gossip_lan`, `autopilot`,
-//! `performance`, `acl`, `limits`): each key of a section checked and applied to the
+//! `performance`, `limits`; `acl` is in `security.rs`): each key of a section checked and applied to the
 //! config, unknown ones warned about.
 
 use serde_json::Value;
@@ -185,22 +185,6 @@ impl Reader<'_> {
             }
             Ok(true)
         })
-    }
-
-    /// `acl`: only `enabled` is read (and must stay off, see `validate`).
-    pub(super) fn acl(
-        &mut self,
-        cfg: &mut AgentConfig,
-        key: &str,
-        v: &Value,
-    ) -> Result<(), ConfigError> {
-        let obj = self.object(key, v)?;
-        for (k, av) in obj {
-            if k.as_str() == "enabled" {
-                cfg.acl_enabled = self.bool(&format!("{key}.{k}"), av)?
-            }
-        }
-        Ok(())
     }
 
     /// `limits`: only `kv_max_value_size` is read.

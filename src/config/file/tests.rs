@@ -106,3 +106,65 @@ fn encrypt_key_is_validated() {
     cfg.encrypt = Some("AAAAAAAAAAAAAAAAAAAAAA==".into());
     assert!(cfg.validate().is_ok());
 }
+
+#[test]
+fn security_keys_fail_closed_unless_they_ask_for_nothing() {
+    for bad in [
+        r#"{"verify_incoming": true}"#,
+        r#"{"cert_file": "/etc/disco/agent.pem"}"#,
+        r#"{"tls": {"defaults": {"verify_incoming": true}}}"#,
+        r#"{"auto_encrypt": {"tls": true}}"#,
+        r#"{"encrypt_verify_incoming": false}"#,
+        r#"{"http_config": {"allow_write_http_from": ["127.0.0.0/8"]}}"#,
+        r#"{"acl": {"enabled": true, "tokens": {"bogus": "x"}}}"#,
+        r#"{"acl": {"enabeld": true}}"#,
+        r#"{"acl": {"default_policy": "maybe"}}"#,
+    ] {
+        let mut cfg = AgentConfig::default();
+        let v: Value = serde_json::from_str(bad).unwrap();
+        let e = apply_json(&mut cfg, &v, "sec.json")
+            .expect_err(bad)
+            .to_string();
+        let key = bad.split('"').nth(1).unwrap();
+        assert!(e.contains("sec.json") && e.contains(key), "{bad}: {e}");
+    }
+    // Values that ask for nothing start as before.
+    let mut cfg = AgentConfig::default();
+    let v: Value = serde_json::from_str(
+        r#"{"verify_incoming": false, "cert_file": "", "tls": {"defaults": {}},
+        "encrypt_verify_incoming": true, "http_config": {"response_headers": {"X": "y"}}}"#,
+    )
+    .unwrap();
+    assert!(apply_json(&mut cfg, &v, "ok.json").unwrap().is_empty());
+}
+
+#[test]
+fn acl_block_and_legacy_keys_apply() {
+    let mut cfg = AgentConfig::default();
+    let v: Value = serde_json::from_str(
+        r#"{"acl": {"enabled": true, "default_policy": "deny", "down_policy": "deny",
+        "enable_token_persistence": true, "token_ttl": "5s",
+        "tokens": {"initial_management": "m", "agent": "a", "default": "d"}}}"#,
+    )
+    .unwrap();
+    assert!(apply_json(&mut cfg, &v, "acl.json").unwrap().is_empty());
+    assert!(cfg.acl.enabled && cfg.acl.enable_token_persistence);
+    assert_eq!(cfg.acl.default_policy, crate::acl::DefaultPolicy::Deny);
+    assert_eq!(cfg.acl.token_ttl, std::time::Duration::from_secs(5));
+    assert_eq!(cfg.acl.tokens.initial_management.as_deref(), Some("m"));
+    assert_eq!(cfg.acl.tokens.default.as_deref(), Some("d"));
+
+    let mut cfg = AgentConfig::default();
+    let v: Value = serde_json::from_str(
+        r#"{"acl_datacenter": "dc1", "acl_default_policy": "deny", "acl_master_token": "m",
+        "acl_token": "d", "acl_agent_master_token": "r"}"#,
+    )
+    .unwrap();
+    let w = apply_json(&mut cfg, &v, "legacy.json").unwrap();
+    assert_eq!(w.len(), 5, "{w:?}");
+    assert!(w[0].0.contains("deprecated"), "{w:?}");
+    assert!(cfg.acl.enabled, "acl_datacenter turns ACLs on");
+    assert_eq!(cfg.acl.default_policy, crate::acl::DefaultPolicy::Deny);
+    assert_eq!(cfg.acl.tokens.initial_management.as_deref(), Some("m"));
+    assert_eq!(cfg.acl.tokens.agent_recovery.as_deref(), Some("r"));
+}

@@ -1,6 +1,7 @@
 //! The ACL permission each route needs, after Consul's endpoint table
 //! (`agent_endpoint.go`, `kvs_endpoint.go`, `agent/acl.go`). Declared here so the routes
-//! and their permissions are kept in one table; nothing enforces them yet.
+//! and their permissions are kept in one table; `http/authz.rs` enforces it before a
+//! route runs, and the handlers of `EachEntry` and `Body` routes filter and check.
 
 use super::Endpoint;
 
@@ -107,14 +108,15 @@ impl<'a> Endpoint<'a> {
             E::CatalogServices | E::UiServices | E::HealthState { .. } => {
                 a(R::Service, Read, S::EachEntry)
             }
-            E::CatalogService { name }
-            | E::CatalogConnect { name }
-            | E::HealthService { name }
-            | E::HealthConnect { name }
-            | E::HealthIngress { name }
-            | E::HealthChecks { service: name }
-            | E::AgentHealthByName { name } => a(R::Service, Read, S::Name(name)),
-            E::CatalogNode { node } | E::HealthNode { node } => a(R::Node, Read, S::Name(node)),
+            // Consul filters these (an empty answer), it does not refuse them.
+            E::CatalogService { .. }
+            | E::CatalogConnect { .. }
+            | E::HealthService { .. }
+            | E::HealthConnect { .. }
+            | E::HealthIngress { .. }
+            | E::HealthChecks { .. } => a(R::Service, Read, S::EachEntry),
+            E::AgentHealthByName { name } => a(R::Service, Read, S::Name(name)),
+            E::CatalogNode { .. } | E::HealthNode { .. } => a(R::Node, Read, S::EachEntry),
             E::RaftConfiguration | E::AutopilotHealth | E::AutopilotConfiguration => {
                 a(R::Operator, Read, S::Any)
             }
@@ -122,7 +124,7 @@ impl<'a> Endpoint<'a> {
                 a(R::Operator, Write, S::Any)
             }
             E::AgentSelf | E::AgentMetrics => a(R::Agent, Read, S::AgentNode),
-            E::AgentLeave | E::AgentReload | E::AgentToken | E::AgentJoin { .. } => {
+            E::AgentLeave | E::AgentReload | E::AgentToken { .. } | E::AgentJoin { .. } => {
                 a(R::Agent, Write, S::AgentNode)
             }
             E::AgentMembers => a(R::Node, Read, S::EachEntry),
@@ -145,7 +147,32 @@ impl<'a> Endpoint<'a> {
             E::Txn => a(R::Key, Write, S::Body),
             E::EventFire { name } => a(R::Event, Write, S::Name(name)),
             E::EventList => a(R::Event, Read, S::EachEntry),
-            E::CatalogDatacenters
+            E::AclTokenCreate
+            | E::AclTokenUpdate { .. }
+            | E::AclTokenDelete { .. }
+            | E::AclTokenClone { .. }
+            | E::AclPolicyCreate
+            | E::AclPolicyUpdate { .. }
+            | E::AclPolicyDelete { .. }
+            | E::AclRoleCreate
+            | E::AclRoleUpdate { .. }
+            | E::AclRoleDelete { .. } => a(R::Acl, Write, S::Any),
+            E::AclTokens
+            | E::AclTokenRead { .. }
+            | E::AclPolicyRead { .. }
+            | E::AclRoleRead { .. }
+            | E::AclPolicyByName { .. }
+            | E::AclPolicies
+            | E::AclRoleByName { .. }
+            | E::AclRoles => a(R::Acl, Read, S::Any),
+            // The bootstrap needs no token; `token/self` is the token itself; login and
+            // logout carry their own credentials; replication status is public.
+            E::AclBootstrap
+            | E::AclTokenSelf
+            | E::AclLogin
+            | E::AclLogout
+            | E::AclReplication
+            | E::CatalogDatacenters
             | E::StatusLeader
             | E::StatusPeers
             | E::Root

@@ -29,6 +29,8 @@ pub enum Methods {
     Delete,
     /// `POST` or `PUT` (leadership transfer).
     PostPut,
+    /// `POST` only (ACL login and logout).
+    Post,
     /// The KV store's three.
     GetPutDelete,
     /// Any method, OPTIONS included (the UI pages and `agent/token/*`, which answer every
@@ -44,6 +46,7 @@ impl Methods {
             Methods::Put => m == Method::PUT,
             Methods::Delete => m == Method::DELETE,
             Methods::PostPut => m == Method::POST || m == Method::PUT,
+            Methods::Post => m == Method::POST,
             Methods::GetPutDelete => m == Method::GET || m == Method::PUT || m == Method::DELETE,
             Methods::Any => true,
         }
@@ -56,6 +59,7 @@ impl Methods {
             Methods::Put => "OPTIONS,PUT",
             Methods::Delete => "OPTIONS,DELETE",
             Methods::PostPut => "OPTIONS,POST,PUT",
+            Methods::Post => "OPTIONS,POST",
             Methods::GetPutDelete => "OPTIONS,GET,PUT,DELETE",
             Methods::Any => "OPTIONS,GET,PUT,POST,DELETE",
         }
@@ -255,8 +259,11 @@ pub enum Endpoint<'a> {
         /// Service name.
         name: &'a str,
     },
-    /// `/v1/agent/token/<type>`, any method: `401 ACL support disabled`.
-    AgentToken,
+    /// `PUT /v1/agent/token/<type>`: set one of the agent's tokens.
+    AgentToken {
+        /// Token type (`default`, `agent`, ...).
+        kind: &'a str,
+    },
     /// `PUT /v1/agent/join/<address>`.
     AgentJoin {
         /// Address to join.
@@ -300,6 +307,88 @@ pub enum Endpoint<'a> {
     },
     /// `GET /v1/event/list`.
     EventList,
+    /// `PUT /v1/acl/bootstrap`.
+    AclBootstrap,
+    /// `GET /v1/acl/replication`.
+    AclReplication,
+    /// `PUT /v1/acl/token`.
+    AclTokenCreate,
+    /// `GET /v1/acl/token/self`.
+    AclTokenSelf,
+    /// `GET /v1/acl/token/<id>`.
+    AclTokenRead {
+        /// Accessor ID.
+        id: &'a str,
+    },
+    /// `PUT /v1/acl/token/<id>`.
+    AclTokenUpdate {
+        /// Accessor ID.
+        id: &'a str,
+    },
+    /// `DELETE /v1/acl/token/<id>`.
+    AclTokenDelete {
+        /// Accessor ID.
+        id: &'a str,
+    },
+    /// `PUT /v1/acl/token/<accessor>/clone`.
+    AclTokenClone {
+        /// Accessor ID.
+        id: &'a str,
+    },
+    /// `GET /v1/acl/tokens`.
+    AclTokens,
+    /// `PUT /v1/acl/policy`.
+    AclPolicyCreate,
+    /// `GET /v1/acl/policy/<id>`.
+    AclPolicyRead {
+        /// Policy ID.
+        id: &'a str,
+    },
+    /// `PUT /v1/acl/policy/<id>`.
+    AclPolicyUpdate {
+        /// Policy ID.
+        id: &'a str,
+    },
+    /// `DELETE /v1/acl/policy/<id>`.
+    AclPolicyDelete {
+        /// Policy ID.
+        id: &'a str,
+    },
+    /// `GET /v1/acl/policy/name/<name>`.
+    AclPolicyByName {
+        /// Policy name.
+        name: &'a str,
+    },
+    /// `GET /v1/acl/policies`.
+    AclPolicies,
+    /// `PUT /v1/acl/role`.
+    AclRoleCreate,
+    /// `GET /v1/acl/role/<id>`.
+    AclRoleRead {
+        /// Role ID.
+        id: &'a str,
+    },
+    /// `PUT /v1/acl/role/<id>`.
+    AclRoleUpdate {
+        /// Role ID.
+        id: &'a str,
+    },
+    /// `DELETE /v1/acl/role/<id>`.
+    AclRoleDelete {
+        /// Role ID.
+        id: &'a str,
+    },
+    /// `GET /v1/acl/role/name/<name>`.
+    AclRoleByName {
+        /// Role name.
+        name: &'a str,
+    },
+    /// `GET /v1/acl/roles`.
+    AclRoles,
+    /// `POST /v1/acl/login`: no auth methods exist, so every login fails.
+    AclLogin,
+    /// `POST /v1/acl/logout`: only tokens from a login may log out; there are none.
+    AclLogout,
     /// `GET /v1/status/leader`.
     StatusLeader,
     /// `GET /v1/status/peers`.
@@ -484,7 +573,7 @@ impl Endpoint<'_> {
                 Scope::Agent,
                 "v1.agent.health.service.name._",
             ),
-            E::AgentToken => spec("AgentToken", Any, Scope::Agent, "v1.agent.token._"),
+            E::AgentToken { .. } => spec("AgentToken", Put, Scope::Agent, "v1.agent.token._"),
             E::AgentJoin { .. } => spec("AgentJoin", Put, Scope::Agent, "v1.agent.join._"),
             E::AgentForceLeave { .. } => spec(
                 "AgentForceLeave",
@@ -508,6 +597,85 @@ impl Endpoint<'_> {
             // Events travel by gossip from the receiving agent, and each agent lists its own.
             E::EventFire { .. } => spec("EventFire", Put, Scope::Agent, "v1.event.fire._"),
             E::EventList => spec("EventList", Get, Scope::Agent, "v1.event.list"),
+            E::AclBootstrap => spec("AclBootstrap", Put, Scope::Leader, "v1.acl.bootstrap"),
+            E::AclReplication => spec(
+                "AclReplication",
+                Get,
+                Scope::AnyServer,
+                "v1.acl.replication",
+            ),
+            E::AclTokenCreate => spec("AclTokenCreate", Put, Scope::Leader, "v1.acl.token"),
+            E::AclTokenSelf => spec("AclTokenSelf", Get, Scope::Leader, "v1.acl.token.self"),
+            E::AclTokenRead { .. } => spec(
+                "AclTokenRead",
+                GetPutDelete,
+                Scope::Leader,
+                "v1.acl.token._",
+            ),
+            E::AclTokenUpdate { .. } => spec(
+                "AclTokenUpdate",
+                GetPutDelete,
+                Scope::Leader,
+                "v1.acl.token._",
+            ),
+            E::AclTokenDelete { .. } => spec(
+                "AclTokenDelete",
+                GetPutDelete,
+                Scope::Leader,
+                "v1.acl.token._",
+            ),
+            E::AclTokenClone { .. } => {
+                spec("AclTokenClone", Put, Scope::Leader, "v1.acl.token._.clone")
+            }
+            E::AclTokens => spec("AclTokens", Get, Scope::Leader, "v1.acl.tokens"),
+            E::AclPolicyCreate => spec("AclPolicyCreate", Put, Scope::Leader, "v1.acl.policy"),
+            E::AclPolicyRead { .. } => spec(
+                "AclPolicyRead",
+                GetPutDelete,
+                Scope::Leader,
+                "v1.acl.policy._",
+            ),
+            E::AclPolicyUpdate { .. } => spec(
+                "AclPolicyUpdate",
+                GetPutDelete,
+                Scope::Leader,
+                "v1.acl.policy._",
+            ),
+            E::AclPolicyDelete { .. } => spec(
+                "AclPolicyDelete",
+                GetPutDelete,
+                Scope::Leader,
+                "v1.acl.policy._",
+            ),
+            E::AclPolicyByName { .. } => spec(
+                "AclPolicyByName",
+                Get,
+                Scope::Leader,
+                "v1.acl.policy.name._",
+            ),
+            E::AclPolicies => spec("AclPolicies", Get, Scope::Leader, "v1.acl.policies"),
+            E::AclRoleCreate => spec("AclRoleCreate", Put, Scope::Leader, "v1.acl.role"),
+            E::AclRoleRead { .. } => {
+                spec("AclRoleRead", GetPutDelete, Scope::Leader, "v1.acl.role._")
+            }
+            E::AclRoleUpdate { .. } => spec(
+                "AclRoleUpdate",
+                GetPutDelete,
+                Scope::Leader,
+                "v1.acl.role._",
+            ),
+            E::AclRoleDelete { .. } => spec(
+                "AclRoleDelete",
+                GetPutDelete,
+                Scope::Leader,
+                "v1.acl.role._",
+            ),
+            E::AclRoleByName { .. } => {
+                spec("AclRoleByName", Get, Scope::Leader, "v1.acl.role.name._")
+            }
+            E::AclRoles => spec("AclRoles", Get, Scope::Leader, "v1.acl.roles"),
+            E::AclLogin => spec("AclLogin", Post, Scope::Leader, "v1.acl.login"),
+            E::AclLogout => spec("AclLogout", Post, Scope::Leader, "v1.acl.logout"),
             E::StatusLeader => spec("StatusLeader", Get, Scope::AnyServer, "v1.status.leader"),
             E::StatusPeers => spec("StatusPeers", Get, Scope::AnyServer, "v1.status.peers"),
             E::Root => spec("Root", Any, Scope::Agent, ""),

@@ -55,6 +55,21 @@ fn named<'a>(rest: &'a str, prefix: &str, missing: &str) -> Result<Option<&'a st
     }
 }
 
+/// The read, update or delete of one object, by `method` (any other method gets the read,
+/// whose method check then answers 405 or OPTIONS).
+fn by_method<'a>(
+    method: &Method,
+    read: Endpoint<'a>,
+    update: Endpoint<'a>,
+    delete: Endpoint<'a>,
+) -> Endpoint<'a> {
+    match *method {
+        Method::PUT => update,
+        Method::DELETE => delete,
+        _ => read,
+    }
+}
+
 impl<'a> Endpoint<'a> {
     /// The route of `method` on the percent-decoded `path`, or the 400/404/405 answer.
     /// Called once per request, before forwarding is decided.
@@ -108,6 +123,9 @@ impl<'a> Endpoint<'a> {
         }
         if let Some(rest) = path.strip_prefix("/v1/session/") {
             return Self::session(rest)?.checked(method);
+        }
+        if let Some(rest) = path.strip_prefix("/v1/acl/") {
+            return Self::acl(method, rest)?.checked(method);
         }
         if let Some(rest) = path.strip_prefix("/v1/event/") {
             let e = match rest {
@@ -180,6 +198,58 @@ impl<'a> Endpoint<'a> {
         })
     }
 
+    /// `/v1/acl/<rest>`; a token, policy or role by ID is a read, an update or a delete
+    /// by the method, as a KV key is.
+    fn acl(method: &Method, rest: &'a str) -> Result<Self, Stop> {
+        use Endpoint as E;
+        Ok(match rest {
+            "bootstrap" => E::AclBootstrap,
+            "replication" => E::AclReplication,
+            "token" => E::AclTokenCreate,
+            "token/self" => E::AclTokenSelf,
+            "tokens" => E::AclTokens,
+            "policy" => E::AclPolicyCreate,
+            "policies" => E::AclPolicies,
+            "role" => E::AclRoleCreate,
+            "roles" => E::AclRoles,
+            "login" => E::AclLogin,
+            "logout" => E::AclLogout,
+            _ => {
+                if let Some(name) = named(rest, "policy/name/", "Missing policy Name")? {
+                    E::AclPolicyByName { name }
+                } else if let Some(id) = named(rest, "policy/", "Missing policy ID")? {
+                    by_method(
+                        method,
+                        E::AclPolicyRead { id },
+                        E::AclPolicyUpdate { id },
+                        E::AclPolicyDelete { id },
+                    )
+                } else if let Some(name) = named(rest, "role/name/", "Missing role Name")? {
+                    E::AclRoleByName { name }
+                } else if let Some(id) = named(rest, "role/", "Missing role ID")? {
+                    by_method(
+                        method,
+                        E::AclRoleRead { id },
+                        E::AclRoleUpdate { id },
+                        E::AclRoleDelete { id },
+                    )
+                } else if let Some(id) = named(rest, "token/", "Missing token ID")? {
+                    match id.strip_suffix("/clone") {
+                        Some(id) if !id.is_empty() => E::AclTokenClone { id },
+                        _ => by_method(
+                            method,
+                            E::AclTokenRead { id },
+                            E::AclTokenUpdate { id },
+                            E::AclTokenDelete { id },
+                        ),
+                    }
+                } else {
+                    return Err(not_found().into());
+                }
+            }
+        })
+    }
+
     /// `/v1/health/<rest>` (the method is already checked).
     fn health(rest: &'a str) -> Result<Self, Stop> {
         use Endpoint as E;
@@ -243,8 +313,8 @@ impl<'a> Endpoint<'a> {
             Some(E::AgentHealthById { id })
         } else if let Some(name) = after("health/service/name/") {
             Some(E::AgentHealthByName { name })
-        } else if rest.starts_with("token/") {
-            Some(E::AgentToken)
+        } else if let Some(kind) = after("token/") {
+            Some(E::AgentToken { kind })
         } else if let Some(address) = after("join/") {
             Some(E::AgentJoin { address })
         } else {
