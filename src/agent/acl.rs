@@ -110,7 +110,7 @@ impl AclResolver {
     }
 
     /// Build the identity of a token found in `store`.
-    fn from_store(
+    fn build_from_store(
         &self,
         store: &Store,
         secret: &str,
@@ -321,7 +321,7 @@ impl Agent {
             if let Some(id) = self.acl.cached(&secret, |c| c.index == index) {
                 return Ok(id);
             }
-            let id = Arc::new(self.acl.from_store(
+            let id = Arc::new(self.acl.build_from_store(
                 &store,
                 &secret,
                 acl_cfg.default_policy,

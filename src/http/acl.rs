@@ -736,9 +736,8 @@ fn valid_policy_name(n: &str) -> bool {
 
 fn policy_from(p: &PolicyIn, id: String) -> Result<AclPolicy, ApiError> {
     // The built-in read-only policy's name carries a '/', and keeps it on update.
-    if !valid_policy_name(&p.name)
-        && !(id == crate::state::GLOBAL_READ_ONLY_ID && p.name.contains('/'))
-    {
+    let builtin_name = id == crate::state::GLOBAL_READ_ONLY_ID && p.name.contains('/');
+    if !(valid_policy_name(&p.name) || builtin_name) {
         return Err(err400(
             "Invalid Policy: invalid Name. Only alphanumeric characters, '-' and '_' are allowed",
         ));
