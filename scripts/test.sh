@@ -56,6 +56,9 @@ tests/compat/pyconsul/run.sh || failed+=("py-consul")
 log "vmagent consul_sd_configs against disco"
 tests/compat/vmagent/run.sh || failed+=("vmagent")
 
+log "vmagent consul_sd_configs with ACL tokens (Bearer) against disco"
+tests/compat/vmagent/acl.sh || failed+=("vmagent-acl")
+
 log "nginx in front of a three-server cluster"
 tests/compat/nginx/run.sh || failed+=("nginx")
 

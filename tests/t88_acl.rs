@@ -334,6 +334,7 @@ fn bootstrap_happens_once_then_once_more_with_the_reset_index() {
         "bootstrap token",
     );
     a.token = Some(secret.clone());
+    a.terminate();
     a.restart();
     assert_eq!(a.put("/v1/acl/bootstrap", b"").status, 403);
 
@@ -521,4 +522,173 @@ fn script_checks_warn_without_acls_and_need_service_write_with_them() {
     assert_eq!(r.status, 403, "{}", r.text());
     std::thread::sleep(Duration::from_millis(500));
     assert!(!marker.exists(), "a refused script check ran");
+}
+
+#[test]
+fn a_transaction_is_checked_operation_by_operation() {
+    let a = acl_dev("acl-txn", "deny");
+    let t = token_with(&a, "txn-app", "key_prefix \"app/\" { policy = \"write\" }");
+    let b64 = |s: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    let ops = json!([
+        {"KV": {"Verb": "set", "Key": "app/a", "Value": b64("1")}},
+        {"KV": {"Verb": "set", "Key": "other/b", "Value": b64("2")}},
+        {"KV": {"Verb": "delete-tree", "Key": ""}},
+    ]);
+    let r = a.call("PUT", "/v1/txn", ops.to_string().as_bytes(), &t);
+    assert_eq!(r.status, 409, "{}", r.text());
+    let errors = r.json()["Errors"].clone();
+    let denied: Vec<u64> = errors
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["OpIndex"].as_u64().unwrap())
+        .collect();
+    assert_eq!(denied, [1, 2], "{errors}");
+    assert_eq!(errors[0]["What"], "Permission denied");
+    // Nothing of the refused transaction was written.
+    assert_eq!(a.call("GET", "/v1/kv/app/a", b"", MGMT).status, 404);
+    let ok_ops = json!([{"KV": {"Verb": "set", "Key": "app/a", "Value": b64("1")}}]);
+    let r = a.call("PUT", "/v1/txn", ok_ops.to_string().as_bytes(), &t);
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A catalog operation needs the node's and the service's rights.
+    let reg = json!([{"Service": {"Verb": "set", "Node": "acl-txn",
+                                  "Service": {"ID": "x", "Service": "x"}}}]);
+    assert_eq!(
+        a.call("PUT", "/v1/txn", reg.to_string().as_bytes(), &t)
+            .status,
+        409
+    );
+}
+
+#[test]
+fn a_blocking_read_never_answers_with_rights_revoked_while_it_waited() {
+    let a = acl_dev("acl-revoke", "deny");
+    let t = token_with(
+        &a,
+        "pub-reader",
+        "key_prefix \"pub/\" { policy = \"read\" }",
+    );
+    ok(a.call("PUT", "/v1/kv/pub/x", b"1", MGMT), "seed");
+    let r = ok(a.call("GET", "/v1/kv/pub/?recurse", b"", &t), "first read");
+    let index: u64 = r.header("X-Consul-Index").unwrap().parse().unwrap();
+    let (port, secret) = (a.http, t.clone());
+    let waiter = std::thread::spawn(move || {
+        let path = format!("/v1/kv/pub/?recurse&index={index}&wait=20s");
+        http_full(
+            port,
+            "GET",
+            &path,
+            b"",
+            &[("X-Consul-Token", &secret)],
+            Duration::from_secs(40),
+        )
+        .expect("blocking read")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    // Take the token's only policy away, then change what it was watching.
+    let accessor = ok(a.call("GET", "/v1/acl/token/self", b"", &t), "self").json()["AccessorID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        a.call(
+            "PUT",
+            &format!("/v1/acl/token/{accessor}"),
+            br#"{"Description":"revoked"}"#,
+            MGMT,
+        ),
+        "revoke",
+    );
+    ok(a.call("PUT", "/v1/kv/pub/y", b"2", MGMT), "write");
+    let r = waiter.join().expect("waiter");
+    assert_eq!(r.status, 404, "a revoked token read: {}", r.text());
+}
+
+#[test]
+fn the_acl_cli_speaks_consul_s_flags_and_output() {
+    let a = acl_dev("acl-cli", "deny");
+    let rules = a.dir().join("app.hcl");
+    std::fs::write(&rules, "key_prefix \"app/\" { policy = \"write\" }\n").unwrap();
+    let rules_arg = format!("@{}", rules.display());
+    let (code, out, err) = support::cli(
+        a.http,
+        &[
+            "acl", "policy", "create", "-token", MGMT, "-name", "app", "-rules", &rules_arg,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Name:         app"), "{out}");
+    assert!(out.contains("key_prefix \"app/\""), "{out}");
+
+    let (code, out, err) = support::cli(
+        a.http,
+        &[
+            "acl",
+            "token",
+            "create",
+            "-token",
+            MGMT,
+            "-description",
+            "deployer",
+            "-policy-name",
+            "app",
+            "-service-identity",
+            "web:dc1",
+            "-format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let t: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let secret = t["SecretID"].as_str().unwrap().to_string();
+    assert_eq!(t["Policies"][0]["Name"], "app");
+    assert_eq!(t["ServiceIdentities"][0]["ServiceName"], "web");
+
+    // The token from the environment, as Consul's CLI takes it.
+    let out = std::process::Command::new(support::bin())
+        .args(["acl", "token", "read", "-self"])
+        .env("CONSUL_HTTP_ADDR", format!("127.0.0.1:{}", a.http))
+        .env("CONSUL_HTTP_TOKEN", &secret)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Description:      deployer"), "{text}");
+    assert!(text.contains("Policies:\n   "), "{text}");
+    assert!(text.contains(" - app\n"), "{text}");
+    assert!(text.contains("web (Datacenters: dc1)"), "{text}");
+
+    // The token writes through `disco kv` too, and is refused elsewhere with Consul's words.
+    let (code, _, err) = support::cli(a.http, &["kv", "put", "-token", &secret, "app/x", "1"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = support::cli(a.http, &["kv", "put", "-token", &secret, "db/x", "1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Permission denied"), "{err}");
+
+    // Bootstrapping again names the reset index.
+    let (code, _, err) = support::cli(a.http, &["acl", "bootstrap"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("Failed ACL bootstrapping: Unexpected response code: 403 (Permission denied: ACL bootstrap no longer allowed (reset index: "),
+        "{err}"
+    );
+    let (code, out, err) = support::cli(
+        a.http,
+        &["acl", "set-agent-token", "-token", MGMT, "default", &secret],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("ACL token \"default\" set successfully"),
+        "{out}"
+    );
+    // The default token now acts for callers without one.
+    assert_eq!(a.put("/v1/kv/app/anon", b"1").status, 200);
 }

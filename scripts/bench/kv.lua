@@ -9,6 +9,7 @@
 --   VALSIZE   value size in bytes for puts (default 100)
 --   LIMIT     max requests per wrk thread (default 1e9); the run is bounded by wrk -d as well
 --   CONNS     connection count, only echoed in the RESULT line
+--   TOKEN     ACL token sent as X-Consul-Token on every disco request (default none)
 --
 -- done() prints one parseable line:
 --   RESULT target=.. test=.. conns=.. reqs=.. secs=.. rps=.. p50_ms=.. p90_ms=.. p99_ms=.. max_ms=..
@@ -58,6 +59,12 @@ function init(args)
   errs = 0
   value = string.rep("v", valsize)
   json_headers = { ["Content-Type"] = "application/json" }
+  auth_headers = nil
+  local token = os.getenv("TOKEN")
+  if token and token ~= "" and target == "disco" then
+    auth_headers = { ["X-Consul-Token"] = token }
+    json_headers["X-Consul-Token"] = token
+  end
   if target == "etcd" then
     value64 = b64(value)
     -- request bodies for the seeded read keys, encoded once
@@ -84,20 +91,20 @@ function request()
     return wrk.format("POST", "/v3/kv/range", json_headers, range_bodies[math.random(0, read_keys - 1)])
   end
   if test == "put" then
-    return wrk.format("PUT", "/v1/kv/" .. put_key(), nil, value)
+    return wrk.format("PUT", "/v1/kv/" .. put_key(), auth_headers, value)
   elseif test == "get" then
-    return wrk.format("GET", "/v1/kv/bench/key-" .. math.random(0, read_keys - 1))
+    return wrk.format("GET", "/v1/kv/bench/key-" .. math.random(0, read_keys - 1), auth_headers)
   elseif test == "stale" then
-    return wrk.format("GET", "/v1/kv/bench/key-" .. math.random(0, read_keys - 1) .. "?stale")
+    return wrk.format("GET", "/v1/kv/bench/key-" .. math.random(0, read_keys - 1) .. "?stale", auth_headers)
   elseif test == "consistent" then
-    return wrk.format("GET", "/v1/kv/bench/key-" .. math.random(0, read_keys - 1) .. "?consistent")
+    return wrk.format("GET", "/v1/kv/bench/key-" .. math.random(0, read_keys - 1) .. "?consistent", auth_headers)
   elseif test == "register" then
     local id = string.format("reg-%s-%d-%d", prefix, tid, counter)
     return wrk.format("PUT", "/v1/agent/service/register", json_headers,
       '{"ID":"' .. id .. '","Name":"bench-reg","Tags":["bench"],"Address":"127.0.0.1","Port":' ..
       (10000 + counter % 50000) .. ',"Meta":{"run":"' .. prefix .. '"}}')
   elseif test == "health" then
-    return wrk.format("GET", "/v1/health/service/web?passing")
+    return wrk.format("GET", "/v1/health/service/web?passing", auth_headers)
   end
   error("unknown TEST " .. test)
 end

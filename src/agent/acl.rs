@@ -303,37 +303,21 @@ impl Agent {
             .unwrap_or_else(|| ANONYMOUS_SECRET.to_string())
     }
 
-    /// Resolve a request's token (empty: none given) to who it is. Only called with ACLs
-    /// enabled.
-    pub async fn resolve_token(&self, given: &str) -> Result<Arc<Identity>, ResolveError> {
-        let secret = self.effective_secret(given);
-        if NEVER_SECRETS.contains(&secret.as_str()) {
-            return Err(ResolveError::NotFound);
-        }
-        let acl_cfg = &self.cfg.acl;
-        let recovery = self.acl.tokens.read().agent_recovery.clone();
-        if recovery.as_deref() == Some(secret.as_str()) {
-            return Ok(Arc::new(self.recovery_identity()));
-        }
+    /// Resolve a request's token (empty: none given) to who it is, with the ACL index it
+    /// was resolved at (servers; 0 on client agents). Only called with ACLs enabled.
+    pub async fn resolve_token(&self, given: &str) -> Result<(Arc<Identity>, u64), ResolveError> {
         if self.consensus.is_some() {
             let store = self.store.read();
-            let index = store.table_index(Table::Acl);
-            if let Some(id) = self.acl.cached(&secret, |c| c.index == index) {
-                return Ok(id);
-            }
-            let id = Arc::new(self.acl.build_from_store(
-                &store,
-                &secret,
-                acl_cfg.default_policy,
-                &self.cfg.datacenter,
-            )?);
-            drop(store);
-            self.acl.remember(&secret, index, id.clone());
-            return Ok(id);
+            return self.resolve_from_store(&store, given);
         }
+        let secret = self.effective_secret(given);
+        if let Some(id) = self.special_identity(&secret)? {
+            return Ok((id, 0));
+        }
+        let acl_cfg = &self.cfg.acl;
         let ttl = acl_cfg.token_ttl;
         if let Some(id) = self.acl.cached(&secret, |c| c.fetched.elapsed() < ttl) {
-            return Ok(id);
+            return Ok((id, 0));
         }
         match self
             .forward(
@@ -349,14 +333,52 @@ impl Agent {
                     &self.cfg.datacenter,
                 ));
                 self.acl.remember(&secret, 0, id.clone());
-                Ok(id)
+                Ok((id, 0))
             }
             Ok(Reply::Token(None)) => Err(ResolveError::NotFound),
             Ok(other) => Err(ResolveError::Unavailable(format!(
                 "unexpected reply resolving a token: {other:?}"
             ))),
-            Err(e) => self.down_policy(&secret, e),
+            Err(e) => self.down_policy(&secret, e).map(|id| (id, 0)),
         }
+    }
+
+    /// A server's resolution from `store` (a version it holds): cached per secret while
+    /// the ACL index stays the same, so a blocking read can re-check cheaply on each wake.
+    pub fn resolve_from_store(
+        &self,
+        store: &Store,
+        given: &str,
+    ) -> Result<(Arc<Identity>, u64), ResolveError> {
+        let secret = self.effective_secret(given);
+        let index = store.table_index(Table::Acl);
+        if let Some(id) = self.special_identity(&secret)? {
+            return Ok((id, index));
+        }
+        if let Some(id) = self.acl.cached(&secret, |c| c.index == index) {
+            return Ok((id, index));
+        }
+        let id = Arc::new(self.acl.build_from_store(
+            store,
+            &secret,
+            self.cfg.acl.default_policy,
+            &self.cfg.datacenter,
+        )?);
+        self.acl.remember(&secret, index, id.clone());
+        Ok((id, index))
+    }
+
+    /// Secrets decided without the store: the reserved names (never a token) and this
+    /// agent's recovery token.
+    fn special_identity(&self, secret: &str) -> Result<Option<Arc<Identity>>, ResolveError> {
+        if NEVER_SECRETS.contains(&secret) {
+            return Err(ResolveError::NotFound);
+        }
+        let recovery = self.acl.tokens.read().agent_recovery.clone();
+        if recovery.as_deref() == Some(secret) {
+            return Ok(Some(Arc::new(self.recovery_identity())));
+        }
+        Ok(None)
     }
 
     /// No server answered: Consul's `down_policy`.

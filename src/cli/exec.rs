@@ -5,7 +5,7 @@ use std::future::Future;
 
 use clap::{Args, Parser};
 
-use crate::client::{Client, resolve_addr};
+use crate::client::{Client, resolve_addr, resolve_token};
 use crate::goflag;
 
 /// A command's result: its exit code, or the one-line message to print on stderr (exit 1).
@@ -18,6 +18,12 @@ pub struct HttpFlags {
     /// 127.0.0.1:8500).
     #[arg(long = "http-addr")]
     pub http_addr: Option<String>,
+    /// ACL token to use in the request (default: $CONSUL_HTTP_TOKEN).
+    #[arg(long = "token")]
+    pub token: Option<String>,
+    /// File holding the ACL token (default: $CONSUL_HTTP_TOKEN_FILE).
+    #[arg(long = "token-file")]
+    pub token_file: Option<String>,
 }
 
 // One invocation: the shared flags, the command's own flags `F`, and the positional
@@ -83,8 +89,15 @@ where
             return 1;
         }
     };
+    let token = match resolve_token(inv.http.token.as_deref(), inv.http.token_file.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
     let client = match Client::new(&resolve_addr(inv.http.http_addr.as_deref())) {
-        Ok(cl) => cl,
+        Ok(cl) => cl.with_token(token),
         Err(e) => {
             eprintln!("{e}");
             return 1;

@@ -4,6 +4,7 @@
 //! read from it. A command is a function `fn(bin, args) -> exit code` in the file of its
 //! group, parsing its own flags (the shared `-http-addr` is declared once, in `exec`).
 
+mod acl;
 pub mod agent;
 mod catalog;
 mod event;
@@ -47,6 +48,100 @@ const fn cmd(words: &'static str, summary: &'static str, run: Run) -> Command {
 /// Every command. A top-level entry (one word) is listed by `disco -h`; the entries under
 /// a group are listed by the group's usage.
 const COMMANDS: &[Command] = &[
+    cmd("acl", "Interact with the ACL system", Run::Group),
+    cmd(
+        "acl bootstrap",
+        "Bootstrap the ACL system and create the initial management token",
+        Run::Exec(acl::bootstrap),
+    ),
+    cmd("acl policy", "Manage ACL policies", Run::Group),
+    cmd(
+        "acl policy create",
+        "Create an ACL policy",
+        Run::Exec(acl::policy_create),
+    ),
+    cmd(
+        "acl policy delete",
+        "Delete an ACL policy",
+        Run::Exec(acl::policy_delete),
+    ),
+    cmd(
+        "acl policy list",
+        "Lists ACL policies",
+        Run::Exec(acl::policy_list),
+    ),
+    cmd(
+        "acl policy read",
+        "Read an ACL policy",
+        Run::Exec(acl::policy_read),
+    ),
+    cmd(
+        "acl policy update",
+        "Update an ACL policy",
+        Run::Exec(acl::policy_update),
+    ),
+    cmd("acl role", "Manage ACL roles", Run::Group),
+    cmd(
+        "acl role create",
+        "Create an ACL role",
+        Run::Exec(acl::role_create),
+    ),
+    cmd(
+        "acl role delete",
+        "Delete an ACL role",
+        Run::Exec(acl::role_delete),
+    ),
+    cmd(
+        "acl role list",
+        "Lists ACL roles",
+        Run::Exec(acl::role_list),
+    ),
+    cmd(
+        "acl role read",
+        "Read an ACL role",
+        Run::Exec(acl::role_read),
+    ),
+    cmd(
+        "acl role update",
+        "Update an ACL role",
+        Run::Exec(acl::role_update),
+    ),
+    cmd(
+        "acl set-agent-token",
+        "Assign tokens for the disco agent's usage",
+        Run::Exec(acl::set_agent_token),
+    ),
+    cmd("acl token", "Manage ACL tokens", Run::Group),
+    cmd(
+        "acl token clone",
+        "Clone an ACL token",
+        Run::Exec(acl::token_clone),
+    ),
+    cmd(
+        "acl token create",
+        "Create an ACL token",
+        Run::Exec(acl::token_create),
+    ),
+    cmd(
+        "acl token delete",
+        "Delete an ACL token",
+        Run::Exec(acl::token_delete),
+    ),
+    cmd(
+        "acl token list",
+        "List ACL tokens",
+        Run::Exec(acl::token_list),
+    ),
+    cmd(
+        "acl token read",
+        "Read an ACL token",
+        Run::Exec(acl::token_read),
+    ),
+    cmd(
+        "acl token update",
+        "Update an ACL token",
+        Run::Exec(acl::token_update),
+    ),
     cmd("agent", "Runs a disco agent", Run::Exec(agent_command)),
     cmd("catalog", "Interact with the catalog", Run::Group),
     cmd(

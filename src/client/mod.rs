@@ -40,6 +40,36 @@ pub struct Client {
     base: String,
     addr: String,
     http: reqwest::Client,
+    /// ACL token sent as `X-Consul-Token` on every request (none when `None`).
+    token: Option<String>,
+}
+
+/// The ACL token a command acts with, as Consul's CLI finds it: `-token`, then
+/// `-token-file`, then `CONSUL_HTTP_TOKEN`, then the file named by `CONSUL_HTTP_TOKEN_FILE`
+/// (`DISCO_HTTP_TOKEN` and `DISCO_HTTP_TOKEN_FILE` first among the variables).
+pub fn resolve_token(
+    flag: Option<&str>,
+    file_flag: Option<&str>,
+) -> Result<Option<String>, String> {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| format!("Error loading token file: {e}"))
+    };
+    if let Some(t) = flag.filter(|t| !t.is_empty()) {
+        return Ok(Some(t.to_string()));
+    }
+    if let Some(f) = file_flag.filter(|f| !f.is_empty()) {
+        return read(f).map(Some);
+    }
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(t) = env("DISCO_HTTP_TOKEN").or_else(|| env("CONSUL_HTTP_TOKEN")) {
+        return Ok(Some(t));
+    }
+    if let Some(f) = env("DISCO_HTTP_TOKEN_FILE").or_else(|| env("CONSUL_HTTP_TOKEN_FILE")) {
+        return read(&f).map(Some);
+    }
+    Ok(None)
 }
 
 /// Resolve the agent address: flag, then `DISCO_HTTP_ADDR`, then `CONSUL_HTTP_ADDR`, then
@@ -70,7 +100,26 @@ impl Client {
             base,
             addr: hostport,
             http,
+            token: None,
         })
+    }
+
+    /// This client acting with `token` (none when `None` or empty).
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token.filter(|t| !t.is_empty());
+        self
+    }
+
+    /// The token this client sends.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    fn authorize(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(t) => req.header("X-Consul-Token", t),
+            None => req,
+        }
     }
 
     /// A failed request as the CLI words it: unreachable agents get Go's dial message.
@@ -99,7 +148,7 @@ impl Client {
         body: Option<Vec<u8>>,
     ) -> Result<(u16, Vec<u8>), ClientError> {
         let url = format!("{}{}", self.base, path);
-        let mut req = self.http.request(method, &url);
+        let mut req = self.authorize(self.http.request(method, &url));
         if let Some(b) = body {
             req = req.body(b);
         }
@@ -148,8 +197,7 @@ impl Client {
             format!("{}{path}", self.base)
         };
         let resp = self
-            .http
-            .get(&url)
+            .authorize(self.http.get(&url))
             .send()
             .await
             .map_err(|e| self.transport_error(&url, e))?;

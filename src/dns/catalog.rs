@@ -11,6 +11,8 @@ use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::acl;
+
 use crate::api::health::{Node, ServiceEntry};
 
 use super::Handler;
@@ -149,6 +151,23 @@ impl Handler {
         )
     }
 
+    /// What DNS may show when it reads this server's own store with ACLs on: the rights of
+    /// the agent's default token (else the anonymous token's). `None` with ACLs off. A token
+    /// that does not resolve shows nothing.
+    async fn dns_rights(&self) -> Option<std::sync::Arc<crate::agent::acl::Identity>> {
+        if !self.agent.cfg.acl.enabled {
+            return None;
+        }
+        Some(match self.agent.resolve_token("").await {
+            Ok((id, _)) => id,
+            Err(_) => std::sync::Arc::new(crate::agent::acl::Identity {
+                accessor: String::new(),
+                description: String::new(),
+                authorizer: acl::Authorizer::default_only(acl::DefaultPolicy::Deny),
+            }),
+        })
+    }
+
     /// The instances of `service` (with `tag`) that DNS answers with: none with a critical
     /// check, and only passing ones with `only_passing`. `with_meta` gathers node meta.
     pub(super) async fn healthy_instances(
@@ -159,7 +178,20 @@ impl Handler {
     ) -> Result<Vec<Instance>, String> {
         let source = self.source();
         let mut instances = if source == Source::Local {
-            self.local_instances(service, tag, with_meta)
+            let mut list = self.local_instances(service, tag, with_meta);
+            if let Some(rights) = self.dns_rights().await {
+                let service_ok =
+                    rights
+                        .authorizer
+                        .allows(acl::Resource::Service, service, acl::Level::Read);
+                list.retain(|i| {
+                    service_ok
+                        && rights
+                            .authorizer
+                            .allows(acl::Resource::Node, &i.node, acl::Level::Read)
+                });
+            }
+            list
         } else {
             let mut path = format!("/v1/health/service/{}", crate::api::path_escape(service));
             if let Some(t) = tag {
@@ -223,11 +255,18 @@ impl Handler {
     ) -> Result<Vec<NodeInfo>, String> {
         let source = self.source();
         if source == Source::Local {
+            let rights = self.dns_rights().await;
             let store = self.agent.store.read();
             return Ok(store
                 .nodes()
                 .into_iter()
                 .filter(|n| keep(&n.node, &n.address))
+                .filter(|n| {
+                    rights.as_ref().is_none_or(|r| {
+                        r.authorizer
+                            .allows(acl::Resource::Node, &n.node, acl::Level::Read)
+                    })
+                })
                 .map(|n| NodeInfo {
                     name: n.node.to_string(),
                     address: n.address.clone(),

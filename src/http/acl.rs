@@ -1002,6 +1002,47 @@ pub async fn role_list(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
     .await
 }
 
+// ---- what a token may do ----
+
+/// `POST /v1/internal/acl/authorize`: each asked `{Resource, Segment, Access}` answered
+/// with `Allow`, for the caller's own token (everything allowed with ACLs off), as
+/// Consul's UI asks before it offers an action. At most 64 checks a call.
+pub fn authorize(q: &Query, body: &Bytes) -> Result<Response, ApiError> {
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| err400(format!("Request decode failed: {e}")))?;
+    let list = v
+        .as_array()
+        .ok_or_else(|| err400("Request decode failed: expected a list of checks"))?;
+    if list.len() > 64 {
+        return Err(err400("Refusing to authorize more than 64 checks"));
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for item in list {
+        let field = |name: &str| {
+            item.as_object()
+                .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+                .and_then(|(_, v)| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (resource, segment, access) = (field("Resource"), field("Segment"), field("Access"));
+        let kind = acl::Resource::ALL
+            .into_iter()
+            .find(|r| r.as_str() == resource)
+            .ok_or_else(|| err400(format!("Invalid resource {resource:?}")))?;
+        let level = match access.as_str() {
+            "read" => acl::Level::Read,
+            "list" => acl::Level::List,
+            "write" => acl::Level::Write,
+            other => return Err(err400(format!("Invalid access level {other:?}"))),
+        };
+        let allow = q.authz.allows(kind, &segment, level);
+        out.push(serde_json::json!({"Resource": resource, "Segment": segment,
+                                    "Access": access, "Allow": allow}));
+    }
+    json_plain(&out)
+}
+
 // ---- the agent's own tokens ----
 
 /// `PUT /v1/agent/token/<type>`: replace one of the agent's tokens (persisted with

@@ -11,7 +11,9 @@
 //! token may read (or write) every object of the kind.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use arc_swap::ArcSwapOption;
 
 use axum::http::{HeaderMap, StatusCode};
 
@@ -24,8 +26,13 @@ use crate::agent::acl::{Identity, ResolveError};
 /// The caller's rights for one request.
 #[derive(Debug, Default)]
 pub struct Authz {
-    /// `None`: ACLs are off (or the route needs none), everything is allowed.
-    identity: Option<Arc<Identity>>,
+    /// Whether ACLs are enforced for this request.
+    enforced: bool,
+    /// Who the caller is (empty when not enforced). Swapped when a blocking read finds the
+    /// ACL tables changed while it waited, so a revoked right stops at the next wake-up.
+    identity: ArcSwapOption<Identity>,
+    /// The ACL index `identity` was resolved at (servers; 0 on client agents).
+    acl_index: AtomicU64,
     /// The secret the request carried (empty: none). Needed by `token/self` and by the
     /// rule that a token may not delete itself; never logged.
     secret: String,
@@ -35,11 +42,34 @@ pub struct Authz {
 
 impl Authz {
     /// Rights of a caller when ACLs are on.
-    pub fn new(identity: Arc<Identity>, secret: String) -> Self {
+    pub fn new(identity: Arc<Identity>, acl_index: u64, secret: String) -> Self {
         Authz {
-            identity: Some(identity),
+            enforced: true,
+            identity: ArcSwapOption::from(Some(identity)),
+            acl_index: AtomicU64::new(acl_index),
             secret,
             filtered: AtomicBool::new(false),
+        }
+    }
+
+    /// On a server, resolve the caller again from `store` when the ACL tables changed since
+    /// the last resolution (a blocking read between wake-ups); a token deleted meanwhile is
+    /// `ACL not found`.
+    pub fn refresh(&self, agent: &Agent, store: &crate::state::Store) -> Result<(), ApiError> {
+        if !self.enforced || agent.consensus.is_none() {
+            return Ok(());
+        }
+        let index = store.table_index(crate::state::Table::Acl);
+        if index == self.acl_index.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        match agent.resolve_from_store(store, &self.secret) {
+            Ok((id, at)) => {
+                self.identity.store(Some(id));
+                self.acl_index.store(at, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(_) => Err(acl_not_found()),
         }
     }
 
@@ -53,12 +83,12 @@ impl Authz {
 
     /// Whether ACLs are enforced for this request.
     pub fn enforced(&self) -> bool {
-        self.identity.is_some()
+        self.enforced
     }
 
     /// The caller, when ACLs are enforced.
-    pub fn identity(&self) -> Option<&Identity> {
-        self.identity.as_deref()
+    pub fn identity(&self) -> Option<Arc<Identity>> {
+        self.identity.load_full()
     }
 
     /// The secret the request carried (empty: none).
@@ -66,14 +96,15 @@ impl Authz {
         &self.secret
     }
 
-    fn authorizer(&self) -> Option<&Authorizer> {
-        self.identity.as_deref().map(|i| &i.authorizer)
+    /// Run `f` on the caller's authorizer (`None` when not enforced).
+    fn with_authorizer<T>(&self, f: impl FnOnce(Option<&Authorizer>) -> T) -> T {
+        let guard = self.identity.load();
+        f(guard.as_deref().map(|i| &i.authorizer))
     }
 
     /// Whether the caller may do `level` on `name` of `resource`.
     pub fn allows(&self, resource: acl::Resource, name: &str, level: acl::Level) -> bool {
-        self.authorizer()
-            .is_none_or(|a| a.allows(resource, name, level))
+        self.with_authorizer(|a| a.is_none_or(|a| a.allows(resource, name, level)))
     }
 
     /// As [`Authz::allows`], remembering a refusal so the answer can say a list was
@@ -117,18 +148,18 @@ impl Authz {
 
     /// A recursive KV delete of `prefix` (CVE-2019-12291: write on every key under it).
     pub fn require_key_write_prefix(&self, prefix: &str) -> Result<(), ApiError> {
-        match self.authorizer() {
-            Some(a) if !a.key_write_prefix(prefix) => {
-                Err(self.denied(acl::Resource::Key, prefix, acl::Level::Write))
-            }
-            _ => Ok(()),
+        if self.with_authorizer(|a| a.is_none_or(|a| a.key_write_prefix(prefix))) {
+            Ok(())
+        } else {
+            Err(self.denied(acl::Resource::Key, prefix, acl::Level::Write))
         }
     }
 
     /// Consul's refusal text: `Permission denied: token with AccessorID '<id>' lacks
     /// permission '<kind>:<level>' on "<name>"`.
     pub fn denied(&self, resource: acl::Resource, name: &str, level: acl::Level) -> ApiError {
-        let accessor = self.identity().map_or("", |i| i.accessor.as_str());
+        let identity = self.identity();
+        let accessor = identity.as_ref().map_or("", |i| i.accessor.as_str());
         let kind = resource_name(resource);
         let lvl = match level {
             acl::Level::Read => "read",
@@ -253,6 +284,7 @@ pub const FILTERS: &[&str] = &[
     "SessionCreate",
     "SessionList",
     "EventList",
+    "Txn",
 ];
 
 /// Resolve the caller of a route that needs a permission. `Ok(None)` when ACLs are off
@@ -261,12 +293,13 @@ pub async fn resolve(agent: &Agent, ep: &Endpoint<'_>, secret: String) -> Result
     if !agent.cfg.acl.enabled {
         return Ok(Authz::unresolved(secret));
     }
-    let needs = ep.access().resource != Resource::None || matches!(ep, Endpoint::AclTokenSelf);
+    let needs = ep.access().resource != Resource::None
+        || matches!(ep, Endpoint::AclTokenSelf | Endpoint::AclAuthorize);
     if !needs {
         return Ok(Authz::unresolved(secret));
     }
     match agent.resolve_token(&secret).await {
-        Ok(id) => Ok(Authz::new(id, secret)),
+        Ok((id, index)) => Ok(Authz::new(id, index, secret)),
         Err(ResolveError::NotFound) => Err(acl_not_found()),
         Err(ResolveError::Unavailable(e)) => Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -327,10 +360,7 @@ pub fn enforce(agent: &Agent, ep: &Endpoint<'_>, q: &Query, authz: &Authz) -> Re
             if FILTERS.contains(&ep.name()) {
                 return Ok(());
             }
-            if authz
-                .authorizer()
-                .is_some_and(|a| !a.allows_all(kind, level))
-            {
+            if authz.with_authorizer(|a| a.is_some_and(|a| !a.allows_all(kind, level))) {
                 return Err(authz.denied(kind, "", level));
             }
             Ok(())

@@ -63,6 +63,9 @@ where
     loop {
         let answer = {
             let store = agent.store.current();
+            // The caller's rights as of this version: a revoked policy or a deleted token
+            // takes effect at the next wake-up of a blocking read, never later.
+            q.authz.refresh(agent, &store)?;
             let index = watch.index(&store);
             let waiting = min_index > 0 && index <= min_index && Instant::now() < deadline;
             // Nothing new for this query: wait without running it.

@@ -39,6 +39,7 @@ pub async fn route(
         E::HealthNode { node } => health::node_checks(agent, node, q).await,
         E::HealthState { state } => health::checks_in_state(agent, state, q).await,
         E::UiServices => ui::services(agent, q).await,
+        E::AclAuthorize => acl::authorize(q, &body),
         E::RaftConfiguration => operator::raft_configuration(agent, q),
         E::RaftTransferLeader => operator::transfer_leader(agent, q).await,
         E::RaftPeer => operator::remove_peer(agent, q).await,

@@ -16,13 +16,14 @@ use super::catalog::{check_from, service_from};
 use super::convert::{check_out, node_out, node_service_out};
 use super::query::{Consistency, Query};
 use super::respond::json_bytes;
+use crate::acl;
 use crate::agent::Agent;
 use crate::api::decode::{Field, Schema, decode_value};
 use crate::api::input::{
     CATALOG_CHECK_SCHEMA, CATALOG_SERVICE_SCHEMA, CatalogCheckIn, CatalogServiceIn,
 };
 use crate::state::{
-    Command, KvTxnOp, Node, Response as SmResponse, Service, TxnOp, TxnOutcome, TxnResult,
+    Command, KvTxnOp, Node, Response as SmResponse, Service, TxnError, TxnOp, TxnOutcome, TxnResult,
 };
 
 /// Most operations in one transaction (Consul 1.x; older versions allowed 64).
@@ -382,10 +383,89 @@ fn answer(o: &TxnOutcome, read: Option<(u64, bool, u64)>) -> Result<Response, Ap
     Ok(json_bytes(status, body))
 }
 
+/// The operations the caller may not run, each as its endpoint would decide it (KV by
+/// key, a recursive delete by the whole prefix, catalog operations by node and service,
+/// the service an existing instance or check belongs to included: CVE-2021-38698).
+fn denied_ops(agent: &Agent, q: &Query, ops: &[TxnOp]) -> Vec<TxnError> {
+    use acl::{Level, Resource};
+    if !q.authz.enforced() {
+        return Vec::new();
+    }
+    let store = agent.store.read();
+    let level = |read: bool| if read { Level::Read } else { Level::Write };
+    let mut out = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let ok = match op {
+            TxnOp::Kv(kv) if kv.verb == "delete-tree" => {
+                q.authz.require_key_write_prefix(&kv.key).is_ok()
+            }
+            TxnOp::Kv(kv) => q.authz.allows(Resource::Key, &kv.key, level(kv.is_read())),
+            TxnOp::Node { verb, node } => {
+                q.authz
+                    .allows(Resource::Node, &node.node, level(verb == "get"))
+            }
+            TxnOp::Service {
+                verb,
+                node,
+                service,
+            } => {
+                let existing = store
+                    .service(node, &service.id)
+                    .map(|s| s.service.to_string());
+                let lvl = level(verb == "get");
+                [Some(service.service.to_string()), existing]
+                    .into_iter()
+                    .flatten()
+                    .filter(|n| !n.is_empty())
+                    .all(|n| q.authz.allows(Resource::Service, &n, lvl))
+            }
+            TxnOp::Check { verb, check } => {
+                let lvl = level(verb == "get");
+                let owner = [check.service_id.as_str()]
+                    .into_iter()
+                    .chain(
+                        store
+                            .check(&check.node, &check.check_id)
+                            .map(|c| c.service_id.as_str()),
+                    )
+                    .filter(|id| !id.is_empty())
+                    .filter_map(|id| store.service(&check.node, id))
+                    .map(|s| s.service.to_string())
+                    .collect::<Vec<_>>();
+                q.authz.allows(Resource::Node, &check.node, Level::Read)
+                    && if owner.is_empty() {
+                        q.authz.allows(Resource::Node, &check.node, lvl)
+                    } else {
+                        owner
+                            .iter()
+                            .all(|n| q.authz.allows(Resource::Service, n, lvl))
+                    }
+            }
+        };
+        if !ok {
+            out.push(TxnError {
+                op_index: i,
+                what: "Permission denied".into(),
+            });
+        }
+    }
+    out
+}
+
 /// `PUT /v1/txn`.
 pub async fn txn(agent: &Agent, q: &Query, body: Bytes) -> Result<Response, ApiError> {
     q.check_dc(&agent.cfg.datacenter)?;
     let ops = operations(agent, &body)?;
+    let denied = denied_ops(agent, q, &ops);
+    if !denied.is_empty() {
+        return answer(
+            &TxnOutcome {
+                results: Vec::new(),
+                errors: denied,
+            },
+            None,
+        );
+    }
     if !ops.is_empty() && ops.iter().all(TxnOp::is_read) {
         match q.consistency()? {
             Consistency::Leader => agent.require_leader()?,

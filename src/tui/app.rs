@@ -133,6 +133,8 @@ pub struct App {
     pub page: usize,
     /// Set once the user quits; the runtime then stops.
     pub quit: bool,
+    /// Who the console's token is and what it may not do.
+    pub rights: super::rights::Rights,
 }
 
 impl App {
@@ -158,6 +160,7 @@ impl App {
             show_logs: false,
             page: 20,
             quit: false,
+            rights: Default::default(),
         }
     }
 
@@ -272,6 +275,18 @@ impl App {
                 self.connected = false;
                 self.disconnect_reason = why;
             }
+            Update::Rights(r) => self.rights = r,
+            Update::Denied(why) => {
+                let who = self
+                    .rights
+                    .token
+                    .as_deref()
+                    .unwrap_or("the console's token");
+                let text = format!("{who} may not read {why}");
+                if self.status.as_ref().map(|s| &s.text) != Some(&text) {
+                    self.say(text, true);
+                }
+            }
             Update::Services(s) => {
                 self.mark_reachable();
                 self.services.set_rows(s);
@@ -382,6 +397,20 @@ impl App {
 
     /// Run a navigation command (a key, or a palette command without arguments).
     pub fn run(&mut self, command: Command) -> Vec<Effect> {
+        if let Some(right) = command.needs()
+            && !self.rights.allows(right)
+        {
+            let who = self
+                .rights
+                .token
+                .as_deref()
+                .unwrap_or("the console's token");
+            self.say(
+                format!("{who} may not do this: it lacks {}", right.as_str()),
+                true,
+            );
+            return Vec::new();
+        }
         let page = self.page.max(1) as isize;
         match command {
             Command::Show(v) => self.switch(v),

@@ -14,7 +14,7 @@ use super::model;
 use super::msg::{Effect, Feed, Update, Write};
 use super::views::kv::Preview;
 use crate::api::path_escape;
-use crate::client::Client;
+use crate::client::{Client, ClientError};
 
 /// How long one blocking query waits for a change.
 const WAIT: &str = "5m";
@@ -62,14 +62,77 @@ async fn follow_as<T: serde::de::DeserializeOwned + Default + Send>(
                 }
             }
             Err(e) => {
-                if tx.send(Update::Disconnected(e.to_string())).is_err() {
+                let (update, pause) = failure(&path, e);
+                if tx.send(update).is_err() {
                     return;
                 }
                 index = 0;
                 last_change = None;
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(pause).await;
             }
         }
+    }
+}
+
+/// What a failed read tells the console, and how long to wait before the next try: a 403
+/// is the token's rights, not a lost agent, and is asked again only now and then.
+fn failure(path: &str, e: ClientError) -> (Update, Duration) {
+    match e {
+        ClientError::Status { code: 403, body } => (
+            Update::Denied(format!(
+                "{}: {body}",
+                path.split('?').next().unwrap_or(path)
+            )),
+            Duration::from_secs(10),
+        ),
+        e => (Update::Disconnected(e.to_string()), Duration::from_secs(1)),
+    }
+}
+
+/// Follow who the console's token is and which of the console's actions it may take:
+/// `token/self` for the description (401: ACLs are off), then one authorize call.
+async fn rights(client: Client, tx: UnboundedSender<Update>) {
+    use super::rights::{Right, Rights, authorize_request, denied_in};
+    let mut last: Option<Rights> = None;
+    loop {
+        let now = match client.get_as::<Value>("/v1/acl/token/self").await {
+            Ok(t) => {
+                let description = t["Description"].as_str().unwrap_or_default().to_string();
+                let body = authorize_request().to_string().into_bytes();
+                let denied = match client
+                    .send(Method::POST, "/v1/internal/acl/authorize", Some(body))
+                    .await
+                {
+                    Ok((_, b)) => serde_json::from_slice::<Value>(&b)
+                        .map(|v| denied_in(&v))
+                        .unwrap_or_default(),
+                    Err(_) => Default::default(),
+                };
+                Some(Rights {
+                    token: Some(if description.is_empty() {
+                        "token without a description".into()
+                    } else {
+                        description
+                    }),
+                    denied,
+                })
+            }
+            Err(ClientError::Status { code: 401, .. }) => Some(Rights::default()),
+            Err(ClientError::Status { code: 403, .. }) => Some(Rights {
+                token: Some("unknown token (ACL not found)".into()),
+                denied: Right::ALL.into_iter().collect(),
+            }),
+            Err(_) => None,
+        };
+        if let Some(now) = now
+            && last.as_ref() != Some(&now)
+        {
+            if tx.send(Update::Rights(now.clone())).is_err() {
+                return;
+            }
+            last = Some(now);
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
     }
 }
 
@@ -94,7 +157,8 @@ async fn poll(
             }
             Err(e) => {
                 last = None;
-                if tx.send(Update::Disconnected(e.to_string())).is_err() {
+                let (update, _) = failure(path, e);
+                if tx.send(update).is_err() {
                     return;
                 }
             }
@@ -126,6 +190,8 @@ impl Feeds {
             t,
             |v| Update::Connected(model::overview(v)),
         )));
+        let (c, t) = (client.clone(), tx.clone());
+        background.push(tokio::spawn(rights(c, t)));
         let (c, t) = (client.clone(), tx.clone());
         background.push(tokio::spawn(follow_as::<Vec<model::UiService>>(
             c,

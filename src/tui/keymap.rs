@@ -393,11 +393,35 @@ pub fn lookup(scopes: &[Scope], ev: &KeyEvent) -> Option<&'static Binding> {
 /// Footer hints (key symbol, label) for navigation in `scope`: its own bindings, then the
 /// global ones.
 pub fn hints(scope: Scope) -> Vec<(String, &'static str)> {
+    hint_commands(scope)
+        .into_iter()
+        .map(|(k, label, _)| (k, label))
+        .collect()
+}
+
+/// [`hints`] with the command each runs (the footer greys out what the token may not do).
+pub fn hint_commands(scope: Scope) -> Vec<(String, &'static str, Command)> {
     [scope, Scope::Global]
         .iter()
         .flat_map(|s| KEYMAP.iter().filter(move |b| b.scope == *s))
-        .filter_map(|b| Some((b.keys.first()?.symbol(), b.hint_in(scope)?)))
+        .filter_map(|b| Some((b.keys.first()?.symbol(), b.hint_in(scope)?, b.command)))
         .collect()
+}
+
+impl Command {
+    /// The ACL right the command's write needs (`None`: it reads or changes the console).
+    pub fn needs(self) -> Option<super::rights::Right> {
+        use super::rights::Right;
+        match self {
+            Command::Register | Command::Deregister => Some(Right::ServiceWrite),
+            Command::ForceLeave | Command::TransferLeader => Some(Right::OperatorWrite),
+            Command::KvEdit | Command::KvNew | Command::KvDelete | Command::KvPut => {
+                Some(Right::KeyWrite)
+            }
+            Command::DestroySession => Some(Right::SessionWrite),
+            _ => None,
+        }
+    }
 }
 
 /// One line of a key listing: the keys as written and what they do.

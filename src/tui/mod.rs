@@ -11,6 +11,7 @@ pub mod keymap;
 pub mod model;
 pub mod msg;
 pub mod palette;
+pub mod rights;
 pub mod theme;
 pub mod view;
 pub mod views;
@@ -30,15 +31,22 @@ pub struct Options {
     pub http_addr: Option<String>,
     /// Theme name or path.
     pub theme: Option<String>,
+    /// ACL token (`-token`), else `-token-file`, else the CLI's environment variables.
+    pub token: Option<String>,
+    /// File holding the ACL token.
+    pub token_file: Option<String>,
     /// Agent flags: non-empty means run an agent inside.
     pub agent_args: Vec<String>,
 }
 
-const USAGE: &str = "Usage: disco tui [-http-addr=ADDR] [-theme=NAME|PATH] [agent flags]
+const USAGE: &str = "Usage: disco tui [-http-addr=ADDR] [-token=TOKEN|-token-file=PATH] [-theme=NAME|PATH] [agent flags]
 
   Attaches to the agent at -http-addr (default as the CLI: $CONSUL_HTTP_ADDR or
   127.0.0.1:8500). With agent flags (e.g. -dev, or -server -bootstrap-expect 3 -join ...)
   it runs that agent inside the console and attaches to it; its log shows in the log pane.
+
+  -token, -token-file: the ACL token to act with (default as the CLI: $CONSUL_HTTP_TOKEN
+  or $CONSUL_HTTP_TOKEN_FILE).
 
   -theme: dark (default), light, high-contrast, or a path to a theme .toml file.";
 
@@ -53,7 +61,7 @@ pub fn parse_options(args: &[String]) -> Result<Options, String> {
             Some((n, v)) => (n, Some(v.to_string())),
             None => (bare, None),
         };
-        if a.starts_with('-') && matches!(name, "http-addr" | "theme") {
+        if a.starts_with('-') && matches!(name, "http-addr" | "theme" | "token" | "token-file") {
             let value = match inline {
                 Some(v) => v,
                 None => {
@@ -63,10 +71,11 @@ pub fn parse_options(args: &[String]) -> Result<Options, String> {
                         .ok_or_else(|| format!("flag needs an argument: -{name}"))?
                 }
             };
-            if name == "http-addr" {
-                o.http_addr = Some(value);
-            } else {
-                o.theme = Some(value);
+            match name {
+                "http-addr" => o.http_addr = Some(value),
+                "token" => o.token = Some(value),
+                "token-file" => o.token_file = Some(value),
+                _ => o.theme = Some(value),
             }
         } else if a.starts_with('-') && matches!(name, "h" | "help") {
             return Err(USAGE.to_string());
@@ -143,7 +152,10 @@ async fn console(
         (Some(r), None) => embed::http_addr(r)?,
         (None, None) => crate::client::resolve_addr(None),
     };
-    let client = crate::client::Client::new(&addr).map_err(|e| e.to_string())?;
+    let token = crate::client::resolve_token(opts.token.as_deref(), opts.token_file.as_deref())?;
+    let client = crate::client::Client::new(&addr)
+        .map_err(|e| e.to_string())?
+        .with_token(token);
     let mut app = App::new(client.addr(), theme);
     app.show_logs = running.is_some();
     let mut feeds = feed::Feeds::start(client, tx.clone());

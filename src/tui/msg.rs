@@ -180,6 +180,10 @@ pub enum Update {
     },
     /// A log line of the embedded agent.
     Log(String),
+    /// Who the console's token is and what it may not do.
+    Rights(super::rights::Rights),
+    /// A list the token may not read: the refusal, for the status line.
+    Denied(String),
 }
 
 #[cfg(test)]

@@ -165,10 +165,12 @@ impl<'a> Endpoint<'a> {
             | E::AclPolicies
             | E::AclRoleByName { .. }
             | E::AclRoles => a(R::Acl, Read, S::Any),
-            // The bootstrap needs no token; `token/self` is the token itself; login and
-            // logout carry their own credentials; replication status is public.
+            // The bootstrap needs no token; `token/self` and `acl/authorize` tell a token
+            // about itself; login and logout carry their own credentials; replication
+            // status is public.
             E::AclBootstrap
             | E::AclTokenSelf
+            | E::AclAuthorize
             | E::AclLogin
             | E::AclLogout
             | E::AclReplication

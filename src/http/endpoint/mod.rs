@@ -179,6 +179,8 @@ pub enum Endpoint<'a> {
     },
     /// `GET /v1/internal/ui/services`.
     UiServices,
+    /// `POST|PUT /v1/internal/acl/authorize`: what the caller's token may do, for UIs.
+    AclAuthorize,
     /// `GET /v1/operator/raft/configuration`.
     RaftConfiguration,
     /// `POST|PUT /v1/operator/raft/transfer-leader`.
@@ -477,6 +479,12 @@ impl Endpoint<'_> {
                 "v1.health.ingress._",
             ),
             E::UiServices => spec("UiServices", Get, Scope::Leader, "v1.internal.ui.services"),
+            E::AclAuthorize => spec(
+                "AclAuthorize",
+                PostPut,
+                Scope::Agent,
+                "v1.internal.acl.authorize",
+            ),
             E::RaftConfiguration => spec(
                 "RaftConfiguration",
                 Get,

@@ -139,6 +139,7 @@ impl<'a> Endpoint<'a> {
         }
         let e = match path {
             "/v1/internal/ui/services" => E::UiServices,
+            "/v1/internal/acl/authorize" => E::AclAuthorize,
             "/v1/txn" => E::Txn,
             "/v1/status/leader" => E::StatusLeader,
             "/v1/status/peers" => E::StatusPeers,

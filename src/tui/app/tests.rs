@@ -394,3 +394,33 @@ fn the_sessions_view_follows_locks_only_while_shown_and_destroy_asks_first() {
     let effects = a.on_event(&key(KeyCode::Char('1')));
     assert_eq!(effects, vec![Effect::Follow(Feed::Locks(false))]);
 }
+
+#[test]
+fn actions_the_token_may_not_take_are_refused_with_a_clear_line() {
+    use crate::tui::rights::{Right, Rights};
+    let mut app = App::new("127.0.0.1:8500", crate::tui::theme::Theme::dark());
+    app.apply(Update::Rights(Rights {
+        token: Some("read-only ops".into()),
+        denied: [Right::OperatorWrite].into_iter().collect(),
+    }));
+    let effects = app.run(Command::ForceLeave);
+    assert!(effects.is_empty());
+    let status = app.status.clone().expect("a status line");
+    assert!(status.error);
+    assert_eq!(
+        status.text,
+        "read-only ops may not do this: it lacks operator:write"
+    );
+    // A refused read reads as the token's rights, not a lost agent.
+    app.apply(Update::Denied(
+        "/v1/agent/members: Permission denied: token lacks node:read".into(),
+    ));
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .starts_with("read-only ops may not read /v1/agent/members")
+    );
+    assert!(app.disconnect_reason.is_empty());
+}

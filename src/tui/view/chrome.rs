@@ -52,6 +52,12 @@ pub fn header(f: &mut Frame, app: &App, area: Rect) {
         " │ {} services │ ",
         app.services.list.rows().len()
     )));
+    if let Some(token) = &app.rights.token {
+        spans.push(Span::styled(
+            format!("token {token} │ "),
+            Style::default().fg(t.dim),
+        ));
+    }
     let (critical, warning) = (app.problems.critical, app.problems.warning);
     if critical == 0 && warning == 0 {
         spans.push(Span::styled(
@@ -153,15 +159,25 @@ pub fn status_line(f: &mut Frame, app: &App, area: Rect) {
 pub fn footer(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let mut spans = Vec::new();
-    for (k, what) in keymap::hints(app.scope()) {
-        spans.push(Span::styled(
-            format!(" {k} "),
-            Style::default().fg(t.on_accent).bg(t.accent),
-        ));
-        spans.push(Span::styled(
-            format!(" {what}  "),
-            Style::default().fg(t.dim),
-        ));
+    for (k, what, command) in keymap::hint_commands(app.scope()) {
+        // An action the token may not take stays listed, greyed and struck through.
+        let allowed = command.needs().is_none_or(|r| app.rights.allows(r));
+        let key_style = if allowed {
+            Style::default().fg(t.on_accent).bg(t.accent)
+        } else {
+            Style::default()
+                .fg(t.dim)
+                .add_modifier(Modifier::CROSSED_OUT)
+        };
+        spans.push(Span::styled(format!(" {k} "), key_style));
+        let label_style = if allowed {
+            Style::default().fg(t.dim)
+        } else {
+            Style::default()
+                .fg(t.dim)
+                .add_modifier(Modifier::CROSSED_OUT)
+        };
+        spans.push(Span::styled(format!(" {what}  "), label_style));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
