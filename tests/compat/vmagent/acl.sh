@@ -82,9 +82,9 @@ EOF
   PIDS+=($!)
   VM_URL="http://127.0.0.1:$port"
 }
-targets() { # targets URL -> number of active targets (or "?" when vmagent does not answer)
+targets() { # targets URL -> active node-exporter targets (or "?" when vmagent does not answer)
   curl -sf --max-time 5 "$1/api/v1/targets" 2>/dev/null |
-    python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"].get("activeTargets") or []))' 2>/dev/null || echo "?"
+    python3 -c 'import json,sys; print(sum(1 for t in json.load(sys.stdin)["data"].get("activeTargets") or [] if (t.get("discoveredLabels") or {}).get("__meta_consul_service") == "node-exporter"))' 2>/dev/null || echo "?"
 }
 
 start_vmagent allowed "$PROM"
