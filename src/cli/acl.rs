@@ -261,35 +261,37 @@ pub fn policy_create(bin: &str, args: &[String]) -> i32 {
     })
 }
 
-/// The policy `-id` or `-name` names, read.
+/// The policy or role (`kind`) that `-id` or `-name` names, read.
+async fn find<T: serde::de::DeserializeOwned>(
+    cl: &Client,
+    kind: &str,
+    id: Option<&str>,
+    name: Option<&str>,
+) -> Result<T, String> {
+    let (path, what) = match (id.filter(|s| !s.is_empty()), name.filter(|s| !s.is_empty())) {
+        (Some(id), _) => (format!("/v1/acl/{kind}/{id}"), id),
+        (None, Some(n)) => (
+            format!("/v1/acl/{kind}/name/{}", crate::api::path_escape(n)),
+            n,
+        ),
+        (None, None) => return Err("Must specify either the -id or -name parameters".into()),
+    };
+    call(
+        cl,
+        reqwest::Method::GET,
+        &path,
+        None,
+        &format!("Error reading {kind} {what:?}"),
+    )
+    .await
+}
+
 async fn find_policy(
     cl: &Client,
     id: Option<&str>,
     name: Option<&str>,
 ) -> Result<PolicyOut, String> {
-    match (id.filter(|s| !s.is_empty()), name.filter(|s| !s.is_empty())) {
-        (Some(id), _) => {
-            call(
-                cl,
-                reqwest::Method::GET,
-                &format!("/v1/acl/policy/{id}"),
-                None,
-                &format!("Error reading policy {id:?}"),
-            )
-            .await
-        }
-        (None, Some(n)) => {
-            call(
-                cl,
-                reqwest::Method::GET,
-                &format!("/v1/acl/policy/name/{}", crate::api::path_escape(n)),
-                None,
-                &format!("Error reading policy {n:?}"),
-            )
-            .await
-        }
-        (None, None) => Err("Must specify either the -id or -name parameters".into()),
-    }
+    find(cl, "policy", id, name).await
 }
 
 /// `disco acl policy read`.
@@ -668,29 +670,7 @@ fn print_role(r: &RoleOut, json: bool) -> CmdResult {
 }
 
 async fn find_role(cl: &Client, id: Option<&str>, name: Option<&str>) -> Result<RoleOut, String> {
-    match (id.filter(|s| !s.is_empty()), name.filter(|s| !s.is_empty())) {
-        (Some(id), _) => {
-            call(
-                cl,
-                reqwest::Method::GET,
-                &format!("/v1/acl/role/{id}"),
-                None,
-                &format!("Error reading role {id:?}"),
-            )
-            .await
-        }
-        (None, Some(n)) => {
-            call(
-                cl,
-                reqwest::Method::GET,
-                &format!("/v1/acl/role/name/{}", crate::api::path_escape(n)),
-                None,
-                &format!("Error reading role {n:?}"),
-            )
-            .await
-        }
-        (None, None) => Err("Must specify either the -id or -name parameters".into()),
-    }
+    find(cl, "role", id, name).await
 }
 
 fn role_body(f: &RoleFlags, name: &str, description: &str) -> Result<Value, String> {

@@ -355,55 +355,47 @@ fn err400(msg: impl Into<String>) -> ApiError {
     ApiError::bad(msg)
 }
 
-/// Resolve policy links (by ID or name) to IDs, deduplicated, in order.
-fn resolve_policies(store: &Store, links: &[Link]) -> Result<Vec<String>, ApiError> {
+/// Resolve links (by ID or name) to IDs, deduplicated, in order; `by_id` and `by_name`
+/// look one up (a policy or a role, named `kind` in errors).
+fn resolve_links<'s>(
+    links: &[Link],
+    kind: &str,
+    by_id: impl Fn(&str) -> Option<&'s str>,
+    by_name: impl Fn(&str) -> Option<&'s str>,
+) -> Result<Vec<String>, ApiError> {
     let mut out: Vec<String> = Vec::new();
     for l in links {
         let id = if !l.id.is_empty() {
-            store
-                .acl_policy(&l.id)
-                .ok_or_else(|| err400(format!("No such ACL policy with ID {:?}", l.id)))?
-                .id
-                .to_string()
+            by_id(&l.id).ok_or_else(|| err400(format!("No such ACL {kind} with ID {:?}", l.id)))?
         } else if !l.name.is_empty() {
-            store
-                .acl_policy_by_name(&l.name)
-                .ok_or_else(|| err400(format!("No such ACL policy with name {:?}", l.name)))?
-                .id
-                .to_string()
+            by_name(&l.name)
+                .ok_or_else(|| err400(format!("No such ACL {kind} with name {:?}", l.name)))?
         } else {
-            return Err(err400("Policy link has neither an ID nor a Name"));
+            return Err(err400(format!("{kind} link has neither an ID nor a Name")));
         };
-        if !out.contains(&id) {
-            out.push(id);
+        if !out.iter().any(|x| x == id) {
+            out.push(id.to_string());
         }
     }
     Ok(out)
 }
 
+fn resolve_policies(store: &Store, links: &[Link]) -> Result<Vec<String>, ApiError> {
+    resolve_links(
+        links,
+        "policy",
+        |id| store.acl_policy(id).map(|p| p.id.as_str()),
+        |n| store.acl_policy_by_name(n).map(|p| p.id.as_str()),
+    )
+}
+
 fn resolve_roles(store: &Store, links: &[Link]) -> Result<Vec<String>, ApiError> {
-    let mut out: Vec<String> = Vec::new();
-    for l in links {
-        let id = if !l.id.is_empty() {
-            store
-                .acl_role(&l.id)
-                .ok_or_else(|| err400(format!("No such ACL role with ID {:?}", l.id)))?
-                .id
-                .to_string()
-        } else if !l.name.is_empty() {
-            store
-                .acl_role_by_name(&l.name)
-                .ok_or_else(|| err400(format!("No such ACL role with name {:?}", l.name)))?
-                .id
-                .to_string()
-        } else {
-            return Err(err400("Role link has neither an ID nor a Name"));
-        };
-        if !out.contains(&id) {
-            out.push(id);
-        }
-    }
-    Ok(out)
+    resolve_links(
+        links,
+        "role",
+        |id| store.acl_role(id).map(|r| r.id.as_str()),
+        |n| store.acl_role_by_name(n).map(|r| r.id.as_str()),
+    )
 }
 
 fn valid_identity_name(n: &str) -> bool {

@@ -13,6 +13,7 @@
 //! user events (`events`).
 
 mod acl;
+mod acl_named;
 mod acl_policies;
 mod acl_roles;
 mod acl_tokens;
