@@ -406,6 +406,27 @@ fn a_client_agent_forwards_the_callers_token_and_the_server_decides() {
     );
     server.token = Some(MGMT.into());
     server.wait_ready();
+    // The client agent's own token may write its node and read services, nothing more:
+    // its services reach the catalog with the tokens they were registered with.
+    let agent_secret = "7c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e";
+    let p = json!({"Name": "client-agent", "Rules":
+        "node \"acl-fwd-client\" { policy = \"write\" }\nservice_prefix \"\" { policy = \"read\" }"});
+    ok(
+        server.call("PUT", "/v1/acl/policy", p.to_string().as_bytes(), MGMT),
+        "agent policy",
+    );
+    let t = json!({"SecretID": agent_secret, "Policies": [{"Name": "client-agent"}]});
+    ok(
+        server.call("PUT", "/v1/acl/token", t.to_string().as_bytes(), MGMT),
+        "agent token",
+    );
+    let client_cfg = config_file(
+        "acl-fwd-client",
+        &json!({"acl": {"enabled": true, "default_policy": "deny",
+                        "tokens": {"agent": agent_secret}}})
+        .to_string(),
+    );
+    let cfg = client_cfg.display().to_string();
     let join = format!("127.0.0.1:{}", server.serf_port());
     let mut client = Agent::launch(
         "acl-fwd-client",
@@ -691,4 +712,38 @@ fn the_acl_cli_speaks_consul_s_flags_and_output() {
     );
     // The default token now acts for callers without one.
     assert_eq!(a.put("/v1/kv/app/anon", b"1").status, 200);
+}
+
+#[test]
+fn a_raw_write_on_the_server_rpc_port_needs_a_token() {
+    use disco::rpc::{Pool, Reply, Request};
+    use disco::state::{Command, KvOp, Response};
+    let a = acl_dev("acl-rpc", "deny");
+    let port = a.flag("-server-port").expect("server port").to_string();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let apply = |token: &str| {
+        let req = Request::Apply {
+            cmd: Command::Kv(KvOp::Set {
+                key: "rpc/k".into(),
+                value: b"raw".to_vec(),
+                flags: 0,
+                cas: None,
+            }),
+            from_server: true,
+            token: token.into(),
+        };
+        rt.block_on(Pool::new().call(addr, req, Duration::from_secs(10)))
+            .expect("rpc")
+    };
+    match apply("") {
+        Reply::Applied(Response::Error(e)) => assert!(e.starts_with("Permission denied"), "{e}"),
+        other => panic!("a write without a token was not refused: {other:?}"),
+    }
+    assert_eq!(a.call("GET", "/v1/kv/rpc/k", b"", MGMT).status, 404);
+    match apply(MGMT) {
+        Reply::Applied(Response::Bool(true)) => {}
+        other => panic!("the management token's write failed: {other:?}"),
+    }
+    assert_eq!(a.call("GET", "/v1/kv/rpc/k?raw", b"", MGMT).text(), "raw");
 }

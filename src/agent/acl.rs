@@ -66,6 +66,9 @@ pub struct AclResolver {
     rules: Mutex<HashMap<(String, u64), Arc<Rules>>>,
     /// `acl.tokens`, settable through `/v1/agent/token/<type>`. A leaf lock.
     tokens: RwLock<AgentTokens>,
+    /// Local service ID → the token it was registered with, which anti-entropy writes it
+    /// with. A leaf lock. Kept in memory: after a restart the agent's token is used.
+    service_tokens: Mutex<HashMap<String, String>>,
 }
 
 /// Cap on cached identities, so a flood of random secrets cannot grow memory without
@@ -79,7 +82,23 @@ impl AclResolver {
             cache: Mutex::new(HashMap::new()),
             rules: Mutex::new(HashMap::new()),
             tokens: RwLock::new(tokens),
+            service_tokens: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Remember the token a local service was registered with (none: forget it).
+    pub fn set_service_token(&self, service_id: &str, token: &str) {
+        let mut t = self.service_tokens.lock();
+        if token.is_empty() {
+            t.remove(service_id);
+        } else {
+            t.insert(service_id.to_string(), token.to_string());
+        }
+    }
+
+    /// The token a local service was registered with.
+    pub fn service_token(&self, service_id: &str) -> Option<String> {
+        self.service_tokens.lock().get(service_id).cloned()
     }
 
     /// A copy of the agent's tokens.
@@ -289,8 +308,175 @@ pub fn now_ns() -> i64 {
 }
 
 impl Agent {
-    /// The secret a request acts with: its own, else the agent's default token, else the
-    /// anonymous token.
+    /// The token the agent's own writes carry: `acl.tokens.agent`, else the default token
+    /// (empty: none).
+    pub fn agent_token(&self) -> String {
+        let t = self.acl.tokens.read();
+        t.agent
+            .clone()
+            .or_else(|| t.default.clone())
+            .unwrap_or_default()
+    }
+
+    /// The token a write about local service `id` carries: the one it was registered with,
+    /// else the agent's.
+    pub fn token_for_service(&self, id: &str) -> String {
+        self.acl
+            .service_token(id)
+            .unwrap_or_else(|| self.agent_token())
+    }
+
+    /// The token one of the agent's catalog writes carries: the service's registration
+    /// token for a write about a local service, the agent's own for the rest.
+    pub fn token_for(&self, cmd: &crate::state::Command) -> String {
+        use crate::state::Command;
+        match cmd {
+            Command::Register {
+                service: Some(s), ..
+            } => self.token_for_service(&s.id),
+            Command::Deregister {
+                service_id: Some(id),
+                ..
+            } => self.token_for_service(id),
+            _ => self.agent_token(),
+        }
+    }
+
+    /// Whether `token` may make a write that arrived over the server RPC, by the same
+    /// rules as the HTTP route that makes it. `Err` is Consul's refusal text. Always `Ok`
+    /// with ACLs off.
+    pub fn authorize_apply(&self, cmd: &crate::state::Command, token: &str) -> Result<(), String> {
+        use crate::acl::{Level, Resource};
+        use crate::state::{AclOp, Command, KvOp};
+        if !self.cfg.acl.enabled {
+            return Ok(());
+        }
+        let store = self.store.read();
+        let (id, _) = self
+            .resolve_from_store(&store, token)
+            .map_err(|e| e.to_string())?;
+        let a = &id.authorizer;
+        let deny = |kind: Resource, name: &str, level: Level| {
+            format!(
+                "Permission denied: token with AccessorID '{}' lacks permission '{}:{}' on {name:?}",
+                id.accessor,
+                kind.as_str(),
+                level.as_str()
+            )
+        };
+        let need = |kind: Resource, name: &str, level: Level| {
+            if a.allows(kind, name, level) {
+                Ok(())
+            } else {
+                Err(deny(kind, name, level))
+            }
+        };
+        // The service a check of `node` belongs to, for a check given by ID.
+        let check_owner = |node: &str, check_id: &str| {
+            store
+                .check(node, check_id)
+                .filter(|c| !c.service_name.is_empty())
+                .map(|c| c.service_name.to_string())
+        };
+        match cmd {
+            Command::Register {
+                node,
+                skip_node_update,
+                service,
+                checks,
+            } => {
+                let changes_node = !skip_node_update
+                    && store.node(&node.node).is_none_or(|n| {
+                        n.address != node.address || (!node.meta.is_empty() && n.meta != node.meta)
+                    });
+                if changes_node {
+                    need(Resource::Node, &node.node, Level::Write)?;
+                }
+                if let Some(s) = service {
+                    need(Resource::Service, &s.service, Level::Write)?;
+                    if let Some(old) = store.service(&node.node, &s.id) {
+                        need(Resource::Service, &old.service, Level::Write)?;
+                    }
+                }
+                for c in checks {
+                    match service.as_ref().filter(|s| s.id == c.service_id) {
+                        Some(s) => need(Resource::Service, &s.service, Level::Write)?,
+                        None if c.service_id.is_empty() => {
+                            need(Resource::Node, &node.node, Level::Write)?
+                        }
+                        None => match store.service(&node.node, &c.service_id) {
+                            Some(s) => need(Resource::Service, &s.service, Level::Write)?,
+                            None => need(Resource::Node, &node.node, Level::Write)?,
+                        },
+                    }
+                }
+                Ok(())
+            }
+            Command::Deregister {
+                node,
+                service_id,
+                check_id,
+            } => {
+                let owner = match (service_id, check_id) {
+                    (_, Some(c)) => check_owner(node, c),
+                    (Some(s), None) => store.service(node, s).map(|s| s.service.to_string()),
+                    (None, None) => None,
+                };
+                match owner {
+                    Some(s) => need(Resource::Service, &s, Level::Write),
+                    None => need(Resource::Node, node, Level::Write),
+                }
+            }
+            // An agent reports its own checks: its node's write, or each check's service.
+            Command::UpdateChecks(updates) => {
+                for u in updates {
+                    if a.allows(Resource::Node, &u.node, Level::Write) {
+                        continue;
+                    }
+                    match check_owner(&u.node, &u.check_id) {
+                        Some(s) => need(Resource::Service, &s, Level::Write)?,
+                        None => need(Resource::Node, &u.node, Level::Write)?,
+                    }
+                }
+                Ok(())
+            }
+            Command::Kv(KvOp::Delete {
+                key, recurse: true, ..
+            }) => {
+                if a.key_write_prefix(key) {
+                    Ok(())
+                } else {
+                    Err(deny(Resource::Key, key, Level::Write))
+                }
+            }
+            Command::Kv(
+                KvOp::Set { key, .. }
+                | KvOp::Delete { key, .. }
+                | KvOp::Lock { key, .. }
+                | KvOp::Unlock { key, .. },
+            ) => need(Resource::Key, key, Level::Write),
+            Command::SessionCreate(s) => need(Resource::Session, &s.node, Level::Write),
+            Command::SessionDestroy { id } => match store.session(id) {
+                Some(s) => need(Resource::Session, &s.node, Level::Write),
+                None => Ok(()),
+            },
+            // The bootstrap needs no token (it is allowed once, by the state machine).
+            Command::Acl(AclOp::Bootstrap { .. }) => Ok(()),
+            Command::Acl(_) => need(Resource::Acl, "", Level::Write),
+            // Transactions travel as API calls (checked operation by operation there); one
+            // arriving as a raw write needs rights over every key.
+            Command::Txn(_) => {
+                if a.allows_all(Resource::Key, Level::Write)
+                    && a.allows_all(Resource::Service, Level::Write)
+                    && a.allows_all(Resource::Node, Level::Write)
+                {
+                    Ok(())
+                } else {
+                    Err(deny(Resource::Key, "", Level::Write))
+                }
+            }
+        }
+    }
     pub fn effective_secret(&self, given: &str) -> String {
         if !given.is_empty() {
             return given.to_string();

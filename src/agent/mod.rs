@@ -55,6 +55,9 @@ pub enum AgentError {
     /// No leader to commit through (500 `No cluster leader`).
     #[error("No cluster leader")]
     NoLeader,
+    /// The write's token may not do it (403).
+    #[error("{0}")]
+    PermissionDenied(String),
     /// This agent is not a server and knows none (500).
     #[error("No known Consul servers")]
     NoServers,
@@ -350,20 +353,33 @@ impl Agent {
 
     // ---- writes through Raft ----
 
-    /// Commit a command through Raft and return its result.
+    /// Commit one of the agent's own writes through Raft (with the agent's token when it
+    /// travels to a server) and return its result.
     pub async fn write(&self, cmd: Command) -> Result<Response, AgentError> {
-        self.write_inner(cmd, true).await
+        let token = self.agent_token();
+        self.write_inner(cmd, true, &token).await
+    }
+
+    /// Commit a caller's write: `token` travels with it when it goes to a server, which
+    /// decides with it.
+    pub async fn write_as(&self, cmd: Command, token: &str) -> Result<Response, AgentError> {
+        self.write_inner(cmd, true, token).await
     }
 
     /// Commit a command on this server only if it leads: the server RPC's `Apply` uses it, so
     /// a command forwarded once is never forwarded again (no loops while leadership moves).
-    pub async fn write_here(&self, cmd: Command) -> Result<Response, AgentError> {
-        self.write_inner(cmd, false).await
+    pub async fn write_here(&self, cmd: Command, token: &str) -> Result<Response, AgentError> {
+        self.write_inner(cmd, false, token).await
     }
 
-    async fn write_inner(&self, cmd: Command, may_forward: bool) -> Result<Response, AgentError> {
+    async fn write_inner(
+        &self,
+        cmd: Command,
+        may_forward: bool,
+        token: &str,
+    ) -> Result<Response, AgentError> {
         let Some(c) = &self.consensus else {
-            return self.forward_apply(cmd).await;
+            return self.forward_apply(cmd, token).await;
         };
         // Lock-delay is the leader's to enforce, before the entry is appended (Consul's
         // `kvsPreApply`): the state machine never reads a clock.
@@ -407,7 +423,7 @@ impl Agent {
         self.metrics.observe("consul.raft.apply", start.elapsed());
         let (resp, _) = match res {
             Err(ConsensusError::ForwardTo(leader)) if may_forward && leader != c.rpc_addr() => {
-                return self.forward_apply_to(&leader, cmd).await;
+                return self.forward_apply_to(&leader, cmd, token).await;
             }
             Err(ConsensusError::ForwardTo(_)) => return Err(AgentError::NoLeader),
             r => r?,
@@ -579,6 +595,7 @@ impl Agent {
             check_id: None,
         }])
         .await;
+        self.acl.set_service_token(id, "");
         Ok(())
     }
 

@@ -16,6 +16,11 @@ use crate::state::{Check, Command, Response, Service};
 /// A committed command's response, with a rejected command as a bad request.
 fn applied(r: Reply) -> Result<Response, AgentError> {
     match r {
+        Reply::Applied(Response::Error(e))
+            if e.starts_with("Permission denied") || e == "ACL not found" =>
+        {
+            Err(AgentError::PermissionDenied(e))
+        }
         Reply::Applied(Response::Error(e)) => Err(AgentError::BadRequest(e)),
         Reply::Applied(r) => Ok(r),
         other => Err(AgentError::Internal(format!("unexpected reply {other:?}"))),
@@ -112,10 +117,15 @@ impl Agent {
     }
 
     /// Commit a command through a server (client agents).
-    pub(super) async fn forward_apply(&self, cmd: Command) -> Result<Response, AgentError> {
+    pub(super) async fn forward_apply(
+        &self,
+        cmd: Command,
+        token: &str,
+    ) -> Result<Response, AgentError> {
         let req = Request::Apply {
             cmd,
             from_server: false,
+            token: token.to_string(),
         };
         applied(self.forward(req, Duration::from_secs(30)).await?)
     }
@@ -125,6 +135,7 @@ impl Agent {
         &self,
         leader: &str,
         cmd: Command,
+        token: &str,
     ) -> Result<Response, AgentError> {
         let addr: SocketAddr = leader.parse().map_err(|_| AgentError::NoLeader)?;
         match self
@@ -134,6 +145,7 @@ impl Agent {
                 Request::Apply {
                     cmd,
                     from_server: true,
+                    token: token.to_string(),
                 },
                 Duration::from_secs(30),
             )

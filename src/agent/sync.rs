@@ -44,7 +44,8 @@ impl Agent {
     /// Write commands now; a failure is left to the periodic sync to repair.
     pub(super) async fn sync_best_effort(&self, cmds: Vec<Command>) {
         for cmd in cmds {
-            if let Err(e) = self.write(cmd).await {
+            let token = self.token_for(&cmd);
+            if let Err(e) = self.write_as(cmd, &token).await {
                 warn!("failed to sync remote state: {e}");
                 self.sync_now.notify_one();
                 return;
@@ -145,7 +146,8 @@ impl Agent {
         }
         let n = cmds.len();
         for cmd in cmds {
-            self.write(cmd).await?;
+            let token = self.token_for(&cmd);
+            self.write_as(cmd, &token).await?;
         }
         Ok(n)
     }

@@ -63,6 +63,10 @@ pub async fn register_service(
             .require(acl::Resource::Service, &old.service, acl::Level::Write)?;
     }
     let replace = matches!(q.get("replace-existing-checks"), Some("" | "1" | "true"));
+    // Anti-entropy writes the service with the token it was registered with.
+    if agent.cfg.acl.enabled {
+        agent.acl.set_service_token(&svc.id, q.authz.secret());
+    }
     agent.register_service(svc, checks, replace).await?;
     Ok(empty())
 }

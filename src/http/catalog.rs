@@ -142,7 +142,7 @@ pub async fn deregister(agent: &Agent, q: &Query, body: &[u8]) -> Result<Respons
         service_id: (!d.service_id.is_empty()).then_some(d.service_id),
         check_id: (!d.check_id.is_empty()).then_some(d.check_id),
     };
-    agent.write(cmd).await?;
+    agent.write_as(cmd, q.authz.secret()).await?;
     json_plain(&true)
 }
 
@@ -308,12 +308,15 @@ pub async fn register(agent: &Agent, q: &Query, body: &[u8]) -> Result<Response,
         )?;
     }
     agent
-        .write(Command::Register {
-            node,
-            skip_node_update: r.skip_node_update,
-            service,
-            checks,
-        })
+        .write_as(
+            Command::Register {
+                node,
+                skip_node_update: r.skip_node_update,
+                service,
+                checks,
+            },
+            q.authz.secret(),
+        )
         .await?;
     json_plain(&true)
 }

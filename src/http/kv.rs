@@ -135,18 +135,21 @@ pub async fn put(agent: &Agent, key: &str, q: &Query, body: Bytes) -> Result<Res
     };
     if let Some(op) = lock {
         let r = agent
-            .write(Command::Kv(op))
+            .write_as(Command::Kv(op), q.authz.secret())
             .await
             .map_err(super::session::write_error)?;
         return json_plain(&matches!(r, SmResponse::Bool(true)));
     }
     let r = agent
-        .write(Command::Kv(KvOp::Set {
-            key: key.to_string(),
-            value: body.to_vec(),
-            flags,
-            cas,
-        }))
+        .write_as(
+            Command::Kv(KvOp::Set {
+                key: key.to_string(),
+                value: body.to_vec(),
+                flags,
+                cas,
+            }),
+            q.authz.secret(),
+        )
         .await?;
     json_plain(&matches!(r, SmResponse::Bool(true)))
 }
@@ -166,11 +169,14 @@ pub async fn delete(agent: &Agent, key: &str, q: &Query) -> Result<Response, Api
     }
     agent.metrics.incr("consul.kvs.apply");
     let r = agent
-        .write(Command::Kv(KvOp::Delete {
-            key: key.to_string(),
-            recurse,
-            cas,
-        }))
+        .write_as(
+            Command::Kv(KvOp::Delete {
+                key: key.to_string(),
+                recurse,
+                cas,
+            }),
+            q.authz.secret(),
+        )
         .await?;
     json_plain(&matches!(r, SmResponse::Bool(true)))
 }

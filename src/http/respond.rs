@@ -67,6 +67,7 @@ impl From<AgentError> for ApiError {
         let status = match &e {
             AgentError::NotFound(_) => StatusCode::NOT_FOUND,
             AgentError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AgentError::PermissionDenied(_) => StatusCode::FORBIDDEN,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())

@@ -257,7 +257,7 @@ pub async fn create(agent: &Agent, q: &Query, body: Bytes) -> Result<Response, A
         crate::acl::Level::Write,
     )?;
     agent
-        .write(Command::SessionCreate(session))
+        .write_as(Command::SessionCreate(session), q.authz.secret())
         .await
         .map_err(write_error)?;
     agent.session_timers.wake();
@@ -268,7 +268,10 @@ pub async fn create(agent: &Agent, q: &Query, body: Bytes) -> Result<Response, A
 pub async fn destroy(agent: &Agent, id: &str, q: &Query) -> Result<Response, ApiError> {
     q.check_dc(&agent.cfg.datacenter)?;
     agent
-        .write(Command::SessionDestroy { id: id.to_string() })
+        .write_as(
+            Command::SessionDestroy { id: id.to_string() },
+            q.authz.secret(),
+        )
         .await
         .map_err(write_error)?;
     agent.session_timers.wake();

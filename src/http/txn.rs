@@ -487,7 +487,7 @@ pub async fn txn(agent: &Agent, q: &Query, body: Bytes) -> Result<Response, ApiE
     }
     agent.metrics.incr("consul.txn.apply");
     match agent
-        .write(Command::Txn(ops))
+        .write_as(Command::Txn(ops), q.authz.secret())
         .await
         .map_err(super::session::write_error)?
     {

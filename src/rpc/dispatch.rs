@@ -52,7 +52,11 @@ impl Dispatcher {
                 token,
             } => self.http.call(method, uri, body, from_server, token).await,
             Request::ResolveToken(secret) => Reply::Token(self.agent.describe_token(&secret)),
-            Request::Apply { cmd, from_server } => self.apply(cmd, from_server).await,
+            Request::Apply {
+                cmd,
+                from_server,
+                token,
+            } => self.apply(cmd, from_server, token).await,
             Request::Raft { kind, payload } => match &self.agent.consensus {
                 Some(c) => Reply::Raft(c.serve_rpc(kind, &payload).await),
                 None => Reply::Error("not a server".into()),
@@ -63,15 +67,22 @@ impl Dispatcher {
 
     /// Commit a command: a follower's own write is committed here or fails; a client
     /// agent's may travel on to the leader. A rejected command is an answer, not an error.
-    async fn apply(&self, cmd: Command, from_server: bool) -> Reply {
+    async fn apply(&self, cmd: Command, from_server: bool, token: String) -> Reply {
+        // With ACLs on, the write is decided with the token it carries, as the same write
+        // through the HTTP API would be.
+        if let Err(denied) = self.agent.authorize_apply(&cmd, &token) {
+            return Reply::Applied(Response::Error(denied));
+        }
         let r = if from_server {
-            self.agent.write_here(cmd).await
+            self.agent.write_here(cmd, &token).await
         } else {
-            self.agent.write(cmd).await
+            self.agent.write_as(cmd, &token).await
         };
         match r {
             Ok(r) => Reply::Applied(r),
-            Err(AgentError::BadRequest(e)) => Reply::Applied(Response::Error(e)),
+            Err(AgentError::BadRequest(e) | AgentError::PermissionDenied(e)) => {
+                Reply::Applied(Response::Error(e))
+            }
             Err(e) => Reply::Error(e.to_string()),
         }
     }

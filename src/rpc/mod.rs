@@ -52,6 +52,9 @@ pub enum Request {
         cmd: Command,
         /// Sent by a server: commit here or fail, never forward again.
         from_server: bool,
+        /// The token the write acts with (the caller's, a service's registration token or
+        /// the agent's own), checked by the server when ACLs are on.
+        token: String,
     },
     /// The catalog's services and checks of one node (anti-entropy diff).
     NodeEntries(String),
