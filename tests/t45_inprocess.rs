@@ -56,11 +56,16 @@ async fn three_servers_and_a_client_in_one_process() {
     }
 
     // A write through the client agent (forwarded to a server, then to the leader) reads
-    // back consistently through each server.
-    let (_, body) = clients[3]
-        .send(Method::PUT, "/v1/kv/inproc/key", Some(b"value".to_vec()))
-        .await
-        .expect("put through the client agent");
+    // back consistently through each server. The server the client picks may not have
+    // heard from the new leader yet (`500 No cluster leader`, as Consul answers then), so
+    // the write is retried until one is known everywhere.
+    let (_, body) = eventually("a write through the client agent", DEADLINE, || async {
+        clients[3]
+            .send(Method::PUT, "/v1/kv/inproc/key", Some(b"value".to_vec()))
+            .await
+            .ok()
+    })
+    .await;
     assert_eq!(String::from_utf8_lossy(&body).trim(), "true");
     for c in &clients[..3] {
         let (code, raw) = c
