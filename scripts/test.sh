@@ -17,6 +17,7 @@ command -v vmagent >/dev/null 2>&1 || need_apt+=(victoria-metrics)
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx-light)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v dig >/dev/null 2>&1 || need_apt+=(dnsutils)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v dnsmasq >/dev/null 2>&1 || [[ -x /usr/sbin/dnsmasq ]] || need_apt+=(dnsmasq-base)
 # consullock (the coordination suite) imports demjson, which only Debian still builds.
 if [[ -x /usr/bin/python3 ]]; then

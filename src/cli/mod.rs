@@ -16,6 +16,7 @@ mod members;
 mod operator;
 mod services;
 pub mod table;
+mod tls;
 mod watch;
 
 /// How a command runs.
@@ -271,6 +272,23 @@ const COMMANDS: &[Command] = &[
         "tui",
         "The operator console (attach to an agent, or -dev to run one inside)",
         Run::Elsewhere,
+    ),
+    cmd(
+        "tls",
+        "Builtin helpers for creating CAs and certificates",
+        Run::Group,
+    ),
+    cmd("tls ca", "Helpers for CAs", Run::Group),
+    cmd(
+        "tls ca create",
+        "Create a new disco CA",
+        Run::Exec(tls::ca_create),
+    ),
+    cmd("tls cert", "Helpers for certificates", Run::Group),
+    cmd(
+        "tls cert create",
+        "Create a new certificate",
+        Run::Exec(tls::cert_create),
     ),
     cmd("version", "Prints the disco version", Run::Exec(version)),
     cmd(
