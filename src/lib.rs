@@ -16,4 +16,5 @@ pub mod http;
 pub mod logging;
 pub mod rpc;
 pub mod state;
+pub mod tls;
 pub mod tui;

@@ -60,6 +60,8 @@ pub struct RunningAgent {
     pub cfg: AgentConfig,
     /// The HTTP addresses served, in `client_addr` order (what a console or test attaches to).
     pub http: Vec<SocketAddr>,
+    /// The HTTPS addresses served, in `client_addr` order.
+    pub https: Vec<SocketAddr>,
     servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
@@ -181,6 +183,22 @@ pub async fn launch(
             cfg.ports.http = i64::from(first.port());
         }
     }
+    let mut https_listeners = Vec::new();
+    if cfg.ports.https >= 0 {
+        for ip in &cfg.client_addr {
+            let a = SocketAddr::new(*ip, cfg.ports.https as u16);
+            let l = tokio::net::TcpListener::bind(a)
+                .await
+                .map_err(|e| bind_error("HTTPS server", a, e))?;
+            let bound = l
+                .local_addr()
+                .map_err(|e| bind_error("HTTPS server", a, e))?;
+            https_listeners.push((l, bound));
+        }
+        if let Some((_, first)) = https_listeners.first() {
+            cfg.ports.https = i64::from(first.port());
+        }
+    }
     let rpc_listener = if cfg.server && cfg.ports.server >= 0 {
         let a = SocketAddr::new(cfg.bind_addr, cfg.ports.server as u16);
         let l = tokio::net::TcpListener::bind(a)
@@ -220,8 +238,8 @@ pub async fn launch(
         cfg.bootstrap || cfg.dev
     ));
     say(format!(
-        "       Client Addr: {:?} (HTTP: {}, DNS: {})",
-        cfg.client_addr, cfg.ports.http, cfg.ports.dns
+        "       Client Addr: {:?} (HTTP: {}, HTTPS: {}, DNS: {})",
+        cfg.client_addr, cfg.ports.http, cfg.ports.https, cfg.ports.dns
     ));
     say(format!(
         "      Cluster Addr: {} (LAN: {}, WAN: {})",
@@ -239,11 +257,31 @@ pub async fn launch(
     }
     let mut servers = Vec::new();
     let mut http = Vec::new();
+    let mut https = Vec::new();
+    // One per-client connection budget for HTTP and HTTPS, as Consul counts them.
+    let http_limiter = crate::tls::ConnLimiter::new(cfg.limits.http_max_conns_per_client);
     for (l, a) in listeners {
         info!("agent: Started HTTP server on {a} (tcp)");
         let ag = agent.clone();
+        let l = crate::tls::ApiListener::plain(l, http_limiter.clone())
+            .map_err(|e| bind_error("HTTP server", a, e))?;
         servers.push(tokio::spawn(async move { crate::http::serve(ag, l).await }));
         http.push(a);
+    }
+    if let Some(config) = agent.tls.https.clone() {
+        for (l, a) in https_listeners {
+            info!("agent: Started HTTPS server on {a} (tcp)");
+            let ag = agent.clone();
+            let l = crate::tls::ApiListener::tls(
+                l,
+                config.clone(),
+                http_limiter.clone(),
+                cfg.limits.https_handshake_timeout,
+            )
+            .map_err(|e| bind_error("HTTPS server", a, e))?;
+            servers.push(tokio::spawn(async move { crate::http::serve(ag, l).await }));
+            https.push(a);
+        }
     }
     if cfg.ports.dns >= 0 {
         let dns_addrs: Vec<SocketAddr> = cfg
@@ -262,7 +300,14 @@ pub async fn launch(
         let handler =
             crate::rpc::Dispatcher::new(agent.clone(), crate::http::Router::new(agent.clone()));
         let shutdown = agent.shutdown_signal();
-        tokio::spawn(crate::rpc::serve(l, handler, shutdown));
+        let policy = crate::rpc::AcceptPolicy {
+            tls: agent.tls.rpc_accept.clone(),
+            verify_incoming: agent.tls.rpc_verify_incoming,
+            server_name: agent.tls.rpc_server_name.clone(),
+            limiter: crate::tls::ConnLimiter::new(cfg.limits.rpc_max_conns_per_client),
+            handshake_timeout: cfg.limits.rpc_handshake_timeout,
+        };
+        tokio::spawn(crate::rpc::serve(l, handler, shutdown, policy));
     }
     if !cfg.start_join.is_empty() {
         info!("agent: Joining cluster... {:?}", cfg.start_join);
@@ -301,6 +346,7 @@ pub async fn launch(
         agent,
         cfg,
         http,
+        https,
         servers,
     })
 }

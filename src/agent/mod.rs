@@ -111,6 +111,8 @@ pub struct Agent {
     pub events: crate::state::EventRing,
     /// Token resolution and the agent's own tokens.
     pub acl: acl::AclResolver,
+    /// Certificates and TLS configurations (HTTPS, the server RPC).
+    pub tls: crate::tls::AgentTls,
     shutdown: tokio::sync::watch::Sender<bool>,
     fatal: Mutex<Option<String>>,
     failed_since: Mutex<HashMap<String, Instant>>,
@@ -163,6 +165,10 @@ fn open_db(data_dir: Option<&Path>) -> Result<sled::Db, AgentError> {
 impl Agent {
     /// Start the agent's storage and Raft member. Listeners are started by the caller.
     pub async fn start(cfg: AgentConfig) -> Result<Arc<Agent>, AgentError> {
+        // TLS material first: a missing or mismatched certificate stops the start before
+        // any state is opened.
+        let tls =
+            crate::tls::AgentTls::load(&cfg).map_err(|e| AgentError::Internal(e.to_string()))?;
         if let Some(dir) = &cfg.data_dir {
             std::fs::create_dir_all(dir).map_err(|e| {
                 AgentError::Internal(format!("creating data_dir {}: {e}", dir.display()))
@@ -176,7 +182,7 @@ impl Agent {
         let local = Local::open(&db, durable)
             .map_err(|e| AgentError::Internal(format!("local state: {e}")))?;
 
-        let pool = Arc::new(crate::rpc::Pool::new());
+        let pool = Arc::new(crate::rpc::Pool::with_tls(tls.rpc_dial.clone()));
         let (consensus, store) = if cfg.server {
             let c = Consensus::start(
                 ConsensusOptions {
@@ -232,6 +238,7 @@ impl Agent {
             session_timers: session_ttl::SessionTimers::default(),
             events: crate::state::EventRing::default(),
             acl: acl::AclResolver::new(cfg_tokens),
+            tls,
             shutdown,
             fatal: Mutex::new(None),
             failed_since: Mutex::new(HashMap::new()),

@@ -9,6 +9,7 @@ mod sections;
 mod security;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::path::{Path, PathBuf};
 
@@ -174,6 +175,7 @@ pub fn apply_json(
             "raft_snapshot_interval" => cfg.raft_snapshot_interval = r.positive(key, v)?,
             "performance" => r.performance(cfg, key, v)?,
             "acl" => r.acl(cfg, key, v)?,
+            "tls" => r.tls(cfg, key, v)?,
             "limits" => r.limits(cfg, key, v)?,
             "alt_domain" => cfg.alt_domain = Some(r.string(key, v)?),
             "recursors" => cfg.recursors = r.string_list(key, v)?,
@@ -208,6 +210,7 @@ pub fn apply_json(
                 list.extend(blocks);
             }
             k if IGNORED.contains(&k) => {}
+            k if r.legacy_tls(cfg, k, v)? => {}
             k if security::FAIL_CLOSED.contains(&k) => r.fail_closed(k, v)?,
             k if r.legacy_acl(cfg, k, v)? => {}
             k => r.warn(format!("{source}: invalid config key {k}")),

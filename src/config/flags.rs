@@ -67,6 +67,9 @@ struct AgentFlags {
     /// HTTP port.
     #[arg(long = "http-port")]
     http_port: Option<i64>,
+    /// HTTPS API port (needs a certificate in the `tls` block).
+    #[arg(long = "https-port")]
+    https_port: Option<i64>,
     /// DNS port.
     #[arg(long = "dns-port")]
     dns_port: Option<i64>,
@@ -181,6 +184,9 @@ fn build_config(f: AgentFlags) -> Result<(AgentConfig, Vec<String>), String> {
     }
     if let Some(v) = f.http_port {
         cfg.ports.http = v;
+    }
+    if let Some(v) = f.https_port {
+        cfg.ports.https = v;
     }
     if let Some(v) = f.dns_port {
         cfg.ports.dns = v;

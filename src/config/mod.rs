@@ -5,6 +5,7 @@ pub mod acl;
 mod file;
 pub mod flags;
 mod net;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -52,7 +53,7 @@ pub enum ConfigError {
 pub struct Ports {
     /// HTTP API.
     pub http: i64,
-    /// HTTPS API (unsupported, must stay disabled).
+    /// HTTPS API (needs a certificate in `tls`).
     pub https: i64,
     /// DNS interface.
     pub dns: i64,
@@ -119,6 +120,10 @@ pub struct AgentConfig {
     pub enable_local_script_checks: bool,
     /// ACLs (`acl` and the legacy `acl_*` keys).
     pub acl: acl::AclConfig,
+    /// TLS (`tls` and the legacy top-level keys).
+    pub tls: tls::TlsConfig,
+    /// Connection limits and handshake timeouts (`limits`).
+    pub limits: tls::ConnLimits,
     /// Write the PID here.
     pub pid_file: Option<PathBuf>,
     /// In-memory single server.
@@ -335,6 +340,8 @@ impl Default for AgentConfig {
             enable_script_checks: false,
             enable_local_script_checks: false,
             acl: acl::AclConfig::default(),
+            tls: tls::TlsConfig::default(),
+            limits: tls::ConnLimits::default(),
             pid_file: None,
             dev: false,
             domain: "consul.".into(),
@@ -402,13 +409,7 @@ impl AgentConfig {
         if self.data_dir.is_none() && !self.dev {
             return Err(ConfigError::Conflict("data_dir cannot be empty".into()));
         }
-        if self.ports.https >= 0 {
-            return Err(ConfigError::Invalid {
-                path: "configuration".into(),
-                key: "ports.https".into(),
-                msg: "is not supported yet: disco serves no HTTPS, and will not start with a port it would leave closed".into(),
-            });
-        }
+        self.tls.validate(self.ports.https >= 0, self.server)?;
         if self.enable_script_checks && !self.acl.enabled {
             warnings.push("[SECURITY] Using enable-script-checks without ACLs and without allow_write_http_from is DANGEROUS, use enable-local-script-checks instead, see https://www.hashicorp.com/blog/protecting-consul-from-rce-risk-in-specific-configurations/".into());
         }
@@ -448,6 +449,7 @@ impl AgentConfig {
         }
         for (name, port) in [
             ("http", self.ports.http),
+            ("https", self.ports.https),
             ("dns", self.ports.dns),
             ("server", self.ports.server),
             ("serf_lan", self.ports.serf_lan),

@@ -47,8 +47,11 @@ use query::Query;
 /// Largest request body read (KV values are checked against their own limit first).
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
-/// Serve the API on `listener` until the agent shuts down.
-pub async fn serve(agent: Arc<Agent>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// Serve the API on `listener` (plain or TLS) until the agent shuts down.
+pub async fn serve<L>(agent: Arc<Agent>, listener: L) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
     let app = axum::Router::new()
         .fallback(handle)
         .with_state(agent.clone());

@@ -43,6 +43,8 @@ impl Drop for WaiterGuard<'_> {
 pub struct Pool {
     conns: Mutex<HashMap<SocketAddr, Arc<Conn>>>,
     next_id: AtomicU64,
+    /// Dial with TLS (`verify_outgoing`); `None`: plaintext.
+    tls: Option<crate::tls::RpcDial>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -53,9 +55,17 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    /// An empty pool.
+    /// An empty pool dialling in plaintext.
     pub fn new() -> Pool {
         Pool::default()
+    }
+
+    /// An empty pool dialling with `tls` when given.
+    pub fn with_tls(tls: Option<crate::tls::RpcDial>) -> Pool {
+        Pool {
+            tls,
+            ..Pool::default()
+        }
     }
 
     async fn conn(&self, addr: SocketAddr) -> Result<Arc<Conn>, RpcError> {
@@ -73,45 +83,22 @@ impl Pool {
             .map_err(|_| RpcError::Connection(format!("dial {addr}: i/o timeout")))?
             .map_err(|e| RpcError::Connection(format!("dial {addr}: {e}")))?;
         let _ = stream.set_nodelay(true);
-        let codec = LengthDelimitedCodec::builder()
-            .max_frame_length(MAX_FRAME)
-            .new_codec();
-        let (mut sink, mut source) = Framed::new(stream, codec).split();
-        let (out, mut out_rx) = mpsc::channel::<Bytes>(256);
-        let waiters: Waiters = Arc::new(Mutex::new(HashMap::new()));
-        let alive = Arc::new(AtomicBool::new(true));
-        let conn = Arc::new(Conn {
-            out,
-            waiters: waiters.clone(),
-            alive: alive.clone(),
-        });
-        let alive_w = alive.clone();
-        tokio::spawn(async move {
-            // A peer that stops reading (frozen, paused, swapping) fills its receive window
-            // and would hold this write forever: past WRITE_TIMEOUT the connection is dead,
-            // so callers fail over and the next call dials anew.
-            while let Some(b) = out_rx.recv().await {
-                match tokio::time::timeout(WRITE_TIMEOUT, sink.send(b)).await {
-                    Ok(Ok(())) => {}
-                    _ => break,
-                }
+        let conn = match &self.tls {
+            None => attach(stream),
+            Some(tls) => {
+                let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+                let handshake = connector.connect(tls.server_name.clone(), stream);
+                let stream = tokio::time::timeout(Duration::from_secs(5), handshake)
+                    .await
+                    .map_err(|_| {
+                        RpcError::Connection(format!("dial {addr}: TLS handshake timed out"))
+                    })?
+                    .map_err(|e| {
+                        RpcError::Connection(format!("dial {addr}: TLS handshake: {e}"))
+                    })?;
+                attach(stream)
             }
-            alive_w.store(false, Ordering::Relaxed);
-        });
-        tokio::spawn(async move {
-            while let Some(Ok(buf)) = source.next().await {
-                let Ok(f) = postcard::from_bytes::<Frame<Reply>>(&buf) else {
-                    break;
-                };
-                let w = waiters.lock().remove(&f.id);
-                if let Some(w) = w {
-                    let _ = w.send(f.body);
-                }
-            }
-            alive.store(false, Ordering::Relaxed);
-            // Dropping the senders fails every request still waiting on this connection.
-            waiters.lock().clear();
-        });
+        };
         self.conns.lock().insert(addr, conn.clone());
         Ok(conn)
     }
@@ -157,4 +144,51 @@ impl Pool {
             Err(_) => Err(RpcError::Timeout(timeout)),
         }
     }
+}
+
+/// Start the writer and reader tasks of a new connection.
+fn attach<S>(stream: S) -> Arc<Conn>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let codec = LengthDelimitedCodec::builder()
+        .max_frame_length(MAX_FRAME)
+        .new_codec();
+    let (mut sink, mut source) = Framed::new(stream, codec).split();
+    let (out, mut out_rx) = mpsc::channel::<Bytes>(256);
+    let waiters: Waiters = Arc::new(Mutex::new(HashMap::new()));
+    let alive = Arc::new(AtomicBool::new(true));
+    let conn = Arc::new(Conn {
+        out,
+        waiters: waiters.clone(),
+        alive: alive.clone(),
+    });
+    let alive_w = alive.clone();
+    tokio::spawn(async move {
+        // A peer that stops reading (frozen, paused, swapping) fills its receive window
+        // and would hold this write forever: past WRITE_TIMEOUT the connection is dead,
+        // so callers fail over and the next call dials anew.
+        while let Some(b) = out_rx.recv().await {
+            match tokio::time::timeout(WRITE_TIMEOUT, sink.send(b)).await {
+                Ok(Ok(())) => {}
+                _ => break,
+            }
+        }
+        alive_w.store(false, Ordering::Relaxed);
+    });
+    tokio::spawn(async move {
+        while let Some(Ok(buf)) = source.next().await {
+            let Ok(f) = postcard::from_bytes::<Frame<Reply>>(&buf) else {
+                break;
+            };
+            let w = waiters.lock().remove(&f.id);
+            if let Some(w) = w {
+                let _ = w.send(f.body);
+            }
+        }
+        alive.store(false, Ordering::Relaxed);
+        // Dropping the senders fails every request still waiting on this connection.
+        waiters.lock().clear();
+    });
+    conn
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use client::Pool;
 pub use dispatch::{Dispatcher, HttpRouter};
-pub use server::{Handler, serve};
+pub use server::{AcceptPolicy, Handler, serve};
 
 use crate::state::{Check, Command, Response, Service};
 

@@ -203,6 +203,9 @@ impl Reader<'_> {
                 u32::MAX as u64,
             )?;
         }
+        for (k, lv) in obj {
+            self.conn_limit(cfg, &format!("{key}.{k}"), k, lv)?;
+        }
         Ok(())
     }
 }

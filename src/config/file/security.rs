@@ -1,8 +1,8 @@
 //! The security keys of a config file: the `acl` block, the legacy top-level `acl_*` keys
-//! mapped onto it, and the TLS and encryption keys disco does not serve yet.
+//! mapped onto it, and the security keys disco does not serve yet.
 //!
-//! These keys fail closed: an operator who writes `verify_incoming: true` believes the RPC
-//! port is authenticated, so a setting disco cannot honour stops the agent with its name
+//! These keys fail closed: an operator who writes `auto_encrypt { tls = true }` believes the
+//! RPC is encrypted, so a setting disco cannot honour stops the agent with its name
 //! instead of being accepted and ignored. A value that asks for nothing (`false`, an empty
 //! string or object) is accepted. Unknown keys inside `acl` are errors too: a typo there
 //! must not silently leave a deny out.
@@ -16,26 +16,14 @@ use crate::config::{AgentConfig, ConfigError};
 
 /// Why a key is refused until it is honoured.
 const NOT_SERVED: &str =
-    "is not supported yet: disco serves no TLS, and will not start with a setting it would ignore";
+    "is not supported yet, and disco will not start with a security setting it would ignore";
 
-/// Top-level keys that configure TLS or gossip-encryption migration, refused unless they
-/// ask for nothing.
+/// Top-level keys that configure security disco does not provide (auto-encrypt, TLS for
+/// HTTP checks, gossip-encryption migration, write allow-lists), refused unless they ask
+/// for nothing.
 pub(super) const FAIL_CLOSED: &[&str] = &[
-    "verify_incoming",
-    "verify_incoming_rpc",
-    "verify_incoming_https",
-    "verify_outgoing",
-    "verify_server_hostname",
-    "ca_file",
-    "ca_path",
-    "cert_file",
-    "key_file",
-    "tls",
     "auto_encrypt",
     "auto_config",
-    "tls_min_version",
-    "tls_cipher_suites",
-    "tls_prefer_server_cipher_suites",
     "enable_agent_tls_for_checks",
     "encrypt_verify_incoming",
     "encrypt_verify_outgoing",
