@@ -24,6 +24,34 @@ pub struct HttpFlags {
     /// File holding the ACL token (default: $CONSUL_HTTP_TOKEN_FILE).
     #[arg(long = "token-file")]
     pub token_file: Option<String>,
+    /// CA file to verify the agent's HTTPS certificate (default: $CONSUL_CACERT).
+    #[arg(long = "ca-file")]
+    pub ca_file: Option<String>,
+    /// Directory of CA files (default: $CONSUL_CAPATH).
+    #[arg(long = "ca-path")]
+    pub ca_path: Option<String>,
+    /// Client certificate for an agent with verify_incoming (default: $CONSUL_CLIENT_CERT).
+    #[arg(long = "client-cert")]
+    pub client_cert: Option<String>,
+    /// Its key (default: $CONSUL_CLIENT_KEY).
+    #[arg(long = "client-key")]
+    pub client_key: Option<String>,
+    /// Name to verify the agent's certificate against (default: $CONSUL_TLS_SERVER_NAME).
+    #[arg(long = "tls-server-name")]
+    pub tls_server_name: Option<String>,
+}
+
+impl HttpFlags {
+    /// The TLS settings these flags and the environment give.
+    pub fn tls(&self) -> Result<crate::client::TlsOptions, String> {
+        crate::client::TlsOptions::resolve(
+            self.ca_file.as_deref(),
+            self.ca_path.as_deref(),
+            self.client_cert.as_deref(),
+            self.client_key.as_deref(),
+            self.tls_server_name.as_deref(),
+        )
+    }
 }
 
 // One invocation: the shared flags, the command's own flags `F`, and the positional
@@ -96,7 +124,14 @@ where
             return 1;
         }
     };
-    let client = match Client::new(&resolve_addr(inv.http.http_addr.as_deref())) {
+    let tls = match inv.http.tls() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let client = match Client::with_tls(&resolve_addr(inv.http.http_addr.as_deref()), &tls) {
         Ok(cl) => cl.with_token(token),
         Err(e) => {
             eprintln!("{e}");

@@ -1,6 +1,9 @@
 //! HTTP client for the CLI (and the console): talks to any agent's Consul-compatible API.
 
 pub mod lock;
+mod tls;
+
+pub use tls::TlsOptions;
 
 use std::time::Duration;
 
@@ -85,19 +88,30 @@ pub fn resolve_addr(flag: Option<&str>) -> String {
 impl Client {
     /// A client for `addr` (`host:port`, optionally with `http://`).
     pub fn new(addr: &str) -> Result<Self, ClientError> {
-        let base = if addr.starts_with("http://") || addr.starts_with("https://") {
-            addr.trim_end_matches('/').to_string()
-        } else {
-            format!("http://{}", addr.trim_end_matches('/'))
+        Client::with_tls(addr, &TlsOptions::default())
+    }
+
+    /// A client for `addr` (`host:port`, `http://…` or `https://…`) with `tls` (HTTPS when
+    /// the address says so or `tls.https` is set).
+    pub fn with_tls(addr: &str, tls: &TlsOptions) -> Result<Self, ClientError> {
+        let addr = addr.trim_end_matches('/');
+        let (scheme, hostport) = match addr.split_once("://") {
+            Some((s, rest)) => (s.to_string(), rest.to_string()),
+            None if tls.https => ("https".to_string(), addr.to_string()),
+            None => ("http".to_string(), addr.to_string()),
         };
-        let hostport = base.split("://").nth(1).unwrap_or(&base).to_string();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(660))
-            .no_proxy()
+            .no_proxy();
+        let mut url_host = hostport.clone();
+        if scheme == "https" {
+            (builder, url_host) = tls.apply(builder, &hostport)?;
+        }
+        let http = builder
             .build()
             .map_err(|e| ClientError::Other(e.to_string()))?;
         Ok(Client {
-            base,
+            base: format!("{scheme}://{url_host}"),
             addr: hostport,
             http,
             token: None,
@@ -124,7 +138,22 @@ impl Client {
 
     /// A failed request as the CLI words it: unreachable agents get Go's dial message.
     fn transport_error(&self, url: &str, e: reqwest::Error) -> ClientError {
-        if e.is_connect() || e.is_timeout() {
+        // reqwest's own text says only "error sending request"; the reason (refused, a
+        // TLS alert, a certificate for another name) is down the source chain.
+        let mut chain = String::new();
+        let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+        while let Some(c) = src {
+            let text = c.to_string();
+            if !chain.contains(&text) {
+                if !chain.is_empty() {
+                    chain.push_str(": ");
+                }
+                chain.push_str(&text);
+            }
+            src = c.source();
+        }
+        let refused = chain.to_ascii_lowercase().contains("refused");
+        if e.is_timeout() || (e.is_connect() && refused) {
             ClientError::Unreachable {
                 url: url.to_string(),
                 addr: self.addr.clone(),
@@ -135,8 +164,10 @@ impl Client {
                 },
                 cause: e.to_string(),
             }
-        } else {
+        } else if chain.is_empty() {
             ClientError::Other(e.to_string())
+        } else {
+            ClientError::Other(format!("Get \"{url}\": {chain}"))
         }
     }
 

@@ -24,6 +24,21 @@ use app::App;
 use msg::Update;
 use theme::Theme;
 
+/// The console's HTTPS flags, named as the CLI's.
+#[derive(Debug, Default, PartialEq)]
+pub struct TlsFlags {
+    /// `-ca-file`.
+    pub ca_file: Option<String>,
+    /// `-ca-path`.
+    pub ca_path: Option<String>,
+    /// `-client-cert`.
+    pub client_cert: Option<String>,
+    /// `-client-key`.
+    pub client_key: Option<String>,
+    /// `-tls-server-name`.
+    pub server_name: Option<String>,
+}
+
 /// Console options; everything else on the command line is an agent flag.
 #[derive(Debug, Default, PartialEq)]
 pub struct Options {
@@ -35,11 +50,14 @@ pub struct Options {
     pub token: Option<String>,
     /// File holding the ACL token.
     pub token_file: Option<String>,
+    /// HTTPS: `-ca-file`, `-ca-path`, `-client-cert`, `-client-key`, `-tls-server-name`
+    /// (default as the CLI: `$CONSUL_CACERT` and the rest).
+    pub tls: TlsFlags,
     /// Agent flags: non-empty means run an agent inside.
     pub agent_args: Vec<String>,
 }
 
-const USAGE: &str = "Usage: disco tui [-http-addr=ADDR] [-token=TOKEN|-token-file=PATH] [-theme=NAME|PATH] [agent flags]
+const USAGE: &str = "Usage: disco tui [-http-addr=ADDR] [-token=TOKEN|-token-file=PATH] [-ca-file=PEM ...] [-theme=NAME|PATH] [agent flags]
 
   Attaches to the agent at -http-addr (default as the CLI: $CONSUL_HTTP_ADDR or
   127.0.0.1:8500). With agent flags (e.g. -dev, or -server -bootstrap-expect 3 -join ...)
@@ -47,6 +65,10 @@ const USAGE: &str = "Usage: disco tui [-http-addr=ADDR] [-token=TOKEN|-token-fil
 
   -token, -token-file: the ACL token to act with (default as the CLI: $CONSUL_HTTP_TOKEN
   or $CONSUL_HTTP_TOKEN_FILE).
+
+  -ca-file, -ca-path, -client-cert, -client-key, -tls-server-name: HTTPS to the agent
+  (-http-addr=https://...), as the CLI (default: $CONSUL_CACERT, $CONSUL_CAPATH,
+  $CONSUL_CLIENT_CERT, $CONSUL_CLIENT_KEY, $CONSUL_TLS_SERVER_NAME).
 
   -theme: dark (default), light, high-contrast, or a path to a theme .toml file.";
 
@@ -61,7 +83,20 @@ pub fn parse_options(args: &[String]) -> Result<Options, String> {
             Some((n, v)) => (n, Some(v.to_string())),
             None => (bare, None),
         };
-        if a.starts_with('-') && matches!(name, "http-addr" | "theme" | "token" | "token-file") {
+        if a.starts_with('-')
+            && matches!(
+                name,
+                "http-addr"
+                    | "theme"
+                    | "token"
+                    | "token-file"
+                    | "ca-file"
+                    | "ca-path"
+                    | "client-cert"
+                    | "client-key"
+                    | "tls-server-name"
+            )
+        {
             let value = match inline {
                 Some(v) => v,
                 None => {
@@ -75,6 +110,11 @@ pub fn parse_options(args: &[String]) -> Result<Options, String> {
                 "http-addr" => o.http_addr = Some(value),
                 "token" => o.token = Some(value),
                 "token-file" => o.token_file = Some(value),
+                "ca-file" => o.tls.ca_file = Some(value),
+                "ca-path" => o.tls.ca_path = Some(value),
+                "client-cert" => o.tls.client_cert = Some(value),
+                "client-key" => o.tls.client_key = Some(value),
+                "tls-server-name" => o.tls.server_name = Some(value),
                 _ => o.theme = Some(value),
             }
         } else if a.starts_with('-') && matches!(name, "h" | "help") {
@@ -153,7 +193,15 @@ async fn console(
         (None, None) => crate::client::resolve_addr(None),
     };
     let token = crate::client::resolve_token(opts.token.as_deref(), opts.token_file.as_deref())?;
-    let client = crate::client::Client::new(&addr)
+    let t = &opts.tls;
+    let tls = crate::client::TlsOptions::resolve(
+        t.ca_file.as_deref(),
+        t.ca_path.as_deref(),
+        t.client_cert.as_deref(),
+        t.client_key.as_deref(),
+        t.server_name.as_deref(),
+    )?;
+    let client = crate::client::Client::with_tls(&addr, &tls)
         .map_err(|e| e.to_string())?
         .with_token(token);
     let mut app = App::new(client.addr(), theme);
