@@ -110,9 +110,12 @@ fn encrypt_key_is_validated() {
 #[test]
 fn security_keys_fail_closed_unless_they_ask_for_nothing() {
     for bad in [
-        r#"{"verify_incoming": true}"#,
-        r#"{"cert_file": "/etc/disco/agent.pem"}"#,
-        r#"{"tls": {"defaults": {"verify_incoming": true}}}"#,
+        r#"{"tls": {"grpc": {"verify_incoming": true}}}"#,
+        r#"{"tls": {"defaults": {"verify_incomng": true}}}"#,
+        r#"{"tls": {"https": {"verify_server_hostname": true}}}"#,
+        r#"{"tls_min_version": "TLSv1_1"}"#,
+        r#"{"tls": {"defaults": {"tls_cipher_suites": "TLS_RSA_WITH_AES_128_CBC_SHA"}}}"#,
+        r#"{"enable_agent_tls_for_checks": true}"#,
         r#"{"auto_encrypt": {"tls": true}}"#,
         r#"{"encrypt_verify_incoming": false}"#,
         r#"{"http_config": {"allow_write_http_from": ["127.0.0.0/8"]}}"#,
@@ -131,7 +134,7 @@ fn security_keys_fail_closed_unless_they_ask_for_nothing() {
     // Values that ask for nothing start as before.
     let mut cfg = AgentConfig::default();
     let v: Value = serde_json::from_str(
-        r#"{"verify_incoming": false, "cert_file": "", "tls": {"defaults": {}},
+        r#"{"auto_encrypt": {}, "enable_agent_tls_for_checks": false, "tls": {"defaults": {}},
         "encrypt_verify_incoming": true, "http_config": {"response_headers": {"X": "y"}}}"#,
     )
     .unwrap();
@@ -167,4 +170,59 @@ fn acl_block_and_legacy_keys_apply() {
     assert_eq!(cfg.acl.default_policy, crate::acl::DefaultPolicy::Deny);
     assert_eq!(cfg.acl.tokens.initial_management.as_deref(), Some("m"));
     assert_eq!(cfg.acl.tokens.agent_recovery.as_deref(), Some("r"));
+}
+
+#[test]
+fn tls_keys_resolve_per_listener_and_legacy_keys_map_with_a_warning() {
+    let mut cfg = AgentConfig::default();
+    let v: Value = serde_json::from_str(
+        r#"{"ca_file": "/ca.pem", "verify_incoming_rpc": true, "verify_server_hostname": true,
+            "tls_prefer_server_cipher_suites": true,
+            "tls": {"defaults": {"cert_file": "/a.pem", "key_file": "/a-key.pem",
+                                 "tls_cipher_suites": "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"},
+                    "https": {"cert_file": "/web.pem", "key_file": "/web-key.pem", "tls_min_version": "tls13",
+                              "tls_cipher_suites": ""}}}"#,
+    )
+    .unwrap();
+    let warnings = apply_json(&mut cfg, &v, "tls.json").unwrap();
+    let text: Vec<String> = warnings.iter().map(|w| w.0.clone()).collect();
+    for (old, new) in [
+        ("ca_file", "tls.defaults.ca_file"),
+        ("verify_incoming_rpc", "tls.internal_rpc.verify_incoming"),
+        ("verify_server_hostname", "tls.internal_rpc.verify_server_hostname"),
+    ] {
+        let want = format!("The '{old}' field is deprecated. Use the '{new}' field instead.");
+        assert!(text.iter().any(|w| w.contains(&want)), "{want}: {text:?}");
+    }
+    assert!(text.iter().any(|w| w.contains("tls_prefer_server_cipher_suites")));
+    assert!(text.iter().any(|w| w.contains("'tls13' is deprecated")));
+
+    let rpc = cfg.tls.internal_rpc();
+    assert!(rpc.verify_incoming && rpc.verify_server_hostname);
+    assert!(rpc.verify_outgoing, "verify_server_hostname implies verify_outgoing");
+    assert_eq!(rpc.ca_file.as_deref(), Some(std::path::Path::new("/ca.pem")));
+    assert_eq!(rpc.cert_file.as_deref(), Some(std::path::Path::new("/a.pem")));
+    assert_eq!(rpc.cipher_suites, ["TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305"]);
+    let https = cfg.tls.https();
+    assert!(!https.verify_incoming, "verify_incoming_rpc does not reach HTTPS");
+    assert_eq!(https.cert_file.as_deref(), Some(std::path::Path::new("/web.pem")));
+    assert_eq!(https.ca_file.as_deref(), Some(std::path::Path::new("/ca.pem")));
+    assert_eq!(https.min_version, crate::config::tls::TlsVersion::Tls13);
+
+    // A server that verifies incoming RPC needs its own certificate and a CA.
+    let mut server = AgentConfig {
+        server: true,
+        dev: true,
+        ..AgentConfig::default()
+    };
+    server.tls.defaults.verify_incoming = Some(true);
+    let e = server.validate().unwrap_err().to_string();
+    assert!(e.contains("VerifyIncoming set, and no CA certificate provided!"), "{e}");
+    server.tls.defaults.ca_file = Some("/ca.pem".into());
+    let e = server.validate().unwrap_err().to_string();
+    assert!(e.contains("no Cert/Key pair provided"), "{e}");
+    server.ports.https = 8501;
+    server.tls.defaults.cert_file = Some("/a.pem".into());
+    server.tls.defaults.key_file = Some("/a-key.pem".into());
+    assert!(server.validate().is_ok());
 }
