@@ -2,7 +2,7 @@
 # Every test of disco: installs what the tests need (apt/pip) when missing, builds the
 # release binary once, runs the Rust unit and process tests against it, then the
 # compatibility suites with unmodified clients (py-consul's own tests, vmagent's Consul SD,
-# nginx balancing a three-server cluster, consullock and node-consul coordinating on one).
+# both over HTTPS with client certificates, nginx balancing a three-server cluster, consullock and node-consul coordinating on one).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -59,6 +59,9 @@ tests/compat/vmagent/run.sh || failed+=("vmagent")
 
 log "vmagent consul_sd_configs with ACL tokens (Bearer) against disco"
 tests/compat/vmagent/acl.sh || failed+=("vmagent-acl")
+
+log "vmagent and py-consul over HTTPS with client certificates (verify_incoming, ports.http = -1)"
+tests/compat/tls/run.sh || failed+=("tls")
 
 log "nginx in front of a three-server cluster"
 tests/compat/nginx/run.sh || failed+=("nginx")
