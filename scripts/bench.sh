@@ -29,6 +29,7 @@
 #        scripts/bench.sh catalog    (server memory per registered instance, 10,000 by default: scripts/bench/catalog.py)
 #        scripts/bench.sh locks      (lock cycles and 4-operation txns, 3 servers vs 3-member etcd: scripts/bench/locks.py)
 #        scripts/bench.sh acl        (ACL enforcement on against off, same load: scripts/bench/acl.py)
+#        scripts/bench.sh tls        (HTTPS against HTTP, RPC mTLS against plaintext: scripts/bench/tls.py)
 #        scripts/bench.sh coordination (lock hand-over, event fan-out to 25 agents, `disco lock` vs etcdctl: scripts/bench/coordination.py)
 # Env (defaults in brackets):
 #   CONNS ["1 16 64"]  SECONDS_PER_RUN [10]  TARGETS ["disco etcd"]  DISCO_MODE [server|dev]
@@ -75,6 +76,10 @@ fi
 # `scripts/bench.sh acl`: what ACL enforcement costs, on against off (scripts/bench/acl.py).
 if [[ "${1:-}" == acl ]]; then
   exec python3 "$HERE/acl.py"
+fi
+# `scripts/bench.sh tls`: what TLS costs per request and per connection (scripts/bench/tls.py).
+if [[ "${1:-}" == tls ]]; then
+  exec python3 "$HERE/tls.py"
 fi
 # `scripts/bench.sh catalog`: what a registered instance costs a server (scripts/bench/catalog.py).
 if [[ "${1:-}" == catalog ]]; then

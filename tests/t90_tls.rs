@@ -115,7 +115,11 @@ fn three_servers_in_mutual_tls_with_https_and_a_client_agent() {
     let mut join = String::new();
     for (i, port) in https.iter().enumerate() {
         let name = format!("tls{}", i + 1);
-        let cfg = certs.config(&name, "server", &format!(r#", "ports": {{"https": {port}}}"#));
+        let cfg = certs.config(
+            &name,
+            "server",
+            &format!(r#", "ports": {{"https": {port}}}"#),
+        );
         let cfg = cfg.display().to_string();
         let mut args = vec![
             "-server",
@@ -183,7 +187,10 @@ fn three_servers_in_mutual_tls_with_https_and_a_client_agent() {
     // Without the CA the agent's certificate is not trusted, and the error says why.
     let (code, _, err) = cli_env(
         &["kv", "get", "tls/cli"],
-        &[("CONSUL_HTTP_ADDR", format!("https://127.0.0.1:{}", https[2]))],
+        &[(
+            "CONSUL_HTTP_ADDR",
+            format!("https://127.0.0.1:{}", https[2]),
+        )],
     );
     assert_eq!(code, 1);
     assert!(
@@ -220,7 +227,10 @@ fn three_servers_in_mutual_tls_with_https_and_a_client_agent() {
     // A client agent with a client certificate forwards over TLS; one without TLS is
     // refused by the servers (verify_incoming), and says so.
     let serf = servers[0].serf_port();
-    let ccfg = certs.config("tls-client", "client", "").display().to_string();
+    let ccfg = certs
+        .config("tls-client", "client", "")
+        .display()
+        .to_string();
     let client = Agent::client("tlsc", serf, &["-config-file", &ccfg]);
     let r = client.put("/v1/kv/tls/client", b"via tls");
     assert_eq!(r.status, 200, "{}", r.text());
@@ -228,7 +238,12 @@ fn three_servers_in_mutual_tls_with_https_and_a_client_agent() {
 
     let plain = Agent::launch(
         "tlsplain",
-        &["-data-dir", "{dir}/data", "-join", &format!("127.0.0.1:{serf}")],
+        &[
+            "-data-dir",
+            "{dir}/data",
+            "-join",
+            &format!("127.0.0.1:{serf}"),
+        ],
     );
     wait_for("a refused plaintext write", Duration::from_secs(30), || {
         let r = support::http(plain.http, "PUT", "/v1/kv/tls/plain", b"x").ok()?;
@@ -366,7 +381,8 @@ fn https_only_with_limits_and_a_handshake_timeout() {
 
     // A connection that never starts its handshake is closed after the timeout.
     let mut idle = TcpStream::connect(("127.0.0.1", https)).unwrap();
-    idle.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let mut buf = [0u8; 16];
     let n = idle.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0, "the server closes a silent connection");
@@ -375,7 +391,12 @@ fn https_only_with_limits_and_a_handshake_timeout() {
     // connection is closed, and a freed slot is usable again.
     let hold = || {
         Command::new("openssl")
-            .args(["s_client", "-quiet", "-connect", &format!("127.0.0.1:{https}")])
+            .args([
+                "s_client",
+                "-quiet",
+                "-connect",
+                &format!("127.0.0.1:{https}"),
+            ])
             .args(["-CAfile", &ca])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

@@ -189,24 +189,51 @@ fn tls_keys_resolve_per_listener_and_legacy_keys_map_with_a_warning() {
     for (old, new) in [
         ("ca_file", "tls.defaults.ca_file"),
         ("verify_incoming_rpc", "tls.internal_rpc.verify_incoming"),
-        ("verify_server_hostname", "tls.internal_rpc.verify_server_hostname"),
+        (
+            "verify_server_hostname",
+            "tls.internal_rpc.verify_server_hostname",
+        ),
     ] {
         let want = format!("The '{old}' field is deprecated. Use the '{new}' field instead.");
         assert!(text.iter().any(|w| w.contains(&want)), "{want}: {text:?}");
     }
-    assert!(text.iter().any(|w| w.contains("tls_prefer_server_cipher_suites")));
+    assert!(
+        text.iter()
+            .any(|w| w.contains("tls_prefer_server_cipher_suites"))
+    );
     assert!(text.iter().any(|w| w.contains("'tls13' is deprecated")));
 
     let rpc = cfg.tls.internal_rpc();
     assert!(rpc.verify_incoming && rpc.verify_server_hostname);
-    assert!(rpc.verify_outgoing, "verify_server_hostname implies verify_outgoing");
-    assert_eq!(rpc.ca_file.as_deref(), Some(std::path::Path::new("/ca.pem")));
-    assert_eq!(rpc.cert_file.as_deref(), Some(std::path::Path::new("/a.pem")));
-    assert_eq!(rpc.cipher_suites, ["TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305"]);
+    assert!(
+        rpc.verify_outgoing,
+        "verify_server_hostname implies verify_outgoing"
+    );
+    assert_eq!(
+        rpc.ca_file.as_deref(),
+        Some(std::path::Path::new("/ca.pem"))
+    );
+    assert_eq!(
+        rpc.cert_file.as_deref(),
+        Some(std::path::Path::new("/a.pem"))
+    );
+    assert_eq!(
+        rpc.cipher_suites,
+        ["TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305"]
+    );
     let https = cfg.tls.https();
-    assert!(!https.verify_incoming, "verify_incoming_rpc does not reach HTTPS");
-    assert_eq!(https.cert_file.as_deref(), Some(std::path::Path::new("/web.pem")));
-    assert_eq!(https.ca_file.as_deref(), Some(std::path::Path::new("/ca.pem")));
+    assert!(
+        !https.verify_incoming,
+        "verify_incoming_rpc does not reach HTTPS"
+    );
+    assert_eq!(
+        https.cert_file.as_deref(),
+        Some(std::path::Path::new("/web.pem"))
+    );
+    assert_eq!(
+        https.ca_file.as_deref(),
+        Some(std::path::Path::new("/ca.pem"))
+    );
     assert_eq!(https.min_version, crate::config::tls::TlsVersion::Tls13);
 
     // A server that verifies incoming RPC needs its own certificate and a CA.
@@ -217,7 +244,10 @@ fn tls_keys_resolve_per_listener_and_legacy_keys_map_with_a_warning() {
     };
     server.tls.defaults.verify_incoming = Some(true);
     let e = server.validate().unwrap_err().to_string();
-    assert!(e.contains("VerifyIncoming set, and no CA certificate provided!"), "{e}");
+    assert!(
+        e.contains("VerifyIncoming set, and no CA certificate provided!"),
+        "{e}"
+    );
     server.tls.defaults.ca_file = Some("/ca.pem".into());
     let e = server.validate().unwrap_err().to_string();
     assert!(e.contains("no Cert/Key pair provided"), "{e}");
