@@ -9,6 +9,7 @@ pub mod agent;
 mod catalog;
 mod event;
 mod exec;
+mod keyring;
 mod kv;
 mod lock;
 mod maint;
@@ -180,6 +181,11 @@ const COMMANDS: &[Command] = &[
         "keygen",
         "Generates a new encryption key",
         Run::Exec(keygen),
+    ),
+    cmd(
+        "keyring",
+        "Manages gossip layer encryption keys",
+        Run::Exec(keyring::keyring),
     ),
     cmd("kv", "Interact with the key-value store", Run::Group),
     cmd(

@@ -3,11 +3,18 @@
 //!
 //! Envelope: one version byte (`0` plaintext, `1` sealed), then for sealed messages a 12-byte
 //! random nonce and the ciphertext with its 16-byte tag.
+//!
+//! The keyring holds several keys so a key can be rotated without a member flapping:
+//! messages are sealed with the primary key and opened with any installed one, so a new key
+//! is installed everywhere first, then made primary, and only then is the old one removed.
+//! The key set is swapped whole (`ArcSwap`): the packet path reads it without a lock.
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::aes::{Aes128, Aes192, Aes256};
 use aes_gcm::{AesGcm, aead::consts::U12};
+use arc_swap::ArcSwap;
 use base64::Engine as _;
+use std::sync::Arc;
 
 /// Bytes an envelope adds to a sealed message.
 pub const OVERHEAD: usize = 1 + 12 + 16;
@@ -54,15 +61,93 @@ enum Cipher {
     A256(Box<AesGcm<Aes256, U12>>),
 }
 
-/// The installed gossip key, or none (plaintext cluster).
+impl Cipher {
+    fn new(k: &[u8]) -> Result<Cipher, KeyError> {
+        Ok(match k.len() {
+            16 => Cipher::A128(Box::new(
+                AesGcm::new_from_slice(k).map_err(|_| KeyError::Size(16))?,
+            )),
+            24 => Cipher::A192(Box::new(
+                AesGcm::new_from_slice(k).map_err(|_| KeyError::Size(24))?,
+            )),
+            32 => Cipher::A256(Box::new(
+                AesGcm::new_from_slice(k).map_err(|_| KeyError::Size(32))?,
+            )),
+            n => return Err(KeyError::Size(n)),
+        })
+    }
+}
+
+/// One installed key.
+struct Key {
+    raw: Vec<u8>,
+    cipher: Cipher,
+}
+
+/// The installed keys, the primary first; empty: a plaintext cluster.
+#[derive(Default)]
+struct KeySet {
+    keys: Vec<Key>,
+}
+
+impl KeySet {
+    fn from_raw(raws: &[Vec<u8>]) -> Result<KeySet, KeyError> {
+        let mut keys: Vec<Key> = Vec::with_capacity(raws.len());
+        for r in raws {
+            if keys.iter().any(|k| k.raw == *r) {
+                continue;
+            }
+            keys.push(Key {
+                cipher: Cipher::new(r)?,
+                raw: r.clone(),
+            });
+        }
+        Ok(KeySet { keys })
+    }
+
+    fn raws(&self) -> Vec<Vec<u8>> {
+        self.keys.iter().map(|k| k.raw.clone()).collect()
+    }
+}
+
+/// Why a keyring change was refused; the texts are Consul's (memberlist's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyringError {
+    /// The cluster runs without encryption: there is no keyring to change.
+    #[error("No keyring to modify (encryption not enabled)")]
+    NotEnabled,
+    /// `use` of a key that was never installed.
+    #[error("Requested key is not in the keyring")]
+    NotInstalled,
+    /// `remove` of the key messages are sealed with.
+    #[error("Removing the primary key is not allowed")]
+    RemovePrimary,
+    /// A key of the wrong size or encoding.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// The installed gossip keys (the primary seals), or none (plaintext cluster).
 pub struct Keyring {
-    cipher: Option<Cipher>,
+    set: ArcSwap<KeySet>,
+    /// Encryption was on at start; a plaintext cluster never gains a key by rotation.
+    enabled: bool,
 }
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Keyring(encrypted: {})", self.cipher.is_some())
+        write!(
+            f,
+            "Keyring(encrypted: {}, keys: {})",
+            self.enabled,
+            self.set.load().keys.len()
+        )
     }
+}
+
+/// A key as `consul keygen` prints it (standard base64).
+pub fn encode_key(raw: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(raw)
 }
 
 /// Decode a base64 key as `consul keygen` prints it.
@@ -86,32 +171,84 @@ pub fn generate_key() -> String {
 impl Keyring {
     /// A keyring for `key` (raw bytes, 16/24/32), or a plaintext one for `None`.
     pub fn new(key: Option<&[u8]>) -> Result<Keyring, KeyError> {
-        let cipher = match key {
-            None => None,
-            Some(k) => Some(match k.len() {
-                16 => Cipher::A128(Box::new(
-                    AesGcm::new_from_slice(k).map_err(|_| KeyError::Size(16))?,
-                )),
-                24 => Cipher::A192(Box::new(
-                    AesGcm::new_from_slice(k).map_err(|_| KeyError::Size(24))?,
-                )),
-                32 => Cipher::A256(Box::new(
-                    AesGcm::new_from_slice(k).map_err(|_| KeyError::Size(32))?,
-                )),
-                n => return Err(KeyError::Size(n)),
-            }),
-        };
-        Ok(Keyring { cipher })
+        let raws: Vec<Vec<u8>> = key.map(|k| vec![k.to_vec()]).unwrap_or_default();
+        Keyring::with_keys(&raws)
+    }
+
+    /// A keyring holding `keys`, the first one primary; empty: plaintext.
+    pub fn with_keys(keys: &[Vec<u8>]) -> Result<Keyring, KeyError> {
+        let set = KeySet::from_raw(keys)?;
+        Ok(Keyring {
+            enabled: !set.keys.is_empty(),
+            set: ArcSwap::from_pointee(set),
+        })
     }
 
     /// Whether messages are sealed.
     pub fn encrypted(&self) -> bool {
-        self.cipher.is_some()
+        self.enabled
+    }
+
+    /// The installed keys, the primary first (raw bytes).
+    pub fn keys(&self) -> Vec<Vec<u8>> {
+        self.set.load().raws()
+    }
+
+    /// Change the key set with `f` (given the keys, primary first); the new set replaces
+    /// the old whole, so a packet sealed or opened meanwhile sees one or the other.
+    fn change(
+        &self,
+        f: impl FnOnce(&mut Vec<Vec<u8>>) -> Result<(), KeyringError>,
+    ) -> Result<(), KeyringError> {
+        if !self.enabled {
+            return Err(KeyringError::NotEnabled);
+        }
+        let mut raws = self.set.load().raws();
+        f(&mut raws)?;
+        self.set.store(Arc::new(KeySet::from_raw(&raws)?));
+        Ok(())
+    }
+
+    /// Install `key` beside the others (opening messages sealed with it); installing one
+    /// already there changes nothing.
+    pub fn install(&self, key: &[u8]) -> Result<(), KeyringError> {
+        Cipher::new(key)?;
+        self.change(|raws| {
+            if !raws.iter().any(|r| r == key) {
+                raws.push(key.to_vec());
+            }
+            Ok(())
+        })
+    }
+
+    /// Make the installed `key` the primary (sealing every message from now on).
+    pub fn use_key(&self, key: &[u8]) -> Result<(), KeyringError> {
+        self.change(|raws| {
+            let i = raws
+                .iter()
+                .position(|r| r == key)
+                .ok_or(KeyringError::NotInstalled)?;
+            let k = raws.remove(i);
+            raws.insert(0, k);
+            Ok(())
+        })
+    }
+
+    /// Remove `key`; the primary cannot be removed, and an unknown key changes nothing.
+    pub fn remove(&self, key: &[u8]) -> Result<(), KeyringError> {
+        self.change(|raws| {
+            if raws.first().is_some_and(|p| p == key) {
+                return Err(KeyringError::RemovePrimary);
+            }
+            raws.retain(|r| r != key);
+            Ok(())
+        })
     }
 
     /// Wrap `plain` in an envelope (sealed when a key is installed).
     pub fn seal(&self, plain: &[u8]) -> Vec<u8> {
-        let Some(c) = &self.cipher else {
+        let set = self.set.load();
+        let Some(Key { cipher: c, .. }) = set.keys.first() else {
             let mut out = Vec::with_capacity(plain.len() + 1);
             out.push(PLAIN);
             out.extend_from_slice(plain);
@@ -145,23 +282,31 @@ impl Keyring {
     /// Open an envelope.
     pub fn open(&self, msg: &[u8]) -> Result<Vec<u8>, OpenError> {
         let (&ver, rest) = msg.split_first().ok_or(OpenError::Truncated)?;
-        match (ver, &self.cipher) {
-            (PLAIN, None) => Ok(rest.to_vec()),
-            (PLAIN, Some(_)) => Err(OpenError::Plaintext),
-            (SEALED, None) => Err(OpenError::NoKey),
-            (SEALED, Some(c)) => {
+        let set = self.set.load();
+        match (ver, set.keys.is_empty()) {
+            (PLAIN, true) => Ok(rest.to_vec()),
+            (PLAIN, false) => Err(OpenError::Plaintext),
+            (SEALED, true) => Err(OpenError::NoKey),
+            (SEALED, false) => {
                 if rest.len() < 12 + 16 {
                     return Err(OpenError::Truncated);
                 }
                 let (nonce, ct) = rest.split_at(12);
                 let nonce: [u8; 12] = nonce.try_into().map_err(|_| OpenError::Truncated)?;
                 let n = (&nonce).into();
-                match c {
-                    Cipher::A128(c) => c.decrypt(n, ct),
-                    Cipher::A192(c) => c.decrypt(n, ct),
-                    Cipher::A256(c) => c.decrypt(n, ct),
-                }
-                .map_err(|_| OpenError::Decrypt)
+                // The primary first: it seals nearly every message; the others only while
+                // a rotation is under way.
+                set.keys
+                    .iter()
+                    .find_map(|k| {
+                        match &k.cipher {
+                            Cipher::A128(c) => c.decrypt(n, ct),
+                            Cipher::A192(c) => c.decrypt(n, ct),
+                            Cipher::A256(c) => c.decrypt(n, ct),
+                        }
+                        .ok()
+                    })
+                    .ok_or(OpenError::Decrypt)
             }
             (v, _) => Err(OpenError::Version(v)),
         }
@@ -203,6 +348,35 @@ mod tests {
         assert_eq!(a.open(&[]), Err(OpenError::Truncated));
         assert_eq!(a.open(&[1, 2, 3]), Err(OpenError::Truncated));
         assert_eq!(a.open(&[9, 2, 3]), Err(OpenError::Version(9)));
+    }
+
+    #[test]
+    fn a_key_rotates_without_a_message_refused() {
+        let (old, new) = ([1u8; 32], [2u8; 16]);
+        let a = Keyring::new(Some(&old)).unwrap();
+        let b = Keyring::new(Some(&old)).unwrap();
+        // Installed on both: either key opens, the old one still seals.
+        a.install(&new).unwrap();
+        b.install(&new).unwrap();
+        // a switches first: b (still sealing with the old key) and a understand each other.
+        a.use_key(&new).unwrap();
+        assert_eq!(b.open(&a.seal(b"x")).unwrap(), b"x");
+        assert_eq!(a.open(&b.seal(b"y")).unwrap(), b"y");
+        b.use_key(&new).unwrap();
+        assert_eq!(a.remove(&new), Err(KeyringError::RemovePrimary));
+        a.remove(&old).unwrap();
+        b.remove(&old).unwrap();
+        assert_eq!(a.keys(), vec![new.to_vec()]);
+        let only_old = Keyring::new(Some(&old)).unwrap();
+        assert_eq!(a.open(&only_old.seal(b"z")), Err(OpenError::Decrypt));
+        assert_eq!(a.use_key(&old), Err(KeyringError::NotInstalled));
+        assert!(matches!(
+            a.install(&[0u8; 7]),
+            Err(KeyringError::Key(KeyError::Size(7)))
+        ));
+        let plain = Keyring::new(None).unwrap();
+        assert_eq!(plain.install(&new), Err(KeyringError::NotEnabled));
+        assert!(!plain.encrypted());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod crypto;
 mod engine;
 mod identity;
+mod keyring;
 mod members;
 mod pushpull;
 mod snapshot;
@@ -25,8 +26,9 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
-pub use crypto::{KeyError, Keyring, decode_key, generate_key};
+pub use crypto::{KeyError, Keyring, KeyringError, decode_key, encode_key, generate_key};
 pub use identity::MemberId;
+pub use keyring::{KeyOp, KeyringSummary};
 pub use members::{Member, Status};
 
 use engine::{Cmd, Engine};
@@ -181,6 +183,8 @@ pub struct Gossip {
     shared: Arc<Shared>,
     cmds: mpsc::UnboundedSender<Cmd>,
     keyring: Arc<Keyring>,
+    /// Where the keyring is persisted (`<data_dir>/serf/local.keyring`).
+    keyfile: Option<PathBuf>,
     timing: Timing,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     events: parking_lot::Mutex<Option<mpsc::Receiver<UserEvent>>>,
@@ -198,8 +202,15 @@ impl Gossip {
     /// Bind the serf port (UDP and TCP) and start the engine. Remembered peers are rejoined
     /// in the background.
     pub async fn start(cfg: GossipConfig) -> Result<Gossip, GossipError> {
+        // The keyring file of an earlier run wins over `encrypt` (rotations survive restarts).
+        let keys = keyring::initial_keys(cfg.snapshot_dir.as_deref(), cfg.key.as_deref())
+            .map_err(GossipError::Io)?;
         let keyring =
-            Arc::new(Keyring::new(cfg.key.as_deref()).map_err(|e| GossipError::Io(e.to_string()))?);
+            Arc::new(Keyring::with_keys(&keys).map_err(|e| GossipError::Io(e.to_string()))?);
+        let keyfile = cfg
+            .snapshot_dir
+            .as_ref()
+            .map(|d| d.join(keyring::KEYRING_FILE));
         let udp = UdpSocket::bind(cfg.bind).await.map_err(|e| {
             GossipError::Io(format!("Failed to start gossip on {} (udp): {e}", cfg.bind))
         })?;
@@ -248,6 +259,7 @@ impl Gossip {
         tasks.push(tokio::spawn(pushpull::accept_loop(
             tcp,
             keyring.clone(),
+            keyfile.clone(),
             shared.clone(),
             cmd_tx.clone(),
         )));
@@ -266,6 +278,7 @@ impl Gossip {
             shared: shared.clone(),
             cmds: cmd_tx,
             keyring,
+            keyfile,
             timing: cfg.timing,
             tasks: Vec::new(),
             events: parking_lot::Mutex::new(Some(event_rx)),
@@ -326,6 +339,31 @@ impl Gossip {
     /// Whether packets are sealed with a key.
     pub fn encrypted(&self) -> bool {
         self.keyring.encrypted()
+    }
+
+    /// Apply a keyring operation on every alive member (or, `local_only`, on this agent
+    /// alone) and sum their answers.
+    pub async fn keyring_op(&self, op: KeyOp, key: &[u8], local_only: bool) -> KeyringSummary {
+        let me = self.local().id.name;
+        let mine = keyring::apply_local(&self.keyring, self.keyfile.as_ref(), op, key);
+        if local_only {
+            return keyring::summarize(vec![(me, mine)], 1);
+        }
+        let others: Vec<(String, SocketAddr)> = self
+            .members()
+            .into_iter()
+            .filter(|m| m.status == Status::Alive && m.id.name != me)
+            .map(|m| (m.id.name, m.id.addr))
+            .collect();
+        let num_nodes = others.len() + 1;
+        let asks = others.into_iter().map(|(name, addr)| {
+            let ring = self.keyring.clone();
+            let key = key.to_vec();
+            async move { (name, keyring::ask(&ring, addr, op, &key).await) }
+        });
+        let mut replies = futures::future::join_all(asks).await;
+        replies.push((me, mine));
+        keyring::summarize(replies, num_nodes)
     }
 
     /// (members, failed, left) counts.

@@ -78,6 +78,9 @@ impl Pusher {
                 });
                 Ok(())
             }
+            TcpMsg::Key { .. } | TcpMsg::KeyReply(_) => Err(GossipError::Protocol(format!(
+                "answer from {addr}: a keyring message in a push-pull"
+            ))),
         }
     }
 }
@@ -123,6 +126,7 @@ const MAX_PUSH_PULL_STREAMS: usize = 32;
 pub(super) async fn accept_loop(
     tcp: TcpListener,
     keyring: Arc<Keyring>,
+    keyfile: Option<std::path::PathBuf>,
     shared: Arc<Shared>,
     cmds: mpsc::UnboundedSender<Cmd>,
 ) {
@@ -144,6 +148,7 @@ pub(super) async fn accept_loop(
             continue;
         };
         let keyring = keyring.clone();
+        let keyfile = keyfile.clone();
         let shared = shared.clone();
         let cmds = cmds.clone();
         tokio::spawn(async move {
@@ -179,7 +184,13 @@ pub(super) async fn accept_loop(
                                 Err(_) => return Ok(()),
                             }
                         }
-                        Ok(TcpMsg::Rejected(_)) => return Ok(()),
+                        Ok(TcpMsg::Key { op, key }) => {
+                            info!("gossip: keyring {op:?} requested by {peer}");
+                            let r =
+                                super::keyring::apply_local(&keyring, keyfile.as_ref(), op, &key);
+                            postcard::to_allocvec(&TcpMsg::KeyReply(r)).map(|b| keyring.seal(&b))
+                        }
+                        Ok(TcpMsg::Rejected(_) | TcpMsg::KeyReply(_)) => return Ok(()),
                         Err(e) => refuse(format!("malformed push-pull: {e}")),
                     },
                 }
@@ -201,7 +212,7 @@ pub(super) async fn accept_loop(
 }
 
 /// Write one length-prefixed frame; the bytes it took.
-async fn write_frame(s: &mut TcpStream, frame: &[u8]) -> std::io::Result<u64> {
+pub(super) async fn write_frame(s: &mut TcpStream, frame: &[u8]) -> std::io::Result<u64> {
     s.write_u32(frame.len() as u32).await?;
     s.write_all(frame).await?;
     s.flush().await?;
@@ -209,7 +220,7 @@ async fn write_frame(s: &mut TcpStream, frame: &[u8]) -> std::io::Result<u64> {
 }
 
 /// Read one length-prefixed frame, refusing one over [`MAX_FRAME`] before reading it.
-async fn read_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+pub(super) async fn read_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     let n = s.read_u32().await? as usize;
     if n > MAX_FRAME {
         return Err(std::io::Error::other(format!(

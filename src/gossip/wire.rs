@@ -145,4 +145,14 @@ pub enum TcpMsg {
     },
     /// The receiver refused the exchange and says why (sent in plaintext).
     Rejected(String),
+    /// A keyring operation for the receiver to apply to its own keyring (sealed, so only a
+    /// holder of an installed key can ask).
+    Key {
+        /// What to do.
+        op: super::keyring::KeyOp,
+        /// The key (raw bytes; empty for `List`).
+        key: Vec<u8>,
+    },
+    /// The answer to [`TcpMsg::Key`].
+    KeyReply(super::keyring::NodeKeyReply),
 }

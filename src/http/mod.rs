@@ -17,6 +17,7 @@ mod endpoint;
 mod event;
 mod forward;
 mod health;
+mod keyring;
 mod kv;
 mod metrics;
 mod operator;

@@ -8,8 +8,9 @@ use axum::response::Response;
 use super::query::Query;
 use super::respond;
 use super::{ApiError, Endpoint, agent, agent_self, catalog, health, kv, metrics};
-use super::{acl, event, operator, session, status, txn, ui};
+use super::{acl, event, keyring, operator, session, status, txn, ui};
 use crate::agent::Agent;
+use crate::gossip::KeyOp;
 use crate::state::status as check_status;
 
 /// Run a parsed call on this agent.
@@ -45,6 +46,10 @@ pub async fn route(
         E::RaftPeer => operator::remove_peer(agent, q).await,
         E::AutopilotHealth => operator::autopilot_health(agent),
         E::AutopilotConfiguration => operator::autopilot_configuration(agent),
+        E::KeyringList => keyring::keyring(agent, q, KeyOp::List, &body).await,
+        E::KeyringInstall => keyring::keyring(agent, q, KeyOp::Install, &body).await,
+        E::KeyringUse => keyring::keyring(agent, q, KeyOp::Use, &body).await,
+        E::KeyringRemove => keyring::keyring(agent, q, KeyOp::Remove, &body).await,
         E::AgentSelf => respond::json_plain(&agent_self::self_json(agent)),
         E::AgentMembers => respond::json_plain(&agent_self::members_json(agent, q)),
         E::AgentServices => agent::services(agent, q),

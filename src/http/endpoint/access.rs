@@ -120,6 +120,8 @@ impl<'a> Endpoint<'a> {
             E::RaftConfiguration | E::AutopilotHealth | E::AutopilotConfiguration => {
                 a(R::Operator, Read, S::Any)
             }
+            E::KeyringList => a(R::Keyring, Read, S::Any),
+            E::KeyringInstall | E::KeyringUse | E::KeyringRemove => a(R::Keyring, Write, S::Any),
             E::RaftTransferLeader | E::RaftPeer | E::AgentForceLeave { .. } => {
                 a(R::Operator, Write, S::Any)
             }

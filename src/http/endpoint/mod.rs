@@ -33,6 +33,8 @@ pub enum Methods {
     Post,
     /// The KV store's three.
     GetPutDelete,
+    /// `GET`, `POST`, `PUT` and `DELETE` (the keyring).
+    GetPostPutDelete,
     /// Any method, OPTIONS included (the UI pages and `agent/token/*`, which answer every
     /// method alike).
     Any,
@@ -48,6 +50,9 @@ impl Methods {
             Methods::PostPut => m == Method::POST || m == Method::PUT,
             Methods::Post => m == Method::POST,
             Methods::GetPutDelete => m == Method::GET || m == Method::PUT || m == Method::DELETE,
+            Methods::GetPostPutDelete => {
+                m == Method::GET || m == Method::POST || m == Method::PUT || m == Method::DELETE
+            }
             Methods::Any => true,
         }
     }
@@ -61,6 +66,7 @@ impl Methods {
             Methods::PostPut => "OPTIONS,POST,PUT",
             Methods::Post => "OPTIONS,POST",
             Methods::GetPutDelete => "OPTIONS,GET,PUT,DELETE",
+            Methods::GetPostPutDelete => "OPTIONS,GET,POST,PUT,DELETE",
             Methods::Any => "OPTIONS,GET,PUT,POST,DELETE",
         }
     }
@@ -191,6 +197,14 @@ pub enum Endpoint<'a> {
     AutopilotHealth,
     /// `GET /v1/operator/autopilot/configuration`.
     AutopilotConfiguration,
+    /// `GET /v1/operator/keyring`: the keys and how many members hold each.
+    KeyringList,
+    /// `POST /v1/operator/keyring`: install a key everywhere.
+    KeyringInstall,
+    /// `PUT /v1/operator/keyring`: make a key primary everywhere.
+    KeyringUse,
+    /// `DELETE /v1/operator/keyring`: remove a key everywhere.
+    KeyringRemove,
     /// `GET /v1/agent/self`.
     AgentSelf,
     /// `GET /v1/agent/members`.
@@ -509,6 +523,30 @@ impl Endpoint<'_> {
                 Get,
                 Scope::Leader,
                 "v1.operator.autopilot.configuration",
+            ),
+            E::KeyringList => spec(
+                "KeyringList",
+                GetPostPutDelete,
+                Scope::Agent,
+                "v1.operator.keyring",
+            ),
+            E::KeyringInstall => spec(
+                "KeyringInstall",
+                GetPostPutDelete,
+                Scope::Agent,
+                "v1.operator.keyring",
+            ),
+            E::KeyringUse => spec(
+                "KeyringUse",
+                GetPostPutDelete,
+                Scope::Agent,
+                "v1.operator.keyring",
+            ),
+            E::KeyringRemove => spec(
+                "KeyringRemove",
+                GetPostPutDelete,
+                Scope::Agent,
+                "v1.operator.keyring",
             ),
             E::AgentSelf => spec("AgentSelf", Get, Scope::Agent, "v1.agent.self"),
             E::AgentMembers => spec("AgentMembers", Get, Scope::Agent, "v1.agent.members"),

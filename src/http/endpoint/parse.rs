@@ -107,6 +107,15 @@ impl<'a> Endpoint<'a> {
             gate(method, Methods::Get)?;
             return Self::health(rest);
         }
+        if path == "/v1/operator/keyring" {
+            gate(method, Methods::GetPostPutDelete)?;
+            return Ok(match *method {
+                Method::POST => E::KeyringInstall,
+                Method::PUT => E::KeyringUse,
+                Method::DELETE => E::KeyringRemove,
+                _ => E::KeyringList,
+            });
+        }
         if let Some(rest) = path.strip_prefix("/v1/operator/") {
             let e = match rest {
                 "raft/configuration" => E::RaftConfiguration,

@@ -50,6 +50,10 @@ const SAMPLES: &[(&str, &str, &str)] = &[
         "/v1/operator/autopilot/configuration",
         "AutopilotConfiguration",
     ),
+    ("GET", "/v1/operator/keyring", "KeyringList"),
+    ("POST", "/v1/operator/keyring", "KeyringInstall"),
+    ("PUT", "/v1/operator/keyring", "KeyringUse"),
+    ("DELETE", "/v1/operator/keyring", "KeyringRemove"),
     ("GET", "/v1/agent/self", "AgentSelf"),
     ("GET", "/v1/agent/members", "AgentMembers"),
     ("GET", "/v1/agent/services", "AgentServices"),
@@ -166,9 +170,9 @@ fn every_sample_parses_to_its_route() {
         assert_eq!(e.name(), *name, "{m} {path}");
         assert!(e.methods().allows(&method(m)) || e.name() == "Options");
     }
-    // 83 routes plus OPTIONS: a variant added to the enum (and to `name()`) needs a
+    // 87 routes plus OPTIONS: a variant added to the enum (and to `name()`) needs a
     // sample here.
-    assert_eq!(every_name().len(), 84);
+    assert_eq!(every_name().len(), 88);
 }
 
 #[test]
@@ -261,8 +265,19 @@ fn forwarding_follows_the_replicated_state() {
             .any(|p| path.starts_with(p));
         // A session's default node is the receiving agent's: it answers the create
         // itself and forwards only the write. `acl/authorize` is answered by the agent
-        // that resolved the caller's token.
-        let expected = server && !["Options", "SessionCreate", "AclAuthorize"].contains(name);
+        // that resolved the caller's token, the keyring by the agent that asks every
+        // member over gossip.
+        let expected = server
+            && ![
+                "Options",
+                "SessionCreate",
+                "AclAuthorize",
+                "KeyringList",
+                "KeyringInstall",
+                "KeyringUse",
+                "KeyringRemove",
+            ]
+            .contains(name);
         assert_eq!(e.forwarded(), expected, "{m} {path}");
         assert_eq!(
             e.leader_answers(),
@@ -326,9 +341,9 @@ fn metric_labels_name_the_path_without_its_names() {
         }
     }
     // KV's three share the path label, as do the read, update and delete of a token, a
-    // policy and a role; every other route has its own.
+    // policy and a role, and the keyring's four; every other route has its own.
     let labels: BTreeSet<_> = seen.iter().map(|(_, l)| *l).collect();
-    assert_eq!(labels.len(), seen.len() - 8);
+    assert_eq!(labels.len(), seen.len() - 11);
 }
 
 /// The paths in the "Covered" table of docs/compatibility.md, expanded: a cell's
