@@ -423,7 +423,8 @@ fn a_client_agent_forwards_the_callers_token_and_the_server_decides() {
     let client_cfg = config_file(
         "acl-fwd-client",
         &json!({"acl": {"enabled": true, "default_policy": "deny",
-                        "tokens": {"agent": agent_secret}}})
+                        "tokens": {"agent": agent_secret}},
+                "ae_interval": "1s"})
         .to_string(),
     );
     let cfg = client_cfg.display().to_string();
@@ -488,12 +489,35 @@ fn a_client_agent_forwards_the_callers_token_and_the_server_decides() {
     let r = client.call("GET", "/v1/agent/services", b"", unknown);
     assert_eq!(r.status, 403);
     assert_eq!(r.text().trim(), "ACL not found");
+
+    // The registration token outlives a restart: with the service removed from the
+    // catalog behind the agent's back, anti-entropy puts it back with that token (the
+    // agent's own token may not write it).
+    client.terminate();
+    client.restart();
+    let dereg = json!({"Node": "acl-fwd-client", "ServiceID": "web"}).to_string();
+    ok(
+        server.call("PUT", "/v1/catalog/deregister", dereg.as_bytes(), MGMT),
+        "catalog deregister",
+    );
+    wait_for(
+        "web back in the catalog after a restart",
+        Duration::from_secs(30),
+        || {
+            let r = server.call("GET", "/v1/catalog/service/web", b"", &t);
+            (r.json().as_array()?.len() == 1).then_some(())
+        },
+    );
 }
 
 #[test]
 fn security_settings_disco_cannot_honour_stop_the_agent() {
     for (json, key) in [
-        (r#"{"verify_incoming": true}"#, "verify_incoming"),
+        (
+            r#"{"verify_incoming": true}"#,
+            "VerifyIncoming set, and no CA certificate provided!",
+        ),
+        (r#"{"auto_encrypt": {"tls": true}}"#, "auto_encrypt"),
         (r#"{"tls": {"https": {"cert_file": "/x.pem"}}}"#, "tls"),
         (r#"{"ports": {"https": 8501}}"#, "ports.https"),
         (r#"{"acl": {"enabled": true, "tokenz": {}}}"#, "acl.tokenz"),

@@ -67,8 +67,11 @@ pub struct AclResolver {
     /// `acl.tokens`, settable through `/v1/agent/token/<type>`. A leaf lock.
     tokens: RwLock<AgentTokens>,
     /// Local service ID → the token it was registered with, which anti-entropy writes it
-    /// with. A leaf lock. Kept in memory: after a restart the agent's token is used.
+    /// with. A leaf lock. Persisted to `data_dir/acl-service-tokens.json`.
     service_tokens: Mutex<HashMap<String, String>>,
+    /// Held while the service-token file is rewritten, so two registrations cannot rename
+    /// their snapshots out of order. Taken before `service_tokens` (to copy the map out).
+    service_tokens_file: Mutex<()>,
 }
 
 /// Cap on cached identities, so a flood of random secrets cannot grow memory without
@@ -83,16 +86,49 @@ impl AclResolver {
             rules: Mutex::new(HashMap::new()),
             tokens: RwLock::new(tokens),
             service_tokens: Mutex::new(HashMap::new()),
+            service_tokens_file: Mutex::new(()),
         }
     }
 
-    /// Remember the token a local service was registered with (none: forget it).
-    pub fn set_service_token(&self, service_id: &str, token: &str) {
+    /// Remember the token a local service was registered with (none: forget it); whether
+    /// anything changed.
+    pub fn set_service_token(&self, service_id: &str, token: &str) -> bool {
         let mut t = self.service_tokens.lock();
         if token.is_empty() {
-            t.remove(service_id);
+            t.remove(service_id).is_some()
         } else {
-            t.insert(service_id.to_string(), token.to_string());
+            t.insert(service_id.to_string(), token.to_string())
+                .as_deref()
+                != Some(token)
+        }
+    }
+
+    /// Rewrite the service-token file in `dir` (mode 0600, replaced atomically).
+    fn persist_service_tokens(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        let _file = self.service_tokens_file.lock();
+        let map: std::collections::BTreeMap<String, String> = self
+            .service_tokens
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        write_private(
+            dir,
+            SERVICE_TOKENS_FILE,
+            &serde_json::to_vec(&map).unwrap_or_default(),
+        )
+    }
+
+    /// Load the service tokens an earlier run persisted in `dir`.
+    fn load_service_tokens(&self, dir: &std::path::Path) {
+        let Ok(text) = std::fs::read_to_string(dir.join(SERVICE_TOKENS_FILE)) else {
+            return;
+        };
+        match serde_json::from_str::<HashMap<String, String>>(&text) {
+            Ok(map) => *self.service_tokens.lock() = map,
+            Err(e) => tracing::warn!(
+                "acl: {SERVICE_TOKENS_FILE} is unreadable ({e}); services sync with the agent token"
+            ),
         }
     }
 
@@ -777,21 +813,53 @@ impl Agent {
                 out.insert(k.into(), serde_json::Value::String(v.clone()));
             }
         }
-        let tmp = dir.join(format!("{TOKENS_FILE}.tmp"));
-        {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&serde_json::to_vec(&out).unwrap_or_default())?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, dir.join(TOKENS_FILE))
+        write_private(
+            dir,
+            TOKENS_FILE,
+            &serde_json::to_vec(&out).unwrap_or_default(),
+        )
     }
+
+    /// Remember the token local service `id` was registered with (empty: forget it) and
+    /// persist the change, so anti-entropy keeps using it after a restart.
+    pub fn remember_service_token(&self, id: &str, token: &str) {
+        if !self.acl.set_service_token(id, token) {
+            return;
+        }
+        if let Some(dir) = &self.cfg.data_dir
+            && let Err(e) = self.acl.persist_service_tokens(dir)
+        {
+            tracing::warn!("acl: writing {SERVICE_TOKENS_FILE}: {e}");
+        }
+    }
+
+    /// Load the service tokens of an earlier run (at start).
+    pub(super) fn load_service_tokens(&self) {
+        if let Some(dir) = &self.cfg.data_dir {
+            self.acl.load_service_tokens(dir);
+        }
+    }
+}
+
+/// The file the tokens of locally registered services are kept in.
+const SERVICE_TOKENS_FILE: &str = "acl-service-tokens.json";
+
+/// Write `name` in `dir` readable by this user alone, through a synced temporary file
+/// renamed over it.
+fn write_private(dir: &std::path::Path, name: &str, body: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(body)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, dir.join(name))
 }
 
 /// The tokens persisted by an earlier run over the configured ones (Consul lets the

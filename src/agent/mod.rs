@@ -246,6 +246,8 @@ impl Agent {
             servers_failed: Mutex::new(HashMap::new()),
             local_persist: tokio::sync::Mutex::new(()),
         });
+        // Services registered with a token before a restart keep syncing with it.
+        agent.load_service_tokens();
 
         if let Some(c) = &agent.consensus
             && (agent.cfg.dev || agent.cfg.bootstrap || agent.cfg.bootstrap_expect == 1)
@@ -602,7 +604,7 @@ impl Agent {
             check_id: None,
         }])
         .await;
-        self.acl.set_service_token(id, "");
+        self.remember_service_token(id, "");
         Ok(())
     }
 

@@ -65,7 +65,7 @@ pub async fn register_service(
     let replace = matches!(q.get("replace-existing-checks"), Some("" | "1" | "true"));
     // Anti-entropy writes the service with the token it was registered with.
     if agent.cfg.acl.enabled {
-        agent.acl.set_service_token(&svc.id, q.authz.secret());
+        agent.remember_service_token(&svc.id, q.authz.secret());
     }
     agent.register_service(svc, checks, replace).await?;
     Ok(empty())
