@@ -89,6 +89,19 @@ fn curl(port: u16, path: &str, args: &[&str]) -> (i32, String) {
     )
 }
 
+/// Wait up to `limit` for `child` to exit by itself; whether it did (else it is killed).
+fn wait_for_exit(child: &mut std::process::Child, limit: Duration) -> bool {
+    let end = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < end {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let _ = child.kill();
+    false
+}
+
 /// The disco CLI with `env` set and no address variables of the caller's.
 fn cli_env(args: &[&str], env: &[(&str, String)]) -> (i32, String, String) {
     let mut c = Command::new(support::bin());
@@ -223,6 +236,30 @@ fn three_servers_in_mutual_tls_with_https_and_a_client_agent() {
     let out = s_client.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Verify return code: 0 (ok)"), "{text}");
+    // Without a client certificate the RPC port refuses the handshake (verify_incoming).
+    let mut bare = Command::new("openssl")
+        .args(["s_client", "-connect", &rpc, "-CAfile", &certs.ca()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl must be installed");
+    // stdin stays open, so s_client ends only when the server closes the connection
+    // (after its alert), not on end of input.
+    let stdin = bare.stdin.take();
+    let closed = wait_for_exit(&mut bare, Duration::from_secs(30));
+    drop(stdin);
+    let out = bare.wait_with_output().unwrap();
+    assert!(
+        closed,
+        "the server closed the connection of a peer without a certificate"
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("certificate required") || text.contains("alert"),
+        "a peer without a certificate is refused: {text}"
+    );
 
     // A client agent with a client certificate forwards over TLS; one without TLS is
     // refused by the servers (verify_incoming), and says so.
