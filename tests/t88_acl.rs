@@ -770,4 +770,41 @@ fn a_raw_write_on_the_server_rpc_port_needs_a_token() {
         other => panic!("the management token's write failed: {other:?}"),
     }
     assert_eq!(a.call("GET", "/v1/kv/rpc/k?raw", b"", MGMT).text(), "raw");
+
+    // The anti-entropy read of a node's entries needs node read, and shows only the
+    // services the token may read.
+    register(&a, "visible", MGMT);
+    register(&a, "hidden", MGMT);
+    let node_reader = token_with(
+        &a,
+        "node-reader",
+        "node_prefix \"\" { policy = \"read\" }\nservice \"visible\" { policy = \"read\" }",
+    );
+    wait_for(
+        "both services in the catalog",
+        Duration::from_secs(30),
+        || {
+            let r = a.call("GET", "/v1/catalog/node/acl-rpc", b"", MGMT);
+            (r.json()["Services"].as_object()?.len() >= 2).then_some(())
+        },
+    );
+    let entries = |token: &str| {
+        let req = Request::NodeEntries {
+            node: "acl-rpc".into(),
+            token: token.into(),
+        };
+        rt.block_on(Pool::new().call(addr, req, Duration::from_secs(10)))
+    };
+    let err = entries("").expect_err("an anonymous read is refused");
+    assert!(err.to_string().contains("Permission denied"), "{err}");
+    match entries(&node_reader).expect("node read") {
+        Reply::NodeEntries(services, _) => {
+            let names: Vec<&str> = services.iter().map(|s| s.service.as_str()).collect();
+            assert!(
+                names.contains(&"visible") && !names.contains(&"hidden"),
+                "{names:?}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
 }

@@ -378,6 +378,39 @@ impl Agent {
         }
     }
 
+    /// What of one node's catalog entries `token` may read (node read, else refused; each
+    /// service and service check by service read), for the anti-entropy read over the RPC.
+    pub fn filter_node_entries(
+        &self,
+        node: &str,
+        token: &str,
+        mut services: Vec<crate::state::Service>,
+        mut checks: Vec<crate::state::Check>,
+    ) -> Result<(Vec<crate::state::Service>, Vec<crate::state::Check>), String> {
+        use crate::acl::{Level, Resource};
+        if !self.cfg.acl.enabled {
+            return Ok((services, checks));
+        }
+        let id = {
+            let store = self.store.read();
+            self.resolve_from_store(&store, token)
+                .map_err(|e| e.to_string())?
+                .0
+        };
+        let a = &id.authorizer;
+        if !a.allows(Resource::Node, node, Level::Read) {
+            return Err(format!(
+                "Permission denied: token with AccessorID '{}' lacks permission 'node:read' on {node:?}",
+                id.accessor
+            ));
+        }
+        services.retain(|s| a.allows(Resource::Service, &s.service, Level::Read));
+        checks.retain(|c| {
+            c.service_name.is_empty() || a.allows(Resource::Service, &c.service_name, Level::Read)
+        });
+        Ok((services, checks))
+    }
+
     /// Whether `token` may make a write that arrived over the server RPC, by the same
     /// rules as the HTTP route that makes it. `Err` is Consul's refusal text. Always `Ok`
     /// with ACLs off.

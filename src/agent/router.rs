@@ -192,7 +192,13 @@ impl Agent {
             ));
         }
         match self
-            .forward(Request::NodeEntries(node), Duration::from_secs(30))
+            .forward(
+                Request::NodeEntries {
+                    node,
+                    token: self.agent_token(),
+                },
+                Duration::from_secs(30),
+            )
             .await?
         {
             Reply::NodeEntries(s, c) => Ok((s, c)),

@@ -61,7 +61,7 @@ impl Dispatcher {
                 Some(c) => Reply::Raft(c.serve_rpc(kind, &payload).await),
                 None => Reply::Error("not a server".into()),
             },
-            Request::NodeEntries(node) => self.node_entries(&node),
+            Request::NodeEntries { node, token } => self.node_entries(&node, &token),
         }
     }
 
@@ -87,16 +87,27 @@ impl Dispatcher {
         }
     }
 
-    /// The leader's catalog entries of one node, for a client agent's anti-entropy diff.
-    fn node_entries(&self, node: &str) -> Reply {
+    /// The leader's catalog entries of one node, for a client agent's anti-entropy diff:
+    /// with ACLs on, only what the token may read (node read, then service read per entry),
+    /// as Consul's catalog read filters them.
+    fn node_entries(&self, node: &str, token: &str) -> Reply {
         if let Err(e) = self.agent.require_leader() {
             return Reply::Error(e.to_string());
         }
-        let s = self.agent.store.read();
-        Reply::NodeEntries(
-            s.node_services(node).into_iter().cloned().collect(),
-            s.node_checks(node).into_iter().cloned().collect(),
-        )
+        let (services, checks) = {
+            let s = self.agent.store.read();
+            (
+                s.node_services(node).into_iter().cloned().collect(),
+                s.node_checks(node).into_iter().cloned().collect(),
+            )
+        };
+        match self
+            .agent
+            .filter_node_entries(node, token, services, checks)
+        {
+            Ok((services, checks)) => Reply::NodeEntries(services, checks),
+            Err(denied) => Reply::Error(denied),
+        }
     }
 }
 

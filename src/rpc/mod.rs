@@ -23,8 +23,9 @@ use crate::state::{Check, Command, Response, Service};
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;
 
 /// Frame tag of this protocol version; a peer speaking another is refused. Version 2 added
-/// the caller's token to forwarded API calls and token resolution.
-const VERSION: u8 = 2;
+/// the caller's token to forwarded API calls and token resolution; version 3 the token of
+/// the anti-entropy read.
+const VERSION: u8 = 3;
 
 /// A request to a server.
 // Requests are built once and moved into a frame; boxing the large variant buys nothing.
@@ -56,8 +57,14 @@ pub enum Request {
         /// the agent's own), checked by the server when ACLs are on.
         token: String,
     },
-    /// The catalog's services and checks of one node (anti-entropy diff).
-    NodeEntries(String),
+    /// The catalog's services and checks of one node (anti-entropy diff), as far as the
+    /// token may read them.
+    NodeEntries {
+        /// The node.
+        node: String,
+        /// The reading agent's token (empty: none).
+        token: String,
+    },
     /// A Raft message between servers; the payload is the consensus layer's own encoding.
     Raft {
         /// Which message.
