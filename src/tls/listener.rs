@@ -29,12 +29,14 @@ pub struct ApiListener<S> {
 /// Connections accepted but not yet taken by the server.
 const BACKLOG: usize = 64;
 
-/// Accept on `l` until the listener (the receiver of `out`) is dropped, passing each connection within
-/// its client's limit to `on_conn`.
+/// Accept on `l` until the listener (the receiver of `out`) is dropped, passing each
+/// connection within its client's limit to `on_conn`; what that returns is handed to the
+/// server, waiting while the backlog is full (so a burst of connections waits in the
+/// kernel's queue, as with a plain listener, rather than being dropped).
 async fn accept_loop<T, F>(l: TcpListener, limiter: ConnLimiter, out: mpsc::Sender<T>, on_conn: F)
 where
     T: Send + 'static,
-    F: Fn(&mpsc::Sender<T>, Limited<TcpStream>, SocketAddr),
+    F: Fn(&mpsc::Sender<T>, Limited<TcpStream>, SocketAddr) -> Option<T>,
 {
     loop {
         let accepted = tokio::select! {
@@ -55,7 +57,11 @@ where
             continue;
         };
         let _ = stream.set_nodelay(true);
-        on_conn(&out, Limited::new(stream, guard), peer);
+        if let Some(ready) = on_conn(&out, Limited::new(stream, guard), peer)
+            && out.send(ready).await.is_err()
+        {
+            return;
+        }
     }
 }
 
@@ -64,10 +70,7 @@ impl ApiListener<TcpStream> {
     pub fn plain(l: TcpListener, limiter: ConnLimiter) -> io::Result<Self> {
         let local = l.local_addr()?;
         let (tx, rx) = mpsc::channel(BACKLOG);
-        tokio::spawn(accept_loop(l, limiter, tx, |out, s, peer| {
-            // A full backlog means the server is not taking connections: refuse this one.
-            let _ = out.try_send((s, peer));
-        }));
+        tokio::spawn(accept_loop(l, limiter, tx, |_, s, peer| Some((s, peer))));
         Ok(ApiListener { rx, local })
     }
 }
@@ -96,6 +99,7 @@ impl ApiListener<HttpsStream> {
                     Err(_) => debug!("http: TLS handshake from {peer} timed out"),
                 }
             });
+            None
         }));
         Ok(ApiListener { rx, local })
     }
