@@ -54,11 +54,6 @@ impl ConnLimiter {
             open: Some(self.open.clone()),
         })
     }
-
-    /// Connections open from `ip` now.
-    pub fn open(&self, ip: IpAddr) -> usize {
-        self.open.lock().get(&ip).copied().unwrap_or(0)
-    }
 }
 
 impl Drop for ConnGuard {
@@ -89,11 +84,6 @@ impl<S> Limited<S> {
             inner,
             _guard: guard,
         }
-    }
-
-    /// The wrapped stream.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
     }
 
     /// The stream and its slot, apart (to wrap the stream in TLS and keep the slot).
