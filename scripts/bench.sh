@@ -30,6 +30,7 @@
 #        scripts/bench.sh locks      (lock cycles and 4-operation txns, 3 servers vs 3-member etcd: scripts/bench/locks.py)
 #        scripts/bench.sh acl        (ACL enforcement on against off, same load: scripts/bench/acl.py)
 #        scripts/bench.sh tls        (HTTPS against HTTP, RPC mTLS against plaintext: scripts/bench/tls.py)
+#        scripts/bench.sh faults     (5 servers + a client in namespaces, random faults, histories checked: tests/faults)
 #        scripts/bench.sh coordination (lock hand-over, event fan-out to 25 agents, `disco lock` vs etcdctl: scripts/bench/coordination.py)
 # Env (defaults in brackets):
 #   CONNS ["1 16 64"]  SECONDS_PER_RUN [10]  TARGETS ["disco etcd"]  DISCO_MODE [server|dev]
@@ -72,6 +73,21 @@ fi
 # `scripts/bench.sh coordination`: lock hand-over, event fan-out and `disco lock` vs etcd (scripts/bench/coordination.py).
 if [[ "${1:-}" == coordination ]]; then
   exec python3 "$HERE/coordination.py"
+fi
+# `scripts/bench.sh faults`: the long fault run: five servers and a client agent in network
+# namespaces, a random schedule of partitions, loss, slow links, kills and pauses for
+# FAULTS_SECS [1800] seconds, every history checked (tests/faults). Histories, the nemesis
+# timeline, the verdict and summary.md go to target/bench/faults/.
+if [[ "${1:-}" == faults ]]; then
+  cd "$ROOT"
+  export DISCO_FAULTS_SECS="${FAULTS_SECS:-1800}"
+  export DISCO_FAULTS_SERVERS="${FAULTS_SERVERS:-5}"
+  export DISCO_FAULTS_OUT="$ROOT/target/bench/faults"
+  rm -rf "$DISCO_FAULTS_OUT"
+  cargo test --release --test t92_faults long_randomised_fault_run -- --ignored --nocapture
+  status=$?
+  echo "results: $DISCO_FAULTS_OUT (summary.md, verdict.json, history.jsonl, timeline.jsonl)"
+  exit $status
 fi
 # `scripts/bench.sh acl`: what ACL enforcement costs, on against off (scripts/bench/acl.py).
 if [[ "${1:-}" == acl ]]; then

@@ -26,6 +26,9 @@ if [[ -x /usr/bin/python3 ]]; then
 else
   need_apt+=(python3-demjson)
 fi
+# The fault tests put each agent in a network namespace (ip) and partition with nftables.
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v nft >/dev/null 2>&1 || [[ -x /usr/sbin/nft ]] || need_apt+=(nftables)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if ((${#need_apt[@]})); then

@@ -10,6 +10,8 @@ pub mod client;
 pub mod config;
 pub mod consensus;
 pub mod dns;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod goflag;
 pub mod gossip;
 pub mod http;

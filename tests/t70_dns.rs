@@ -607,3 +607,28 @@ fn other_names_go_to_the_recursors() {
         ["10.0.0.9"]
     );
 }
+
+/// Found by the `dns_request` fuzz target: a question name ending in a compression pointer
+/// into the header was echoed verbatim, so the pointer landed on the response's own flags
+/// and no resolver could read the answer. It is FORMERR now, without a question section.
+#[test]
+fn dns_question_pointing_into_the_header_gets_a_readable_formerr() {
+    let (a, port) = dns_agent("dns-header-pointer", "{}");
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // ID 0x1234, RD, one question: "1" "0" then a pointer to offset 2 (the flags).
+    let q: [u8; 22] = [
+        0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'1', 1, b'0', 0xC0, 2, 0, 1, 0, 1,
+    ];
+    sock.send_to(&q, ("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 512];
+    let n = sock.recv(&mut buf).expect("an answer");
+    let m = hickory_proto::op::Message::from_vec(&buf[..n]).expect("a readable answer");
+    assert_eq!(m.metadata.id, 0x1234);
+    assert_eq!(
+        m.metadata.response_code,
+        hickory_proto::op::ResponseCode::FormErr
+    );
+    assert!(m.queries.is_empty());
+    assert_eq!(a.get("/v1/status/leader").status, 200);
+}

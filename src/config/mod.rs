@@ -12,6 +12,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+#[cfg(feature = "fuzzing")]
+pub(crate) use file::apply_json;
 pub use file::{ConfigWarning, load_definitions, load_path, parse_log_level};
 
 /// Configuration errors, each naming the key or flag and where it came from.

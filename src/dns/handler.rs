@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use hickory_proto::op::{MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::{Record, RecordType};
+use hickory_proto::serialize::binary::BinDecoder;
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
+use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 
 use super::{Handler, Origin, truncate};
 
@@ -21,8 +22,23 @@ impl RequestHandler for Handler {
         mut response_handle: R,
     ) -> ResponseInfo {
         self.agent.metrics.incr("consul.dns.queries");
-        let builder = MessageResponseBuilder::from_message_request(request);
         let mut meta = Metadata::response_from_request(&request.metadata);
+        if question_points_into_header(request.as_slice()) {
+            // hickory echoes the question's original bytes, so the pointer would land on
+            // the response's own header: answer FORMERR without a question instead.
+            self.agent.metrics.incr("consul.dns.malformed");
+            meta.response_code = ResponseCode::FormErr;
+            let Ok(none) = Queries::read(&mut BinDecoder::new(&[]), 0) else {
+                return hickory_proto::op::Header {
+                    metadata: meta,
+                    counts: Default::default(),
+                }
+                .into();
+            };
+            let builder = MessageResponseBuilder::new(&none, None);
+            return send(&mut response_handle, builder.build_no_records(meta)).await;
+        }
+        let builder = MessageResponseBuilder::from_message_request(request);
         let info = match request.request_info() {
             Ok(i) => i,
             Err(_) => {
@@ -114,5 +130,73 @@ impl RequestHandler for SharedHandler {
         self.0
             .handle_request::<R, T>(request, response_handle)
             .await
+    }
+}
+
+/// Does a name in the question section use a compression pointer into the 12-byte header?
+/// No name can live there, so the query is malformed; hickory's decoder accepts it (the
+/// pointer points backwards) and would copy it into the response, where the header bytes
+/// differ and the answer becomes unreadable. Found by the `dns_request` fuzz target.
+pub(crate) fn question_points_into_header(raw: &[u8]) -> bool {
+    const HEADER: usize = 12;
+    let Some(count) = raw.get(4..6).map(|c| u16::from_be_bytes([c[0], c[1]])) else {
+        return false;
+    };
+    let mut i = HEADER;
+    for _ in 0..count {
+        loop {
+            let Some(&len) = raw.get(i) else {
+                return false;
+            };
+            if len == 0 {
+                i += 1;
+                break;
+            }
+            if len & 0xC0 == 0xC0 {
+                let Some(&low) = raw.get(i + 1) else {
+                    return false;
+                };
+                let target = (usize::from(len & 0x3F) << 8) | usize::from(low);
+                if target < HEADER {
+                    return true;
+                }
+                i += 2;
+                break;
+            }
+            i += 1 + usize::from(len);
+        }
+        // Type and class.
+        i += 4;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::question_points_into_header;
+
+    fn query(name: &[u8]) -> Vec<u8> {
+        let mut q = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        q.extend_from_slice(name);
+        q.extend_from_slice(&[0, 1, 0, 1]);
+        q
+    }
+
+    #[test]
+    fn dns_question_pointing_into_the_header_is_malformed() {
+        // "1.0" then a pointer to offset 2 (the flags), as the fuzzer sent it.
+        assert!(question_points_into_header(&query(&[
+            1, b'1', 1, b'0', 0xC0, 2
+        ])));
+        assert!(!question_points_into_header(&query(
+            b"\x03web\x07service\x06consul\x00"
+        )));
+        // A second question may point at the first one's name.
+        let mut two = query(b"\x03web\x00");
+        two[5] = 2;
+        two.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1]);
+        assert!(!question_points_into_header(&two));
+        // Truncated junk is left to the decoder.
+        assert!(!question_points_into_header(&[0x12, 0x34, 1, 0, 0, 1]));
     }
 }

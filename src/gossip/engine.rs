@@ -510,3 +510,23 @@ impl Engine {
 fn unique() -> u64 {
     rand::random()
 }
+
+#[cfg(feature = "fuzzing")]
+impl Engine {
+    /// One opened datagram through SWIM and the membership table, as `run` does, with the
+    /// timers it asks for dropped (a fuzz input must not leave tasks behind).
+    pub(super) fn fuzz_packet(&mut self, plain: &[u8]) {
+        self.packet(plain);
+        while self.rt.to_schedule().is_some() {}
+        self.drain();
+        while self.rt.to_schedule().is_some() {}
+    }
+
+    /// One command, as `run` does (a decoded push-pull's merge).
+    pub(super) fn fuzz_command(&mut self, cmd: Cmd) {
+        self.handle(cmd);
+        while self.rt.to_schedule().is_some() {}
+        self.drain();
+        while self.rt.to_schedule().is_some() {}
+    }
+}

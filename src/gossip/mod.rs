@@ -7,6 +7,8 @@
 
 mod crypto;
 mod engine;
+#[cfg(feature = "fuzzing")]
+mod fuzz;
 mod identity;
 mod keyring;
 mod members;
@@ -27,6 +29,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 pub use crypto::{KeyError, Keyring, KeyringError, decode_key, encode_key, generate_key};
+#[cfg(feature = "fuzzing")]
+pub use fuzz::FuzzEngine;
 pub use identity::MemberId;
 pub use keyring::{KeyOp, KeyringSummary};
 pub use members::{Member, Status};

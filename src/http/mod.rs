@@ -22,7 +22,7 @@ mod kv;
 mod metrics;
 mod operator;
 mod over_rpc;
-mod query;
+pub(crate) mod query;
 mod respond;
 mod route;
 mod session;
@@ -91,6 +91,11 @@ fn acl_headers(agent: &Agent, q: &Query, resp: &mut Response) {
 /// One API call: parse the route, forward it if a server (or the leader) must answer,
 /// otherwise run it here; count it, and re-indent JSON for `?pretty`.
 async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response {
+    handle_request(agent, req).await
+}
+
+/// [`handle`] without the router around it, for the fuzz targets.
+pub(crate) async fn handle_request(agent: Arc<Agent>, req: Request<Body>) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     // Cheap (reference-counted); only turned into text when the call is forwarded.

@@ -154,3 +154,23 @@ pub enum RpcError {
     #[error("{0}")]
     Remote(String),
 }
+
+/// A frame's bytes as a server decodes a request and a client a reply (the `fuzzing`
+/// feature's entry point). Whatever decodes encodes again and decodes to the same bytes.
+/// The request, when it decodes at this protocol version.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_frames(data: &[u8]) -> Option<Request> {
+    fn round_trip<T: Serialize + serde::de::DeserializeOwned>(f: &T) {
+        if let Ok(once) = postcard::to_stdvec(f) {
+            let again: T = postcard::from_bytes(&once).expect("an encoded frame decodes");
+            let twice = postcard::to_stdvec(&again).expect("a decoded frame encodes");
+            assert_eq!(once, twice, "a frame survives a round trip");
+        }
+    }
+    if let Ok(reply) = postcard::from_bytes::<Frame<Reply>>(data) {
+        round_trip(&reply);
+    }
+    let frame = postcard::from_bytes::<Frame<Request>>(data).ok()?;
+    round_trip(&frame);
+    (frame.version == VERSION).then_some(frame.body)
+}

@@ -1,0 +1,585 @@
+//! Faults: the checkers proven on hand-built and generated histories, then a bounded fault
+//! run (partitions, a leader kill, a leader pause) against three servers and a client
+//! agent, each in its own network namespace, that fails on any anomaly. The long,
+//! randomised run is `scripts/bench.sh faults` (the ignored test below).
+
+mod faults;
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use faults::checker::{self, RegOp, Report, Timed, linearizable};
+use faults::cluster::Isolation;
+use faults::history::{Kind, Op};
+use faults::nemesis::Fault;
+use proptest::prelude::*;
+
+fn t(call: u64, ret: u64, op: RegOp) -> Timed {
+    Timed { call, ret, op }
+}
+
+const INF: u64 = u64::MAX;
+const BUDGET: u64 = 10_000_000;
+
+#[test]
+fn sequential_and_overlapping_histories_are_linearizable() {
+    use RegOp::*;
+    let h = [
+        t(0, 10, Write(1)),
+        t(20, 30, Read(Some(1))),
+        t(25, 40, Write(2)),
+        t(35, 50, Read(Some(1))), // overlaps the write of 2: may come before it
+        t(60, 70, Read(Some(2))),
+    ];
+    assert_eq!(linearizable(&h, None, BUDGET), Some(true));
+    // A read of the initial state concurrent with the first write.
+    let h = [t(0, 10, Write(1)), t(5, 8, Read(None))];
+    assert_eq!(linearizable(&h, None, BUDGET), Some(true));
+}
+
+#[test]
+fn a_stale_read_after_an_acknowledged_write_is_caught() {
+    use RegOp::*;
+    let h = [
+        t(0, 10, Write(1)),
+        t(20, 30, Write(2)),
+        t(40, 50, Read(Some(1))),
+    ];
+    assert_eq!(linearizable(&h, None, BUDGET), Some(false));
+}
+
+#[test]
+fn a_read_of_a_value_never_written_is_caught() {
+    use RegOp::*;
+    let h = [t(0, 10, Write(1)), t(20, 30, Read(Some(7)))];
+    assert_eq!(linearizable(&h, None, BUDGET), Some(false));
+}
+
+#[test]
+fn two_successful_cas_from_the_same_value_are_caught() {
+    use RegOp::*;
+    let cas = |new, ok| Cas {
+        expected: Some(1),
+        new,
+        ok: Some(ok),
+    };
+    let h = [
+        t(0, 10, Write(1)),
+        t(20, 40, cas(2, true)),
+        t(25, 45, cas(3, true)),
+    ];
+    assert_eq!(linearizable(&h, None, BUDGET), Some(false));
+    let h = [
+        t(0, 10, Write(1)),
+        t(20, 40, cas(2, true)),
+        t(25, 45, cas(3, false)),
+    ];
+    assert_eq!(linearizable(&h, None, BUDGET), Some(true));
+}
+
+#[test]
+fn unknown_writes_may_land_late_or_never() {
+    use RegOp::*;
+    // The timed-out write of 2 shows up long after it was sent...
+    let h = [
+        t(0, 10, Write(1)),
+        t(20, INF, Write(2)),
+        t(30, 40, Read(Some(1))),
+        t(100, 110, Read(Some(2))),
+    ];
+    assert_eq!(linearizable(&h, None, BUDGET), Some(true));
+    // ...or never.
+    let h = [
+        t(0, 10, Write(1)),
+        t(20, INF, Write(2)),
+        t(100, 110, Read(Some(1))),
+    ];
+    assert_eq!(linearizable(&h, None, BUDGET), Some(true));
+    // But it cannot take effect before it was sent.
+    let h = [t(0, 10, Read(Some(2))), t(20, INF, Write(2))];
+    assert_eq!(linearizable(&h, None, BUDGET), Some(false));
+}
+
+/// Every order of `h` that respects real time, tried one by one.
+fn brute_force(h: &[Timed]) -> bool {
+    fn go(h: &[Timed], used: &mut Vec<bool>, state: checker::Value, left: usize) -> bool {
+        if left == 0 {
+            return true;
+        }
+        for i in 0..h.len() {
+            if used[i] {
+                continue;
+            }
+            // `i` may go next only if no unused op finished before it started.
+            if (0..h.len()).any(|j| !used[j] && j != i && h[j].ret < h[i].call) {
+                continue;
+            }
+            if let Some(s) = step(h[i].op, state) {
+                used[i] = true;
+                if go(h, used, s, left - 1) {
+                    return true;
+                }
+                used[i] = false;
+            }
+        }
+        false
+    }
+    fn step(op: RegOp, state: checker::Value) -> Option<checker::Value> {
+        match op {
+            RegOp::Read(v) => (v == state).then_some(state),
+            RegOp::Write(v) => Some(Some(v)),
+            RegOp::Cas { expected, new, ok } => match ok {
+                Some(true) => (expected == state).then_some(Some(new)),
+                Some(false) => (expected != state).then_some(state),
+                None if expected == state => Some(Some(new)),
+                None => Some(state),
+            },
+        }
+    }
+    go(h, &mut vec![false; h.len()], None, h.len())
+}
+
+fn arb_op() -> impl Strategy<Value = RegOp> {
+    let v = 1u64..4;
+    prop_oneof![
+        proptest::option::of(v.clone()).prop_map(RegOp::Read),
+        v.clone().prop_map(RegOp::Write),
+        (
+            proptest::option::of(v.clone()),
+            v,
+            proptest::option::of(any::<bool>())
+        )
+            .prop_map(|(expected, new, ok)| RegOp::Cas { expected, new, ok }),
+    ]
+}
+
+fn arb_history(max: usize) -> impl Strategy<Value = Vec<Timed>> {
+    proptest::collection::vec((0u64..40, 0u64..30, any::<bool>(), arb_op()), 1..max).prop_map(
+        |ops| {
+            ops.into_iter()
+                .map(|(call, len, unknown, op)| {
+                    // Only writes and CASes can have an unknown outcome.
+                    let unknown = unknown && !matches!(op, RegOp::Read(_));
+                    let op = match op {
+                        RegOp::Cas { expected, new, .. } if unknown => RegOp::Cas {
+                            expected,
+                            new,
+                            ok: None,
+                        },
+                        RegOp::Cas {
+                            expected,
+                            new,
+                            ok: None,
+                        } => RegOp::Cas {
+                            expected,
+                            new,
+                            ok: Some(true),
+                        },
+                        o => o,
+                    };
+                    Timed {
+                        call,
+                        ret: if unknown { INF } else { call + len },
+                        op,
+                    }
+                })
+                .collect()
+        },
+    )
+}
+
+/// A history built by running operations one after another on the model, each given an
+/// interval around its moment: linearizable by construction.
+fn arb_linearizable(max: usize) -> impl Strategy<Value = Vec<Timed>> {
+    proptest::collection::vec((0u64..3, 0u64..40, 0u64..40, 0u8..10, 1u64..1000), 1..max).prop_map(
+        |ops| {
+            let mut state: checker::Value = None;
+            let mut out = Vec::new();
+            for (i, (kind, before, after, unknown, v)) in ops.into_iter().enumerate() {
+                let at = 100 * (i as u64 + 1);
+                let unknown = unknown == 0;
+                let op = match kind {
+                    0 => RegOp::Read(state),
+                    1 => RegOp::Write(v + 1000 * i as u64),
+                    _ => {
+                        let expected = if v % 2 == 0 { state } else { Some(v) };
+                        let ok = expected == state;
+                        RegOp::Cas {
+                            expected,
+                            new: v + 1000 * i as u64,
+                            ok: if unknown { None } else { Some(ok) },
+                        }
+                    }
+                };
+                let unknown = unknown && !matches!(op, RegOp::Read(_));
+                state = match op {
+                    RegOp::Read(_) => state,
+                    RegOp::Write(v) => Some(v),
+                    RegOp::Cas { expected, new, .. } if expected == state => Some(new),
+                    RegOp::Cas { .. } => state,
+                };
+                out.push(Timed {
+                    call: at - before,
+                    ret: if unknown { INF } else { at + after },
+                    op,
+                });
+            }
+            out
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn the_search_agrees_with_trying_every_order(h in arb_history(7)) {
+        prop_assert_eq!(linearizable(&h, None, BUDGET), Some(brute_force(&h)));
+    }
+
+    #[test]
+    fn histories_run_on_the_model_are_linearizable(h in arb_linearizable(60)) {
+        prop_assert_eq!(linearizable(&h, None, BUDGET), Some(true));
+    }
+
+    #[test]
+    fn a_completed_write_then_an_older_read_is_caught(h in arb_linearizable(30)) {
+        // Append: write a fresh value, then, strictly after, read the previous one.
+        let prev = h.iter().rev().find_map(|t| match t.op {
+            RegOp::Write(v) if t.ret != INF => Some(v),
+            _ => None,
+        });
+        let Some(prev) = prev else { return Ok(()) };
+        let end = h.iter().map(|t| if t.ret == INF { t.call } else { t.ret }).max().unwrap_or(0);
+        // Unknown writes may still land later; only a history without them is decided.
+        prop_assume!(h.iter().all(|t| t.ret != INF));
+        let mut h = h;
+        h.push(Timed { call: end + 10, ret: end + 20, op: RegOp::Write(999_999) });
+        h.push(Timed { call: end + 30, ret: end + 40, op: RegOp::Read(Some(prev)) });
+        prop_assert_eq!(linearizable(&h, None, BUDGET), Some(false));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn op(
+    process: usize,
+    f: &str,
+    key: &str,
+    input: serde_json::Value,
+    kind: Kind,
+    output: serde_json::Value,
+    call: u64,
+    ret: u64,
+) -> Op {
+    Op {
+        process,
+        f: f.into(),
+        key: key.into(),
+        input,
+        output,
+        kind,
+        node: 0,
+        call_ns: call,
+        ret_ns: ret,
+    }
+}
+
+#[test]
+fn two_holders_of_one_lock_are_caught() {
+    use serde_json::json;
+    let held = |s: &str, i: u64| json!({"Session": s, "LockIndex": i});
+    // Process 0 acquires (index 1), process 1 acquires (index 2) at 50 ms, and process 0
+    // still validates its hold at 60 ms: two holders.
+    let ops = vec![
+        op(
+            0,
+            "acquire",
+            "lock/0",
+            json!("a"),
+            Kind::Ok,
+            json!(true),
+            0,
+            10_000_000,
+        ),
+        op(
+            0,
+            "validate",
+            "lock/0",
+            json!("a"),
+            Kind::Ok,
+            held("a", 1),
+            20_000_000,
+            25_000_000,
+        ),
+        op(
+            1,
+            "acquire",
+            "lock/0",
+            json!("b"),
+            Kind::Ok,
+            json!(true),
+            40_000_000,
+            50_000_000,
+        ),
+        op(
+            1,
+            "validate",
+            "lock/0",
+            json!("b"),
+            Kind::Ok,
+            held("b", 2),
+            55_000_000,
+            58_000_000,
+        ),
+        op(
+            0,
+            "validate",
+            "lock/0",
+            json!("a"),
+            Kind::Ok,
+            held("a", 1),
+            60_000_000,
+            65_000_000,
+        ),
+    ];
+    let mut r = Report::default();
+    checker::check_locks(&ops, &mut r);
+    assert_eq!(r.anomalies.len(), 1, "{:?}", r.anomalies);
+    // Handed over properly: the second acquire completes after the first holder's last
+    // validation was sent.
+    let ops = vec![
+        op(
+            0,
+            "acquire",
+            "lock/0",
+            json!("a"),
+            Kind::Ok,
+            json!(true),
+            0,
+            10_000_000,
+        ),
+        op(
+            0,
+            "validate",
+            "lock/0",
+            json!("a"),
+            Kind::Ok,
+            held("a", 1),
+            20_000_000,
+            25_000_000,
+        ),
+        op(
+            0,
+            "release",
+            "lock/0",
+            json!("a"),
+            Kind::Ok,
+            json!(true),
+            26_000_000,
+            30_000_000,
+        ),
+        op(
+            1,
+            "acquire",
+            "lock/0",
+            json!("b"),
+            Kind::Ok,
+            json!(true),
+            15_000_000,
+            35_000_000,
+        ),
+        op(
+            1,
+            "validate",
+            "lock/0",
+            json!("b"),
+            Kind::Ok,
+            held("b", 2),
+            40_000_000,
+            45_000_000,
+        ),
+    ];
+    let mut r = Report::default();
+    checker::check_locks(&ops, &mut r);
+    assert!(r.ok(), "{:?}", r.anomalies);
+}
+
+#[test]
+fn a_lost_acknowledged_add_and_a_phantom_are_caught() {
+    use serde_json::json;
+    let ops = vec![
+        op(
+            0,
+            "add",
+            "set/0-1",
+            json!(null),
+            Kind::Ok,
+            json!(true),
+            0,
+            1,
+        ),
+        op(
+            0,
+            "add",
+            "set/0-2",
+            json!(null),
+            Kind::Info,
+            json!(null),
+            2,
+            u64::MAX,
+        ),
+        op(
+            0,
+            "add",
+            "set/0-3",
+            json!(null),
+            Kind::Ok,
+            json!(true),
+            3,
+            4,
+        ),
+    ];
+    let mut r = Report::default();
+    checker::check_set(
+        &ops,
+        &["set/0-1".into(), "set/0-2".into(), "set/0-3".into()],
+        &mut r,
+    );
+    assert!(r.ok(), "an unknown add may be present: {:?}", r.anomalies);
+    let mut r = Report::default();
+    checker::check_set(&ops, &["set/0-1".into(), "set/9-9".into()], &mut r);
+    assert_eq!(r.anomalies.len(), 2, "{:?}", r.anomalies);
+}
+
+#[test]
+fn a_counter_beyond_its_increments_is_caught() {
+    use serde_json::json;
+    let ops = vec![
+        op(
+            0,
+            "cas",
+            "counter/0",
+            json!([null, 1]),
+            Kind::Ok,
+            json!(true),
+            0,
+            1,
+        ),
+        op(
+            1,
+            "cas",
+            "counter/0",
+            json!([1, 2]),
+            Kind::Info,
+            json!(null),
+            2,
+            u64::MAX,
+        ),
+    ];
+    for (v, ok) in [(1, true), (2, true), (3, false), (0, false)] {
+        let mut r = Report::default();
+        checker::check_counter(&ops, "counter/0", v, &mut r);
+        assert_eq!(r.ok(), ok, "final value {v}");
+    }
+}
+
+/// Namespaces unless DISCO_FAULTS_LOOPBACK is set (to try the fallback on a machine that
+/// has them).
+fn wanted_isolation() -> Isolation {
+    if std::env::var_os("DISCO_FAULTS_LOOPBACK").is_some() {
+        Isolation::Loopback
+    } else {
+        Isolation::Namespaces
+    }
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    match std::env::var_os("DISCO_FAULTS_OUT") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target/faults")
+            .join(name),
+    }
+}
+
+/// The bounded run in CI: a majority/minority partition, the leader isolated, the leader
+/// killed and restarted, the leader paused. Any anomaly fails it; the histories stay in
+/// target/faults/ci for a look.
+#[test]
+fn partitions_a_leader_kill_and_a_pause_lose_nothing_and_stay_linearizable() {
+    let plan = faults::Plan {
+        servers: 3,
+        clients: 1,
+        schedule: Some(vec![
+            Fault::PartitionMajority,
+            Fault::IsolateLeader,
+            Fault::KillLeader,
+            Fault::PauseLeader,
+        ]),
+        duration: Duration::ZERO,
+        hold: Duration::from_secs(8),
+        settle: Duration::from_secs(4),
+        out: out_dir("ci"),
+        want: wanted_isolation(),
+    };
+    let outcome = faults::run(&support::bin(), &plan);
+    let summary = faults::summary(&outcome);
+    println!("{summary}");
+    assert!(outcome.report.ok(), "{summary}");
+    assert!(
+        outcome.report.keys_unknown.is_empty(),
+        "undecided keys: {:?}",
+        outcome.report.keys_unknown
+    );
+    let kinds = &outcome.report.ops_by_kind;
+    for f in ["read", "write", "cas", "acquire", "validate", "add"] {
+        let ok = kinds.get(f).and_then(|k| k.get("ok")).copied().unwrap_or(0);
+        assert!(
+            ok > 0,
+            "no acknowledged {f}: the workload did not run\n{summary}"
+        );
+    }
+    let ran: Vec<Fault> = outcome.timeline.iter().map(|a| a.fault).collect();
+    assert!(
+        ran.contains(&Fault::KillLeader) && ran.contains(&Fault::PauseLeader),
+        "{ran:?}"
+    );
+    if outcome.isolation == "namespaces" {
+        assert!(
+            ran.contains(&Fault::PartitionMajority) && ran.contains(&Fault::IsolateLeader),
+            "{ran:?}"
+        );
+    } else {
+        println!("network namespaces unavailable: partitions not tested in this run");
+    }
+}
+
+/// The long run (`scripts/bench.sh faults`): five servers and a client, a random schedule
+/// for DISCO_FAULTS_SECS (default 1800) seconds, results in DISCO_FAULTS_OUT.
+#[test]
+#[ignore]
+fn long_randomised_fault_run() {
+    let secs: u64 = std::env::var("DISCO_FAULTS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1800);
+    let servers: usize = std::env::var("DISCO_FAULTS_SERVERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let plan = faults::Plan {
+        servers,
+        clients: 1,
+        schedule: None,
+        duration: Duration::from_secs(secs),
+        hold: Duration::from_secs(10),
+        settle: Duration::from_secs(5),
+        out: out_dir("long"),
+        want: wanted_isolation(),
+    };
+    let outcome = faults::run(&support::bin(), &plan);
+    let summary = faults::summary(&outcome);
+    println!("{summary}");
+    assert!(outcome.report.ok(), "{summary}");
+}
