@@ -17,8 +17,9 @@ use super::http::{CallError, Resp, call};
 /// Longest an operation waits for its answer before it is recorded as `info`.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Register keys rotate this often; counters every second such period.
-const KEY_PERIOD_NS: u64 = 5_000_000_000;
+/// Register keys rotate this often; counters every second such period. Short keys keep
+/// each search small (a fault's timed-out writes land on few keys).
+const KEY_PERIOD_NS: u64 = 2_000_000_000;
 
 /// What the workers share.
 pub struct Shared {
