@@ -1,7 +1,8 @@
 //! Entry points for the fuzz targets under `tests/fuzz` and for the property tests: each one
 //! feeds untrusted bytes through the code a real datagram, frame, request or file meets, so
-//! the fuzzer exercises what an attacker reaches, not a copy of it. Built only with the
-//! `fuzzing` feature; nothing here is part of the agent.
+//! the fuzzer exercises what an attacker reaches, not a copy of it. Built with the
+//! `fuzzing` feature (the fuzz crate) and for unit tests, where the same properties run as
+//! property tests; never part of the agent binary.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, OnceLock};
@@ -280,5 +281,142 @@ pub fn duration(s: &str) {
             Some(d),
             "{s:?} parsed to {d:?}, formatted as {text:?}"
         );
+    }
+}
+
+/// The fuzz targets' properties as property tests, so the ordinary `cargo test` on stable
+/// checks them too (with far fewer inputs than a fuzzing run).
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn gossip() -> &'static Mutex<GossipTarget> {
+        static G: OnceLock<Mutex<GossipTarget>> = OnceLock::new();
+        G.get_or_init(|| Mutex::new(GossipTarget::new()))
+    }
+
+    fn duration_text() -> impl Strategy<Value = String> {
+        let part = (
+            0u64..100_000,
+            prop::sample::select(vec!["ns", "us", "µs", "ms", "s", "m", "h"]),
+        );
+        proptest::collection::vec(part, 1..4).prop_map(|parts| {
+            parts
+                .into_iter()
+                .map(|(n, u)| format!("{n}{u}"))
+                .collect::<String>()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn query_strings_never_panic(raw in ".{0,120}", key in "[a-z_]{1,12}", v in "[^&]{0,20}") {
+            query_string(&raw);
+            query_string(&format!("{key}={v}&{raw}"));
+        }
+
+        #[test]
+        fn durations_format_and_parse_back(s in duration_text(), junk in ".{0,12}") {
+            duration(&s);
+            duration(&junk);
+            prop_assert!(crate::api::duration::parse_go(&s).is_some(), "{s} parses");
+        }
+
+        #[test]
+        fn config_files_end_in_a_config_or_an_error(
+            key in prop::sample::select(vec![
+                "datacenter", "server", "bootstrap_expect", "ports", "retry_join", "acl",
+                "tls", "limits", "gossip_lan", "dns_config", "services", "checks", "encrypt",
+                "node_meta", "performance", "autopilot", "telemetry", "unknown_key",
+            ]),
+            value in prop_oneof![
+                Just(serde_json::json!(null)),
+                any::<bool>().prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from),
+                ".{0,16}".prop_map(serde_json::Value::from),
+                Just(serde_json::json!({"http": -5, "enabled": "yes", "x": [1, {}]})),
+                Just(serde_json::json!([{"name": 7}, "a", null])),
+            ],
+            bytes in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let doc = serde_json::json!({ key: value });
+            let _ = config_file(doc.to_string().as_bytes());
+            let _ = config_file(&bytes);
+        }
+
+        #[test]
+        fn rpc_frames_decode_or_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            rpc_frame(&bytes);
+        }
+
+        #[test]
+        fn gossip_packets_change_nothing_they_should_not(
+            bytes in proptest::collection::vec(any::<u8>(), 0..600),
+            first in 0u8..3,
+        ) {
+            let mut g = gossip().lock();
+            g.datagram(&bytes);
+            let mut plain = vec![first];
+            plain.extend_from_slice(&bytes);
+            g.plain(&plain);
+            g.stream_frame(&plain);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn dns_answers_are_readable(
+            id in any::<u16>(),
+            labels in proptest::collection::vec("[a-z0-9-]{0,12}", 0..6),
+            qtype in any::<u16>(),
+            tail in proptest::collection::vec(any::<u8>(), 0..24),
+            junk in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let mut q = id.to_be_bytes().to_vec();
+            q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+            for l in labels.iter().chain(["service".to_string(), "consul".to_string()].iter()) {
+                q.push(l.len() as u8);
+                q.extend_from_slice(l.as_bytes());
+            }
+            q.push(0);
+            q.extend_from_slice(&qtype.to_be_bytes());
+            q.extend_from_slice(&[0, 1]);
+            q.extend_from_slice(&tail);
+            for packet in [q, junk] {
+                if let Some(answer) = dev_agent().dns(&packet) {
+                    prop_assert!(
+                        hickory_proto::op::Message::from_vec(&answer).is_ok(),
+                        "unreadable answer to {packet:?}"
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn http_calls_never_take_the_agent_down(
+            method in prop::sample::select(vec!["GET", "PUT", "POST", "DELETE"]),
+            path in prop::sample::select(vec![
+                "/v1/kv/", "/v1/txn", "/v1/catalog/register", "/v1/agent/service/register",
+                "/v1/session/create", "/v1/acl/token", "/v1/health/service/", "/v1/event/fire/",
+            ]),
+            tail in "[a-z0-9/?=&%._-]{0,24}",
+            body in prop_oneof![
+                ".{0,64}".prop_map(String::into_bytes),
+                Just(br#"{"Name":"web","Port":"80"}"#.to_vec()),
+                Just(br#"[{"KV":{"Verb":"cas","Key":"a"}}]"#.to_vec()),
+                Just(br#"{"TTL":"-5s","Behavior":"burn"}"#.to_vec()),
+            ],
+        ) {
+            let _ = dev_agent().http(method, &format!("{path}{tail}"), body);
+            prop_assert_eq!(dev_agent().http("GET", "/v1/status/leader", Vec::new()), Some(200));
+        }
     }
 }

@@ -10,7 +10,7 @@ pub mod client;
 pub mod config;
 pub mod consensus;
 pub mod dns;
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod goflag;
 pub mod gossip;

@@ -511,7 +511,7 @@ fn unique() -> u64 {
     rand::random()
 }
 
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 impl Engine {
     /// One opened datagram through SWIM and the membership table, as `run` does, with the
     /// timers it asks for dropped (a fuzz input must not leave tasks behind).

@@ -1,4 +1,4 @@
-//! A gossip engine fed bytes directly, for the fuzz targets (`fuzzing` feature only). It
+//! A gossip engine fed bytes directly, for the fuzz targets and property tests (`fuzzing` feature and unit tests only). It
 //! binds its UDP socket on loopback, so whatever a fuzzed packet makes it send stays there.
 
 use std::net::{Ipv4Addr, SocketAddr};

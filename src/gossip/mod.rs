@@ -7,7 +7,7 @@
 
 mod crypto;
 mod engine;
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 mod fuzz;
 mod identity;
 mod keyring;
@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 pub use crypto::{KeyError, Keyring, KeyringError, decode_key, encode_key, generate_key};
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 pub use fuzz::FuzzEngine;
 pub use identity::MemberId;
 pub use keyring::{KeyOp, KeyringSummary};

@@ -158,7 +158,7 @@ pub enum RpcError {
 /// A frame's bytes as a server decodes a request and a client a reply (the `fuzzing`
 /// feature's entry point). Whatever decodes encodes again and decodes to the same bytes.
 /// The request, when it decodes at this protocol version.
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn fuzz_frames(data: &[u8]) -> Option<Request> {
     fn round_trip<T: Serialize + serde::de::DeserializeOwned>(f: &T) {
         if let Ok(once) = postcard::to_stdvec(f) {

@@ -269,7 +269,11 @@ pub fn check_register(timed: &[Timed]) -> Option<bool> {
                 RegOp::Read(_) => false,
             }
     };
-    let pruned: Vec<Timed> = timed.iter().copied().filter(|t| !unread_unknown(t)).collect();
+    let pruned: Vec<Timed> = timed
+        .iter()
+        .copied()
+        .filter(|t| !unread_unknown(t))
+        .collect();
     if pruned.len() < timed.len() && linearizable(&pruned, None, 20_000_000) == Some(true) {
         return Some(true);
     }
