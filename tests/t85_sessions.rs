@@ -141,3 +141,48 @@ fn locks_hold_across_a_transfer_and_pass_on_when_the_holder_dies() {
     assert_eq!(holder(&servers[2], "svc/leader"), (Some(theirs.clone()), 2));
     let _ = std::fs::remove_file(cfg);
 }
+
+/// The fault behind a lock lost across a leadership transfer: a new leader reconciles at
+/// once, and a member that joined through another server moments before may not be in its
+/// gossip view yet. It must not be reaped then (which deregisters the node and ends its
+/// sessions); a node gossip never learns of is still reaped after the grace period.
+#[test]
+fn a_new_leader_does_not_reap_a_node_its_gossip_has_not_heard_of_yet() {
+    let servers = cluster_of("reap", 3, &[]);
+    let all: Vec<&Agent> = servers.iter().collect();
+    // A node gossip has never heard of, with a passing serfHealth check, holding a lock.
+    let r = servers[0].put(
+        "/v1/catalog/register",
+        json!({
+            "Node": "unheard",
+            "Address": "127.0.0.9",
+            "Check": {"CheckID": "serfHealth", "Name": "Serf Health Status", "Status": "passing"}
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let held = session(&servers[0], json!({"Node": "unheard", "LockDelay": "0s"}));
+    assert!(acquire(&servers[0], "reap/lock", &held));
+    let before = leader(&all);
+    let r = servers[before].put("/v1/operator/raft/transfer-leader", b"");
+    assert_eq!(r.status, 200, "transfer: {}", r.text());
+    let after = wait_for("a new leader", DEADLINE, || {
+        let l = leader(&all);
+        (l != before).then_some(l)
+    });
+    // The new leader has reconciled by now (it does on taking over); the node and its lock
+    // are still there.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        session_exists(&servers[after], &held),
+        "the session survived the transfer"
+    );
+    assert_eq!(holder(&servers[after], "reap/lock").0, Some(held.clone()));
+    // Still unknown after the grace period: reaped, as Consul reaps it.
+    wait_for("the unheard-of node to be reaped", DEADLINE, || {
+        (servers[after].get("/v1/catalog/node/unheard").text().trim() == "null").then_some(())
+    });
+    assert!(!session_exists(&servers[after], &held));
+    assert_eq!(holder(&servers[after], "reap/lock").0, None);
+}

@@ -116,6 +116,10 @@ pub struct Agent {
     shutdown: tokio::sync::watch::Sender<bool>,
     fatal: Mutex<Option<String>>,
     failed_since: Mutex<HashMap<String, Instant>>,
+    /// Catalog nodes with a `serfHealth` check that this leader's gossip does not know, and
+    /// since when: reaped only after [`reconcile::REAP_GRACE`], so a leader that has not yet
+    /// heard of a member that just joined does not deregister it (and end its sessions).
+    unknown_since: Mutex<HashMap<String, Instant>>,
     servers_cache: Mutex<(u64, Vec<std::net::SocketAddr>)>,
     /// Servers whose last RPC failed at the connection level, and when: tried last for a
     /// while, so one dead or frozen server does not cost every third forwarded call a
@@ -242,6 +246,7 @@ impl Agent {
             shutdown,
             fatal: Mutex::new(None),
             failed_since: Mutex::new(HashMap::new()),
+            unknown_since: Mutex::new(HashMap::new()),
             servers_cache: Mutex::new((u64::MAX, Vec::new())),
             servers_failed: Mutex::new(HashMap::new()),
             local_persist: tokio::sync::Mutex::new(()),

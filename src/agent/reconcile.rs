@@ -52,6 +52,13 @@ fn member_node(m: &Member, dc: &str) -> Node {
     }
 }
 
+/// How long a catalog node with a `serfHealth` check may be unknown to the leader's gossip
+/// before it is reaped. Consul reaps such nodes at once; a leader elected moments after a
+/// member joined elsewhere may not have heard of it yet, and reaping it would deregister a
+/// live node and invalidate its sessions (found as a lock lost across a leadership
+/// transfer). Gossip converges well within this.
+pub(crate) const REAP_GRACE: Duration = Duration::from_secs(10);
+
 impl Agent {
     /// Bring the catalog in line with gossip (leader only): alive members registered with
     /// `serfHealth` passing, failed ones critical, left and reaped ones deregistered.
@@ -66,6 +73,7 @@ impl Agent {
         let dc = self.cfg.datacenter.as_str();
         let members = g.members();
         let mut cmds = Vec::new();
+        let mut unknown: Vec<String> = Vec::new();
         {
             let store = self.store.read();
             let mut known = HashSet::new();
@@ -125,13 +133,28 @@ impl Agent {
                     && !known.contains(n.node.as_str())
                     && store.check(&n.node, state::SERF_CHECK_ID).is_some()
                 {
-                    cmds.push(Command::Deregister {
-                        node: n.node.to_string(),
-                        service_id: None,
-                        check_id: None,
-                    });
+                    unknown.push(n.node.to_string());
                 }
             }
+        }
+        // The store guard is dropped: the grace map is a leaf lock.
+        let now = Instant::now();
+        let reaped: Vec<String> = {
+            let mut since = self.unknown_since.lock();
+            since.retain(|name, _| unknown.contains(name));
+            unknown
+                .into_iter()
+                .filter(|name| {
+                    now.duration_since(*since.entry(name.clone()).or_insert(now)) >= REAP_GRACE
+                })
+                .collect()
+        };
+        for node in reaped {
+            cmds.push(Command::Deregister {
+                node,
+                service_id: None,
+                check_id: None,
+            });
         }
         let n = cmds.len();
         for cmd in cmds {
