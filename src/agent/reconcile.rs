@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{Agent, AgentError};
 use crate::consensus;
@@ -262,6 +262,27 @@ impl Agent {
                 .collect()
         };
         if !ap.cleanup_dead_servers || failed.is_empty() {
+            return;
+        }
+        // Gossip can lag Raft: after a partition heals, a server may stay `failed` in gossip
+        // for tens of seconds while this leader already replicates to it. Removing it then
+        // shrinks the voters by a healthy server, and the membership change needs a quorum of
+        // the new voters too: under the next partition that blocked every write (found by the
+        // long fault run). A server Raft reaches is not dead.
+        let contact_limit = ap.last_contact_threshold.max(Duration::from_secs(1));
+        let failed: Vec<(String, u64)> = failed
+            .into_iter()
+            .filter(|(name, id)| {
+                let reached = c.raft_contact(*id).is_some_and(|d| d <= contact_limit);
+                if reached {
+                    debug!(
+                        "agent: not removing {name}: gossip reports it failed, but Raft reaches it"
+                    );
+                }
+                !reached
+            })
+            .collect();
+        if failed.is_empty() {
             return;
         }
         let voters: Vec<u64> = c

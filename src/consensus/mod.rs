@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use openraft::Instant as _;
 use openraft::async_runtime::WatchReceiver;
 use openraft::{Config, NodeInfo, SnapshotPolicy};
 use parking_lot::Mutex;
@@ -391,6 +392,13 @@ impl Consensus {
             .await
             .map(|_| ())
             .map_err(|_| ConsensusError::NoLeader)
+    }
+
+    /// Leader only: how long ago server `id` last acknowledged an AppendEntries (heartbeats
+    /// included); `None` when it never has, or this server does not lead.
+    pub fn raft_contact(&self, id: u64) -> Option<Duration> {
+        let heartbeat = self.metrics().heartbeat?;
+        heartbeat.get(&id)?.as_ref().map(|t| t.elapsed())
     }
 
     /// Current Raft metrics snapshot.

@@ -348,6 +348,50 @@ impl Cluster {
         Ok(())
     }
 
+    /// Cut agent `i` off from gossip (serf's port 8301, both ways) while Raft and the API
+    /// still pass: gossip soon calls it failed though it is up.
+    pub fn cut_gossip(&self, i: usize) -> Result<(), String> {
+        let victim = &self.nodes[i];
+        let ns = victim
+            .netns
+            .as_ref()
+            .ok_or("cutting gossip needs namespaces")?;
+        for proto in ["udp", "tcp"] {
+            in_ns(
+                ns,
+                &[
+                    "nft", "add", "rule", "inet", "nemesis", "input", proto, "dport", "8301",
+                    "drop",
+                ],
+            )?;
+            for (j, n) in self.nodes.iter().enumerate() {
+                if j == i {
+                    continue;
+                }
+                let other = n.netns.as_ref().ok_or("cutting gossip needs namespaces")?;
+                in_ns(
+                    other,
+                    &[
+                        "nft",
+                        "add",
+                        "rule",
+                        "inet",
+                        "nemesis",
+                        "input",
+                        "ip",
+                        "saddr",
+                        &victim.ip.to_string(),
+                        proto,
+                        "dport",
+                        "8301",
+                        "drop",
+                    ],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Drop `percent`% of the packets each agent receives from other agents.
     pub fn lose(&self, percent: u8) -> Result<(), String> {
         let all: Vec<String> = self.nodes.iter().map(|n| n.ip.to_string()).collect();
