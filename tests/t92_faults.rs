@@ -617,6 +617,10 @@ fn a_server_gossip_calls_failed_but_raft_reaches_stays_a_voter() {
         return;
     }
     let c = Cluster::start(&support::bin(), 3, 0, Isolation::Namespaces);
+    if c.isolation != Isolation::Namespaces {
+        println!("network namespaces unavailable: not tested in this run");
+        return;
+    }
     c.wait_healthy(Duration::from_secs(90))
         .expect("a healthy cluster");
     let leader = c.leader().expect("a leader");

@@ -171,7 +171,9 @@ pub fn namespaces_available() -> bool {
     if unsafe { libc::geteuid() } != 0 {
         return false;
     }
-    let probe = format!("dfault-{}-probe", std::process::id());
+    static PROBE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = PROBE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = format!("dfault-{}-probe{n}", std::process::id());
     let ok = run(&["ip", "netns", "add", &probe]).is_ok()
         && in_ns(&probe, &["nft", "add", "table", "inet", "probe"]).is_ok();
     let _ = run(&["ip", "netns", "del", &probe]);
@@ -182,9 +184,12 @@ impl Cluster {
     /// `servers` servers with `-bootstrap-expect servers` and `clients` client agents, all
     /// joined; returns once every agent sees a leader.
     pub fn start(bin: &Path, servers: usize, clients: usize, want: Isolation) -> Cluster {
+        // Unique per cluster: tests in one process run their clusters side by side.
+        static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
         let pid = std::process::id();
-        let net = (pid % 200 + 20) as u8;
-        let dir = std::env::temp_dir().join(format!("disco-faults-{pid}"));
+        let net = ((pid + seq * 37) % 200 + 20) as u8;
+        let dir = std::env::temp_dir().join(format!("disco-faults-{pid}-{seq}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("cluster dir");
         let isolation = if want == Isolation::Namespaces && namespaces_available() {
@@ -202,7 +207,7 @@ impl Cluster {
         };
         if isolation == Isolation::Namespaces {
             sweep_stale();
-            let br = format!("dfb{pid}");
+            let br = format!("dfb{pid}{seq}");
             run(&["ip", "link", "add", &br, "type", "bridge"]).expect("bridge");
             c.bridge = Some(br.clone());
             run(&["ip", "addr", "add", &format!("10.{net}.0.1/24"), "dev", &br]).expect("addr");
@@ -221,8 +226,8 @@ impl Cluster {
                 Isolation::Loopback => Ipv4Addr::new(127, net, 0, 10 + i as u8),
             };
             let (netns, veth) = if isolation == Isolation::Namespaces {
-                let ns = format!("dfault-{pid}-{name}");
-                let host = format!("dfv{pid}{i}");
+                let ns = format!("dfault-{pid}-{seq}-{name}");
+                let host = format!("dfv{pid}{seq}{i}");
                 let _ = run(&["ip", "netns", "del", &ns]);
                 run(&["ip", "netns", "add", &ns]).expect("netns");
                 run(&[
