@@ -79,26 +79,11 @@ pub fn call(
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
     {
-        body = dechunk(&body);
+        body = crate::support::dechunk(&body);
     }
     Ok(Resp {
         status,
         headers,
         body,
     })
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(pos) = b.windows(2).position(|w| w == b"\r\n") {
-        let size =
-            usize::from_str_radix(String::from_utf8_lossy(&b[..pos]).trim(), 16).unwrap_or(0);
-        if size == 0 || b.len() < pos + 2 + size {
-            break;
-        }
-        let start = pos + 2;
-        out.extend_from_slice(&b[start..start + size]);
-        b = b.get(start + size + 2..).unwrap_or_default();
-    }
-    out
 }

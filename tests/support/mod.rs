@@ -158,7 +158,8 @@ pub fn http_full(
     })
 }
 
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
+/// Undo `Transfer-Encoding: chunked`.
+pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(pos) = b.windows(2).position(|w| w == b"\r\n") {
         let size =
