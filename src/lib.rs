@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod consensus;
 pub mod dns;
+pub mod filter;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod goflag;

@@ -541,3 +541,138 @@ fn transactions_apply_all_or_nothing() {
     assert_eq!(r.json()["Results"].as_array().map(Vec::len), Some(2));
     assert_eq!(r.json()["KnownLeader"], json!(true));
 }
+
+/// `?filter=` percent-encoded as curl's `--data-urlencode` does.
+fn filtered(path: &str, expr: &str) -> String {
+    let mut enc = String::new();
+    for b in expr.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            enc.push(b as char);
+        } else {
+            enc.push_str(&format!("%{b:02X}"));
+        }
+    }
+    let sep = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{sep}filter={enc}")
+}
+
+#[test]
+fn filter_expressions_select_rows_on_every_listing() {
+    let a = Agent::dev("t10flt");
+    for (node, tag, version, status) in [
+        ("n1", "prod", "2", "passing"),
+        ("n2", "staging", "2", "critical"),
+    ] {
+        let reg = json!({
+            "Node": node, "Address": "10.0.0.1",
+            "Service": {"Service": "web", "ID": "web", "Tags": [tag], "Meta": {"version": version}, "Port": 80},
+            "Check": {"CheckID": "web-http", "Name": "http", "Status": status, "ServiceID": "web"}
+        });
+        a.put("/v1/catalog/register", reg.to_string().as_bytes());
+    }
+    let nodes_of = |r: serde_json::Value| -> Vec<String> {
+        r.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                e.get("Node")
+                    .and_then(|n| n.get("Node").or(Some(n)))
+                    .and_then(|n| n.as_str())
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let r = a.get(&filtered(
+        "/v1/catalog/service/web",
+        "\"prod\" in ServiceTags",
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(nodes_of(r.json()), ["n1"]);
+    // The service list is built from the instances that pass.
+    assert_eq!(
+        a.get(&filtered("/v1/catalog/services", "\"prod\" in ServiceTags"))
+            .json(),
+        json!({"web": ["prod"]})
+    );
+    // Through the list of checks: any check.
+    let r = a.get(&filtered(
+        "/v1/health/service/web",
+        "Checks.Status == critical",
+    ));
+    assert_eq!(nodes_of(r.json()), ["n2"]);
+    let r = a.get(&filtered(
+        "/v1/health/service/web",
+        "Service.Meta.version == \"2\" and not (Node.Node matches \"^n2\")",
+    ));
+    assert_eq!(nodes_of(r.json()), ["n1"]);
+    // A missing meta key is "not equal", not an error.
+    let r = a.get(&filtered(
+        "/v1/health/service/web",
+        "Service.Meta.nope != x",
+    ));
+    assert_eq!(nodes_of(r.json()).len(), 2);
+    // Composes with ?passing and ?tag.
+    let r = a.get(&filtered(
+        "/v1/health/service/web?passing",
+        "Node.Node == n2",
+    ));
+    assert_eq!(r.json(), json!([]));
+    let r = a.get(&filtered("/v1/health/state/critical", "ServiceName == web"));
+    assert_eq!(r.json().as_array().unwrap().len(), 1);
+    let r = a.get(&filtered("/v1/catalog/nodes", "Node in \"n1,n2\""));
+    assert_eq!(
+        r.status,
+        500,
+        "Node in a string is not a selector: {}",
+        r.text()
+    );
+    let r = a.get(&filtered("/v1/catalog/nodes", "Node matches \"^n[12]$\""));
+    assert_eq!(nodes_of(r.json()), ["n1", "n2"]);
+    // The node stays when none of its services pass.
+    let r = a.get(&filtered("/v1/catalog/node/n1", "Service == \"nope\""));
+    assert_eq!(r.json()["Node"]["Node"], "n1");
+    assert_eq!(r.json()["Services"], json!({}));
+
+    // Agent maps keep their keys.
+    a.put(
+        "/v1/agent/service/register",
+        br#"{"Name":"api","ID":"api-1","Tags":["keep-me"],"Check":{"TTL":"30s"}}"#,
+    );
+    a.put(
+        "/v1/agent/service/register",
+        br#"{"Name":"api","ID":"api-2"}"#,
+    );
+    let r = a.get(&filtered("/v1/agent/services", "\"keep-me\" in Tags"));
+    assert_eq!(
+        r.json().as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["api-1"]
+    );
+    let r = a.get(&filtered("/v1/agent/checks", "Status == `critical`"));
+    assert_eq!(
+        r.json().as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["service:api-1"]
+    );
+
+    // Bad expressions and unknown fields: Consul's 500 and reason; nothing to test on
+    // an empty list is no error.
+    let r = a.get(&filtered(
+        "/v1/catalog/service/web",
+        "not a valid expression((",
+    ));
+    assert_eq!(r.status, 500);
+    assert!(
+        r.text()
+            .starts_with("Failed to create boolean expression evaluator: "),
+        "{}",
+        r.text()
+    );
+    let r = a.get(&filtered("/v1/catalog/service/web", "NoSuchField == 1"));
+    assert_eq!(r.status, 500);
+    assert!(r.text().contains("NoSuchField"), "{}", r.text());
+    let r = a.get(&filtered("/v1/catalog/service/nothing", "NoSuchField == 1"));
+    assert_eq!((r.status, r.json()), (200, json!([])));
+    // KV takes no filter: the parameter is ignored there, as by Consul.
+    a.put("/v1/kv/k", b"v");
+    assert_eq!(a.get(&filtered("/v1/kv/k", "((")).status, 200);
+}

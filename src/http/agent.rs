@@ -21,12 +21,17 @@ use crate::state::status;
 
 /// `GET /v1/agent/services`: the local services by ID.
 pub fn services(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
+    let filter = q.filter()?;
     let svcs = agent.local_services();
-    let out: BTreeMap<&str, _> = svcs
+    let mut out: BTreeMap<&str, _> = svcs
         .iter()
         .filter(|s| q.authz.keep(acl::Resource::Service, &s.service))
         .map(|s| (s.id.as_str(), agent_service_out(s, &agent.cfg.datacenter)))
         .collect();
+    if let Some(f) = &filter {
+        f.retain_values(&mut out)
+            .map_err(super::query::filter_error)?;
+    }
     json_plain(&out)
 }
 
@@ -34,6 +39,7 @@ pub fn services(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
 pub fn checks(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
     // Only checks defined on this agent, as Consul lists them (serfHealth is the
     // servers' and lives in the catalog only).
+    let filter = q.filter()?;
     let all = agent.local_checks();
     let mut out: BTreeMap<&str, _> = BTreeMap::new();
     for c in &all {
@@ -43,6 +49,10 @@ pub fn checks(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
         let mut co = check_out(c);
         co.node = agent.node_name();
         out.insert(c.check_id.as_str(), co);
+    }
+    if let Some(f) = &filter {
+        f.retain_values(&mut out)
+            .map_err(super::query::filter_error)?;
     }
     json_plain(&out)
 }

@@ -43,7 +43,20 @@ fn member_json(agent: &Agent) -> serde_json::Value {
     }
 }
 
-/// `GET /v1/agent/members` (`?wan`: this datacenter's servers as `<node>.<dc>`).
+/// `GET /v1/agent/members`, with `?filter` tested on each member.
+pub fn members(agent: &Agent, q: &Query) -> Result<axum::response::Response, super::ApiError> {
+    let filter = q.filter()?;
+    let mut list = match members_json(agent, q) {
+        serde_json::Value::Array(list) => list,
+        other => vec![other],
+    };
+    if let Some(f) = &filter {
+        f.retain(&mut list).map_err(super::query::filter_error)?;
+    }
+    super::respond::json_plain(&list)
+}
+
+/// The member list (`?wan`: this datacenter's servers as `<node>.<dc>`).
 pub fn members_json(agent: &Agent, q: &Query) -> serde_json::Value {
     let Some(g) = &agent.gossip else {
         return json!([member_json(agent)]);

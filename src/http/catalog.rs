@@ -8,7 +8,7 @@ use axum::response::Response;
 use super::ApiError;
 use super::blocking::{read, to_json};
 use super::convert::*;
-use super::query::Query;
+use super::query::{Query, filter_error};
 use super::respond::json_plain;
 use crate::acl;
 use crate::agent::Agent;
@@ -27,21 +27,44 @@ pub fn datacenters(agent: &Agent) -> Result<Response, ApiError> {
 
 /// `GET /v1/catalog/nodes`.
 pub async fn nodes(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
+    let filter = q.filter()?;
     read(agent, q, Watch::Tables(&[Table::Nodes]), |s| {
-        let nodes: Vec<_> = s
+        let mut nodes: Vec<_> = s
             .nodes()
             .into_iter()
             .filter(|n| q.authz.keep(acl::Resource::Node, &n.node))
             .map(node_out)
             .collect();
+        if let Some(f) = &filter {
+            f.retain(&mut nodes).map_err(filter_error)?;
+        }
         Ok((StatusCode::OK, to_json(&nodes)?))
     })
     .await
 }
 
-/// `GET /v1/catalog/services`: names and their tags.
+/// `GET /v1/catalog/services`: names and their tags. A filter is tested on each
+/// instance (a `catalog/service` row), and only the instances that pass contribute.
 pub async fn services(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
+    let filter = q.filter()?;
     read(agent, q, Watch::Tables(&[Table::Services]), |s| {
+        if let Some(f) = &filter {
+            let mut names: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+            for n in s.nodes() {
+                for svc in s.node_services(&n.node) {
+                    if !q.authz.keep_instance(&n.node, &svc.service)
+                        || !f.matches(&service_node_out(n, svc)).map_err(filter_error)?
+                    {
+                        continue;
+                    }
+                    names
+                        .entry(svc.service.as_str())
+                        .or_default()
+                        .extend(svc.tags.iter().map(String::as_str));
+                }
+            }
+            return Ok((StatusCode::OK, to_json(&names)?));
+        }
         let mut names = s.service_names();
         if q.authz.enforced() {
             names.retain(|name, _| q.authz.keep(acl::Resource::Service, name));
@@ -54,13 +77,17 @@ pub async fn services(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
 /// `GET /v1/catalog/service/<name>` (`?tag`, repeatable).
 pub async fn service(agent: &Agent, name: &str, q: &Query) -> Result<Response, ApiError> {
     let tags = q.all("tag");
+    let filter = q.filter()?;
     read(agent, q, Watch::Service(name), |s| {
-        let list: Vec<_> = s
+        let mut list: Vec<_> = s
             .service_instances(name, &tags)
             .into_iter()
             .filter(|(n, svc)| q.authz.keep_instance(&n.node, &svc.service))
             .map(|(n, svc)| service_node_out(n, svc))
             .collect();
+        if let Some(f) = &filter {
+            f.retain(&mut list).map_err(filter_error)?;
+        }
         Ok((StatusCode::OK, to_json(&list)?))
     })
     .await
@@ -68,6 +95,7 @@ pub async fn service(agent: &Agent, name: &str, q: &Query) -> Result<Response, A
 
 /// `GET /v1/catalog/node/<node>`: the node and its services (`null` if unknown).
 pub async fn node(agent: &Agent, node: &str, q: &Query) -> Result<Response, ApiError> {
+    let filter = q.filter()?;
     read(
         agent,
         q,
@@ -79,12 +107,16 @@ pub async fn node(agent: &Agent, node: &str, q: &Query) -> Result<Response, ApiE
             else {
                 return Ok((StatusCode::OK, b"null".to_vec()));
             };
-            let services: BTreeMap<&str, _> = s
+            let mut services: BTreeMap<&str, _> = s
                 .node_services(node)
                 .into_iter()
                 .filter(|svc| q.authz.keep(acl::Resource::Service, &svc.service))
                 .map(|svc| (svc.id.as_str(), node_service_out(svc)))
                 .collect();
+            // The node stays; its services are what the filter selects.
+            if let Some(f) = &filter {
+                f.retain_values(&mut services).map_err(filter_error)?;
+            }
             let out = crate::api::output::NodeServicesOut {
                 node: node_out(n),
                 services,
@@ -98,6 +130,7 @@ pub async fn node(agent: &Agent, node: &str, q: &Query) -> Result<Response, ApiE
 /// Mesh endpoints (`catalog/connect`, `health/connect`, `health/ingress`): plain
 /// services have no mesh instances, so always `[]`, blocking on the services table.
 pub async fn mesh_empty(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
+    q.filter()?;
     read(agent, q, Watch::Tables(&[Table::Services]), |_| {
         Ok((StatusCode::OK, b"[]".to_vec()))
     })

@@ -6,7 +6,7 @@ use axum::response::Response;
 use super::ApiError;
 use super::blocking::{read, to_json};
 use super::convert::*;
-use super::query::Query;
+use super::query::{Query, filter_error};
 use crate::agent::Agent;
 use crate::state::{Check, CheckFilter, Table, Watch, status};
 
@@ -14,6 +14,7 @@ use crate::state::{Check, CheckFilter, Table, Watch, status};
 pub async fn service(agent: &Agent, name: &str, q: &Query) -> Result<Response, ApiError> {
     let tags = q.all("tag");
     let passing = q.flag("passing")?;
+    let filter = q.filter()?;
     read(agent, q, Watch::Service(name), |s| {
         let mut out = Vec::new();
         for (n, svc) in s.service_instances(name, &tags) {
@@ -24,11 +25,17 @@ pub async fn service(agent: &Agent, name: &str, q: &Query) -> Result<Response, A
             if passing && checks.iter().any(|c| c.status != status::PASSING) {
                 continue;
             }
-            out.push(crate::api::output::ServiceEntryOut {
+            let entry = crate::api::output::ServiceEntryOut {
                 node: node_out(n),
                 service: node_service_out(svc),
                 checks: checks.into_iter().map(check_out).collect(),
-            });
+            };
+            if let Some(f) = &filter
+                && !f.matches(&entry).map_err(filter_error)?
+            {
+                continue;
+            }
+            out.push(entry);
         }
         Ok((StatusCode::OK, to_json(&out)?))
     })
@@ -62,12 +69,16 @@ async fn checks_read<F>(agent: &Agent, q: &Query, select: F) -> Result<Response,
 where
     F: for<'s> Fn(&'s crate::state::Store) -> Vec<&'s Check>,
 {
+    let filter = q.filter()?;
     read(agent, q, Watch::Tables(&[Table::Checks]), |s| {
-        let list: Vec<_> = select(s)
+        let mut list: Vec<_> = select(s)
             .into_iter()
             .filter(|c| q.authz.keep_check(&c.node, &c.service_name))
             .map(check_out)
             .collect();
+        if let Some(f) = &filter {
+            f.retain(&mut list).map_err(filter_error)?;
+        }
         Ok((StatusCode::OK, to_json(&list)?))
     })
     .await

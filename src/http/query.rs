@@ -120,6 +120,12 @@ impl Query {
             .collect()
     }
 
+    /// `?filter=`: parsed once per request; a bad expression is Consul's 500 with
+    /// go-bexpr's reason.
+    pub fn filter(&self) -> Result<Option<crate::filter::Filter>, ApiError> {
+        crate::filter::optional(self.get("filter")).map_err(filter_error)
+    }
+
     /// A boolean flag where `false`/`0` switch it off (`?passing=false`).
     pub fn flag(&self, key: &str) -> Result<bool, ApiError> {
         match self.get(key) {
@@ -213,6 +219,11 @@ impl Query {
             _ => Ok(()),
         }
     }
+}
+
+/// A filter that failed to parse or to evaluate: HTTP 500, as Consul answers both.
+pub fn filter_error(e: crate::filter::FilterError) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
 #[cfg(test)]

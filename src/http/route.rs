@@ -51,7 +51,7 @@ pub async fn route(
         E::KeyringUse => keyring::keyring(agent, q, KeyOp::Use, &body).await,
         E::KeyringRemove => keyring::keyring(agent, q, KeyOp::Remove, &body).await,
         E::AgentSelf => respond::json_plain(&agent_self::self_json(agent)),
-        E::AgentMembers => respond::json_plain(&agent_self::members_json(agent, q)),
+        E::AgentMembers => agent_self::members(agent, q),
         E::AgentServices => agent::services(agent, q),
         E::AgentChecks => agent::checks(agent, q),
         E::AgentServiceRegister => agent::register_service(agent, q, &body).await,

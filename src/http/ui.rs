@@ -14,12 +14,13 @@ use crate::state::{Table, Watch};
 /// counts), the list Consul's web UI and `disco tui` show. Blocking on every catalog table.
 pub async fn services(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
     let dc = agent.cfg.datacenter.clone();
+    let filter = q.filter()?;
     read(
         agent,
         q,
         Watch::Tables(&[Table::Services, Table::Checks, Table::Nodes]),
         |s| {
-            let list: Vec<serde_json::Value> = s
+            let mut list: Vec<serde_json::Value> = s
                 .service_summaries()
                 .into_iter()
                 .filter(|x| q.authz.keep(crate::acl::Resource::Service, x.name))
@@ -43,6 +44,9 @@ pub async fn services(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
                     v
                 })
                 .collect();
+            if let Some(f) = &filter {
+                f.retain(&mut list).map_err(super::query::filter_error)?;
+            }
             Ok((StatusCode::OK, to_json(&list)?))
         },
     )
