@@ -19,5 +19,6 @@ pub mod http;
 pub mod logging;
 pub mod rpc;
 pub mod state;
+pub mod template;
 pub mod tls;
 pub mod tui;

@@ -12,7 +12,7 @@ use crate::goflag;
 pub type CmdResult = Result<i32, String>;
 
 /// Flags every client command takes.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct HttpFlags {
     /// Address of the agent's HTTP API (default: $DISCO_HTTP_ADDR, $CONSUL_HTTP_ADDR, then
     /// 127.0.0.1:8500).

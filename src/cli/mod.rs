@@ -17,6 +17,7 @@ mod members;
 mod operator;
 mod services;
 pub mod table;
+mod template;
 mod tls;
 mod watch;
 
@@ -273,6 +274,11 @@ const COMMANDS: &[Command] = &[
         "services register",
         "Register services with the local agent",
         Run::Exec(services::register),
+    ),
+    cmd(
+        "template",
+        "Render files from the catalog and KV, re-rendering on change (consul-template)",
+        Run::Exec(template::template),
     ),
     cmd(
         "tui",
