@@ -17,6 +17,7 @@ pub mod goflag;
 pub mod gossip;
 pub mod http;
 pub mod logging;
+pub mod registrator;
 pub mod rpc;
 pub mod state;
 pub mod template;

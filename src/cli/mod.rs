@@ -15,6 +15,7 @@ mod lock;
 mod maint;
 mod members;
 mod operator;
+mod registrator;
 mod services;
 pub mod table;
 mod template;
@@ -263,6 +264,11 @@ const COMMANDS: &[Command] = &[
         "reload",
         "Triggers the agent to reload configuration files",
         Run::Exec(maint::reload),
+    ),
+    cmd(
+        "registrator",
+        "Register running containers' published ports as services (registrator)",
+        Run::Exec(registrator::registrator),
     ),
     cmd("services", "Interact with services", Run::Group),
     cmd(
