@@ -29,6 +29,10 @@ fi
 # The fault tests put each agent in a network namespace (ip) and partition with nftables.
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v nft >/dev/null 2>&1 || [[ -x /usr/sbin/nft ]] || need_apt+=(nftables)
+# disco registrator's test runs containers: Debian's engine, and a static busybox for the
+# FROM-scratch image it builds (no registry is reachable).
+command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
+dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if ((${#need_apt[@]})); then
@@ -36,6 +40,23 @@ if ((${#need_apt[@]})); then
   SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" || true
+fi
+
+# A container engine for the registrator test: use a running one, else start dockerd for
+# the length of this run. If it cannot start here, the test says so (DISCO_NO_DOCKER=1).
+DOCKERD_PID=""
+stop_dockerd() { [[ -n "$DOCKERD_PID" ]] && kill "$DOCKERD_PID" 2>/dev/null && wait "$DOCKERD_PID" 2>/dev/null; true; }
+trap stop_dockerd EXIT
+if ! docker version >/dev/null 2>&1 && command -v dockerd >/dev/null 2>&1; then
+  log "starting dockerd for the registrator test"
+  mkdir -p target
+  dockerd >target/dockerd.log 2>&1 &
+  DOCKERD_PID=$!
+  for _ in $(seq 1 60); do docker version >/dev/null 2>&1 && break; sleep 0.5; done
+fi
+if ! docker version >/dev/null 2>&1; then
+  echo "no container engine could start here: the registrator test reports NOT TESTED"
+  export DISCO_NO_DOCKER=1
 fi
 
 failed=()

@@ -109,10 +109,10 @@ const UPSTREAM: &str = "upstream app {
 }
 ";
 
-#[test]
-fn the_tutorial_nginx_upstream_follows_the_catalog_and_reloads_once_per_change() {
-    let agent = Agent::dev("t93ngx");
-    let work = workdir("nginx");
+/// nginx on a free port, proxying to `upstream app` from `<work>/upstream.conf`, which
+/// starts as a placeholder (one server marked down). Returns the binary, the port and
+/// the process.
+fn start_nginx(work: &Path) -> (String, u16, Proc) {
     let front = support::free_port();
     let w = work.display().to_string();
     std::fs::write(
@@ -145,7 +145,7 @@ http {{
     )
     .unwrap();
     let nginx = nginx_bin();
-    let _ngx = spawn(
+    let ngx = spawn(
         Command::new(&nginx).args([
             "-p",
             &w,
@@ -159,6 +159,15 @@ http {{
     wait_for("nginx", Duration::from_secs(30), || {
         TcpStream::connect(("127.0.0.1", front)).ok()
     });
+    (nginx, front, ngx)
+}
+
+#[test]
+fn the_tutorial_nginx_upstream_follows_the_catalog_and_reloads_once_per_change() {
+    let agent = Agent::dev("t93ngx");
+    let work = workdir("nginx");
+    let w = work.display().to_string();
+    let (nginx, front, _ngx) = start_nginx(&work);
     std::fs::write(work.join("upstream.ctmpl"), UPSTREAM).unwrap();
     // Test the config before reloading, so a bad render never reaches nginx.
     let reload = format!(
@@ -556,5 +565,234 @@ json=1
         "{err}"
     );
     assert!(!work.join("x.out").exists());
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// Whether a container engine answers; without one the registrator test fails unless
+/// `DISCO_NO_DOCKER=1` says the machine has none (scripts/test.sh sets it only when
+/// dockerd cannot start).
+fn docker_ready() -> bool {
+    let ok = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        assert!(
+            std::env::var("DISCO_NO_DOCKER").as_deref() == Ok("1"),
+            "no container engine: start dockerd (scripts/test.sh does) or set DISCO_NO_DOCKER=1"
+        );
+        eprintln!("NOT TESTED: no container engine on this machine (DISCO_NO_DOCKER=1)");
+    }
+    ok
+}
+
+const IMAGE: &str = "disco-test/busybox-web:1";
+
+/// A `FROM scratch` image holding only Debian's static busybox, built locally (no
+/// registry is reachable): `docker import` of a one-file root.
+fn build_image(work: &Path) {
+    let root = work.join("rootfs");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::copy("/bin/busybox", root.join("busybox"))
+        .expect("busybox-static is installed (scripts/test.sh does)");
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "tar -C {} -c . | docker import - {IMAGE} >/dev/null",
+            root.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success(), "docker import");
+}
+
+/// Containers removed when the test ends.
+struct Containers(Vec<String>);
+
+impl Containers {
+    /// A web server answering with its container name, published on a loopback port.
+    fn run(&mut self, name: &str, env: &[&str], ports: &[&str]) {
+        let mut c = Command::new("docker");
+        c.args(["run", "-d", "--name", name]);
+        for p in ports {
+            c.args(["-p", &format!("127.0.0.1::{p}")]);
+        }
+        for e in env {
+            c.args(["-e", e]);
+        }
+        c.args([
+            IMAGE,
+            "/busybox",
+            "sh",
+            "-c",
+            &format!(
+                "/busybox mkdir -p /www && /busybox echo {name} > /www/index.html && exec /busybox httpd -f -p 80 -h /www"
+            ),
+        ]);
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "docker run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.0.push(name.to_string());
+    }
+
+    fn stop(&self, name: &str) {
+        let st = Command::new("docker")
+            .args(["stop", "-t", "1", name])
+            .output()
+            .unwrap();
+        assert!(st.status.success());
+    }
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&self.0)
+                .output();
+        }
+    }
+}
+
+#[test]
+fn the_config_loop_containers_registered_by_registrator_reach_nginx_and_leave_when_stopped() {
+    if !docker_ready() {
+        return;
+    }
+    let agent = Agent::dev("t93reg");
+    let work = workdir("registrator");
+    let w = work.display().to_string();
+    build_image(&work);
+    let pid = std::process::id();
+    let svc = format!("shop{pid}");
+    let (nginx, front, _ngx) = start_nginx(&work);
+    std::fs::write(
+        work.join("upstream.ctmpl"),
+        UPSTREAM.replace("service \"web\"", &format!("service \"{svc}\"")),
+    )
+    .unwrap();
+    let reload = format!(
+        "{nginx} -p {w} -c {w}/nginx.conf -t -q && {nginx} -p {w} -c {w}/nginx.conf -s reload"
+    );
+    let _tpl = spawn(
+        &mut template_cmd(
+            &agent,
+            &[
+                "-template",
+                &format!("{w}/upstream.ctmpl:{w}/upstream.conf:{reload}"),
+                "-wait",
+                "500ms:3s",
+            ],
+        ),
+        &work.join("template.log"),
+    );
+    let registrator = |log: &str| {
+        let mut c = Command::new(support::bin());
+        c.args([
+            "registrator",
+            "-verbose",
+            "-hostname",
+            &format!("t93-{pid}"),
+        ])
+        .arg(format!("consul://127.0.0.1:{}", agent.http));
+        spawn(&mut c, &work.join(log))
+    };
+    let reg = registrator("registrator.log");
+    let mut containers = Containers(Vec::new());
+    let name = |i: u32| format!("t93-{pid}-c{i}");
+    let env_name = format!("SERVICE_NAME={svc}");
+    let env = [
+        env_name.as_str(),
+        "SERVICE_CHECK_TCP=true",
+        "SERVICE_CHECK_INTERVAL=1s",
+    ];
+    for i in 1..=3 {
+        containers.run(&name(i), &env, &["80"]);
+    }
+    let upstream = work.join("upstream.conf");
+    wait_for(
+        "three containers in the upstream",
+        Duration::from_secs(60),
+        || (count_lines(&upstream, "server 127.0.0.1:") == 3).then_some(()),
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    wait_for(
+        "nginx to reach every container",
+        Duration::from_secs(60),
+        || {
+            if let Some(b) = get_through(front) {
+                seen.insert(b.trim().to_string());
+            }
+            (seen.len() == 3).then_some(())
+        },
+    );
+    assert_eq!(seen, (1..=3).map(name).collect());
+    // Registrator's IDs: host, container, port.
+    let ids = agent.get("/v1/agent/services").json();
+    assert!(
+        ids.get(format!("t93-{pid}:{}:80", name(1))).is_some(),
+        "{ids}"
+    );
+
+    // A stopped container leaves the upstream, and nginx stops sending to it.
+    containers.stop(&name(2));
+    wait_for(
+        "the stopped container to leave",
+        Duration::from_secs(60),
+        || (count_lines(&upstream, "server 127.0.0.1:") == 2).then_some(()),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    for _ in 0..10 {
+        let b = get_through(front).expect("nginx answers");
+        assert_ne!(b.trim(), name(2));
+    }
+
+    // Registrator restarts: what changed while it was down is found by the resync.
+    drop(reg);
+    containers.stop(&name(3));
+    containers.run(&name(4), &env, &["80"]);
+    let _reg = registrator("registrator2.log");
+    wait_for("the resync", Duration::from_secs(60), || {
+        let text = std::fs::read_to_string(&upstream).unwrap_or_default();
+        let ports: Vec<String> = agent
+            .get(&format!("/v1/catalog/service/{svc}"))
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["ServiceID"].as_str().unwrap().to_string())
+            .collect();
+        (count_lines(&upstream, "server 127.0.0.1:") == 2
+            && ports.iter().any(|p| p.contains(&name(4)))
+            && !ports.iter().any(|p| p.contains(&name(3))))
+        .then_some(text)
+    });
+    let mut seen = std::collections::BTreeSet::new();
+    wait_for(
+        "nginx to reach the new container",
+        Duration::from_secs(60),
+        || {
+            if let Some(b) = get_through(front) {
+                seen.insert(b.trim().to_string());
+            }
+            seen.contains(&name(4)).then_some(())
+        },
+    );
+
+    // Several published ports and no name: the image's name with the port.
+    containers.run(&name(5), &["SERVICE_TAGS=multi"], &["80", "8080"]);
+    wait_for("both ports registered", Duration::from_secs(60), || {
+        let services = agent.get("/v1/catalog/services").json();
+        (services.get("busybox-web-80").is_some() && services.get("busybox-web-8080").is_some())
+            .then_some(())
+    });
+    let log = std::fs::read_to_string(work.join("nginx-error.log")).unwrap_or_default();
+    assert!(!log.contains("[emerg]"), "nginx saw a broken config: {log}");
+    drop(containers);
     let _ = std::fs::remove_dir_all(&work);
 }
