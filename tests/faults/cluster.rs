@@ -210,6 +210,13 @@ impl Cluster {
             let br = format!("dfb{pid}{seq}");
             run(&["ip", "link", "add", &br, "type", "bridge"]).expect("bridge");
             c.bridge = Some(br.clone());
+            // Traffic between agents crosses the bridge. A container engine on the host
+            // loads br_netfilter and sets iptables' FORWARD policy to DROP, which would
+            // cut every agent off: let this bridge's own traffic through (the nemesis
+            // filters inside the namespaces), and take the rule out again at the end.
+            let _ = run(&[
+                "iptables", "-I", "FORWARD", "1", "-i", &br, "-o", &br, "-j", "ACCEPT",
+            ]);
             run(&["ip", "addr", "add", &format!("10.{net}.0.1/24"), "dev", &br]).expect("addr");
             run(&["ip", "link", "set", &br, "up"]).expect("bridge up");
         }
@@ -538,6 +545,9 @@ impl Cluster {
             }
         }
         if let Some(br) = self.bridge.take() {
+            let _ = run(&[
+                "iptables", "-D", "FORWARD", "-i", &br, "-o", &br, "-j", "ACCEPT",
+            ]);
             let _ = run(&["ip", "link", "del", &br]);
         }
     }
