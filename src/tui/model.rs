@@ -14,20 +14,27 @@ fn s(v: &Value, k: &str) -> String {
         .to_string()
 }
 
-/// One service name with totals over its instances (`/v1/internal/ui/services`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// One service name with totals over its instances (`/v1/internal/ui/services`). It
+/// serializes with that endpoint's field names, which the console's filter box selects.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ServiceRow {
     /// Service name.
+    #[serde(rename = "Name")]
     pub name: String,
     /// Union of the instances' tags.
+    #[serde(rename = "Tags")]
     pub tags: Vec<String>,
     /// Instances.
+    #[serde(rename = "InstanceCount")]
     pub instances: u64,
     /// Checks passing.
+    #[serde(rename = "ChecksPassing")]
     pub passing: u64,
     /// Checks warning.
+    #[serde(rename = "ChecksWarning")]
     pub warning: u64,
     /// Checks critical.
+    #[serde(rename = "ChecksCritical")]
     pub critical: u64,
 }
 
@@ -70,24 +77,33 @@ impl From<UiService> for ServiceRow {
     }
 }
 
-/// A health check row.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A health check row; serializes with Consul's HealthCheck field names for the filter
+/// box.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CheckRow {
     /// Node.
+    #[serde(rename = "Node")]
     pub node: String,
     /// Check ID.
+    #[serde(rename = "CheckID")]
     pub id: String,
     /// Check name.
+    #[serde(rename = "Name")]
     pub name: String,
     /// Status.
+    #[serde(rename = "Status")]
     pub status: String,
     /// Last output.
+    #[serde(rename = "Output")]
     pub output: String,
     /// Service ID (empty for node checks).
+    #[serde(rename = "ServiceID")]
     pub service_id: String,
     /// Service name.
+    #[serde(rename = "ServiceName")]
     pub service_name: String,
     /// Check type.
+    #[serde(rename = "Type")]
     pub kind: String,
 }
 

@@ -11,14 +11,17 @@ pub struct ChecksView {
 }
 
 fn matches(f: &Needle, c: &CheckRow) -> bool {
-    f.matches(&[
-        &c.node,
-        &c.id,
-        &c.name,
-        &c.status,
-        &c.service_name,
-        &c.output,
-    ])
+    f.matches_row(
+        c,
+        &[
+            &c.node,
+            &c.id,
+            &c.name,
+            &c.status,
+            &c.service_name,
+            &c.output,
+        ],
+    )
 }
 
 impl ChecksView {

@@ -9,13 +9,32 @@ pub mod raft;
 pub mod services;
 pub mod sessions;
 
-/// A `/` filter, lowercased once per list instead of once per row.
-pub struct Needle(String);
+/// A `/` filter, lowercased once per list instead of once per row. Text that parses as
+/// a `?filter=` expression (`Status == critical`, `"prod" in Tags`) is also kept parsed,
+/// for the views whose rows carry Consul's field names.
+pub struct Needle(String, Option<crate::filter::Filter>);
 
 impl Needle {
     /// The filter as typed.
     pub fn new(filter: &str) -> Needle {
-        Needle(filter.to_lowercase())
+        Needle(
+            filter.to_lowercase(),
+            crate::filter::Filter::parse(filter).ok(),
+        )
+    }
+
+    /// Whether `row` passes: the expression when the text is one (a row it cannot be
+    /// evaluated on does not pass), else a case-insensitive search of `fields`.
+    pub fn matches_row<T: serde::Serialize>(&self, row: &T, fields: &[&str]) -> bool {
+        match &self.1 {
+            Some(expr) => expr.matches(row).unwrap_or(false),
+            None => self.matches(fields),
+        }
+    }
+
+    /// Whether the text is a filter expression.
+    pub fn is_expression(&self) -> bool {
+        self.1.is_some()
     }
 
     /// The lowercased filter.
@@ -163,5 +182,43 @@ mod tests {
         assert_eq!(l.cursor(), 0);
         l.set_rows(Vec::new(), contains);
         assert_eq!(l.selected(), None);
+    }
+
+    #[test]
+    fn the_filter_box_takes_the_same_expressions_as_the_api() {
+        use crate::tui::model::{CheckRow, ServiceRow};
+        let svc = |name: &str, tags: &[&str], critical: u64| ServiceRow {
+            name: name.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            instances: 1,
+            critical,
+            ..ServiceRow::default()
+        };
+        let mut v = services::ServicesView::default();
+        v.set_rows(vec![svc("api", &["prod"], 0), svc("web", &["staging"], 2)]);
+        v.set_filter("\"prod\" in Tags".into());
+        assert_eq!(v.list.shown(), &[0]);
+        v.set_filter("ChecksCritical != 0".into());
+        assert_eq!(v.list.shown(), &[1]);
+        // Plain text is still a search, and so is text that is not an expression.
+        v.set_filter("STAG".into());
+        assert_eq!(v.list.shown(), &[1]);
+        v.set_filter("NoSuchField == 1".into());
+        assert!(
+            v.list.shown().is_empty(),
+            "an unknown field selects nothing"
+        );
+        let check = |id: &str, status: &str| CheckRow {
+            id: id.into(),
+            status: status.into(),
+            service_name: "web".into(),
+            ..CheckRow::default()
+        };
+        let mut c = checks::ChecksView::default();
+        c.set_rows(vec![check("a", "passing"), check("b", "critical")]);
+        c.set_filter("Status == critical and ServiceName == web".into());
+        assert_eq!(c.list.shown(), &[1]);
+        c.set_filter("critical".into());
+        assert_eq!(c.list.shown(), &[1]);
     }
 }

@@ -31,6 +31,9 @@ pub struct ServicesView {
 }
 
 fn matches(f: &Needle, s: &ServiceRow) -> bool {
+    if f.is_expression() {
+        return f.matches_row(s, &[]);
+    }
     f.matches(&[&s.name])
         || s.tags.iter().any(|t| f.matches(&[t]))
         // A filter spanning tags ("a,b") matches their joined list.
