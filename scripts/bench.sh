@@ -31,6 +31,7 @@
 #        scripts/bench.sh acl        (ACL enforcement on against off, same load: scripts/bench/acl.py)
 #        scripts/bench.sh tls        (HTTPS against HTTP, RPC mTLS against plaintext: scripts/bench/tls.py)
 #        scripts/bench.sh faults     (5 servers + a client in namespaces, random faults, histories checked: tests/faults)
+#        scripts/bench.sh template   (render latency, 100 watching templates, ?filter= cost: scripts/bench/template.py)
 #        scripts/bench.sh coordination (lock hand-over, event fan-out to 25 agents, `disco lock` vs etcdctl: scripts/bench/coordination.py)
 # Env (defaults in brackets):
 #   CONNS ["1 16 64"]  SECONDS_PER_RUN [10]  TARGETS ["disco etcd"]  DISCO_MODE [server|dev]
@@ -69,6 +70,10 @@ fi
 # `scripts/bench.sh locks`: lock cycles and transactions vs etcd (scripts/bench/locks.py).
 if [[ "${1:-}" == locks ]]; then
   exec python3 "$HERE/locks.py"
+fi
+# `scripts/bench.sh template`: the config loop's costs (scripts/bench/template.py).
+if [[ "${1:-}" == template ]]; then
+  exec python3 "$HERE/template.py"
 fi
 # `scripts/bench.sh coordination`: lock hand-over, event fan-out and `disco lock` vs etcd (scripts/bench/coordination.py).
 if [[ "${1:-}" == coordination ]]; then
