@@ -3,8 +3,9 @@
 every commit) on loopback:
 
 1. render latency: `disco template` follows `service "bench<N>"` with N = 1, 100, 1000
-   instances; each probe re-registers one instance on a new port and times from the
-   register call's return to the rewritten file holding that port (file polled every ms);
+   instances; each probe (300 ms apart) re-registers one instance on a new port and times
+   from the register call's return to the rewritten file holding that port (file polled
+   every ms);
 2. the agent's extra load while one `disco template` watches 100 templates, each on its
    own service (100 blocking queries): the agent's CPU and RSS over WATCH_S seconds idle,
    without and with the watcher, and with one change a second to a watched service;
@@ -80,6 +81,9 @@ def render_latency(http, work, n):
         until("first render", lambda: os.path.exists(out) and open(out).read().count("\n") == n, deadline=120)
         lat = []
         for k in range(PROBES):
+            # Changes 300 ms apart: a watcher polls one query at most every 100 ms (as
+            # consul-template), so back-to-back changes would measure that spacing.
+            time.sleep(0.3)
             port = 60000 + k
             put(http, "/v1/catalog/register", {
                 "Node": f"{svc}-n0", "Address": "10.0.0.0",

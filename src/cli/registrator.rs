@@ -9,6 +9,7 @@ use clap::Parser;
 use super::exec::HttpFlags;
 use crate::client::{Client, resolve_addr, resolve_token};
 use crate::goflag;
+use crate::registrator::service::split_tags;
 use crate::registrator::{Config, Options, run};
 
 /// Flags of `disco registrator`.
@@ -112,16 +113,7 @@ pub fn registrator(bin: &str, args: &[String]) -> i32 {
             hostname: f.hostname.unwrap_or_else(hostname),
             internal: f.internal.unwrap_or(false),
             ip: f.ip.filter(|ip| !ip.is_empty()),
-            tags: f
-                .tags
-                .map(|t| {
-                    t.split(',')
-                        .map(str::trim)
-                        .filter(|t| !t.is_empty())
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            tags: f.tags.map(|t| split_tags(&t)).unwrap_or_default(),
             explicit: f.explicit.unwrap_or(false),
         },
         resync: f.resync.filter(|s| *s > 0).map(Duration::from_secs),

@@ -159,45 +159,37 @@ impl<'a> Parser<'a> {
     }
 
     fn or_expr(&mut self) -> Option<Expr> {
-        let mut left = self.and_expr()?;
-        loop {
-            let save = self.pos;
-            if self.spaced_words(&["or"]) {
-                match self.and_expr() {
-                    Some(right) => left = Expr::Or(Box::new(left), Box::new(right)),
-                    None => {
-                        self.pos = save;
-                        return if self.fatal.is_some() {
-                            None
-                        } else {
-                            Some(left)
-                        };
-                    }
-                }
-            } else {
-                return Some(left);
-            }
-        }
+        self.binary("or", Self::and_expr, Expr::Or)
     }
 
     fn and_expr(&mut self) -> Option<Expr> {
-        let mut left = self.not_expr()?;
+        self.binary("and", Self::not_expr, Expr::And)
+    }
+
+    /// `operand (_ word _ operand)*`, folded to the left; a trailing `word` that no
+    /// operand follows is left unconsumed (the caller reports what was expected there).
+    fn binary(
+        &mut self,
+        word: &'static str,
+        operand: fn(&mut Self) -> Option<Expr>,
+        join: fn(Box<Expr>, Box<Expr>) -> Expr,
+    ) -> Option<Expr> {
+        let mut left = operand(self)?;
         loop {
             let save = self.pos;
-            if self.spaced_words(&["and"]) {
-                match self.not_expr() {
-                    Some(right) => left = Expr::And(Box::new(left), Box::new(right)),
-                    None => {
-                        self.pos = save;
-                        return if self.fatal.is_some() {
-                            None
-                        } else {
-                            Some(left)
-                        };
-                    }
-                }
-            } else {
+            if !self.spaced_words(&[word]) {
                 return Some(left);
+            }
+            match operand(self) {
+                Some(right) => left = join(Box::new(left), Box::new(right)),
+                None => {
+                    self.pos = save;
+                    return if self.fatal.is_some() {
+                        None
+                    } else {
+                        Some(left)
+                    };
+                }
             }
         }
     }

@@ -101,6 +101,15 @@ pub fn image_base(image: &str) -> String {
     last.split(':').next().unwrap_or(last).to_string()
 }
 
+/// A comma-separated tag list, blanks dropped (`SERVICE_TAGS`, `-tags`).
+pub fn split_tags(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 fn is_true(v: Option<&String>) -> bool {
     matches!(v.map(String::as_str), Some("true" | "1" | "yes"))
 }
@@ -154,16 +163,7 @@ pub fn services_for(c: &Value, opts: &Options) -> Vec<Value> {
         {
             id.push_str(":udp");
         }
-        let mut tags: Vec<String> = s
-            .remove("tags")
-            .map(|t| {
-                t.split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut tags = s.remove("tags").map(|t| split_tags(&t)).unwrap_or_default();
         tags.extend(opts.tags.iter().cloned());
         let address = match &opts.ip {
             Some(ip) if !opts.internal => ip.clone(),
