@@ -178,9 +178,47 @@ impl Agent {
     /// Start `disco agent` with `extra` flags; `dev` uses `-dev`, else a server with a data dir.
     /// Waits until the agent knows a leader and its node is in the catalog.
     pub fn start(name: &str, extra: &[&str]) -> Agent {
+        // A port picked free can be taken by another test before the agent binds it:
+        // then start again on fresh ports.
+        for _ in 0..2 {
+            let mut a = Agent::launch(name, extra);
+            if a.exited_on_a_busy_port() {
+                continue;
+            }
+            a.wait_ready();
+            return a;
+        }
         let mut a = Agent::launch(name, extra);
         a.wait_ready();
         a
+    }
+
+    /// Whether the agent just launched exited because a port was taken (its first
+    /// seconds only; an agent that answers HTTP has bound everything).
+    fn exited_on_a_busy_port(&mut self) -> bool {
+        let end = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < end {
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(_)) = c.try_wait()
+            {
+                return std::fs::read_to_string(&self.log)
+                    .unwrap_or_default()
+                    .contains("Address already in use");
+            }
+            if http_within(
+                self.http,
+                "GET",
+                "/v1/status/leader",
+                b"",
+                Duration::from_secs(2),
+            )
+            .is_ok()
+            {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        false
     }
 
     /// Start `disco agent` without waiting for a leader (servers that form a cluster together).
