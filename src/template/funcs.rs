@@ -48,6 +48,15 @@ fn str_arg(args: &[Value], i: usize, func: &str) -> gotmpl::Result<String> {
     }
 }
 
+/// The optional first argument of `services`, `node`, `nodes` ("" when left out).
+fn opt_str_arg(args: &[Value], func: &str) -> gotmpl::Result<String> {
+    if args.is_empty() {
+        Ok(String::new())
+    } else {
+        str_arg(args, 0, func)
+    }
+}
+
 fn arity(args: &[Value], min: usize, max: usize, func: &str) -> gotmpl::Result<()> {
     if args.len() < min || args.len() > max {
         let want = if min == max {
@@ -272,33 +281,21 @@ pub fn register(t: Template, state: &Shared) -> Template {
     let s = state.clone();
     let t = t.func("services", move |args| {
         arity(args, 0, 1, "services")?;
-        let q = if args.is_empty() {
-            String::new()
-        } else {
-            str_arg(args, 0, "services")?
-        };
+        let q = opt_str_arg(args, "services")?;
         let (_, dc) = at_dc(&q);
         Ok(recall(&s, Dep::Services { dc }).unwrap_or_else(|| list(Vec::new())))
     });
     let s = state.clone();
     let t = t.func("node", move |args| {
         arity(args, 0, 1, "node")?;
-        let q = if args.is_empty() {
-            String::new()
-        } else {
-            str_arg(args, 0, "node")?
-        };
+        let q = opt_str_arg(args, "node")?;
         let (name, dc) = at_dc(&q);
         Ok(recall(&s, Dep::Node { name, dc }).unwrap_or(Value::Nil))
     });
     let s = state.clone();
     let t = t.func("nodes", move |args| {
         arity(args, 0, 1, "nodes")?;
-        let q = if args.is_empty() {
-            String::new()
-        } else {
-            str_arg(args, 0, "nodes")?
-        };
+        let q = opt_str_arg(args, "nodes")?;
         let (q, near) = match q.split_once('~') {
             Some((a, n)) => (a.to_string(), Some(n.to_string())),
             None => (q, None),

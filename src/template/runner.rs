@@ -138,11 +138,17 @@ async fn run_loop(
     let code = loop {
         // A render pass over the templates that changed and are due.
         let now = Instant::now();
-        let snapshot = Arc::new(data.clone());
+        // Copied once per pass, and only when some template is due to render.
+        let due = |s: &Slot| s.dirty && s.due.is_none_or(|d| d <= now);
+        let snapshot = if slots.iter().any(due) {
+            Arc::new(data.clone())
+        } else {
+            Arc::default()
+        };
         let mut commands: Vec<(Vec<String>, Duration, String)> = Vec::new();
         let mut failed = None;
         for slot in slots.iter_mut() {
-            if !slot.dirty || slot.due.is_some_and(|d| d > now) {
+            if !due(slot) {
                 continue;
             }
             slot.dirty = false;
