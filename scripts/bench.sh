@@ -32,6 +32,7 @@
 #        scripts/bench.sh tls        (HTTPS against HTTP, RPC mTLS against plaintext: scripts/bench/tls.py)
 #        scripts/bench.sh faults     (5 servers + a client in namespaces, random faults, histories checked: tests/faults)
 #        scripts/bench.sh template   (render latency, 100 watching templates, ?filter= cost: scripts/bench/template.py)
+#        scripts/bench.sh ui         (web UI first render with 5,000 services, in chromium: tests/ui/large.test.mjs)
 #        scripts/bench.sh coordination (lock hand-over, event fan-out to 25 agents, `disco lock` vs etcdctl: scripts/bench/coordination.py)
 # Env (defaults in brackets):
 #   CONNS ["1 16 64"]  SECONDS_PER_RUN [10]  TARGETS ["disco etcd"]  DISCO_MODE [server|dev]
@@ -71,6 +72,13 @@ fi
 if [[ "${1:-}" == locks ]]; then
   exec python3 "$HERE/locks.py"
 fi
+# `scripts/bench.sh ui`: the web UI's first render with DISCO_UI_SERVICES [5000] services over
+# DISCO_UI_LOADS [9] page loads; figures in target/bench/ui-first-render.json.
+if [[ "${1:-}" == ui ]]; then
+  export DISCO_UI_LOADS="${DISCO_UI_LOADS:-9}"
+  exec "$ROOT/tests/ui/run.sh" large.test.mjs
+fi
+
 # `scripts/bench.sh template`: the config loop's costs (scripts/bench/template.py).
 if [[ "${1:-}" == template ]]; then
   exec python3 "$HERE/template.py"

@@ -2,7 +2,8 @@
 # Every test of disco: installs what the tests need (apt/pip) when missing, builds the
 # release binary once, runs the Rust unit and process tests against it, then the
 # compatibility suites with unmodified clients (py-consul's own tests, vmagent's Consul SD,
-# both over HTTPS with client certificates, nginx balancing a three-server cluster, consullock and node-consul coordinating on one).
+# both over HTTPS with client certificates, nginx balancing a three-server cluster, consullock and node-consul coordinating on one),
+# and the web UI in Debian's chromium driven by playwright-core.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -35,6 +36,8 @@ command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+# The web UI tests drive Debian's chromium (playwright-core never downloads a browser).
+[[ -x /usr/bin/chromium ]] || need_apt+=(chromium)
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]}"
   SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
@@ -92,6 +95,9 @@ tests/compat/nginx/run.sh || failed+=("nginx")
 
 log "consullock and node-consul: locks, sessions, txn, events and a watch on a cluster"
 tests/compat/coordination/run.sh || failed+=("coordination")
+
+log "the web UI in chromium: a three-server cluster, and 5,000 services"
+tests/ui/run.sh || failed+=("web UI")
 
 echo
 if ((${#failed[@]})); then

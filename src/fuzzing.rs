@@ -29,6 +29,7 @@ use crate::http::Endpoint;
 pub struct DevAgent {
     runtime: tokio::runtime::Runtime,
     running: RunningAgent,
+    http: crate::http::Handler,
     dns: Arc<crate::dns::Handler>,
     rpc: Arc<crate::rpc::Dispatcher>,
 }
@@ -47,6 +48,8 @@ pub fn dev_agent() -> &'static DevAgent {
             log_level: "error".into(),
             ..AgentConfig::default()
         };
+        // The web UI's routes are fuzzed too.
+        cfg.ui.enabled = true;
         cfg.ports.http = 0;
         cfg.ports.dns = 0;
         cfg.ports.server = 0;
@@ -61,11 +64,13 @@ pub fn dev_agent() -> &'static DevAgent {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         });
+        let http = crate::http::Handler::new(agent.clone());
         let dns = Arc::new(crate::dns::Handler::new(agent.clone()));
         let rpc = crate::rpc::Dispatcher::new(agent.clone(), crate::http::Router::new(agent));
         DevAgent {
             runtime,
             running,
+            http,
             dns,
             rpc,
         }
@@ -95,9 +100,9 @@ impl DevAgent {
             .uri(uri)
             .body(Body::from(body))
             .ok()?;
-        let agent = self.agent().clone();
+        let handler = self.http.clone();
         self.runtime.block_on(async move {
-            let resp = tokio::time::timeout(CALL_LIMIT, crate::http::handle_request(agent, req))
+            let resp = tokio::time::timeout(CALL_LIMIT, crate::http::handle_request(handler, req))
                 .await
                 .ok()?;
             // Draining the body runs the serializer.
@@ -156,7 +161,7 @@ impl DevAgent {
 fn harmless(method: &Method, raw_path: &str) -> bool {
     let path = crate::http::query::percent_decode(raw_path);
     !matches!(
-        Endpoint::parse(method, &path),
+        Endpoint::parse(method, &path, None),
         Ok(Endpoint::AgentLeave
             | Endpoint::AgentReload
             | Endpoint::RaftPeer

@@ -21,5 +21,6 @@ pub mod registrator;
 pub mod rpc;
 pub mod state;
 pub mod template;
+pub mod theme;
 pub mod tls;
 pub mod tui;

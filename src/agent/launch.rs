@@ -260,18 +260,19 @@ pub async fn launch(
     let mut https = Vec::new();
     // One per-client connection budget for HTTP and HTTPS, as Consul counts them.
     let http_limiter = crate::tls::ConnLimiter::new(cfg.limits.http_max_conns_per_client);
+    let handler = crate::http::Handler::new(agent.clone());
     for (l, a) in listeners {
         info!("agent: Started HTTP server on {a} (tcp)");
-        let ag = agent.clone();
+        let h = handler.clone();
         let l = crate::tls::ApiListener::plain(l, http_limiter.clone())
             .map_err(|e| bind_error("HTTP server", a, e))?;
-        servers.push(tokio::spawn(async move { crate::http::serve(ag, l).await }));
+        servers.push(tokio::spawn(async move { crate::http::serve(h, l).await }));
         http.push(a);
     }
     if let Some(config) = agent.tls.https.clone() {
         for (l, a) in https_listeners {
             info!("agent: Started HTTPS server on {a} (tcp)");
-            let ag = agent.clone();
+            let h = handler.clone();
             let l = crate::tls::ApiListener::tls(
                 l,
                 config.clone(),
@@ -279,7 +280,7 @@ pub async fn launch(
                 cfg.limits.https_handshake_timeout,
             )
             .map_err(|e| bind_error("HTTPS server", a, e))?;
-            servers.push(tokio::spawn(async move { crate::http::serve(ag, l).await }));
+            servers.push(tokio::spawn(async move { crate::http::serve(h, l).await }));
             https.push(a);
         }
     }

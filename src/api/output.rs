@@ -207,6 +207,23 @@ pub struct NodeServicesOut<'a> {
     pub services: BTreeMap<&'a str, NodeServiceOut<'a>>,
 }
 
+/// An entry of `internal/ui/nodes` and the answer of `internal/ui/node/:node` (Consul's
+/// `NodeInfo`): the node with its services and checks, so a UI page needs one query.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+#[allow(missing_docs)]
+pub struct NodeInfoOut<'a> {
+    #[serde(rename = "ID")]
+    pub id: &'a str,
+    pub node: &'a str,
+    pub address: &'a str,
+    pub datacenter: &'a str,
+    pub tagged_addresses: &'a BTreeMap<String, String>,
+    pub meta: &'a BTreeMap<String, String>,
+    pub services: Vec<NodeServiceOut<'a>>,
+    pub checks: Vec<HealthCheckOut<'a>>,
+}
+
 /// A KV entry.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]

@@ -38,8 +38,6 @@ const IGNORED: &[&str] = &[
     "syslog_facility",
     "log_json",
     "log_file",
-    "ui_dir",
-    "ui_config",
     "connect",
     "reconnect_timeout",
     "watches",
@@ -120,6 +118,13 @@ fn load_file(cfg: &mut AgentConfig, path: &Path) -> Result<Vec<ConfigWarning>, C
     apply_json(cfg, &value, &p)
 }
 
+/// Whether `obj.section` is an object that has `key`.
+fn sets(obj: &serde_json::Map<String, Value>, section: &str, key: &str) -> bool {
+    obj.get(section)
+        .and_then(Value::as_object)
+        .is_some_and(|o| o.contains_key(key))
+}
+
 /// Apply one JSON document (a file's content) to `cfg`. `source` names it in errors.
 pub fn apply_json(
     cfg: &mut AgentConfig,
@@ -146,7 +151,26 @@ pub fn apply_json(
             "node_name" => cfg.node_name = r.string(key, v)?,
             "node_id" => cfg.node_id = Some(r.uuid(key, v)?),
             "node_meta" => cfg.node_meta = r.string_map(key, v)?,
-            "ui" => cfg.ui = r.bool(key, v)?,
+            "ui_config" => r.ui_config(cfg, key, v)?,
+            // The older names give way to `ui_config`'s in the same file, as in Consul.
+            "ui" => {
+                let on = r.bool(key, v)?;
+                if !sets(obj, "ui_config", "enabled") {
+                    cfg.ui.enabled = on;
+                }
+            }
+            "ui_dir" => {
+                let dir = r.string(key, v)?;
+                if !sets(obj, "ui_config", "dir") {
+                    cfg.ui.dir = (!dir.is_empty()).then(|| PathBuf::from(dir));
+                }
+            }
+            "ui_content_path" => {
+                let path = r.content_path(key, v)?;
+                if !sets(obj, "ui_config", "content_path") {
+                    cfg.ui.content_path = path;
+                }
+            }
             "bind_addr" => cfg.bind_addr = r.ip(key, v)?,
             "client_addr" => cfg.client_addr = r.ip_list(key, v)?,
             "advertise_addr" => cfg.advertise_addr = Some(r.ip(key, v)?),

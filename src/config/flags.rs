@@ -88,9 +88,15 @@ struct AgentFlags {
     /// In-memory development server.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     dev: Option<bool>,
-    /// Serve the UI.
+    /// Serve the web UI.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     ui: Option<bool>,
+    /// Serve the web UI from this directory instead of the built-in one.
+    #[arg(long = "ui-dir")]
+    ui_dir: Option<PathBuf>,
+    /// Path the web UI is served under (default /ui/).
+    #[arg(long = "ui-content-path")]
+    ui_content_path: Option<String>,
     /// Config file (repeatable).
     #[arg(long = "config-file")]
     config_file: Vec<PathBuf>,
@@ -138,7 +144,7 @@ fn build_config(f: AgentFlags) -> Result<(AgentConfig, Vec<String>), String> {
         cfg.server = true;
         cfg.bind_addr = IpAddr::from([127, 0, 0, 1]);
         cfg.log_level = "debug".into();
-        cfg.ui = true;
+        cfg.ui.enabled = true;
     }
     for p in f.config_file.iter().chain(f.config_dir.iter()) {
         let w = config::load_path(&mut cfg, p).map_err(|e| e.to_string())?;
@@ -204,7 +210,14 @@ fn build_config(f: AgentFlags) -> Result<(AgentConfig, Vec<String>), String> {
         cfg.pid_file = Some(v);
     }
     if let Some(v) = f.ui {
-        cfg.ui = v;
+        cfg.ui.enabled = v;
+    }
+    if let Some(v) = f.ui_dir {
+        cfg.ui.dir = (!v.as_os_str().is_empty()).then_some(v);
+    }
+    if let Some(v) = f.ui_content_path {
+        cfg.ui.content_path = config::ui::content_path(&v)
+            .map_err(|e| format!("invalid value \"{v}\" for flag -ui-content-path: {e}"))?;
     }
     if let Some(v) = f.enable_script_checks {
         cfg.enable_script_checks = v;
@@ -251,4 +264,34 @@ fn build_config(f: AgentFlags) -> Result<(AgentConfig, Vec<String>), String> {
 pub fn parse_agent_args(args: &[String]) -> Result<(AgentConfig, Vec<String>), AgentArgsError> {
     let f: AgentFlags = goflag::parse("disco agent", args)?;
     build_config(f).map_err(AgentArgsError::Invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<AgentConfig, String> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        parse_agent_args(&args)
+            .map(|(cfg, _)| cfg)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn ui_flags_turn_the_ui_on_and_move_it() {
+        assert!(parse(&["-dev"]).unwrap().ui.served(), "-dev serves the UI");
+        assert!(!parse(&["-data-dir", "/tmp/x"]).unwrap().ui.served());
+        let cfg = parse(&["-dev", "-ui=false"]).unwrap();
+        assert!(!cfg.ui.served());
+        assert_eq!(cfg.ui.content_path, "/ui/");
+        let cfg = parse(&["-dev", "-ui=false", "-ui-dir", "/srv/ui"]).unwrap();
+        assert!(cfg.ui.served(), "a directory turns the UI on");
+        assert_eq!(cfg.ui.dir.as_deref(), Some(std::path::Path::new("/srv/ui")));
+        let cfg = parse(&["-dev", "-ui-content-path", "console"]).unwrap();
+        assert_eq!(cfg.ui.content_path, "/console/");
+        for bad in ["/", "/v1/ui", "v1"] {
+            let e = parse(&["-dev", "-ui-content-path", bad]).unwrap_err();
+            assert!(e.contains("-ui-content-path"), "{bad}: {e}");
+        }
+    }
 }

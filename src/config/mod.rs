@@ -6,6 +6,7 @@ mod file;
 pub mod flags;
 mod net;
 pub mod tls;
+pub mod ui;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -15,6 +16,7 @@ use std::time::Duration;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use file::apply_json;
 pub use file::{ConfigWarning, load_definitions, load_path, parse_log_level};
+pub use ui::UiConfig;
 
 /// Configuration errors, each naming the key or flag and where it came from.
 #[derive(Debug, thiserror::Error)]
@@ -102,8 +104,8 @@ pub struct AgentConfig {
     pub node_id: Option<String>,
     /// Node metadata.
     pub node_meta: BTreeMap<String, String>,
-    /// Serve the web UI redirect.
-    pub ui: bool,
+    /// The web UI (`ui`, `ui_config`, `ui_dir`, `-ui`, `-ui-dir`, `-ui-content-path`).
+    pub ui: UiConfig,
     /// Cluster (gossip/RPC) bind address.
     pub bind_addr: IpAddr,
     /// HTTP/DNS bind addresses.
@@ -332,7 +334,7 @@ impl Default for AgentConfig {
             node_name: net::hostname(),
             node_id: None,
             node_meta: BTreeMap::new(),
-            ui: false,
+            ui: UiConfig::default(),
             bind_addr: IpAddr::from([0, 0, 0, 0]),
             client_addr: vec![IpAddr::from([127, 0, 0, 1])],
             advertise_addr: None,

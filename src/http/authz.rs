@@ -274,6 +274,8 @@ pub const FILTERS: &[&str] = &[
     "HealthNode",
     "HealthState",
     "UiServices",
+    "UiNodes",
+    "UiNode",
     "AgentMembers",
     "AgentServices",
     "AgentChecks",

@@ -3,8 +3,9 @@
 //! One handler serves every request: the percent-decoded path and the method are parsed
 //! once into an [`Endpoint`] (`endpoint/`), so IDs and keys may contain `/` and every
 //! route answers `405` with Consul's `Allow` list. The endpoint decides whether the call is
-//! forwarded (`forward.rs`), and `route.rs` runs it with one `match`. axum provides the
-//! server.
+//! forwarded (`forward.rs`), and `route.rs` runs it with one `match`. The web UI's files
+//! (`ui.rs`, `ui_assets.rs`) are routes of the same table, mounted at the configured
+//! content path. axum provides the server.
 
 mod acl;
 mod agent;
@@ -29,13 +30,14 @@ mod session;
 mod status;
 mod txn;
 mod ui;
+mod ui_assets;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{Request, StatusCode};
+use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 
 pub use endpoint::{Access, Endpoint, Level, Methods, Resource, Subject};
@@ -48,15 +50,39 @@ use query::Query;
 /// Largest request body read (KV values are checked against their own limit first).
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
-/// Serve the API on `listener` (plain or TLS) until the agent shuts down.
-pub async fn serve<L>(agent: Arc<Agent>, listener: L) -> std::io::Result<()>
+/// What answering a request needs besides the request: the agent, and its web UI,
+/// prepared once when the agent starts and shared by its listeners.
+#[derive(Clone)]
+pub struct Handler {
+    agent: Arc<Agent>,
+    ui: Arc<ui::Site>,
+}
+
+impl Handler {
+    /// The handler of `agent`'s HTTP and HTTPS listeners, with the UI its configuration
+    /// asks for.
+    pub fn new(agent: Arc<Agent>) -> Handler {
+        let ui = Arc::new(ui::Site::new(&agent.cfg.ui));
+        Handler { agent, ui }
+    }
+
+    /// The same API without the web UI, for calls that arrive over the server RPC (the
+    /// UI's routes are never forwarded).
+    fn without_ui(agent: Arc<Agent>) -> Handler {
+        Handler {
+            agent,
+            ui: Arc::new(ui::Site::off()),
+        }
+    }
+}
+
+/// Serve the API (and the web UI) on `listener`, plain or TLS, until the agent shuts down.
+pub async fn serve<L>(handler: Handler, listener: L) -> std::io::Result<()>
 where
     L: axum::serve::Listener<Addr = std::net::SocketAddr>,
 {
-    let app = axum::Router::new()
-        .fallback(handle)
-        .with_state(agent.clone());
-    let mut shutdown = agent.shutdown_signal();
+    let mut shutdown = handler.agent.shutdown_signal();
+    let app = axum::Router::new().fallback(handle).with_state(handler);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|v| *v).await;
@@ -90,12 +116,13 @@ fn acl_headers(agent: &Agent, q: &Query, resp: &mut Response) {
 
 /// One API call: parse the route, forward it if a server (or the leader) must answer,
 /// otherwise run it here; count it, and re-indent JSON for `?pretty`.
-async fn handle(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response {
-    handle_request(agent, req).await
+async fn handle(State(handler): State<Handler>, req: Request<Body>) -> Response {
+    handle_request(handler, req).await
 }
 
 /// [`handle`] without the router around it, for the fuzz targets.
-pub(crate) async fn handle_request(agent: Arc<Agent>, req: Request<Body>) -> Response {
+pub(crate) async fn handle_request(handler: Handler, req: Request<Body>) -> Response {
+    let Handler { agent, ui } = handler;
     let start = Instant::now();
     let method = req.method().clone();
     // Cheap (reference-counted); only turned into text when the call is forwarded.
@@ -103,7 +130,7 @@ pub(crate) async fn handle_request(agent: Arc<Agent>, req: Request<Body>) -> Res
     let path = query::percent_decode(uri.path());
     // A parse error (400, 404, 405) is answered where the call arrived, once the body
     // has been read (an oversized body is a 413 first).
-    let endpoint = Endpoint::parse(&method, &path);
+    let endpoint = Endpoint::parse(&method, &path, ui.mount());
     let ep = endpoint.as_ref().ok();
     let forward_to_server = agent.consensus.is_none() && ep.is_some_and(Endpoint::forwarded);
     // A follower sends everything but stale reads and status calls to the leader, as
@@ -113,6 +140,7 @@ pub(crate) async fn handle_request(agent: Arc<Agent>, req: Request<Body>) -> Res
         && !req.headers().contains_key(over_rpc::FORWARDED);
     let mut query = Query::parse(uri.query().unwrap_or(""));
     let token = authz::request_token(req.headers(), &query);
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     if ep.is_some_and(Endpoint::discovery_read) && !agent.cfg.discovery_max_stale.is_zero() {
         query.discovery_max_stale = Some(agent.cfg.discovery_max_stale);
     }
@@ -156,7 +184,7 @@ pub(crate) async fn handle_request(agent: Arc<Agent>, req: Request<Body>) -> Res
             Ok(a) => {
                 query.authz = a;
                 match authz::enforce(&agent, &ep, &query, &query.authz) {
-                    Ok(()) => route::route(&agent, ep, &query, body).await,
+                    Ok(()) => route::route(&agent, &ui, ep, &query, body).await,
                     Err(e) => Err(e),
                 }
             }
@@ -165,6 +193,9 @@ pub(crate) async fn handle_request(agent: Arc<Agent>, req: Request<Body>) -> Res
         Err(e) => Err(e),
     };
     let mut resp = resp.unwrap_or_else(respond::error);
+    if let Some(tags) = &if_none_match {
+        resp = respond::not_modified(resp, tags);
+    }
     acl_headers(&agent, &query, &mut resp);
     agent.metrics.incr("consul.http.requests");
     agent

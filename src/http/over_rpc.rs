@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Method, Request};
 
-use super::{MAX_BODY, handle};
+use super::{Handler, MAX_BODY, handle};
 use crate::agent::Agent;
 use crate::rpc::{HttpRouter, Reply};
 
@@ -19,13 +19,15 @@ pub const FORWARDED: &str = "x-disco-forwarded";
 
 /// The HTTP API as the server RPC's dispatcher sees it.
 pub struct Router {
-    agent: Arc<Agent>,
+    handler: Handler,
 }
 
 impl Router {
     /// The router of `agent`.
     pub fn new(agent: Arc<Agent>) -> Arc<Router> {
-        Arc::new(Router { agent })
+        Arc::new(Router {
+            handler: Handler::without_ui(agent),
+        })
     }
 
     async fn run(
@@ -49,7 +51,7 @@ impl Router {
         let Ok(req) = builder.body(Body::from(body)) else {
             return Reply::Error(format!("invalid request URI {uri:?}"));
         };
-        let resp = handle(State(self.agent.clone()), req).await;
+        let resp = handle(State(self.handler.clone()), req).await;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()

@@ -171,6 +171,33 @@ pub fn with_meta(mut r: Response, m: Meta) -> Response {
     r
 }
 
+/// Whether an `If-None-Match` value names `etag` (`*`, a list, weak tags compared weakly).
+fn names_tag(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
+    let (Ok(list), Ok(etag)) = (if_none_match.to_str(), etag.to_str()) else {
+        return false;
+    };
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    let etag = bare(etag);
+    list.split(',').any(|t| t.trim() == "*" || bare(t) == etag)
+}
+
+/// A `200` that carries an `ETag` the client already holds becomes a `304` with the same
+/// headers and no body, so an unchanged file is not sent again.
+pub fn not_modified(r: Response, if_none_match: &HeaderValue) -> Response {
+    let matches = r.status() == StatusCode::OK
+        && r.headers()
+            .get(header::ETAG)
+            .is_some_and(|etag| names_tag(if_none_match, etag));
+    if !matches {
+        return r;
+    }
+    let (mut parts, _) = r.into_parts();
+    parts.status = StatusCode::NOT_MODIFIED;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    Response::from_parts(parts, Body::empty())
+}
+
 /// Re-indent a JSON answer for `?pretty`.
 pub async fn prettify(r: Response) -> Response {
     let is_json = r

@@ -13,9 +13,10 @@ use crate::agent::Agent;
 use crate::gossip::KeyOp;
 use crate::state::status as check_status;
 
-/// Run a parsed call on this agent.
+/// Run a parsed call on this agent; `site` is its web UI.
 pub async fn route(
     agent: &Arc<Agent>,
+    site: &ui::Site,
     endpoint: Endpoint<'_>,
     q: &Query,
     body: Bytes,
@@ -40,6 +41,8 @@ pub async fn route(
         E::HealthNode { node } => health::node_checks(agent, node, q).await,
         E::HealthState { state } => health::checks_in_state(agent, state, q).await,
         E::UiServices => ui::services(agent, q).await,
+        E::UiNodes => ui::nodes(agent, q).await,
+        E::UiNode { node } => ui::node(agent, node, q).await,
         E::AclAuthorize => acl::authorize(q, &body),
         E::RaftConfiguration => operator::raft_configuration(agent, q),
         E::RaftTransferLeader => operator::transfer_leader(agent, q).await,
@@ -107,8 +110,9 @@ pub async fn route(
         E::AclLogout => acl::logout(agent),
         E::StatusLeader => status::leader(agent),
         E::StatusPeers => status::peers(agent),
-        E::Root => Ok(ui::root()),
-        E::Ui => Ok(ui::web_ui()),
+        E::Root => Ok(ui::root(site)),
+        E::UiRedirect => Ok(ui::redirect(site)),
+        E::Ui { file } => Ok(ui::page(site, file).await),
         E::Options(methods) => Ok(respond::options(methods.allow_header())),
     }
 }

@@ -1,20 +1,11 @@
-//! Console colours: `themes/*.toml`, with the three shipped themes embedded so the binary
-//! works without the folder.
-
-use std::collections::BTreeMap;
+//! Console colours: `themes/*.toml` (the shipped ones are embedded by [`crate::theme`],
+//! which the web UI reads too), resolved to terminal colours.
 
 use ratatui::style::Color;
-use serde::Deserialize;
 
-/// Themes built into the binary, by name.
-pub const BUILTIN: &[(&str, &str)] = &[
-    ("dark", include_str!("../../themes/dark.toml")),
-    ("light", include_str!("../../themes/light.toml")),
-    (
-        "high-contrast",
-        include_str!("../../themes/high-contrast.toml"),
-    ),
-];
+use crate::theme::{Colour, Named, Role};
+
+pub use crate::theme::BUILTIN;
 
 /// Resolved colours of one theme.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,78 +48,69 @@ pub struct Theme {
     pub error: Color,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ThemeFile {
-    name: Option<String>,
-    colors: BTreeMap<String, String>,
+/// The terminal colour of a theme colour (`reset` keeps the terminal's own).
+fn terminal(c: Colour) -> Color {
+    match c {
+        Colour::Reset => Color::Reset,
+        Colour::Rgb(r, g, b) => Color::Rgb(r, g, b),
+        Colour::Named(n) => match n {
+            Named::Black => Color::Black,
+            Named::Red => Color::Red,
+            Named::Green => Color::Green,
+            Named::Yellow => Color::Yellow,
+            Named::Blue => Color::Blue,
+            Named::Magenta => Color::Magenta,
+            Named::Cyan => Color::Cyan,
+            Named::Gray => Color::Gray,
+            Named::DarkGray => Color::DarkGray,
+            Named::LightRed => Color::LightRed,
+            Named::LightGreen => Color::LightGreen,
+            Named::LightYellow => Color::LightYellow,
+            Named::LightBlue => Color::LightBlue,
+            Named::LightMagenta => Color::LightMagenta,
+            Named::LightCyan => Color::LightCyan,
+            Named::White => Color::White,
+        },
+    }
 }
 
 /// Parse `#rrggbb`, a colour name, or `reset`.
 pub fn parse_color(s: &str) -> Option<Color> {
-    let s = s.trim();
-    if let Some(hex) = s.strip_prefix('#') {
-        if hex.len() != 6 {
-            return None;
-        }
-        let v = u32::from_str_radix(hex, 16).ok()?;
-        return Some(Color::Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8));
-    }
-    Some(
-        match s.to_ascii_lowercase().replace(['-', '_', ' '], "").as_str() {
-            "reset" | "default" => Color::Reset,
-            "black" => Color::Black,
-            "red" => Color::Red,
-            "green" => Color::Green,
-            "yellow" => Color::Yellow,
-            "blue" => Color::Blue,
-            "magenta" => Color::Magenta,
-            "cyan" => Color::Cyan,
-            "gray" | "grey" => Color::Gray,
-            "darkgray" | "darkgrey" => Color::DarkGray,
-            "lightred" => Color::LightRed,
-            "lightgreen" => Color::LightGreen,
-            "lightyellow" => Color::LightYellow,
-            "lightblue" => Color::LightBlue,
-            "lightmagenta" => Color::LightMagenta,
-            "lightcyan" => Color::LightCyan,
-            "white" => Color::White,
-            _ => return None,
-        },
-    )
+    crate::theme::parse_colour(s).map(terminal)
 }
 
 impl Theme {
     /// Parse a theme file; `fallback_name` names it when the file does not.
     pub fn parse(text: &str, fallback_name: &str) -> Result<Theme, String> {
-        let f: ThemeFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let f = crate::theme::parse(text)?;
         let mut t = Theme::dark();
         t.name = f.name.unwrap_or_else(|| fallback_name.to_string());
-        for (key, value) in &f.colors {
-            let c = parse_color(value)
-                .ok_or_else(|| format!("colors.{key}: {value:?} is not a colour"))?;
-            let slot = match key.as_str() {
-                "background" => &mut t.background,
-                "text" => &mut t.text,
-                "dim" => &mut t.dim,
-                "accent" => &mut t.accent,
-                "on_accent" | "header_bg" => &mut t.on_accent,
-                "header_fg" => &mut t.header_fg,
-                "border" => &mut t.border,
-                "selected_bg" => &mut t.selected_bg,
-                "selected_fg" => &mut t.selected_fg,
-                "passing" => &mut t.passing,
-                "warning" => &mut t.warning,
-                "critical" => &mut t.critical,
-                "leader" => &mut t.leader,
-                "status_bg" => &mut t.status_bg,
-                "status_fg" => &mut t.status_fg,
-                "error" => &mut t.error,
-                other => return Err(format!("colors.{other}: unknown colour key")),
-            };
-            *slot = c;
+        for (role, c) in f.colours {
+            *t.slot(role) = terminal(c);
         }
         Ok(t)
+    }
+
+    /// The colour a role sets.
+    fn slot(&mut self, role: Role) -> &mut Color {
+        match role {
+            Role::Background => &mut self.background,
+            Role::Text => &mut self.text,
+            Role::Dim => &mut self.dim,
+            Role::Accent => &mut self.accent,
+            Role::OnAccent => &mut self.on_accent,
+            Role::HeaderFg => &mut self.header_fg,
+            Role::Border => &mut self.border,
+            Role::SelectedBg => &mut self.selected_bg,
+            Role::SelectedFg => &mut self.selected_fg,
+            Role::Passing => &mut self.passing,
+            Role::Warning => &mut self.warning,
+            Role::Critical => &mut self.critical,
+            Role::Leader => &mut self.leader,
+            Role::StatusBg => &mut self.status_bg,
+            Role::StatusFg => &mut self.status_fg,
+            Role::Error => &mut self.error,
+        }
     }
 
     /// A built-in theme by name, or a theme file by path.

@@ -150,6 +150,12 @@ impl Reader<'_> {
             .ok_or_else(|| self.err(key, format!("expected an object, got {}", kind(v))))
     }
 
+    /// The UI's content path, normalised (`ui` → `/ui/`); `/` and `/v1/...` are refused.
+    pub(super) fn content_path(&self, key: &str, v: &Value) -> Result<String, ConfigError> {
+        let s = self.string(key, v)?;
+        crate::config::ui::content_path(&s).map_err(|msg| self.err(key, msg))
+    }
+
     pub(super) fn duration(
         &self,
         key: &str,

@@ -1,5 +1,5 @@
 //! The config file's nested sections (`ports`, `dns_config`, `gossip_lan`, `autopilot`,
-//! `performance`, `limits`; `acl` is in `security.rs`): each key of a section checked and applied to the
+//! `performance`, `limits`, `ui_config`; `acl` is in `security.rs`): each key of a section checked and applied to the
 //! config, unknown ones warned about.
 
 use serde_json::Value;
@@ -181,6 +181,34 @@ impl Reader<'_> {
                 "leave_drain_time" | "rpc_hold_timeout" => {
                     r.duration(full, pv)?;
                 }
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })
+    }
+
+    /// `ui_config`: whether the web UI is served, from where and under which path; the
+    /// metrics and dashboard settings of Consul's UI are accepted and ignored.
+    pub(super) fn ui_config(
+        &mut self,
+        cfg: &mut AgentConfig,
+        key: &str,
+        v: &Value,
+    ) -> Result<(), ConfigError> {
+        self.each_key(key, v, |r, full, k, uv| {
+            match k {
+                "enabled" => cfg.ui.enabled = r.bool(full, uv)?,
+                "dir" => {
+                    let dir = r.string(full, uv)?;
+                    cfg.ui.dir = (!dir.is_empty()).then(|| dir.into());
+                }
+                "content_path" => cfg.ui.content_path = r.content_path(full, uv)?,
+                "metrics_provider"
+                | "metrics_provider_files"
+                | "metrics_provider_options_json"
+                | "metrics_proxy"
+                | "dashboard_url_templates"
+                | "hcp_enabled" => {}
                 _ => return Ok(false),
             }
             Ok(true)

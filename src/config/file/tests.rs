@@ -17,7 +17,7 @@ fn tutorial_file_applies() {
     assert_eq!(cfg.ports.http, 8510);
     assert_eq!(cfg.bootstrap_expect, 3);
     assert_eq!(cfg.log_level, "info");
-    assert!(cfg.server && cfg.ui);
+    assert!(cfg.server && cfg.ui.enabled);
 }
 
 #[test]
@@ -255,4 +255,97 @@ fn tls_keys_resolve_per_listener_and_legacy_keys_map_with_a_warning() {
     server.tls.defaults.cert_file = Some("/a.pem".into());
     server.tls.defaults.key_file = Some("/a-key.pem".into());
     assert!(server.validate().is_ok());
+}
+
+#[test]
+fn ui_config_turns_the_ui_on_and_moves_it() {
+    let apply = |json: &str| {
+        let mut cfg = AgentConfig::default();
+        let v: Value = serde_json::from_str(json).unwrap();
+        apply_json(&mut cfg, &v, "ui.json").map(|w| (cfg, w))
+    };
+    let (cfg, w) = apply(r#"{}"#).unwrap();
+    assert!(w.is_empty());
+    assert!(!cfg.ui.served());
+    assert_eq!(cfg.ui.content_path, "/ui/");
+    let (cfg, w) = apply(
+        r#"{"ui_config":{"enabled":true,"content_path":"console-ui","metrics_provider":"prometheus",
+        "metrics_proxy":{"base_url":"http://p"},"dashboard_url_templates":{"service":"x"}}}"#,
+    )
+    .unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    assert!(cfg.ui.served() && cfg.ui.enabled);
+    assert_eq!(cfg.ui.content_path, "/console-ui/");
+    // A directory alone turns it on, under either name.
+    for json in [
+        r#"{"ui_dir":"/srv/ui"}"#,
+        r#"{"ui_config":{"dir":"/srv/ui"}}"#,
+    ] {
+        let (cfg, _) = apply(json).unwrap();
+        assert!(cfg.ui.served() && !cfg.ui.enabled, "{json}");
+        assert_eq!(cfg.ui.dir, Some(PathBuf::from("/srv/ui")), "{json}");
+    }
+    // `ui_config` wins over the older names in the same file.
+    let (cfg, _) = apply(
+        r#"{"ui":true,"ui_dir":"/old","ui_content_path":"/old/",
+        "ui_config":{"enabled":false,"dir":"/new","content_path":"/new/"}}"#,
+    )
+    .unwrap();
+    assert!(!cfg.ui.enabled);
+    assert_eq!(cfg.ui.dir, Some(PathBuf::from("/new")));
+    assert_eq!(cfg.ui.content_path, "/new/");
+    for (path, normal) in [
+        ("/x", "/x/"),
+        ("x/", "/x/"),
+        ("//a/b//", "/a/b/"),
+        ("", "/ui/"),
+    ] {
+        let json = format!(r#"{{"ui_config":{{"content_path":"{path}"}}}}"#);
+        assert_eq!(apply(&json).unwrap().0.ui.content_path, normal, "{path}");
+    }
+    let (_, w) = apply(r#"{"ui_config":{"sparkle":1}}"#).unwrap();
+    assert!(
+        w.len() == 1 && w[0].0.contains("ui_config.sparkle"),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn ui_config_errors_name_the_key() {
+    for (json, key) in [
+        (r#"{"ui_config":"on"}"#, "ui_config"),
+        (r#"{"ui_config":{"enabled":"yes"}}"#, "ui_config.enabled"),
+        (r#"{"ui_config":{"dir":7}}"#, "ui_config.dir"),
+        (
+            r#"{"ui_config":{"content_path":"/"}}"#,
+            "ui_config.content_path",
+        ),
+        (
+            r#"{"ui_config":{"content_path":"/v1/"}}"#,
+            "ui_config.content_path",
+        ),
+        (
+            r#"{"ui_config":{"content_path":"/v1/ui"}}"#,
+            "ui_config.content_path",
+        ),
+        (
+            r#"{"ui_config":{"content_path":"/a\"b/"}}"#,
+            "ui_config.content_path",
+        ),
+        (
+            r#"{"ui_config":{"content_path":"/a/../b/"}}"#,
+            "ui_config.content_path",
+        ),
+        (r#"{"ui_dir":true}"#, "ui_dir"),
+        (r#"{"ui_content_path":"/"}"#, "ui_content_path"),
+        (r#"{"ui":"yes"}"#, "ui"),
+    ] {
+        let mut cfg = AgentConfig::default();
+        let v: Value = serde_json::from_str(json).unwrap();
+        let e = apply_json(&mut cfg, &v, "ui.json").unwrap_err().to_string();
+        assert!(
+            e.contains("ui.json") && e.contains(&format!("{key}:")),
+            "{json}: {e}"
+        );
+    }
 }

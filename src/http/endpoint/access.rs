@@ -116,7 +116,11 @@ impl<'a> Endpoint<'a> {
             | E::HealthIngress { .. }
             | E::HealthChecks { .. } => a(R::Service, Read, S::EachEntry),
             E::AgentHealthByName { name } => a(R::Service, Read, S::Name(name)),
-            E::CatalogNode { .. } | E::HealthNode { .. } => a(R::Node, Read, S::EachEntry),
+            // Services and checks inside are filtered too; an unreadable node is left out
+            // (`ui/node` answers 404 for it).
+            E::CatalogNode { .. } | E::HealthNode { .. } | E::UiNodes | E::UiNode { .. } => {
+                a(R::Node, Read, S::EachEntry)
+            }
             E::RaftConfiguration | E::AutopilotHealth | E::AutopilotConfiguration => {
                 a(R::Operator, Read, S::Any)
             }
@@ -180,7 +184,8 @@ impl<'a> Endpoint<'a> {
             | E::StatusLeader
             | E::StatusPeers
             | E::Root
-            | E::Ui
+            | E::UiRedirect
+            | E::Ui { .. }
             | E::Options(_) => Access::NONE,
         }
     }

@@ -23,6 +23,8 @@ pub use access::{Access, Level, Resource, Subject};
 pub enum Methods {
     /// `GET` only (reads).
     Get,
+    /// `GET` or `HEAD` (the web UI's files).
+    GetHead,
     /// `PUT` only (agent and catalog writes).
     Put,
     /// `DELETE` only.
@@ -35,8 +37,8 @@ pub enum Methods {
     GetPutDelete,
     /// `GET`, `POST`, `PUT` and `DELETE` (the keyring).
     GetPostPutDelete,
-    /// Any method, OPTIONS included (the UI pages and `agent/token/*`, which answer every
-    /// method alike).
+    /// Any method, OPTIONS included (`/` and the UI's redirect, which answer every method
+    /// alike).
     Any,
 }
 
@@ -45,6 +47,7 @@ impl Methods {
     pub fn allows(self, m: &Method) -> bool {
         match self {
             Methods::Get => m == Method::GET,
+            Methods::GetHead => m == Method::GET || m == Method::HEAD,
             Methods::Put => m == Method::PUT,
             Methods::Delete => m == Method::DELETE,
             Methods::PostPut => m == Method::POST || m == Method::PUT,
@@ -61,6 +64,7 @@ impl Methods {
     pub fn allow_header(self) -> &'static str {
         match self {
             Methods::Get => "OPTIONS,GET",
+            Methods::GetHead => "OPTIONS,GET,HEAD",
             Methods::Put => "OPTIONS,PUT",
             Methods::Delete => "OPTIONS,DELETE",
             Methods::PostPut => "OPTIONS,POST,PUT",
@@ -185,6 +189,13 @@ pub enum Endpoint<'a> {
     },
     /// `GET /v1/internal/ui/services`.
     UiServices,
+    /// `GET /v1/internal/ui/nodes`: every node with its services and checks.
+    UiNodes,
+    /// `GET /v1/internal/ui/node/<node>`: one node as `UiNodes` gives it.
+    UiNode {
+        /// Node name.
+        node: &'a str,
+    },
     /// `POST|PUT /v1/internal/acl/authorize`: what the caller's token may do, for UIs.
     AclAuthorize,
     /// `GET /v1/operator/raft/configuration`.
@@ -409,10 +420,15 @@ pub enum Endpoint<'a> {
     StatusLeader,
     /// `GET /v1/status/peers`.
     StatusPeers,
-    /// `/`, any method: Consul's "UI disabled" page.
+    /// `/`, any method: a redirect to the web UI, or Consul's "UI disabled" page.
     Root,
-    /// `/ui` and `/ui/...`, any method: the web UI is not bundled.
-    Ui,
+    /// The UI's content path without its final `/` (`/ui`), any method: a redirect to it.
+    UiRedirect,
+    /// `GET|HEAD <content path><file>`: a file of the web UI, or its page for a deep link.
+    Ui {
+        /// The path after the content path (empty for the page itself).
+        file: &'a str,
+    },
     /// `OPTIONS` on a route that does not take it: 200 with the route's `Allow` header.
     Options(Methods),
 }
@@ -493,6 +509,8 @@ impl Endpoint<'_> {
                 "v1.health.ingress._",
             ),
             E::UiServices => spec("UiServices", Get, Scope::Leader, "v1.internal.ui.services"),
+            E::UiNodes => spec("UiNodes", Get, Scope::Leader, "v1.internal.ui.nodes"),
+            E::UiNode { .. } => spec("UiNode", Get, Scope::Leader, "v1.internal.ui.node._"),
             E::AclAuthorize => spec(
                 "AclAuthorize",
                 PostPut,
@@ -725,7 +743,8 @@ impl Endpoint<'_> {
             E::StatusLeader => spec("StatusLeader", Get, Scope::AnyServer, "v1.status.leader"),
             E::StatusPeers => spec("StatusPeers", Get, Scope::AnyServer, "v1.status.peers"),
             E::Root => spec("Root", Any, Scope::Agent, ""),
-            E::Ui => spec("Ui", Any, Scope::Agent, "ui"),
+            E::UiRedirect => spec("UiRedirect", Any, Scope::Agent, "ui"),
+            E::Ui { .. } => spec("Ui", GetHead, Scope::Agent, "ui"),
             E::Options(m) => spec("Options", *m, Scope::Agent, "_"),
         }
     }

@@ -4,6 +4,7 @@
 //! method a 405 naming the route's methods (OPTIONS a 200 naming them). Under
 //! `/v1/catalog/` (reads) and `/v1/health/` the method is checked before the rest of the
 //! path, so a `PUT` there is a 405 even where the name is missing or the path unknown.
+//! The web UI's routes depend on its configured content path, given by the caller.
 
 use axum::http::{Method, StatusCode};
 
@@ -29,6 +30,14 @@ pub(crate) fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "Invalid URL path: not a recognized HTTP API endpoint",
+    )
+}
+
+/// The 404 of a path outside `/v1/` that is not the web UI (Consul's wording).
+pub(crate) fn not_api() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'",
     )
 }
 
@@ -72,9 +81,14 @@ fn by_method<'a>(
 
 impl<'a> Endpoint<'a> {
     /// The route of `method` on the percent-decoded `path`, or the 400/404/405 answer.
-    /// Called once per request, before forwarding is decided.
-    pub fn parse(method: &Method, path: &'a str) -> Result<Endpoint<'a>, ApiError> {
-        match Self::route(method, path) {
+    /// `ui` is the web UI's content path (`/ui/`), `None` when the UI is off. Called once
+    /// per request, before forwarding is decided.
+    pub fn parse(
+        method: &Method,
+        path: &'a str,
+        ui: Option<&str>,
+    ) -> Result<Endpoint<'a>, ApiError> {
+        match Self::route(method, path, ui) {
             Ok(e) => Ok(e),
             Err(Stop::Options(m)) => Ok(Endpoint::Options(m)),
             Err(Stop::Error(e)) => Err(e),
@@ -87,7 +101,7 @@ impl<'a> Endpoint<'a> {
         Ok(self)
     }
 
-    fn route(method: &Method, path: &'a str) -> Result<Self, Stop> {
+    fn route(method: &Method, path: &'a str, ui: Option<&str>) -> Result<Self, Stop> {
         use Endpoint as E;
         if let Some(key) = path
             .strip_prefix("/v1/kv/")
@@ -146,17 +160,40 @@ impl<'a> Endpoint<'a> {
             };
             return e.checked(method);
         }
+        if let Some(rest) = path.strip_prefix("/v1/internal/") {
+            return Self::internal(rest)?.checked(method);
+        }
+        if let Some(mount) = ui {
+            if let Some(file) = path.strip_prefix(mount) {
+                return E::Ui { file }.checked(method);
+            }
+            if mount.strip_suffix('/') == Some(path) {
+                return E::UiRedirect.checked(method);
+            }
+        }
         let e = match path {
-            "/v1/internal/ui/services" => E::UiServices,
-            "/v1/internal/acl/authorize" => E::AclAuthorize,
             "/v1/txn" => E::Txn,
             "/v1/status/leader" => E::StatusLeader,
             "/v1/status/peers" => E::StatusPeers,
             "/" => E::Root,
-            p if p == "/ui" || p.starts_with("/ui/") => E::Ui,
-            _ => return Err(not_found().into()),
+            p if p.contains("/v1/") => return Err(not_found().into()),
+            _ => return Err(not_api().into()),
         };
         e.checked(method)
+    }
+
+    /// `/v1/internal/<rest>`: what UIs read.
+    fn internal(rest: &'a str) -> Result<Self, Stop> {
+        use Endpoint as E;
+        Ok(match rest {
+            "ui/services" => E::UiServices,
+            "ui/nodes" => E::UiNodes,
+            "acl/authorize" => E::AclAuthorize,
+            _ => match named(rest, "ui/node/", "Missing node name")? {
+                Some(node) => E::UiNode { node },
+                None => return Err(not_found().into()),
+            },
+        })
     }
 
     /// `/v1/catalog/<rest>`: the two writes, then (GET only) the reads.

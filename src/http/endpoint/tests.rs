@@ -27,6 +27,8 @@ const SAMPLES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/health/connect/web", "HealthConnect"),
     ("GET", "/v1/health/ingress/web", "HealthIngress"),
     ("GET", "/v1/internal/ui/services", "UiServices"),
+    ("GET", "/v1/internal/ui/nodes", "UiNodes"),
+    ("GET", "/v1/internal/ui/node/n1", "UiNode"),
     ("POST", "/v1/internal/acl/authorize", "AclAuthorize"),
     (
         "GET",
@@ -146,13 +148,19 @@ const SAMPLES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/status/peers", "StatusPeers"),
     ("GET", "/", "Root"),
     ("POST", "/", "Root"),
-    ("GET", "/ui", "Ui"),
-    ("GET", "/ui/dc1/services", "Ui"),
+    ("GET", "/ui", "UiRedirect"),
+    ("PUT", "/ui", "UiRedirect"),
+    ("GET", "/ui/", "Ui"),
+    ("HEAD", "/ui/app.js", "Ui"),
+    ("GET", "/ui/services/web", "Ui"),
     ("OPTIONS", "/v1/kv/a", "Options"),
 ];
 
 /// Routes that are not API endpoints and so are not listed in the compatibility table.
-const NOT_API: &[&str] = &["Root", "Ui", "Options"];
+const NOT_API: &[&str] = &["Root", "UiRedirect", "Ui", "Options"];
+
+/// The web UI's content path the samples are parsed with (the default).
+const UI: Option<&str> = Some("/ui/");
 
 fn method(m: &str) -> Method {
     Method::from_bytes(m.as_bytes()).expect("sample method")
@@ -166,32 +174,33 @@ fn every_name() -> BTreeSet<&'static str> {
 #[test]
 fn every_sample_parses_to_its_route() {
     for (m, path, name) in SAMPLES {
-        let e = Endpoint::parse(&method(m), path).unwrap_or_else(|e| panic!("{m} {path}: {e:?}"));
+        let e =
+            Endpoint::parse(&method(m), path, UI).unwrap_or_else(|e| panic!("{m} {path}: {e:?}"));
         assert_eq!(e.name(), *name, "{m} {path}");
         assert!(e.methods().allows(&method(m)) || e.name() == "Options");
     }
-    // 87 routes plus OPTIONS: a variant added to the enum (and to `name()`) needs a
+    // 90 routes plus OPTIONS: a variant added to the enum (and to `name()`) needs a
     // sample here.
-    assert_eq!(every_name().len(), 88);
+    assert_eq!(every_name().len(), 91);
 }
 
 #[test]
 fn names_and_keys_keep_their_slashes() {
     let get = Method::GET;
     assert_eq!(
-        Endpoint::parse(&get, "/v1/kv/a/b/c"),
+        Endpoint::parse(&get, "/v1/kv/a/b/c", UI),
         Ok(Endpoint::KvGet { key: "a/b/c" })
     );
     assert_eq!(
-        Endpoint::parse(&Method::PUT, "/v1/agent/service/deregister/x/y"),
+        Endpoint::parse(&Method::PUT, "/v1/agent/service/deregister/x/y", UI),
         Ok(Endpoint::AgentServiceDeregister { id: "x/y" })
     );
     assert_eq!(
-        Endpoint::parse(&get, "/v1/catalog/service/a/b"),
+        Endpoint::parse(&get, "/v1/catalog/service/a/b", UI),
         Ok(Endpoint::CatalogService { name: "a/b" })
     );
     assert_eq!(
-        Endpoint::parse(&get, "/v1/kv/"),
+        Endpoint::parse(&get, "/v1/kv/", UI),
         Ok(Endpoint::KvGet { key: "" })
     );
 }
@@ -200,7 +209,7 @@ fn names_and_keys_keep_their_slashes() {
 fn other_methods_are_405_with_the_routes_allow_list() {
     let all = ["GET", "PUT", "POST", "DELETE", "PATCH"];
     for (m, path, _) in SAMPLES {
-        let e = Endpoint::parse(&method(m), path).expect("sample");
+        let e = Endpoint::parse(&method(m), path, UI).expect("sample");
         let methods = e.methods();
         if methods == Methods::Any || e.name() == "Options" {
             continue;
@@ -209,7 +218,7 @@ fn other_methods_are_405_with_the_routes_allow_list() {
             if methods.allows(&other) {
                 continue;
             }
-            let err = Endpoint::parse(&other, path).expect_err("405");
+            let err = Endpoint::parse(&other, path, UI).expect_err("405");
             assert_eq!(
                 err.status(),
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -218,7 +227,7 @@ fn other_methods_are_405_with_the_routes_allow_list() {
             assert_eq!(err.allow(), Some(methods.allow_header()), "{other} {path}");
         }
         assert_eq!(
-            Endpoint::parse(&Method::OPTIONS, path),
+            Endpoint::parse(&Method::OPTIONS, path, UI),
             Ok(Endpoint::Options(methods)),
             "OPTIONS {path}"
         );
@@ -228,7 +237,7 @@ fn other_methods_are_405_with_the_routes_allow_list() {
 #[test]
 fn consul_answers_are_kept_for_unknown_and_incomplete_paths() {
     let status = |m: &Method, p: &str| {
-        Endpoint::parse(m, p)
+        Endpoint::parse(m, p, UI)
             .map(|e| e.name())
             .map_err(|e| e.status())
     };
@@ -252,12 +261,65 @@ fn consul_answers_are_kept_for_unknown_and_incomplete_paths() {
     assert_eq!(status(&Method::GET, "/v1/event/bogus"), nf);
     assert_eq!(status(&Method::GET, "/v1/health/state/"), bad);
     assert_eq!(status(&Method::GET, "/v1/catalog/node/"), bad);
+    assert_eq!(status(&Method::GET, "/v1/internal/ui/node/"), bad);
+    assert_eq!(status(&Method::GET, "/v1/internal/bogus"), nf);
+    assert_eq!(status(&Method::PUT, "/v1/internal/ui/nodes"), na);
+}
+
+#[test]
+fn the_web_ui_lives_at_its_content_path_only() {
+    fn at<'a>(
+        ui: Option<&str>,
+        m: &Method,
+        p: &'a str,
+    ) -> Result<Endpoint<'a>, (StatusCode, String)> {
+        Endpoint::parse(m, p, ui).map_err(|e| (e.status(), e.message().to_string()))
+    }
+    let not_api = Err((
+        StatusCode::NOT_FOUND,
+        "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'"
+            .to_string(),
+    ));
+    // Off: `/` still answers, the UI's paths are Consul's non-API 404.
+    assert_eq!(at(None, &Method::GET, "/"), Ok(Endpoint::Root));
+    assert_eq!(at(None, &Method::GET, "/ui/"), not_api);
+    assert_eq!(at(None, &Method::GET, "/ui"), not_api);
+    assert_eq!(at(None, &Method::POST, "/ui/x"), not_api);
+    assert_eq!(at(None, &Method::GET, "/favicon.ico"), not_api);
+    assert_eq!(
+        at(None, &Method::GET, "/v1/nope").map_err(|e| e.1),
+        Err("Invalid URL path: not a recognized HTTP API endpoint".to_string())
+    );
+    // Moved: the old prefix is no longer the UI.
+    let c = Some("/console-ui/");
+    assert_eq!(
+        at(c, &Method::GET, "/console-ui/services/web"),
+        Ok(Endpoint::Ui {
+            file: "services/web"
+        })
+    );
+    assert_eq!(
+        at(c, &Method::GET, "/console-ui/"),
+        Ok(Endpoint::Ui { file: "" })
+    );
+    assert_eq!(at(c, &Method::GET, "/console-ui"), Ok(Endpoint::UiRedirect));
+    assert_eq!(at(c, &Method::GET, "/ui/"), not_api);
+    assert_eq!(at(c, &Method::GET, "/console-uix"), not_api);
+    // Files take GET and HEAD only.
+    let e = Endpoint::parse(&Method::POST, "/console-ui/app.js", c).expect_err("405");
+    assert_eq!(e.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(e.allow(), Some("OPTIONS,GET,HEAD"));
+    // The API is never shadowed.
+    assert_eq!(
+        at(c, &Method::GET, "/v1/internal/ui/nodes"),
+        Ok(Endpoint::UiNodes)
+    );
 }
 
 #[test]
 fn forwarding_follows_the_replicated_state() {
     for (m, path, name) in SAMPLES {
-        let e = Endpoint::parse(&method(m), path).expect("sample");
+        let e = Endpoint::parse(&method(m), path, UI).expect("sample");
         let server = ["/v1/kv", "/v1/catalog/", "/v1/health/", "/v1/status/"]
             .iter()
             .chain(&["/v1/operator/", "/v1/internal/", "/v1/session/", "/v1/txn"])
@@ -306,11 +368,12 @@ fn every_route_declares_its_permission() {
         "AclLogout",
         "AclReplication",
         "Root",
+        "UiRedirect",
         "Ui",
         "Options",
     ];
     for (m, path, name) in SAMPLES {
-        let e = Endpoint::parse(&method(m), path).expect("sample");
+        let e = Endpoint::parse(&method(m), path, UI).expect("sample");
         let a = e.access();
         assert_eq!(a.resource == Resource::None, open.contains(name), "{name}");
         if a.resource != Resource::None && *m != "GET" {
@@ -332,7 +395,7 @@ fn every_route_declares_its_permission() {
 fn metric_labels_name_the_path_without_its_names() {
     let mut seen = BTreeSet::new();
     for (m, path, name) in SAMPLES {
-        let e = Endpoint::parse(&method(m), path).expect("sample");
+        let e = Endpoint::parse(&method(m), path, UI).expect("sample");
         let label = e.metric_path();
         assert!(!label.contains('/'), "{label}");
         if !NOT_API.contains(name) {
@@ -416,7 +479,7 @@ fn the_compatibility_table_and_the_routes_agree() {
     for path in &paths {
         let names: Vec<_> = ["GET", "PUT", "POST", "DELETE"]
             .iter()
-            .filter_map(|m| Endpoint::parse(&method(m), path).ok())
+            .filter_map(|m| Endpoint::parse(&method(m), path, UI).ok())
             .map(|e| e.name())
             .collect();
         assert!(!names.is_empty(), "documented but not routed: {path}");
