@@ -2,14 +2,16 @@
 # Regenerate docs/tui.png: the console attached to a real cluster (the tutorial's three
 # servers from scripts/dev-cluster.sh plus one client agent) with a few services, checks
 # and KV keys, captured from tmux with its colours (capture-pane -e), turned into HTML by
-# aha and photographed by headless Chromium.
+# aha and photographed by headless Chromium; and docs/webui.png, the web UI's services view
+# on the same cluster, photographed by tests/ui/screenshot.mjs (playwright-core).
 #
-# Usage: scripts/screenshot.sh [OUT.png]    (default docs/tui.png)
-# Needs: tmux, aha, chromium (installed with apt when missing).
+# Usage: scripts/screenshot.sh [OUT.png] [WEBUI_OUT.png]  (default docs/tui.png docs/webui.png)
+# Needs: tmux, aha, chromium, node/npm (installed with apt when missing).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${DISCO_BIN:-$ROOT/target/release/disco}
 OUT=${1:-$ROOT/docs/tui.png}
+WEBUI_OUT=${2:-$ROOT/docs/webui.png}
 WORK=$(mktemp -d /tmp/disco-screenshot.XXXXXX)
 export DEV_CLUSTER_DIR=$WORK/cluster
 SESSION=disco-shot-$$
@@ -19,6 +21,7 @@ need=()
 command -v tmux >/dev/null || need+=(tmux)
 command -v aha >/dev/null || need+=(aha)
 command -v chromium >/dev/null || need+=(chromium)
+command -v npm >/dev/null || need+=(nodejs npm)
 if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
@@ -66,3 +69,7 @@ chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
   --window-size=$((COLS * 85 / 10 + 16)),$((ROWS * 17 + 16)) \
   --screenshot="$OUT" "file://$WORK/screen.html" >/dev/null 2>&1
 echo "wrote $OUT"
+
+[[ -f "$ROOT/tests/ui/node_modules/playwright-core/package.json" ]] ||
+  (cd "$ROOT/tests/ui" && npm ci --silent --no-audit --no-fund >/dev/null)
+node "$ROOT/tests/ui/screenshot.mjs" http://127.0.0.1:8500/ui/services "$WEBUI_OUT"

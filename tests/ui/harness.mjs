@@ -13,6 +13,8 @@ import { chromium } from 'playwright-core';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = process.env.DISCO_BIN ?? join(ROOT, 'target/release/disco');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+/** `-ui`, or `-ui-dir DIR` with DISCO_UI_DIR set: edit src/webui and rerun without a rebuild. */
+const UI_FLAG = process.env.DISCO_UI_DIR ? ['-ui-dir', process.env.DISCO_UI_DIR] : ['-ui'];
 /** How long anything the UI should show may take to show, on a loaded 2-core machine. */
 export const DEADLINE = 30_000;
 
@@ -97,7 +99,7 @@ export class Agent {
 /** Servers that form one Raft cluster, all with the UI on. */
 export async function cluster(n, extra = []) {
   const root = mkdtempSync(join(tmpdir(), 'disco-ui-'));
-  const base = ['-server', '-bootstrap-expect', String(n), '-ui', ...extra];
+  const base = ['-server', '-bootstrap-expect', String(n), ...UI_FLAG, ...extra];
   const first = await Agent.launch('ui-s1', base, root);
   const agents = [first];
   for (let i = 2; i <= n; i++) {
@@ -119,7 +121,7 @@ export async function cluster(n, extra = []) {
 /** A single dev agent with the UI on, for the large catalog. */
 export async function devAgent(name, extra = []) {
   const root = mkdtempSync(join(tmpdir(), 'disco-ui-'));
-  const a = await Agent.launch(name, ['-dev', '-ui', ...extra], root);
+  const a = await Agent.launch(name, ['-dev', ...UI_FLAG, ...extra], root);
   const stop = () => { a.kill(); rmSync(root, { recursive: true, force: true }); };
   process.once('exit', stop);
   await a.ready();
