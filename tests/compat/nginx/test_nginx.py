@@ -48,7 +48,7 @@ def main():
         args = [BIN, "agent", "-server", "-bootstrap-expect", "3", "-node", s["name"],
                 "-bind", "127.0.0.1", "-client", "127.0.0.1", "-data-dir", f"{work}/{s['name']}",
                 "-http-port", str(s["http"]), "-server-port", str(s["server"]),
-                "-serf-lan-port", str(s["serf"]), "-dns-port", "-1", "-serf-wan-port", "-1"]
+                "-serf-lan-port", str(s["serf"]), "-dns-port", "-1", "-serf-wan-port", "-1", "-ui"]
         if i:
             args += ["-retry-join", f"127.0.0.1:{servers[0]['serf']}", "-retry-interval", "200ms"]
         log = open(f"{work}/{s['name']}.log", "wb")
@@ -99,6 +99,12 @@ http {{
         up = until("nginx", lambda: req(front, "GET", "/v1/status/leader")[0] == 200)
         check("nginx proxies to the cluster", bool(up))
 
+        # The tutorial opens the web UI through nginx: any server serves the same page.
+        st, body = req(front, "GET", "/ui/")
+        check("web UI through nginx", st == 200 and b'<base href="/ui/">' in body, f"{st} {body[:120]!r}")
+        st, body = req(front, "GET", "/ui/app.js")
+        check("web UI script through nginx", st == 200 and b"import" in body, f"{st}")
+
         st, body = req(front, "PUT", "/v1/kv/ngx/a", b"one")
         check("KV write through nginx", st == 200 and body.strip() == b"true", f"{st} {body!r}")
         svc = {"ID": "node-exporter", "Service": "node-exporter-127.0.0.1",
@@ -130,6 +136,8 @@ http {{
         check("catalog read through nginx after failover", bool(ok), f"{st} {body!r}")
         st, body = req(front, "GET", "/v1/health/service/node-exporter-127.0.0.1")
         check("health read through nginx after failover", st == 200, f"{st} {body!r}")
+        st, body = req(front, "GET", "/ui/services/node-exporter-127.0.0.1")
+        check("web UI deep link through nginx after failover", st == 200 and b"app.js" in body, f"{st}")
     finally:
         for p in procs:
             try:
