@@ -172,6 +172,10 @@ fn a_ui_directory_replaces_the_built_in_files() {
         a.get("/ui/app.js").text(),
         "<base href=\"/ui/\"><p>custom</p>"
     );
+    // The console's colours are still there for the page to use.
+    let r = a.get("/ui/theme.css");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("--critical"), "{}", r.text());
     for escape in [
         "/ui/../outside.txt",
         "/ui/%2e%2e/outside.txt",

@@ -392,6 +392,13 @@ async fn from_dir(dir: &Path, content_path: &str, file: &str) -> Response {
             Found::Nothing => {}
         }
     }
+    // The console's colours stay available to a page of one's own (and to the built-in
+    // page served from its source folder) unless the directory brings its own.
+    if file == THEME_CSS
+        && let Some((_, css)) = embedded().iter().find(|(name, _)| *name == THEME_CSS)
+    {
+        return css.response();
+    }
     match find(&root, &root.join("index.html")).await {
         Found::File(real) => serve_file(&real, content_path).await,
         _ => missing(),

@@ -4,11 +4,11 @@
 
 import { call, connection, every, get, setToken, token } from './api.js';
 import { field, fill, formDialog, h } from './dom.js';
-import { servicesView, serviceView, nodesView, nodeView, sessionsView, tokensView } from './views.js';
+import { servicesView, serviceView, nodesView, nodeView, checksView, sessionsView, tokensView } from './views.js';
 import { kvView } from './kv.js';
 import { clusterView } from './cluster.js';
 
-const VIEWS = ['services', 'nodes', 'kv', 'cluster', 'sessions', 'tokens'];
+const VIEWS = ['services', 'nodes', 'checks', 'kv', 'cluster', 'sessions', 'tokens'];
 const THEMES = ['dark', 'light', 'high-contrast'];
 
 /** What the views share: where to draw, when to stop, how to move and report. */
@@ -92,6 +92,7 @@ function render() {
   switch (view) {
     case 'services': (rest[0] ? serviceView : servicesView)(ctx); break;
     case 'nodes': (rest[0] ? nodeView : nodesView)(ctx); break;
+    case 'checks': checksView(ctx); break;
     case 'kv': kvView(ctx); break;
     case 'cluster': clusterView(ctx); break;
     case 'sessions': sessionsView(ctx); break;

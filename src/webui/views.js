@@ -267,6 +267,27 @@ export function nodeView(ctx) {
   }, { signal: ctx.signal, allow404: true, onError: (e) => fill(body, h('p', { class: 'error' }, e.message)) });
 }
 
+/** `/ui/checks`: every check in the datacenter, worst first, as the console's Checks view. @param {import('./app.js').Ctx} ctx */
+export function checksView(ctx) {
+  const rank = { critical: 0, warning: 1, passing: 2 };
+  const table = new KeyedTable(['Status', 'Check', 'Node', 'Service', 'Type', 'Output'], (c) => `${c.Node}/${c.CheckID}`, (c) => [
+    chip(c.Status),
+    h('span', { title: c.CheckID }, c.Name || c.CheckID),
+    link(`nodes/${encodeURIComponent(c.Node)}`, c.Node),
+    c.ServiceName ? link(`services/${encodeURIComponent(c.ServiceName)}`, c.ServiceName) : h('span', { class: 'muted' }, 'node'),
+    c.Type || (c.CheckID === 'serfHealth' ? 'serf' : '—'),
+    c.Output ? h('pre', { class: 'output' }, c.Output) : h('span', { class: 'muted' }, '—'),
+  ], 'checks');
+  liveList(ctx, {
+    title: 'Checks', path: '/v1/health/state/any', table, noun: 'checks',
+    placeholder: 'name, node or service, or Status == critical',
+    text: (c) => `${c.Status} ${c.Name} ${c.CheckID} ${c.Node} ${c.ServiceName} ${c.Output}`,
+    shape: (data) => (data ?? []).slice().sort((/** @type {any} */ a, /** @type {any} */ b) =>
+      ((rank[/** @type {'passing'} */ (a.Status)] ?? 0) - (rank[/** @type {'passing'} */ (b.Status)] ?? 0))
+      || (a.Node < b.Node ? -1 : a.Node > b.Node ? 1 : 0) || (a.CheckID < b.CheckID ? -1 : a.CheckID > b.CheckID ? 1 : 0)),
+  });
+}
+
 /** Nanoseconds as Consul's JSON writes durations (`LockDelay`) → seconds. @param {number} ns */
 function seconds(ns) {
   return typeof ns === 'number' ? `${ns / 1e9}s` : String(ns ?? '');

@@ -76,6 +76,19 @@ describe('the web UI on a three-server cluster', () => {
     assert.equal(await p.evaluate(() => window.__sameDocument), true, 'the page was not reloaded');
   });
 
+  it('lists every check worst first, and narrows them to the critical ones', async () => {
+    await p.goto(`${origin}/ui/checks`);
+    const r = row('checks', 'ui-s1/api-ttl');
+    await r.waitFor();
+    assert.match(await text(r), /critical/);
+    assert.match(await text(r), /down/, 'the check output');
+    assert.equal(await p.locator('table[data-testid=checks] tbody tr').first().getAttribute('data-key'), 'ui-s1/api-ttl', 'the critical check first');
+    await row('checks', 'ui-s2/serfHealth').waitFor();
+    await p.locator('input.filter').fill('Status == critical');
+    await waitFor('only the critical check', async () => (await rowCount('checks')) === 1 && (await r.count()) === 1);
+    await p.goto(`${origin}/ui/services`);
+  });
+
   it('narrows the list with plain text and with a filter expression, kept in the URL', async () => {
     const box = p.locator('input.filter');
     await box.fill('web');
