@@ -37,6 +37,15 @@ function setConn(s, why = '') {
   connection.dispatchEvent(new CustomEvent('change', { detail: { state: s, why } }));
 }
 
+/**
+ * Whether a key has a `.` or `..` segment. Browsers resolve those (even as `%2e`) before a
+ * request leaves, so such a key cannot be addressed by its URL from a page.
+ * @param {string} key
+ */
+export function hasDotSegment(key) {
+  return key.split('/').some((s) => s === '.' || s === '..');
+}
+
 /** Percent-encode each segment of a KV key or name; `/` stays a separator. @param {string} key */
 export function escapePath(key) {
   return key.split('/').map(encodeURIComponent).join('/');
@@ -92,21 +101,24 @@ export async function get(path, signal) {
 let activePolls = 0;
 /** @type {(() => void)[]} */
 const pollQueue = [];
+/** Wait for one of the long-poll slots; a released slot is handed straight to the next waiter. */
 async function pollSlot() {
   if (activePolls < MAX_POLLS) { activePolls++; return; }
   await new Promise((r) => pollQueue.push(() => r(undefined)));
-  activePolls++;
 }
 function releasePoll() {
-  activePolls--;
-  pollQueue.shift()?.();
+  const next = pollQueue.shift();
+  if (next) next();
+  else activePolls--;
 }
 
 /** @param {number} ms @param {AbortSignal} signal */
 function sleep(ms, signal) {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(t); resolve(undefined); }, { once: true });
+    if (signal.aborted) { resolve(undefined); return; }
+    const onAbort = () => { clearTimeout(t); resolve(undefined); };
+    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(undefined); }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -117,7 +129,8 @@ function sleep(ms, signal) {
  * without an index is polled every few seconds instead.
  * @param {string} path
  * @param {(data: any, index: number) => void} onData
- * @param {{signal: AbortSignal, onError?: (e: ApiError) => void, allow404?: boolean, every?: number}} opts
+ * @param {{signal: AbortSignal, onError?: (e: ApiError) => void, allow404?: boolean, every?: number,
+ *          permanent?: (e: ApiError) => boolean}} opts
  */
 export async function follow(path, onData, opts) {
   const { signal } = opts;
@@ -136,9 +149,9 @@ export async function follow(path, onData, opts) {
       if (signal.aborted) return;
       const e = err instanceof ApiError ? err : new ApiError(0, String(err));
       opts.onError?.(e);
-      if (e.status >= 400 && e.status < 500 && e.status !== 429) {
-        // Bad request or permission: asking again gives the same answer until something
-        // else (a new filter, a new token) starts a new follow.
+      if ((e.status >= 400 && e.status < 500 && e.status !== 429) || opts.permanent?.(e)) {
+        // Bad request, permission or a bad filter: asking again gives the same answer until
+        // something else (a new filter, a new token) starts a new follow.
         await sleep(30000, signal);
       } else {
         setConn(e.status === 0 ? 'offline' : 'retrying', e.message);

@@ -130,6 +130,7 @@ function setup() {
     ], 'Use token', async (form) => {
       const t = String(new FormData(form).get('token') ?? '').trim();
       setToken(t);
+      await loadAgent();
       render();
     });
   });
@@ -175,14 +176,20 @@ async function start() {
   // The view's own query goes first; the header's facts follow on the next task.
   await new Promise((r) => setTimeout(r, 0));
   followLeader();
+  await loadAgent();
+  agentKnown();
+}
+
+/** Who this agent is (its node name, datacenter), as the current token may see it. */
+async function loadAgent() {
   try {
     const self = (await call('GET', '/v1/agent/self')).data;
     agentInfo.node = self?.Config?.NodeName ?? '';
     agentInfo.dc = self?.Config?.Datacenter ?? '';
   } catch (_) {
     // Without agent:read the page still works; deregistration goes through the catalog.
+    agentInfo.node = '';
   }
-  agentKnown();
   fill(/** @type {HTMLElement} */ (document.getElementById('dc')), agentInfo.dc || '?');
 }
 

@@ -174,6 +174,7 @@ export function formDialog(title, fields, action, submit) {
       h('button', { type: 'submit', class: 'primary' }, action))));
   const dlg = /** @type {HTMLDialogElement} */ (h('dialog', { class: 'form', 'aria-label': title }, form));
   const close = () => { dlg.close(); dlg.remove(); };
+  dlg.addEventListener('close', () => dlg.remove());
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     fill(error);

@@ -2,7 +2,7 @@
 // The KV tree. Folders follow `?keys&separator=/` as a blocking query; a key is edited with
 // `?cas=<ModifyIndex>` so two editors never silently overwrite each other.
 
-import { call, escapePath, follow } from './api.js';
+import { call, escapePath, hasDotSegment } from './api.js';
 import { KeyedTable, confirmDialog, field, fill, formDialog, h, link } from './dom.js';
 import { navigate, status } from './app.js';
 import { liveList } from './views.js';
@@ -26,7 +26,7 @@ function crumbs(key) {
   let at = '';
   for (let i = 0; i < parts.length - 1; i++) {
     at += `${parts[i]}/`;
-    out.push(' / ', link(kvHref(at), parts[i]));
+    out.push(' / ', link(kvHref(at), parts[i] || '(empty)'));
   }
   if (parts[parts.length - 1]) out.push(' / ', h('span', null, parts[parts.length - 1]));
   return h('p', { class: 'crumbs' }, out);
@@ -44,7 +44,9 @@ function folderView(ctx, prefix) {
   const table = new KeyedTable(['Name', 'Kind'], (k) => k, (k) => {
     const name = k.slice(prefix.length);
     const folder = k.endsWith('/');
-    return [link(kvHref(k), name), h('span', { class: 'muted' }, folder ? 'folder' : 'key')];
+    // A `.`/`..` segment would be resolved away by the browser: list it, do not link it.
+    const label = hasDotSegment(k) ? h('span', { title: 'not reachable from a browser URL; use disco kv' }, name) : link(kvHref(k), name);
+    return [label, h('span', { class: 'muted' }, folder ? 'folder' : 'key')];
   }, 'kv');
   /** @type {HTMLElement[]} */
   const actions = [h('button', { type: 'button', class: 'primary', onclick: () => createDialog(prefix) }, 'Create')];
@@ -84,6 +86,7 @@ function createDialog(prefix) {
     const name = String(f.get('key') ?? '').replace(/^\/+/, '');
     if (!name) throw new Error('A key needs a name.');
     const key = prefix + name;
+    if (hasDotSegment(key)) throw new Error('A key segment cannot be "." or ".." here: browsers resolve them away.');
     const value = key.endsWith('/') ? '' : String(f.get('value') ?? '');
     const res = await call('PUT', `/v1/kv/${escapePath(key)}?cas=0`, { body: value });
     if (refused(res.data)) throw new Error(`${key} already exists.`);
@@ -100,7 +103,7 @@ function refused(data) {
 function decode(b64) {
   const bytes = Uint8Array.from(atob(b64 ?? ''), (c) => c.charCodeAt(0));
   try {
-    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), bytes };
+    return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes), bytes };
   } catch (_) {
     return { text: null, bytes };
   }
@@ -149,6 +152,10 @@ function keyView(ctx, key) {
       value.text === null
         ? [h('p', { class: 'muted' }, `Binary value, ${value.bytes.length} bytes, shown as hex and read-only here.`),
           h('pre', { class: 'value hex' }, hex(value.bytes)), deleteButton()]
+        : value.text.includes('\r')
+        // A text area turns CR LF into LF, so saving would change bytes nobody edited.
+        ? [h('p', { class: 'muted' }, 'The value has carriage returns, which a browser text box would rewrite: shown read-only; edit it with disco kv put.'),
+          h('pre', { class: 'value' }, value.text), deleteButton()]
         : [draft !== null ? [h('h2', null, 'Current value'), h('pre', { class: 'value', 'data-testid': 'current-value' }, value.text)] : null,
           editor(draft ?? value.text, false)]);
     ctx.rendered();

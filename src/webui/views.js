@@ -4,10 +4,17 @@
 
 import { call, follow } from './api.js';
 import { KeyedTable, ago, chip, confirmDialog, field, fill, formDialog, h, link, tags } from './dom.js';
-import { status } from './app.js';
+import { agentReady, status } from './app.js';
 
-/** A filter is a go-bexpr expression (sent as `?filter=`) when it uses an operator. */
-const EXPRESSION = /==|!=|\bin\b|\bcontains\b|\bmatches\b|\bis\s+(not\s+)?empty\b/;
+/**
+ * A filter is a go-bexpr expression (sent as `?filter=`) when an operator stands between
+ * two operands (`"prod" in Tags`, `Status == critical`) or ends in `is [not] empty`; plain
+ * words such as "plug in" stay a text search.
+ */
+const EXPRESSION = /(==|!=)|\S\s+(not\s+)?(in|contains|matches)\s+\S|\S\s+is\s+(not\s+)?empty\b/;
+
+/** The agent's answer to an expression it cannot evaluate: asking again will not help. @param {import('./api.js').ApiError} e */
+const filterRefused = (e) => e.status === 500 && /boolean expression|finding value|filter/i.test(e.message);
 
 /**
  * A list that follows `path` and narrows it by the filter box: plain words search the
@@ -43,8 +50,10 @@ export function liveList(ctx, o) {
   };
   const start = (/** @type {string} */ text) => {
     sub.abort();
+    if (ctx.signal.aborted) return;
     sub = new AbortController();
-    ctx.signal.addEventListener('abort', () => sub.abort(), { once: true });
+    const mine = sub;
+    ctx.signal.addEventListener('abort', () => mine.abort(), { once: true });
     const expr = EXPRESSION.test(text) ? text : '';
     needle = expr ? '' : text.trim().toLowerCase();
     const path = expr ? `${o.path}${o.path.includes('?') ? '&' : '?'}filter=${encodeURIComponent(expr)}` : o.path;
@@ -55,17 +64,22 @@ export function liveList(ctx, o) {
     }, {
       signal: sub.signal,
       allow404: true,
+      permanent: expr ? filterRefused : undefined,
       onError: (e) => {
         fill(error, e.message);
-        if (e.status >= 400) { items = []; show(); }
+        // A refusal (permission, bad filter) empties the list; an outage keeps what was
+        // last seen, with the reason shown above it.
+        if ((e.status >= 400 && e.status < 500) || (expr && filterRefused(e))) { items = []; show(); }
       },
     });
   };
   let debounce = 0;
   let last = initial;
+  ctx.signal.addEventListener('abort', () => clearTimeout(debounce), { once: true });
   input.addEventListener('input', () => {
     clearTimeout(debounce);
     debounce = setTimeout(() => {
+      if (ctx.signal.aborted) return;
       const text = input.value;
       ctx.setParams({ filter: text });
       const wasExpr = EXPRESSION.test(last);
@@ -173,6 +187,7 @@ function checkList(checks) {
 
 /** Deregister one instance with confirmation, as the console does. */
 async function deregister(/** @type {import('./app.js').Ctx} */ ctx, /** @type {string} */ node, /** @type {string} */ id) {
+  await agentReady;
   const local = node === ctx.localNode;
   const ok = await confirmDialog(`Deregister ${id}?`, [
     h('p', null, 'Instance ', h('code', null, id), ' on node ', h('code', null, node), '.'),

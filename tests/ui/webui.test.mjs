@@ -98,6 +98,10 @@ describe('the web UI on a three-server cluster', () => {
     await waitFor('the expression to select web', async () => (await rowCount('services')) === 1 && (await row('services', 'web').count()) === 1);
     await box.fill('Name == db');
     await waitFor('the expression to select db', async () => (await rowCount('services')) === 1 && (await row('services', 'db').count()) === 1);
+    await box.fill('plug in');
+    await waitFor('words with an operator\'s name to stay a text search', async () => (await rowCount('services')) === 0
+      && /^0 of \d+$/.test(await text(p.locator('[data-testid=count]'))));
+    assert.equal(await text(p.locator('main p.error')), '', 'no filter error for plain words');
     await box.fill('Name ==');
     await waitFor('the agent\'s reason for a bad expression', async () =>
       /Failed to create boolean expression evaluator/.test(await text(p.locator('main p.error'))));
@@ -154,6 +158,11 @@ describe('the web UI on a three-server cluster', () => {
   it('creates, edits and deletes KV entries with CAS, and reports a conflicting edit', async () => {
     await p.goto(`${origin}/ui/kv/`);
     await p.locator('button', { hasText: 'Create' }).click();
+    // A `..` segment would be resolved away by the browser into another endpoint.
+    await p.locator('dialog[open] [name=key]').fill('../agent/leave');
+    await p.locator('dialog[open] button[type=submit]').click();
+    await waitFor('the dot-segment refusal', async () => /cannot be "\." or "\.\."/.test(await text(p.locator('dialog[open] .error'))));
+    assert.equal(JSON.parse(curl(`${origin}/v1/status/leader`)) !== '', true, 'the agent is still in its cluster');
     await p.locator('dialog[open] [name=key]').fill('app/config');
     await p.locator('dialog[open] [name=value]').fill('v1');
     await p.locator('dialog[open] button[type=submit]').click();
