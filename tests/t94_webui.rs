@@ -193,6 +193,11 @@ fn entry<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
     list.as_array()?.iter().find(|n| n["Node"] == name)
 }
 
+/// The entry of service `name` in a `ui/services` answer.
+fn service<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
+    list.as_array()?.iter().find(|s| s["Name"] == name)
+}
+
 #[test]
 fn node_pages_read_one_query_each() {
     let a = server("t94nodes", &[]);
@@ -413,6 +418,44 @@ fn node_pages_show_only_what_the_token_may_read() {
         .map(|c| c["CheckID"].clone())
         .collect();
     assert_eq!(checks, [json!("serfHealth")]);
+    assert_eq!(r.header("X-Consul-Results-Filtered-By-ACLs"), Some("true"));
+    // The service list counts only instances on nodes the token may read: `web` on a
+    // second, unreadable node adds nothing to a token limited to this node.
+    let other = json!({"Node": "hidden-node", "Address": "10.9.9.9",
+                       "Service": {"Service": "web", "ID": "web-hidden", "Port": 81}});
+    ok(
+        a.call(
+            "PUT",
+            "/v1/catalog/register",
+            other.to_string().as_bytes(),
+            MGMT,
+        ),
+        "register on another node",
+    );
+    let rules = "node \"t94acl\" { policy = \"read\" } service \"web\" { policy = \"read\" }";
+    let policy = json!({"Name": "one-node", "Rules": rules});
+    ok(
+        a.call("PUT", "/v1/acl/policy", policy.to_string().as_bytes(), MGMT),
+        "policy",
+    );
+    let token = json!({"Policies": [{"Name": "one-node"}]});
+    let r = ok(
+        a.call("PUT", "/v1/acl/token", token.to_string().as_bytes(), MGMT),
+        "token",
+    );
+    let one_node = r.json()["SecretID"].as_str().expect("SecretID").to_string();
+    let all = a.call("GET", "/v1/internal/ui/services", b"", MGMT).json();
+    let web = service(&all, "web").cloned().expect("web for management");
+    assert_eq!(web["InstanceCount"], 2);
+    let r = ok(
+        a.call("GET", "/v1/internal/ui/services", b"", &one_node),
+        "services",
+    );
+    let web = service(&r.json(), "web")
+        .cloned()
+        .expect("web for one node");
+    assert_eq!(web["InstanceCount"], 1, "{web}");
+    assert_eq!(web["Nodes"], json!(["t94acl"]), "{web}");
     assert_eq!(r.header("X-Consul-Results-Filtered-By-ACLs"), Some("true"));
     // Anonymous: nothing at all, and the one node is not found.
     let r = a.call("GET", "/v1/internal/ui/nodes", b"", "");

@@ -35,9 +35,10 @@ pub async fn services(agent: &Agent, q: &Query) -> Result<Response, ApiError> {
         Watch::Tables(&[Table::Services, Table::Checks, Table::Nodes]),
         |s| {
             let mut list: Vec<UiService<'_>> = s
-                .service_summaries()
+                // Only the instances the token may see count, node and service both (Consul
+                // filters the instances before it sums them).
+                .service_summaries(|svc| q.authz.keep_instance(&svc.node, &svc.service))
                 .into_iter()
-                .filter(|x| q.authz.keep(acl::Resource::Service, x.name))
                 .map(|x| UiService {
                     kind: (!x.kind.is_empty()).then_some(x.kind),
                     name: x.name,

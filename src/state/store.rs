@@ -367,8 +367,9 @@ impl Store {
 
     /// One summary per service name, sorted: what a service list in a UI shows. Check
     /// counts cover every instance's own checks plus its node's checks, so a failed node
-    /// counts against each service on it. One pass over services and checks.
-    pub fn service_summaries(&self) -> Vec<ServiceSummary<'_>> {
+    /// counts against each service on it. Only instances `keep` accepts are counted (the
+    /// caller's ACL view). One pass over services and checks.
+    pub fn service_summaries(&self, keep: impl Fn(&Service) -> bool) -> Vec<ServiceSummary<'_>> {
         #[derive(Default, Clone, Copy)]
         struct Counts {
             passing: u64,
@@ -400,7 +401,7 @@ impl Store {
             }
         }
         let mut out: BTreeMap<&str, ServiceSummary<'_>> = BTreeMap::new();
-        for s in self.services.iter() {
+        for s in self.services.iter().filter(|s| keep(s)) {
             let e = out
                 .entry(s.service.as_str())
                 .or_insert_with(|| ServiceSummary {
