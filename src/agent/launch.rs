@@ -216,6 +216,12 @@ pub async fn launch(
             free_udp_tcp_port(cfg.bind_addr).map_err(|e| bind_error("gossip", cfg.bind_addr, e))?,
         );
     }
+    if cfg.server && cfg.ports.serf_wan == 0 {
+        cfg.ports.serf_wan = i64::from(
+            free_udp_tcp_port(cfg.bind_addr)
+                .map_err(|e| bind_error("WAN gossip", cfg.bind_addr, e))?,
+        );
+    }
     if cfg.ports.dns == 0
         && let Some(ip) = cfg.client_addr.first().copied()
     {
@@ -324,6 +330,19 @@ pub async fn launch(
         info!("agent: Join completed. Synced with {n} initial agents");
     }
     tokio::spawn(agent.clone().retry_join());
+    if !cfg.start_join_wan.is_empty() {
+        info!("agent: (WAN) joining: {:?}", cfg.start_join_wan);
+        let (n, errs) = agent.join_wan(&cfg.start_join_wan).await?;
+        for e in &errs {
+            warn!("agent: (WAN) {e}");
+        }
+        if n == 0 {
+            agent.request_shutdown();
+            agent.stop().await;
+            return Err(LaunchError::Join(errs.join("; ")));
+        }
+    }
+    tokio::spawn(agent.clone().retry_join_wan());
     if agent.consensus.is_some() {
         tokio::spawn(crate::agent::session_ttl::run(agent.clone()));
     }

@@ -41,26 +41,8 @@ pub fn member_tags(cfg: &AgentConfig, node_id: &str) -> BTreeMap<String, String>
     tags
 }
 
-/// The gossip settings for this agent.
-pub fn gossip_config(
-    cfg: &AgentConfig,
-    node_id: &str,
-    advertise: std::net::IpAddr,
-) -> Result<GossipConfig, AgentError> {
-    let port = cfg.ports.serf_lan as u16;
-    let key = match &cfg.encrypt {
-        Some(k) => Some(
-            crate::gossip::decode_key(k)
-                .map_err(|e| AgentError::BadRequest(format!("encrypt: {e}")))?,
-        ),
-        None => None,
-    };
-    let mut timing = if cfg.dev {
-        Timing::dev()
-    } else {
-        Timing::lan()
-    };
-    let o = &cfg.gossip_lan;
+/// A pool's timings with the config's `gossip_lan`/`gossip_wan` overrides applied.
+pub(super) fn apply_overrides(mut timing: Timing, o: &crate::config::GossipLan) -> Timing {
     if let Some(v) = o.probe_interval {
         timing.probe_interval = v;
     }
@@ -79,6 +61,31 @@ pub fn gossip_config(
     if timing.probe_timeout >= timing.probe_interval {
         timing.probe_timeout = timing.probe_interval / 2;
     }
+    timing
+}
+
+/// The gossip settings for this agent.
+pub fn gossip_config(
+    cfg: &AgentConfig,
+    node_id: &str,
+    advertise: std::net::IpAddr,
+) -> Result<GossipConfig, AgentError> {
+    let port = cfg.ports.serf_lan as u16;
+    let key = match &cfg.encrypt {
+        Some(k) => Some(
+            crate::gossip::decode_key(k)
+                .map_err(|e| AgentError::BadRequest(format!("encrypt: {e}")))?,
+        ),
+        None => None,
+    };
+    let timing = apply_overrides(
+        if cfg.dev {
+            Timing::dev()
+        } else {
+            Timing::lan()
+        },
+        &cfg.gossip_lan,
+    );
     Ok(GossipConfig {
         name: cfg.node_name.clone(),
         bind: SocketAddr::new(cfg.bind_addr, port),
@@ -87,6 +94,7 @@ pub fn gossip_config(
         key,
         timing,
         snapshot_dir: cfg.data_dir.as_ref().map(|d| d.join("serf")),
+        pool: "local",
         rejoin_after_leave: cfg.rejoin_after_leave,
     })
 }
@@ -149,8 +157,11 @@ impl Agent {
         }
     }
 
-    /// Leave the gossip pool gracefully (peers see `leaving`, then `left`).
+    /// Leave the gossip pools gracefully (peers see `leaving`, then `left`).
     pub async fn leave_cluster(&self) {
+        if let Some(w) = &self.wan {
+            w.gossip.leave().await;
+        }
         if let Some(g) = &self.gossip {
             info!("agent: Requesting shutdown (graceful leave)");
             g.leave().await;
@@ -159,8 +170,13 @@ impl Agent {
     }
 
     /// `force-leave`: a failed member becomes `left` (`prune`: forgotten).
-    pub async fn force_leave(&self, node: &str, prune: bool) -> Result<(), AgentError> {
-        let Some(g) = &self.gossip else {
+    pub async fn force_leave(&self, node: &str, prune: bool, wan: bool) -> Result<(), AgentError> {
+        let pool = if wan {
+            self.wan.as_ref().map(|w| &w.gossip)
+        } else {
+            self.gossip.as_ref()
+        };
+        let Some(g) = pool else {
             return Err(AgentError::Internal(format!(
                 "agent: No node found with name '{node}'"
             )));

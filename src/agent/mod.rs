@@ -15,6 +15,7 @@ mod reconcile;
 mod router;
 pub(crate) mod session_ttl;
 mod sync;
+pub mod wan;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -58,6 +59,9 @@ pub enum AgentError {
     /// The write's token may not do it (403).
     #[error("{0}")]
     PermissionDenied(String),
+    /// `?dc=` names a datacenter with no alive server known (500, Consul's text).
+    #[error("No path to datacenter")]
+    NoPathToDatacenter,
     /// This agent is not a server and knows none (500).
     #[error("No known Consul servers")]
     NoServers,
@@ -99,6 +103,8 @@ pub struct Agent {
     pub metrics: Metrics,
     /// LAN gossip member (`None` only with `ports.serf_lan = -1`).
     pub gossip: Option<crate::gossip::Gossip>,
+    /// WAN gossip and cross-datacenter routing (servers with `ports.serf_wan` ≥ 0).
+    pub wan: Option<wan::Wan>,
     rpc: Arc<crate::rpc::Pool>,
     rr: AtomicUsize,
     local: RwLock<Local>,
@@ -223,6 +229,12 @@ impl Agent {
             None
         };
 
+        let wan = if cfg.server && cfg.ports.serf_wan >= 0 {
+            Some(wan::Wan::start(wan::gossip_config(&cfg, &node_id, advertise)?).await?)
+        } else {
+            None
+        };
+
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let cfg_tokens = acl::load_persisted_tokens(&cfg);
         let agent = Arc::new(Agent {
@@ -234,6 +246,7 @@ impl Agent {
             store,
             metrics: Metrics::default(),
             gossip,
+            wan,
             rpc: pool,
             rr: AtomicUsize::new(0),
             local: RwLock::new(local),
@@ -287,6 +300,9 @@ impl Agent {
 
         if let Some(rx) = agent.gossip.as_ref().and_then(|g| g.take_events()) {
             tokio::spawn(agent.clone().event_loop(rx));
+        }
+        if agent.wan.is_some() {
+            tokio::spawn(agent.clone().wan_rtt_loop());
         }
         let bg = agent.clone();
         tokio::spawn(async move { bg.sync_loop().await });

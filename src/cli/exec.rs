@@ -39,6 +39,9 @@ pub struct HttpFlags {
     /// Name to verify the agent's certificate against (default: $CONSUL_TLS_SERVER_NAME).
     #[arg(long = "tls-server-name")]
     pub tls_server_name: Option<String>,
+    /// Datacenter to ask (default: the agent's own); its servers answer through the WAN.
+    #[arg(long = "datacenter")]
+    pub datacenter: Option<String>,
 }
 
 impl HttpFlags {
@@ -132,7 +135,9 @@ where
         }
     };
     let client = match Client::with_tls(&resolve_addr(inv.http.http_addr.as_deref()), &tls) {
-        Ok(cl) => cl.with_token(token),
+        Ok(cl) => cl
+            .with_token(token)
+            .with_datacenter(inv.http.datacenter.clone()),
         Err(e) => {
             eprintln!("{e}");
             return 1;

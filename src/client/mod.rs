@@ -45,6 +45,8 @@ pub struct Client {
     http: reqwest::Client,
     /// ACL token sent as `X-Consul-Token` on every request (none when `None`).
     token: Option<String>,
+    /// `?dc=` added to every request (the CLI's `-datacenter`; none when `None`).
+    datacenter: Option<String>,
 }
 
 /// The ACL token a command acts with, as Consul's CLI finds it: `-token`, then
@@ -115,6 +117,7 @@ impl Client {
             addr: hostport,
             http,
             token: None,
+            datacenter: None,
         })
     }
 
@@ -122,6 +125,24 @@ impl Client {
     pub fn with_token(mut self, token: Option<String>) -> Self {
         self.token = token.filter(|t| !t.is_empty());
         self
+    }
+
+    /// This client asking datacenter `dc` (`?dc=`; the agent's own when `None` or empty).
+    pub fn with_datacenter(mut self, dc: Option<String>) -> Self {
+        self.datacenter = dc.filter(|d| !d.is_empty());
+        self
+    }
+
+    /// The URL of `path` (a path and query), with `?dc=` when a datacenter is set.
+    fn url(&self, path: &str) -> String {
+        match &self.datacenter {
+            Some(dc) => format!(
+                "{}{}",
+                self.base,
+                crate::api::with_query(path, &format!("dc={}", crate::api::path_escape(dc)))
+            ),
+            None => format!("{}{path}", self.base),
+        }
     }
 
     /// The token this client sends.
@@ -178,7 +199,7 @@ impl Client {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<(u16, Vec<u8>), ClientError> {
-        let url = format!("{}{}", self.base, path);
+        let url = self.url(path);
         let mut req = self.authorize(self.http.request(method, &url));
         if let Some(b) = body {
             req = req.body(b);
@@ -223,9 +244,9 @@ impl Client {
     ) -> Result<(T, u64), ClientError> {
         let url = if index > 0 {
             let path = crate::api::with_query(path, &format!("index={index}&wait={wait}"));
-            format!("{}{path}", self.base)
+            self.url(&path)
         } else {
-            format!("{}{path}", self.base)
+            self.url(path)
         };
         let resp = self
             .authorize(self.http.get(&url))

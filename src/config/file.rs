@@ -29,7 +29,6 @@ pub struct ConfigWarning(pub String);
 const IGNORED: &[&str] = &[
     "telemetry",
     "addresses",
-    "advertise_addr_wan",
     "disable_update_check",
     "disable_anonymous_signature",
     "disable_remote_exec",
@@ -174,6 +173,7 @@ pub fn apply_json(
             "bind_addr" => cfg.bind_addr = r.ip(key, v)?,
             "client_addr" => cfg.client_addr = r.ip_list(key, v)?,
             "advertise_addr" => cfg.advertise_addr = Some(r.ip(key, v)?),
+            "advertise_addr_wan" => cfg.advertise_addr_wan = Some(r.ip(key, v)?),
             "bootstrap" => cfg.bootstrap = r.bool(key, v)?,
             "bootstrap_expect" => cfg.bootstrap_expect = r.uint(key, v, 0, 1 << 16)? as u32,
             "enable_script_checks" => cfg.enable_script_checks = r.bool(key, v)?,
@@ -183,6 +183,10 @@ pub fn apply_json(
             "encrypt" => cfg.encrypt = Some(r.string(key, v)?),
             "start_join" => cfg.start_join = r.string_list(key, v)?,
             "retry_join" => cfg.retry_join = r.string_list(key, v)?,
+            "start_join_wan" => cfg.start_join_wan = r.string_list(key, v)?,
+            "retry_join_wan" => cfg.retry_join_wan = r.string_list(key, v)?,
+            "retry_interval_wan" => cfg.retry_interval_wan = r.positive(key, v)?,
+            "retry_max_wan" => cfg.retry_max_wan = r.uint(key, v, 0, u32::MAX as u64)? as u32,
             "leave_on_terminate" => cfg.leave_on_terminate = Some(r.bool(key, v)?),
             "skip_leave_on_interrupt" => cfg.skip_leave_on_interrupt = Some(r.bool(key, v)?),
             "kv_max_value_size" => cfg.kv_max_value_size = r.uint(key, v, 1, u32::MAX as u64)?,
@@ -190,7 +194,8 @@ pub fn apply_json(
             "rejoin_after_leave" => cfg.rejoin_after_leave = r.bool(key, v)?,
             "retry_interval" => cfg.retry_interval = r.duration(key, v)?,
             "retry_max" => cfg.retry_max = r.uint(key, v, 0, u32::MAX as u64)? as u32,
-            "gossip_lan" => r.gossip_lan(cfg, key, v)?,
+            "gossip_lan" => r.gossip(cfg, key, v, false)?,
+            "gossip_wan" => r.gossip(cfg, key, v, true)?,
             "raft_snapshot_threshold" => {
                 cfg.raft_snapshot_threshold = r.uint(key, v, 1, u32::MAX as u64)?
             }

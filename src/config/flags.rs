@@ -115,6 +115,21 @@ struct AgentFlags {
     /// Gossip addresses to join with retries.
     #[arg(long = "retry-join")]
     retry_join: Vec<String>,
+    /// WAN gossip addresses (other datacenters' servers) to join.
+    #[arg(long = "join-wan")]
+    join_wan: Vec<String>,
+    /// WAN gossip addresses to join with retries.
+    #[arg(long = "retry-join-wan")]
+    retry_join_wan: Vec<String>,
+    /// Pause between -retry-join-wan attempts (e.g. 30s).
+    #[arg(long = "retry-interval-wan")]
+    retry_interval_wan: Option<String>,
+    /// Attempts of -retry-join-wan before giving up (0: forever).
+    #[arg(long = "retry-max-wan")]
+    retry_max_wan: Option<u32>,
+    /// Address advertised to the WAN pool.
+    #[arg(long = "advertise-wan")]
+    advertise_wan: Option<IpAddr>,
     /// DNS domain.
     #[arg(long)]
     domain: Option<String>,
@@ -242,8 +257,21 @@ fn build_config(f: AgentFlags) -> Result<(AgentConfig, Vec<String>), String> {
     if let Some(v) = f.retry_max {
         cfg.retry_max = v;
     }
+    if let Some(v) = f.retry_interval_wan {
+        cfg.retry_interval_wan = crate::api::duration::parse_go(&v)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("invalid value \"{v}\" for flag -retry-interval-wan"))?;
+    }
+    if let Some(v) = f.retry_max_wan {
+        cfg.retry_max_wan = v;
+    }
+    if let Some(v) = f.advertise_wan {
+        cfg.advertise_addr_wan = Some(v);
+    }
     cfg.start_join.extend(f.join);
     cfg.retry_join.extend(f.retry_join);
+    cfg.start_join_wan.extend(f.join_wan);
+    cfg.retry_join_wan.extend(f.retry_join_wan);
     for m in f.node_meta {
         let (k, v) = m.split_once(':').ok_or_else(|| {
             format!("invalid value \"{m}\" for flag -node-meta: expected key:value")

@@ -112,6 +112,8 @@ pub struct AgentConfig {
     pub client_addr: Vec<IpAddr>,
     /// Address advertised to peers.
     pub advertise_addr: Option<IpAddr>,
+    /// Address advertised to the WAN pool (`advertise_addr_wan`; default `advertise_addr`).
+    pub advertise_addr_wan: Option<IpAddr>,
     /// Elect itself leader alone.
     pub bootstrap: bool,
     /// Servers to wait for before bootstrapping.
@@ -138,6 +140,14 @@ pub struct AgentConfig {
     pub start_join: Vec<String>,
     /// Gossip addresses to join with retries.
     pub retry_join: Vec<String>,
+    /// WAN gossip addresses (other datacenters' servers) to join at start (`start_join_wan`).
+    pub start_join_wan: Vec<String>,
+    /// WAN gossip addresses to join with retries (`retry_join_wan`).
+    pub retry_join_wan: Vec<String>,
+    /// Pause between `retry_join_wan` attempts.
+    pub retry_interval_wan: Duration,
+    /// Give up `retry_join_wan` after this many attempts (0: never).
+    pub retry_max_wan: u32,
     /// Gossip key.
     pub encrypt: Option<String>,
     /// Largest KV value accepted.
@@ -156,6 +166,8 @@ pub struct AgentConfig {
     pub retry_max: u32,
     /// Overrides of the LAN gossip timings (`gossip_lan`).
     pub gossip_lan: GossipLan,
+    /// Overrides of the WAN gossip timings (`gossip_wan`).
+    pub gossip_wan: GossipLan,
     /// Raft entries between snapshots (`raft_snapshot_threshold`).
     pub raft_snapshot_threshold: u64,
     /// Raft entries kept after a snapshot (`raft_trailing_logs`).
@@ -308,7 +320,8 @@ impl Default for Autopilot {
     }
 }
 
-/// `gossip_lan` overrides; unset fields keep Consul's defaults (fast ones with `-dev`).
+/// `gossip_lan`/`gossip_wan` overrides; unset fields keep Consul's defaults (fast ones with
+/// `-dev`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GossipLan {
     /// Members gossiped to per round.
@@ -338,6 +351,7 @@ impl Default for AgentConfig {
             bind_addr: IpAddr::from([0, 0, 0, 0]),
             client_addr: vec![IpAddr::from([127, 0, 0, 1])],
             advertise_addr: None,
+            advertise_addr_wan: None,
             bootstrap: false,
             bootstrap_expect: 0,
             ports: Ports::default(),
@@ -351,6 +365,10 @@ impl Default for AgentConfig {
             domain: "consul.".into(),
             start_join: Vec::new(),
             retry_join: Vec::new(),
+            start_join_wan: Vec::new(),
+            retry_join_wan: Vec::new(),
+            retry_interval_wan: Duration::from_secs(30),
+            retry_max_wan: 0,
             encrypt: None,
             kv_max_value_size: 512 * 1024,
             leave_on_terminate: None,
@@ -360,6 +378,7 @@ impl Default for AgentConfig {
             retry_interval: Duration::from_secs(30),
             retry_max: 0,
             gossip_lan: GossipLan::default(),
+            gossip_wan: GossipLan::default(),
             raft_snapshot_threshold: 16_384,
             raft_trailing_logs: 10_240,
             autopilot: Autopilot::default(),
@@ -435,18 +454,17 @@ impl AgentConfig {
                 msg: e.to_string(),
             });
         }
-        if self
-            .gossip_lan
-            .probe_timeout
-            .unwrap_or(Duration::from_millis(1))
-            >= self
-                .gossip_lan
-                .probe_interval
-                .unwrap_or(Duration::from_secs(3600))
-        {
-            return Err(ConfigError::Conflict(
-                "gossip_lan.probe_timeout must be shorter than gossip_lan.probe_interval".into(),
-            ));
+        for (name, g) in [
+            ("gossip_lan", &self.gossip_lan),
+            ("gossip_wan", &self.gossip_wan),
+        ] {
+            if g.probe_timeout.unwrap_or(Duration::from_millis(1))
+                >= g.probe_interval.unwrap_or(Duration::from_secs(3600))
+            {
+                return Err(ConfigError::Conflict(format!(
+                    "{name}.probe_timeout must be shorter than {name}.probe_interval"
+                )));
+            }
         }
         if self.node_name.is_empty() {
             return Err(ConfigError::Conflict("node_name cannot be empty".into()));

@@ -20,9 +20,6 @@ use super::crypto::{Keyring, KeyringError, encode_key};
 use super::pushpull::{read_frame, write_frame};
 use super::wire::TcpMsg;
 
-/// Consul's name of the keyring file under the serf directory.
-pub const KEYRING_FILE: &str = "local.keyring";
-
 /// How long a member has to answer one operation.
 const MEMBER_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -86,8 +83,8 @@ impl KeyringSummary {
 
 /// The keys a restart should use: the keyring file's when it exists (it overrides
 /// `encrypt`, as Consul's does), else `encrypt`'s, which is then written to the file.
-pub fn initial_keys(dir: Option<&Path>, encrypt: Option<&[u8]>) -> Result<Vec<Vec<u8>>, String> {
-    let file = dir.map(|d| d.join(KEYRING_FILE));
+pub fn initial_keys(file: Option<&Path>, encrypt: Option<&[u8]>) -> Result<Vec<Vec<u8>>, String> {
+    let file = file.map(Path::to_path_buf);
     if let Some(f) = &file
         && let Ok(text) = std::fs::read_to_string(f)
     {
@@ -101,7 +98,7 @@ pub fn initial_keys(dir: Option<&Path>, encrypt: Option<&[u8]>) -> Result<Vec<Ve
         if !keys.is_empty() {
             if encrypt.is_some() {
                 warn!(
-                    "gossip: WARNING: LAN keyring exists but -encrypt given, using keyring ({})",
+                    "gossip: WARNING: keyring exists but -encrypt given, using keyring ({})",
                     f.display()
                 );
             }

@@ -116,6 +116,19 @@ impl Timing {
         }
     }
 
+    /// Consul's WAN defaults: servers of several datacenters over slower, lossier links.
+    pub fn wan() -> Timing {
+        Timing {
+            probe_interval: Duration::from_secs(5),
+            probe_timeout: Duration::from_secs(3),
+            suspicion_mult: 6,
+            gossip_interval: Duration::from_millis(500),
+            gossip_nodes: 4,
+            push_pull_interval: Duration::from_secs(60),
+            gossip_to_dead: Duration::from_secs(60),
+        }
+    }
+
     /// Fast timings for `-dev` (Consul's dev mode does the same).
     pub fn dev() -> Timing {
         Timing {
@@ -147,6 +160,9 @@ pub struct GossipConfig {
     pub timing: Timing,
     /// Where known peers are remembered (`<data_dir>/serf`); `None` keeps nothing.
     pub snapshot_dir: Option<PathBuf>,
+    /// The pool's file names in `snapshot_dir`: `local` (LAN) or `remote` (WAN), as Consul
+    /// names them (`local.snapshot`, `remote.keyring`).
+    pub pool: &'static str,
     /// Rejoin the remembered peers even after a graceful leave.
     pub rejoin_after_leave: bool,
 }
@@ -207,14 +223,14 @@ impl Gossip {
     /// in the background.
     pub async fn start(cfg: GossipConfig) -> Result<Gossip, GossipError> {
         // The keyring file of an earlier run wins over `encrypt` (rotations survive restarts).
-        let keys = keyring::initial_keys(cfg.snapshot_dir.as_deref(), cfg.key.as_deref())
-            .map_err(GossipError::Io)?;
-        let keyring =
-            Arc::new(Keyring::with_keys(&keys).map_err(|e| GossipError::Io(e.to_string()))?);
         let keyfile = cfg
             .snapshot_dir
             .as_ref()
-            .map(|d| d.join(keyring::KEYRING_FILE));
+            .map(|d| d.join(format!("{}.keyring", cfg.pool)));
+        let keys = keyring::initial_keys(keyfile.as_deref(), cfg.key.as_deref())
+            .map_err(GossipError::Io)?;
+        let keyring =
+            Arc::new(Keyring::with_keys(&keys).map_err(|e| GossipError::Io(e.to_string()))?);
         let udp = UdpSocket::bind(cfg.bind).await.map_err(|e| {
             GossipError::Io(format!("Failed to start gossip on {} (udp): {e}", cfg.bind))
         })?;
@@ -241,7 +257,10 @@ impl Gossip {
         });
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (pkt_tx, pkt_rx) = mpsc::channel::<Vec<u8>>(1024);
-        let snap_path = cfg.snapshot_dir.as_ref().map(|d| d.join("local.snapshot"));
+        let snap_path = cfg
+            .snapshot_dir
+            .as_ref()
+            .map(|d| d.join(format!("{}.snapshot", cfg.pool)));
         let previous = snap_path.as_deref().and_then(snapshot::read);
         let engine = Engine::new(
             me,

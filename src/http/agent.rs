@@ -227,13 +227,19 @@ pub fn service(agent: &Agent, id: &str) -> Result<Response, ApiError> {
 
 /// `PUT /v1/agent/join/<address>` (`?wan` only on servers).
 pub async fn join(agent: &Agent, address: &str, q: &Query) -> Result<Response, ApiError> {
-    if matches!(q.get("wan"), Some("" | "1" | "true")) && !agent.cfg.server {
+    let wan = matches!(q.get("wan"), Some("" | "1" | "true"));
+    if wan && !agent.cfg.server {
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Must be a server to join WAN cluster",
         ));
     }
-    let (n, errs) = agent.join(&[address.to_string()]).await?;
+    let addrs = [address.to_string()];
+    let (n, errs) = if wan {
+        agent.join_wan(&addrs).await?
+    } else {
+        agent.join(&addrs).await?
+    };
     if n == 0 {
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -243,10 +249,11 @@ pub async fn join(agent: &Agent, address: &str, q: &Query) -> Result<Response, A
     Ok(empty())
 }
 
-/// `PUT /v1/agent/force-leave/<node>` (`?prune`).
+/// `PUT /v1/agent/force-leave/<node>` (`?prune`, `?wan`: a `<node>.<dc>` of the WAN pool).
 pub async fn force_leave(agent: &Agent, node: &str, q: &Query) -> Result<Response, ApiError> {
     let prune = q.get("prune").is_some_and(|v| v != "false" && v != "0");
-    agent.force_leave(node, prune).await?;
+    let wan = q.get("wan").is_some_and(|v| v != "false" && v != "0");
+    agent.force_leave(node, prune, wan).await?;
     Ok(empty())
 }
 

@@ -56,30 +56,34 @@ pub fn members(agent: &Agent, q: &Query) -> Result<axum::response::Response, sup
     super::respond::json_plain(&list)
 }
 
-/// The member list (`?wan`: this datacenter's servers as `<node>.<dc>`).
+/// The member list (`?wan`: the WAN pool's servers of every datacenter, as `<node>.<dc>`).
 pub fn members_json(agent: &Agent, q: &Query) -> serde_json::Value {
     let Some(g) = &agent.gossip else {
         return json!([member_json(agent)]);
     };
     let wan = matches!(q.get("wan"), Some("" | "1" | "true"));
-    let members = g.members();
     if wan {
-        // One datacenter: the WAN pool is this datacenter's servers, named <node>.<dc>.
-        if !agent.cfg.server {
+        // The WAN pool: the servers of every datacenter, named <node>.<dc>. A client agent
+        // is in none (Consul answers it with an empty list too).
+        let Some(w) = &agent.wan else {
             return json!([]);
-        }
-        let out: Vec<serde_json::Value> = members
+        };
+        let out: Vec<serde_json::Value> = w
+            .gossip
+            .members()
             .iter()
-            .filter(|m| m.id.tags.get("role").map(String::as_str) == Some("consul"))
-            .filter(|m| q.authz.keep(crate::acl::Resource::Node, &m.id.name))
-            .map(|m| {
-                let mut v = member_out(m);
-                v["Name"] = json!(format!("{}.{}", m.id.name, agent.cfg.datacenter));
-                v
+            .filter(|m| {
+                let node =
+                    m.id.name
+                        .rsplit_once('.')
+                        .map_or(m.id.name.as_str(), |(n, _)| n);
+                q.authz.keep(crate::acl::Resource::Node, node)
             })
+            .map(member_out)
             .collect();
         return json!(out);
     }
+    let members = g.members();
     json!(
         members
             .iter()
@@ -197,7 +201,7 @@ pub fn self_json(agent: &Agent) -> serde_json::Value {
             "consul": if agent.cfg.server {
                 json!({
                     "bootstrap": (agent.cfg.bootstrap || agent.cfg.dev).to_string(),
-                    "known_datacenters": "1",
+                    "known_datacenters": agent.datacenters().len().to_string(),
                     "leader": is_leader.to_string(),
                     "leader_addr": leader_addr,
                     "server": "true",
@@ -216,7 +220,8 @@ pub fn self_json(agent: &Agent) -> serde_json::Value {
                 "version": "rust",
                 "goroutines": "0",
             },
-            "serf_lan": serf_stats(agent),
+            "serf_lan": serf_stats(agent.gossip.as_ref()),
+            "serf_wan": serf_stats(agent.wan.as_ref().map(|w| &w.gossip)),
             "catalog": {"nodes": nodes.to_string(), "services": services.to_string(), "checks": checks.to_string(), "kv_entries": kv.to_string()},
         },
         "Meta": {"consul-network-segment": ""},
@@ -224,9 +229,9 @@ pub fn self_json(agent: &Agent) -> serde_json::Value {
     })
 }
 
-/// The `serf_lan` block of `agent/self`'s stats.
-fn serf_stats(agent: &Agent) -> serde_json::Value {
-    let Some(g) = &agent.gossip else {
+/// The `serf_lan`/`serf_wan` block of `agent/self`'s stats.
+fn serf_stats(pool: Option<&crate::gossip::Gossip>) -> serde_json::Value {
+    let Some(g) = pool else {
         return json!({"members": "1", "failed": "0", "left": "0", "health_score": "0", "encrypted": "false"});
     };
     let (members, failed, left) = g.counts();

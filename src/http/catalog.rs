@@ -20,9 +20,10 @@ use crate::state::{
     Check, CheckDefinition, Command, Name, Node, Service, Table, Watch, Weights, status,
 };
 
-/// `GET /v1/catalog/datacenters`: only this one.
+/// `GET /v1/catalog/datacenters`: every datacenter with a server in the WAN pool, nearest
+/// first (`Agent::datacenters`).
 pub fn datacenters(agent: &Agent) -> Result<Response, ApiError> {
-    json_plain(&[agent.cfg.datacenter.as_str()])
+    json_plain(&agent.datacenters())
 }
 
 /// `GET /v1/catalog/nodes`.

@@ -52,6 +52,27 @@ pub async fn forward_http(
     )
 }
 
+/// Forward one API call to a server of another datacenter (servers, for `?dc=`). The
+/// remote server may still send it on to its own leader.
+pub async fn forward_dc(
+    agent: &Agent,
+    dc: &str,
+    method: &Method,
+    uri: &str,
+    body: Bytes,
+    token: &str,
+) -> Response {
+    relay(
+        agent
+            .forward_dc(
+                dc,
+                http_request(method, uri, body, false, token),
+                FORWARD_TIMEOUT,
+            )
+            .await,
+    )
+}
+
 /// Forward one API call to the leader (followers). `Err(body)` hands the body back when
 /// this server should answer itself (it leads, or no leader is known).
 pub async fn forward_to_leader(

@@ -114,6 +114,30 @@ fn acl_headers(agent: &Agent, q: &Query, resp: &mut Response) {
     }
 }
 
+/// The other datacenter a call names, if any: `?dc=`, else the `Datacenter` of a catalog
+/// registration or deregistration body (Consul routes those by it too). Agent-local routes
+/// and `catalog/datacenters` ignore `?dc=`, as Consul's do.
+fn remote_datacenter(agent: &Agent, ep: &Endpoint, q: &Query, body: &[u8]) -> Option<String> {
+    if !ep.forwarded() || matches!(ep, Endpoint::CatalogDatacenters) {
+        return None;
+    }
+    let local = agent.cfg.datacenter.as_str();
+    if let Some(dc) = q.get("dc").filter(|d| !d.is_empty()) {
+        return (dc != local).then(|| dc.to_string());
+    }
+    if matches!(ep, Endpoint::CatalogRegister | Endpoint::CatalogDeregister) {
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let dc = v
+            .as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("datacenter"))?
+            .1
+            .as_str()?;
+        return (!dc.is_empty() && dc != local).then(|| dc.to_string());
+    }
+    None
+}
+
 /// One API call: parse the route, forward it if a server (or the leader) must answer,
 /// otherwise run it here; count it, and re-indent JSON for `?pretty`.
 async fn handle(State(handler): State<Handler>, req: Request<Body>) -> Response {
@@ -165,6 +189,16 @@ pub(crate) async fn handle_request(handler: Handler, req: Request<Body>) -> Resp
             &format!("max_stale={}", crate::api::duration::format_go(bound)),
         );
         return forward::forward_http(&agent, &method, &pq, body, &token).await;
+    }
+    // `?dc=<other>` (or a registration's `Datacenter`): a server sends the whole call to a
+    // server of that datacenter, which answers it as its own (a client agent has already
+    // sent it here, above).
+    if agent.consensus.is_some()
+        && let Some(ep) = ep
+        && let Some(dc) = remote_datacenter(&agent, ep, &query, &body)
+    {
+        agent.metrics.incr("consul.http.requests");
+        return forward::forward_dc(&agent, &dc, &method, path_and_query, body, &token).await;
     }
     let last_contact = agent.consensus.as_ref().and_then(|c| c.last_contact());
     let body = if forward_to_leader && !query.answer_locally(last_contact) {

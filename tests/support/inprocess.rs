@@ -21,6 +21,7 @@ pub fn config(name: &str, dir: &std::path::Path) -> AgentConfig {
     cfg.ports.dns = 0;
     cfg.ports.server = 0;
     cfg.ports.serf_lan = 0;
+    cfg.ports.serf_wan = 0;
     cfg.data_dir = Some(dir.join(name));
     cfg.retry_interval = Duration::from_millis(200);
     cfg.log_level = "warn".into();

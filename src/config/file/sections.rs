@@ -118,15 +118,20 @@ impl Reader<'_> {
         })
     }
 
-    /// `gossip_lan`: overrides of the LAN gossip timings.
-    pub(super) fn gossip_lan(
+    /// `gossip_lan` / `gossip_wan`: overrides of the gossip timings.
+    pub(super) fn gossip(
         &mut self,
         cfg: &mut AgentConfig,
         key: &str,
         v: &Value,
+        wan: bool,
     ) -> Result<(), ConfigError> {
         self.each_key(key, v, |r, full, k, gv| {
-            let g = &mut cfg.gossip_lan;
+            let g = if wan {
+                &mut cfg.gossip_wan
+            } else {
+                &mut cfg.gossip_lan
+            };
             match k {
                 "gossip_nodes" => g.gossip_nodes = Some(r.uint(full, gv, 1, 64)? as usize),
                 "gossip_interval" => g.gossip_interval = Some(r.positive(full, gv)?),

@@ -1,0 +1,361 @@
+//! The WAN side of a server: the second gossip pool, in which the servers of every
+//! datacenter meet (named `<node>.<dc>`), the list of datacenters it yields, sorted by
+//! measured round-trip time, and the forwarding of a call to a server of another
+//! datacenter (round-robin, the next one when a connection fails).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tracing::{info, warn};
+
+use super::membership::{apply_overrides, member_tags};
+use super::{Agent, AgentError};
+use crate::config::AgentConfig;
+use crate::gossip::{Gossip, GossipConfig, Member, Status, Timing};
+use crate::rpc::{Reply, Request, RpcError};
+
+/// How long a remote server whose RPC failed is tried after the others.
+const FAILURE_MEMORY: Duration = Duration::from_secs(10);
+
+/// How often the round trip to every remote server is measured.
+const RTT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// How long one round-trip probe may take.
+const RTT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A server's WAN pool and what it learns from it.
+pub struct Wan {
+    /// The WAN gossip member.
+    pub gossip: Gossip,
+    /// Rotates the first server tried per datacenter.
+    rr: AtomicUsize,
+    /// Smoothed round trip to each remote server (leaf lock: copied out, never held
+    /// across a call).
+    rtt: Mutex<HashMap<SocketAddr, Duration>>,
+    /// Remote servers whose last call failed at the connection level, and when (leaf).
+    failed: Mutex<HashMap<SocketAddr, Instant>>,
+}
+
+/// The WAN gossip settings: Consul's WAN timings (dev: the fast ones), the member name
+/// `<node>.<dc>`, the same tags as on the LAN, files `serf/remote.*`.
+pub fn gossip_config(
+    cfg: &AgentConfig,
+    node_id: &str,
+    advertise: IpAddr,
+) -> Result<GossipConfig, AgentError> {
+    let port = cfg.ports.serf_wan as u16;
+    let key = match &cfg.encrypt {
+        Some(k) => Some(
+            crate::gossip::decode_key(k)
+                .map_err(|e| AgentError::BadRequest(format!("encrypt: {e}")))?,
+        ),
+        None => None,
+    };
+    let timing = apply_overrides(
+        if cfg.dev {
+            Timing::dev()
+        } else {
+            Timing::wan()
+        },
+        &cfg.gossip_wan,
+    );
+    let advertise = cfg.advertise_addr_wan.unwrap_or(advertise);
+    Ok(GossipConfig {
+        name: format!("{}.{}", cfg.node_name, cfg.datacenter),
+        bind: SocketAddr::new(cfg.bind_addr, port),
+        advertise: SocketAddr::new(advertise, port),
+        tags: member_tags(cfg, node_id),
+        key,
+        timing,
+        snapshot_dir: cfg.data_dir.as_ref().map(|d| d.join("serf")),
+        pool: "remote",
+        rejoin_after_leave: cfg.rejoin_after_leave,
+    })
+}
+
+impl Wan {
+    /// Join the WAN pool on `ports.serf_wan`.
+    pub async fn start(gc: GossipConfig) -> Result<Wan, AgentError> {
+        let gossip = Gossip::start(gc)
+            .await
+            .map_err(|e| AgentError::Internal(e.to_string()))?;
+        Ok(Wan {
+            gossip,
+            rr: AtomicUsize::new(0),
+            rtt: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The server RPC address a WAN member advertises, if it is a server.
+    fn rpc_addr(m: &Member) -> Option<(String, SocketAddr)> {
+        if m.id.tags.get("role").map(String::as_str) != Some("consul") {
+            return None;
+        }
+        let dc = m.id.tags.get("dc")?.clone();
+        let port: u16 = m.id.tags.get("port")?.parse().ok()?;
+        Some((dc, SocketAddr::new(m.id.addr.ip(), port)))
+    }
+
+    /// Every datacenter with a server in the pool that has not left, with its servers
+    /// (alive or not).
+    fn by_datacenter(&self) -> BTreeMap<String, Vec<(SocketAddr, Status)>> {
+        let mut out: BTreeMap<String, Vec<(SocketAddr, Status)>> = BTreeMap::new();
+        for m in self.gossip.members() {
+            if m.status == Status::Left {
+                continue;
+            }
+            if let Some((dc, addr)) = Self::rpc_addr(&m) {
+                out.entry(dc).or_default().push((addr, m.status));
+            }
+        }
+        out
+    }
+
+    /// Alive servers of `dc`, starting at a rotating position; recently failed ones last.
+    pub fn servers(&self, dc: &str) -> Vec<SocketAddr> {
+        let mut out: Vec<SocketAddr> = self
+            .by_datacenter()
+            .remove(dc)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, s)| *s == Status::Alive)
+            .map(|(a, _)| a)
+            .collect();
+        if !out.is_empty() {
+            let start = self.rr.fetch_add(1, Ordering::Relaxed) % out.len();
+            out.rotate_left(start);
+        }
+        let failed: Vec<SocketAddr> = {
+            let mut f = self.failed.lock();
+            f.retain(|_, at| at.elapsed() < FAILURE_MEMORY);
+            f.keys().copied().collect()
+        };
+        if !failed.is_empty() {
+            out.sort_by_key(|a| failed.contains(a));
+        }
+        out
+    }
+
+    /// Known datacenters (the local one included), nearest first: by the median measured
+    /// round trip to their servers, the local one at zero, unmeasured ones last, ties by
+    /// name (Consul sorts by the median of its network coordinates the same way).
+    pub fn datacenters(&self, local: &str) -> Vec<String> {
+        let dcs = self.by_datacenter();
+        let rtt = self.rtt.lock().clone();
+        let mut ranked: Vec<(Duration, String)> = dcs
+            .into_iter()
+            .map(|(dc, servers)| {
+                let d = if dc == local {
+                    Duration::ZERO
+                } else {
+                    let mut v: Vec<Duration> = servers
+                        .iter()
+                        .filter_map(|(a, _)| rtt.get(a))
+                        .copied()
+                        .collect();
+                    v.sort();
+                    v.get(v.len() / 2).copied().unwrap_or(Duration::MAX)
+                };
+                (d, dc)
+            })
+            .collect();
+        if !ranked.iter().any(|(_, dc)| dc == local) {
+            ranked.push((Duration::ZERO, local.to_string()));
+        }
+        ranked.sort();
+        ranked.into_iter().map(|(_, dc)| dc).collect()
+    }
+
+    /// The median measured round trip to each remote datacenter's servers.
+    pub fn round_trips(&self, local: &str) -> Vec<(String, Option<Duration>)> {
+        let rtt = self.rtt.lock().clone();
+        self.by_datacenter()
+            .into_iter()
+            .filter(|(dc, _)| dc != local)
+            .map(|(dc, servers)| {
+                let mut v: Vec<Duration> = servers
+                    .iter()
+                    .filter_map(|(a, _)| rtt.get(a))
+                    .copied()
+                    .collect();
+                v.sort();
+                (dc, v.get(v.len() / 2).copied())
+            })
+            .collect()
+    }
+
+    fn note(&self, addr: SocketAddr, ok: bool) {
+        let mut f = self.failed.lock();
+        if ok {
+            f.remove(&addr);
+        } else {
+            f.insert(addr, Instant::now());
+        }
+    }
+
+    fn record_rtt(&self, addr: SocketAddr, took: Duration) {
+        let mut m = self.rtt.lock();
+        let v = m.entry(addr).or_insert(took);
+        // An exponentially weighted average: one slow probe does not reorder datacenters.
+        *v = (*v * 3 + took) / 4;
+    }
+}
+
+impl Agent {
+    /// Send a request to a server of datacenter `dc` (a server's side of `?dc=`): the alive
+    /// servers there in rotation, up to three, the next when a connection fails.
+    /// `NoPathToDatacenter` when none is known alive, as Consul answers.
+    pub async fn forward_dc(
+        &self,
+        dc: &str,
+        req: Request,
+        timeout: Duration,
+    ) -> Result<Reply, AgentError> {
+        let Some(wan) = &self.wan else {
+            return Err(AgentError::NoPathToDatacenter);
+        };
+        let servers = wan.servers(dc);
+        if servers.is_empty() {
+            return Err(AgentError::NoPathToDatacenter);
+        }
+        self.metrics.incr("consul.rpc.cross-dc");
+        let mut last = None;
+        for addr in servers.into_iter().take(3) {
+            let outcome = self.rpc.call(addr, req.clone(), timeout).await;
+            wan.note(
+                addr,
+                !matches!(outcome, Err(RpcError::Connection(_) | RpcError::Timeout(_))),
+            );
+            match outcome {
+                Ok(r) => return Ok(r),
+                Err(RpcError::Remote(e)) if e == "No cluster leader" => {
+                    return Err(AgentError::NoLeader);
+                }
+                Err(RpcError::Remote(e)) => return Err(AgentError::Internal(e)),
+                Err(e) => {
+                    warn!(
+                        "agent: rpc to server {addr} in datacenter {dc} failed, trying another: {e}"
+                    );
+                    last = Some(e);
+                }
+            }
+        }
+        Err(AgentError::Internal(format!(
+            "rpc error making call: {}",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        )))
+    }
+
+    /// Known datacenters, nearest first (the local one alone without a WAN pool).
+    pub fn datacenters(&self) -> Vec<String> {
+        match &self.wan {
+            Some(w) => w.datacenters(&self.cfg.datacenter),
+            None => vec![self.cfg.datacenter.clone()],
+        }
+    }
+
+    /// Measure the round trip to every alive remote server every [`RTT_INTERVAL`]: a
+    /// `status/leader` call, the cheapest the RPC answers.
+    pub(super) async fn wan_rtt_loop(self: Arc<Self>) {
+        let mut shutdown = self.shutdown_signal();
+        let mut iv = tokio::time::interval(if self.cfg.dev {
+            Duration::from_secs(2)
+        } else {
+            RTT_INTERVAL
+        });
+        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = iv.tick() => {}
+                _ = shutdown.wait_for(|v| *v) => return,
+            }
+            let Some(wan) = &self.wan else { return };
+            let targets: Vec<SocketAddr> = wan
+                .by_datacenter()
+                .into_iter()
+                .filter(|(dc, _)| *dc != self.cfg.datacenter)
+                .flat_map(|(_, s)| s.into_iter())
+                .filter(|(_, st)| *st == Status::Alive)
+                .map(|(a, _)| a)
+                .collect();
+            for addr in targets {
+                let req = Request::Http {
+                    method: "GET".into(),
+                    uri: "/v1/status/leader".into(),
+                    body: Vec::new(),
+                    from_server: true,
+                    token: String::new(),
+                };
+                let start = Instant::now();
+                if let Ok(Reply::Http { .. }) = self.rpc.call(addr, req, RTT_TIMEOUT).await {
+                    wan.record_rtt(addr, start.elapsed());
+                }
+            }
+        }
+    }
+
+    /// Join other datacenters' servers through `addrs` on the WAN pool.
+    pub async fn join_wan(&self, addrs: &[String]) -> Result<(usize, Vec<String>), AgentError> {
+        let Some(w) = &self.wan else {
+            return Err(AgentError::Internal(
+                "WAN gossip is disabled on this agent (not a server, or ports.serf_wan = -1)"
+                    .into(),
+            ));
+        };
+        let (n, errs) = w.gossip.join(addrs).await;
+        let errs: Vec<String> = errs
+            .into_iter()
+            .map(|(a, e)| format!("Failed to join {a}: {e}"))
+            .collect();
+        if n > 0 {
+            info!("agent: (WAN) joined: number_of_nodes={n}");
+        }
+        Ok((n, errs))
+    }
+
+    /// `retry_join_wan`: keep trying every `retry_interval_wan` until one address answers
+    /// or `retry_max_wan` attempts failed (then the agent shuts down, as Consul's does).
+    pub async fn retry_join_wan(self: Arc<Self>) {
+        let addrs = self.cfg.retry_join_wan.clone();
+        if addrs.is_empty() || self.wan.is_none() {
+            return;
+        }
+        let mut attempt: u32 = 0;
+        let mut shutdown = self.shutdown_signal();
+        loop {
+            attempt += 1;
+            match self.join_wan(&addrs).await {
+                Ok((n, _)) if n > 0 => {
+                    info!("agent: (WAN) Join completed. Initial agents synced: {n}");
+                    return;
+                }
+                Ok((_, errs)) => {
+                    warn!(
+                        "agent: (WAN) Join failed: attempt {attempt}: {}",
+                        errs.join("; ")
+                    )
+                }
+                Err(e) => {
+                    warn!("agent: (WAN) Join failed: {e}");
+                    return;
+                }
+            }
+            if self.cfg.retry_max_wan > 0 && attempt >= self.cfg.retry_max_wan {
+                warn!("agent: (WAN) Join failed: max join retry exhausted, exiting");
+                self.fail(format!(
+                    "Failed to join any WAN nodes after {attempt} attempts (retry_max_wan)"
+                ));
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.cfg.retry_interval_wan) => {}
+                _ = shutdown.wait_for(|v| *v) => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Two datacenters on loopback: the WAN pool, `?dc=` forwarding of reads, writes and
+//! blocking queries, `catalog/datacenters`, a client agent's cross-datacenter call, the
+//! other datacenter's server going away, and `force-leave -wan`.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Agent, cli, free_port, http, wait_for};
+
+/// A dev server of datacenter `dc` with its WAN pool on a port of its own.
+fn dc_server(name: &str, dc: &str, extra: &[&str]) -> (Agent, u16) {
+    let wan = free_port();
+    let wan_s = wan.to_string();
+    let mut args = vec!["-dev", "-datacenter", dc, "-serf-wan-port", wan_s.as_str()];
+    args.extend_from_slice(extra);
+    let mut a = Agent::launch(name, &args);
+    a.wait_ready();
+    (a, wan)
+}
+
+/// WAN members as `name → status` seen by `a`.
+fn wan_members(a: &Agent) -> std::collections::BTreeMap<String, i64> {
+    a.get("/v1/agent/members?wan=1")
+        .json()
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|m| {
+                    (
+                        m["Name"].as_str().unwrap_or_default().to_string(),
+                        m["Status"].as_i64().unwrap_or(0),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn datacenters(a: &Agent) -> Vec<String> {
+    serde_json::from_value(a.get("/v1/catalog/datacenters").json()).unwrap_or_default()
+}
+
+#[test]
+fn two_datacenters_federate_over_the_wan_pool_and_forward_dc_calls() {
+    let (a, _) = dc_server("wan-a", "dc1", &[]);
+    let (mut b, b_wan) = dc_server("wan-b", "dc2", &[]);
+
+    // Before the join each knows only itself: another datacenter has no path.
+    assert_eq!(datacenters(&a), vec!["dc1"]);
+    let r = a.get("/v1/kv/x?dc=dc2");
+    assert_eq!(r.status, 500);
+    assert_eq!(r.text().trim(), "No path to datacenter");
+
+    // `disco join -wan` through the first datacenter's agent.
+    let join = format!("127.0.0.1:{b_wan}");
+    let (code, out, err) = cli(a.http, &["join", "-wan", &join]);
+    assert_eq!(code, 0, "join -wan: {out}{err}");
+    assert!(
+        out.contains("Successfully joined cluster by contacting 1 nodes."),
+        "{out}"
+    );
+    for x in [&a, &b] {
+        wait_for(
+            "both servers alive in the WAN pool",
+            Duration::from_secs(30),
+            || {
+                let m = wan_members(x);
+                (m.get("wan-a.dc1") == Some(&1) && m.get("wan-b.dc2") == Some(&1)).then_some(())
+            },
+        );
+    }
+    let (code, out, _) = cli(a.http, &["members", "-wan"]);
+    assert_eq!(code, 0);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("wan-b.dc2"))
+        .unwrap_or_else(|| panic!("members -wan lists wan-b.dc2:\n{out}"));
+    assert!(
+        line.contains("alive") && line.contains("server") && line.contains("dc2"),
+        "{line}"
+    );
+    // The LAN list is unchanged: one member.
+    let (_, out, _) = cli(a.http, &["members"]);
+    assert!(!out.contains("wan-b"), "{out}");
+
+    // Each lists both datacenters, its own first.
+    wait_for("both datacenters listed", Duration::from_secs(20), || {
+        (datacenters(&a) == ["dc1", "dc2"] && datacenters(&b) == ["dc2", "dc1"]).then_some(())
+    });
+    let self_a = a.get("/v1/agent/self").json();
+    assert_eq!(self_a["Stats"]["consul"]["known_datacenters"], "2");
+    assert_eq!(self_a["Stats"]["serf_wan"]["members"], "2");
+
+    // KV: a write through dc1's agent lands in dc2 only.
+    let r = a.put("/v1/kv/app/colour?dc=dc2", b"blue");
+    assert_eq!((r.status, r.text().trim()), (200, "true"));
+    assert_eq!(
+        a.get("/v1/kv/app/colour").status,
+        404,
+        "dc1 has no such key"
+    );
+    let r = b.get("/v1/kv/app/colour?raw");
+    assert_eq!((r.status, r.text()), (200, "blue".to_string()));
+    let r = a.get("/v1/kv/app/colour?dc=dc2&raw");
+    assert_eq!((r.status, r.text()), (200, "blue".to_string()));
+    let index: u64 = a
+        .get("/v1/kv/app/colour?dc=dc2")
+        .header("X-Consul-Index")
+        .and_then(|v| v.parse().ok())
+        .expect("a forwarded read carries the remote index");
+    // `?consistent` and `?stale` cross too.
+    assert_eq!(
+        a.get("/v1/kv/app/colour?dc=dc2&consistent&raw").text(),
+        "blue"
+    );
+    assert_eq!(a.get("/v1/kv/app/colour?dc=dc2&stale&raw").text(), "blue");
+
+    // A blocking query crosses with the request: it parks in dc2 and wakes on dc2's write.
+    let port = a.http;
+    let waiter = std::thread::spawn(move || {
+        http(
+            port,
+            "GET",
+            &format!("/v1/kv/app/colour?dc=dc2&index={index}&wait=20s&raw"),
+            b"",
+        )
+        .map(|r| (r.status, r.text()))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !waiter.is_finished(),
+        "the blocking read returned before any change"
+    );
+    assert_eq!(b.put("/v1/kv/app/colour", b"green").text().trim(), "true");
+    let (status, text) = waiter.join().unwrap().expect("blocking read");
+    assert_eq!((status, text.as_str()), (200, "green"));
+
+    // Catalog: `?dc=` on a registration, and a body's `Datacenter` routes it too.
+    let reg = br#"{"Node":"ext-1","Address":"10.9.0.1","Service":{"Service":"db","Port":5432}}"#;
+    assert_eq!(a.put("/v1/catalog/register?dc=dc2", reg).status, 200);
+    let reg = br#"{"Datacenter":"dc2","Node":"ext-2","Address":"10.9.0.2","Service":{"Service":"db","Port":5432}}"#;
+    assert_eq!(a.put("/v1/catalog/register", reg).status, 200);
+    let nodes = a.get("/v1/catalog/service/db?dc=dc2").json();
+    let mut names: Vec<&str> = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["Node"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ext-1", "ext-2"]);
+    assert!(nodes[0]["Datacenter"] == "dc2", "{nodes}");
+    assert_eq!(
+        a.get("/v1/catalog/service/db").json(),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        b.get("/v1/health/service/db")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // The CLI's -datacenter flag sends ?dc=.
+    let (code, out, _) = cli(a.http, &["kv", "get", "-datacenter", "dc2", "app/colour"]);
+    assert_eq!((code, out.trim()), (0, "green"));
+
+    // Agent-local routes ignore ?dc= (as Consul's do).
+    let r = a.get("/v1/agent/self?dc=dc2");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["Config"]["Datacenter"], "dc1");
+    let r = a.get("/v1/kv/app/colour?dc=nowhere");
+    assert_eq!((r.status, r.text().trim()), (500, "No path to datacenter"));
+
+    // A client agent of dc1 reaches dc2 through its servers.
+    let mut c = Agent::client("wan-c", a.serf_port(), &["-datacenter", "dc1"]);
+    c.wait_ready();
+    let r = c.get("/v1/kv/app/colour?dc=dc2&raw");
+    assert_eq!((r.status, r.text()), (200, "green".to_string()));
+    assert_eq!(
+        c.get("/v1/agent/members?wan=1").json(),
+        serde_json::json!([])
+    );
+
+    // dc2's only server dies: dc2's calls fail with Consul's error once the WAN pool sees
+    // it, and dc1 is unaffected throughout.
+    b.kill9();
+    wait_for("dc2 without a path", Duration::from_secs(60), || {
+        let r = a.get("/v1/kv/app/colour?dc=dc2");
+        assert_eq!(
+            r.status,
+            500,
+            "a call to a dead datacenter fails: {}",
+            r.text()
+        );
+        (r.text().trim() == "No path to datacenter").then_some(())
+    });
+    assert_eq!(a.put("/v1/kv/local", b"1").text().trim(), "true");
+    assert_eq!(c.get("/v1/kv/local?raw").text(), "1");
+    // It is still a known datacenter (its server failed, it did not leave)...
+    assert_eq!(datacenters(&a), vec!["dc1", "dc2"]);
+    // ...until it is force-left from the WAN pool.
+    let (code, out, err) = cli(a.http, &["force-leave", "-wan", "wan-b.dc2"]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for("wan-b.dc2 left", Duration::from_secs(20), || {
+        (wan_members(&a).get("wan-b.dc2") == Some(&3)).then_some(())
+    });
+    assert_eq!(datacenters(&a), vec!["dc1"]);
+}
+
+#[test]
+fn retry_join_wan_from_the_config_file_and_a_failed_join_named() {
+    let (a, a_wan) = dc_server("wanr-a", "east", &[]);
+    let cfg = support::config_file(
+        "wanr",
+        &format!(
+            r#"{{"retry_join_wan": ["127.0.0.1:{a_wan}"], "retry_interval_wan": "200ms",
+                "gossip_wan": {{"probe_interval": "300ms", "probe_timeout": "100ms"}}}}"#
+        ),
+    );
+    let (b, _) = dc_server("wanr-b", "west", &["-config-file", cfg.to_str().unwrap()]);
+    wait_for("west joined east", Duration::from_secs(30), || {
+        (datacenters(&a) == ["east", "west"] && datacenters(&b) == ["west", "east"]).then_some(())
+    });
+    // A WAN join of an address where nothing listens fails with the reason.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let (code, out, err) = cli(b.http, &["join", "-wan", &dead]);
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("Error joining address"), "{err}");
+    // A bad WAN gossip setting names its key.
+    let bad = support::config_file(
+        "wanr-bad",
+        r#"{"gossip_wan": {"probe_interval": "100ms", "probe_timeout": "200ms"}}"#,
+    );
+    let (code, _, err) = cli(0, &["agent", "-dev", "-config-file", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("gossip_wan.probe_timeout"), "{err}");
+}
