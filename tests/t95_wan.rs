@@ -37,13 +37,45 @@ fn wan_members(a: &Agent) -> std::collections::BTreeMap<String, i64> {
         .unwrap_or_default()
 }
 
+/// `dig` against an agent's DNS port: the status and the answer records' data fields.
+fn dig(port: u16, name: &str, qtype: &str) -> (String, Vec<String>) {
+    let out = std::process::Command::new("dig")
+        .args(["@127.0.0.1", "-p", &port.to_string(), "+time=3", "+tries=1"])
+        .args([name, qtype])
+        .output()
+        .expect("dig must be installed (scripts/test.sh installs dnsutils)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let status = text
+        .split("status: ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or("no answer")
+        .to_string();
+    let mut answers = Vec::new();
+    let mut in_answer = false;
+    for line in text.lines() {
+        if line.starts_with(";; ANSWER SECTION") {
+            in_answer = true;
+        } else if line.trim().is_empty() {
+            in_answer = false;
+        } else if in_answer {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            answers.push(f[4..].join(" "));
+        }
+    }
+    answers.sort();
+    (status, answers)
+}
+
 fn datacenters(a: &Agent) -> Vec<String> {
     serde_json::from_value(a.get("/v1/catalog/datacenters").json()).unwrap_or_default()
 }
 
 #[test]
 fn two_datacenters_federate_over_the_wan_pool_and_forward_dc_calls() {
-    let (a, _) = dc_server("wan-a", "dc1", &[]);
+    let dns = free_port();
+    let dns_s = dns.to_string();
+    let (a, _) = dc_server("wan-a", "dc1", &["-dns-port", &dns_s]);
     let (mut b, b_wan) = dc_server("wan-b", "dc2", &[]);
 
     // Before the join each knows only itself: another datacenter has no path.
@@ -163,6 +195,22 @@ fn two_datacenters_federate_over_the_wan_pool_and_forward_dc_calls() {
             .len(),
         2
     );
+    // DNS names of the other datacenter are answered by its servers.
+    let (status, answers) = dig(dns, "db.service.dc2.consul", "A");
+    assert_eq!(status, "NOERROR");
+    assert_eq!(answers, ["10.9.0.1", "10.9.0.2"]);
+    let (_, answers) = dig(dns, "db.service.dc2.consul", "SRV");
+    assert!(
+        answers.contains(&"1 1 5432 ext-1.node.dc2.consul.".to_string()),
+        "{answers:?}"
+    );
+    assert_eq!(dig(dns, "ext-2.node.dc2.consul", "A").1, ["10.9.0.2"]);
+    assert_eq!(
+        dig(dns, "db.service.consul", "A").0,
+        "NXDOMAIN",
+        "dc1 has no db"
+    );
+    assert_eq!(dig(dns, "db.service.nowhere.consul", "A").0, "NXDOMAIN");
     // The CLI's -datacenter flag sends ?dc=.
     let (code, out, _) = cli(a.http, &["kv", "get", "-datacenter", "dc2", "app/colour"]);
     assert_eq!((code, out.trim()), (0, "green"));
@@ -175,8 +223,17 @@ fn two_datacenters_federate_over_the_wan_pool_and_forward_dc_calls() {
     assert_eq!((r.status, r.text().trim()), (500, "No path to datacenter"));
 
     // A client agent of dc1 reaches dc2 through its servers.
-    let mut c = Agent::client("wan-c", a.serf_port(), &["-datacenter", "dc1"]);
+    let cdns = free_port().to_string();
+    let mut c = Agent::client(
+        "wan-c",
+        a.serf_port(),
+        &["-datacenter", "dc1", "-dns-port", &cdns],
+    );
     c.wait_ready();
+    assert_eq!(
+        dig(cdns.parse().unwrap(), "db.service.dc2.consul", "A").1,
+        ["10.9.0.1", "10.9.0.2"]
+    );
     let r = c.get("/v1/kv/app/colour?dc=dc2&raw");
     assert_eq!((r.status, r.text()), (200, "green".to_string()));
     assert_eq!(
@@ -187,7 +244,7 @@ fn two_datacenters_federate_over_the_wan_pool_and_forward_dc_calls() {
     // dc2's only server dies: dc2's calls fail with Consul's error once the WAN pool sees
     // it, and dc1 is unaffected throughout.
     b.kill9();
-    wait_for("dc2 without a path", Duration::from_secs(60), || {
+    wait_for("dc2 unreachable", Duration::from_secs(60), || {
         let r = a.get("/v1/kv/app/colour?dc=dc2");
         assert_eq!(
             r.status,
@@ -195,8 +252,9 @@ fn two_datacenters_federate_over_the_wan_pool_and_forward_dc_calls() {
             "a call to a dead datacenter fails: {}",
             r.text()
         );
-        (r.text().trim() == "No path to datacenter").then_some(())
+        (r.text().trim() == "Remote DC has no server currently reachable").then_some(())
     });
+    assert_eq!(dig(dns, "db.service.dc2.consul", "A").0, "SERVFAIL");
     assert_eq!(a.put("/v1/kv/local", b"1").text().trim(), "true");
     assert_eq!(c.get("/v1/kv/local?raw").text(), "1");
     // It is still a known datacenter (its server failed, it did not leave)...
@@ -208,6 +266,9 @@ fn two_datacenters_federate_over_the_wan_pool_and_forward_dc_calls() {
         (wan_members(&a).get("wan-b.dc2") == Some(&3)).then_some(())
     });
     assert_eq!(datacenters(&a), vec!["dc1"]);
+    let r = a.get("/v1/kv/app/colour?dc=dc2");
+    assert_eq!((r.status, r.text().trim()), (500, "No path to datacenter"));
+    assert_eq!(dig(dns, "db.service.dc2.consul", "A").0, "NXDOMAIN");
 }
 
 #[test]

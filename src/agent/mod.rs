@@ -62,6 +62,9 @@ pub enum AgentError {
     /// `?dc=` names a datacenter with no alive server known (500, Consul's text).
     #[error("No path to datacenter")]
     NoPathToDatacenter,
+    /// `?dc=` names a datacenter whose servers are all failed (500, Consul's text).
+    #[error("Remote DC has no server currently reachable")]
+    DatacenterUnavailable,
     /// This agent is not a server and knows none (500).
     #[error("No known Consul servers")]
     NoServers,

@@ -209,7 +209,8 @@ impl Wan {
 impl Agent {
     /// Send a request to a server of datacenter `dc` (a server's side of `?dc=`): the alive
     /// servers there in rotation, up to three, the next when a connection fails.
-    /// `NoPathToDatacenter` when none is known alive, as Consul answers.
+    /// `NoPathToDatacenter` for a datacenter it does not know, `DatacenterUnavailable` when
+    /// none of its servers is alive, as Consul answers.
     pub async fn forward_dc(
         &self,
         dc: &str,
@@ -221,7 +222,13 @@ impl Agent {
         };
         let servers = wan.servers(dc);
         if servers.is_empty() {
-            return Err(AgentError::NoPathToDatacenter);
+            // Consul tells a datacenter it knows, whose servers all failed, from one it
+            // has never heard of.
+            return Err(if wan.by_datacenter().contains_key(dc) {
+                AgentError::DatacenterUnavailable
+            } else {
+                AgentError::NoPathToDatacenter
+            });
         }
         self.metrics.incr("consul.rpc.cross-dc");
         let mut last = None;

@@ -59,19 +59,34 @@ impl Handler {
         let Some((lookup, dc)) = names::parse(&labels) else {
             return self.nxdomain(&domain);
         };
-        if let Some(dc) = dc
-            && dc != self.agent.cfg.datacenter.to_ascii_lowercase()
+        // Another datacenter's names are answered from its servers, through the WAN; one
+        // with no path is NXDOMAIN, as Consul answers (a client agent asks a server).
+        let remote = dc.filter(|d| *d != self.agent.cfg.datacenter.to_ascii_lowercase());
+        if let Some(dc) = &remote
+            && self.agent.wan.is_some()
+            && !self
+                .agent
+                .datacenters()
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(dc))
         {
             return self.nxdomain(&domain);
         }
+        let remote = remote.as_deref();
         let result = match lookup {
             Lookup::Apex => Ok(self.apex(qname, qtype, &domain)),
-            Lookup::Service { name, tag } => self.service(qname, qtype, &domain, &name, tag).await,
-            Lookup::Node(node) => self.node(qname, qtype, &domain, &node).await,
+            Lookup::Service { name, tag } => {
+                self.service(qname, qtype, &domain, &name, tag, remote)
+                    .await
+            }
+            Lookup::Node(node) => self.node(qname, qtype, &domain, &node, remote).await,
             Lookup::Addr(ip) => Ok(self.addr(qname, qtype, &domain, ip)),
         };
         match result {
             Ok(r) => r,
+            Err(e) if e == crate::agent::AgentError::NoPathToDatacenter.to_string() => {
+                self.nxdomain(&domain)
+            }
             Err(e) => {
                 self.agent.metrics.incr("consul.dns.servfail");
                 tracing::debug!("dns: {qname}: {e}");
@@ -171,8 +186,9 @@ impl Handler {
         qtype: RecordType,
         domain: &str,
         node: &str,
+        remote: Option<&str>,
     ) -> Result<Reply, String> {
-        let Some(n) = self.lookup_node(node).await? else {
+        let Some(n) = self.lookup_node(node, remote).await? else {
             return Ok(self.nxdomain(domain));
         };
         let ttl = self.dns().node_ttl.as_secs() as u32;
@@ -208,10 +224,11 @@ impl Handler {
         domain: &str,
         service: &str,
         tag: Option<String>,
+        remote: Option<&str>,
     ) -> Result<Reply, String> {
         let with_meta = qtype == RecordType::SRV && self.dns().enable_additional_node_meta_txt;
         let mut instances = self
-            .healthy_instances(service, tag.as_deref(), with_meta)
+            .healthy_instances(service, tag.as_deref(), with_meta, remote)
             .await?;
         if instances.is_empty() {
             return Ok(self.nxdomain(domain));
@@ -220,7 +237,7 @@ impl Handler {
         instances.shuffle(&mut rand::rng());
         let ttl = self.dns().service_ttl(service).as_secs() as u32;
         let owner = name(qname).ok_or("bad name")?;
-        let dc = &self.agent.cfg.datacenter;
+        let dc = remote.unwrap_or(&self.agent.cfg.datacenter);
         let mut r = Reply::default();
         match qtype {
             RecordType::SRV => {
@@ -291,7 +308,7 @@ impl Handler {
         let domain = self.domains[0].clone();
         let dc = self.agent.cfg.datacenter.clone();
         let ip = ip.to_string();
-        let nodes = match self.nodes_where(|_, addr| addr == ip).await {
+        let nodes = match self.nodes_where(|_, addr| addr == ip, None).await {
             Ok(n) => n,
             Err(_) => {
                 return Reply {

@@ -175,8 +175,13 @@ impl Handler {
         service: &str,
         tag: Option<&str>,
         with_meta: bool,
+        remote: Option<&str>,
     ) -> Result<Vec<Instance>, String> {
-        let source = self.source();
+        let source = if remote.is_some() {
+            Source::Server
+        } else {
+            self.source()
+        };
         let mut instances = if source == Source::Local {
             let mut list = self.local_instances(service, tag, with_meta);
             if let Some(rights) = self.dns_rights().await {
@@ -199,7 +204,7 @@ impl Handler {
                 path.push_str(&crate::api::path_escape(t));
             }
             let v = self
-                .remote(&self.consistent_path(&path, source), source)
+                .remote(&self.consistent_path(&path, source), source, remote)
                 .await?;
             instances_from_json(&v, with_meta)
         };
@@ -240,9 +245,13 @@ impl Handler {
     }
 
     /// The node named `node` (case-insensitively), if the catalog has it.
-    pub(super) async fn lookup_node(&self, node: &str) -> Result<Option<NodeInfo>, String> {
+    pub(super) async fn lookup_node(
+        &self,
+        node: &str,
+        remote: Option<&str>,
+    ) -> Result<Option<NodeInfo>, String> {
         Ok(self
-            .nodes_where(|name, _| name.eq_ignore_ascii_case(node))
+            .nodes_where(|name, _| name.eq_ignore_ascii_case(node), remote)
             .await?
             .into_iter()
             .next())
@@ -252,8 +261,13 @@ impl Handler {
     pub(super) async fn nodes_where(
         &self,
         keep: impl Fn(&str, &str) -> bool,
+        remote: Option<&str>,
     ) -> Result<Vec<NodeInfo>, String> {
-        let source = self.source();
+        let source = if remote.is_some() {
+            Source::Server
+        } else {
+            self.source()
+        };
         if source == Source::Local {
             let rights = self.dns_rights().await;
             let store = self.agent.store.read();
@@ -275,16 +289,30 @@ impl Handler {
                 .collect());
         }
         let v = self
-            .remote(&self.consistent_path("/v1/catalog/nodes", source), source)
+            .remote(
+                &self.consistent_path("/v1/catalog/nodes", source),
+                source,
+                remote,
+            )
             .await?;
         let mut nodes = nodes_from_json(&v);
         nodes.retain(|n| keep(&n.name, &n.address));
         Ok(nodes)
     }
 
-    /// A read through a server (`source` says which), kept for `cache_max_age` when a client
+    /// A read through a server (`source` says which; `dc`: a server of that datacenter,
+    /// through a local server on a client agent), kept for `cache_max_age` when a client
     /// agent has `use_cache`.
-    async fn remote(&self, path: &str, source: Source) -> Result<Value, String> {
+    async fn remote(&self, path: &str, source: Source, dc: Option<&str>) -> Result<Value, String> {
+        let with_dc;
+        let path = match dc {
+            Some(dc) => {
+                with_dc =
+                    crate::api::with_query(path, &format!("dc={}", crate::api::path_escape(dc)));
+                with_dc.as_str()
+            }
+            None => path,
+        };
         // Only client agents cache, and only with `use_cache`; reads the leader must answer
         // never come from a cache.
         let dns = self.dns();
@@ -310,7 +338,11 @@ impl Handler {
             },
         };
         let timeout = Duration::from_secs(5);
-        let reply = if source == Source::Leader {
+        let reply = if let Some(dc) = dc
+            && self.agent.consensus.is_some()
+        {
+            self.agent.forward_dc(dc, req, timeout).await
+        } else if source == Source::Leader {
             self.agent
                 .forward_to_leader(req, timeout)
                 .await
