@@ -299,3 +299,181 @@ fn retry_join_wan_from_the_config_file_and_a_failed_join_named() {
     assert_eq!(code, 1);
     assert!(err.contains("gossip_wan.probe_timeout"), "{err}");
 }
+
+/// Register `web` on `node` (address `addr`) with one check in `status`.
+fn web_on(a: &Agent, node: &str, addr: &str, status: &str) {
+    let body = format!(
+        r#"{{"Node":"{node}","Address":"{addr}","Service":{{"ID":"web","Service":"web","Port":80,"Tags":["v1"]}},
+            "Checks":[{{"CheckID":"web-alive","Name":"web alive","Status":"{status}","ServiceID":"web"}}]}}"#
+    );
+    let r = a.put("/v1/catalog/register", body.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+fn dig_ttl(port: u16, name: &str) -> Option<u32> {
+    let out = std::process::Command::new("dig")
+        .args(["@127.0.0.1", "-p", &port.to_string(), "+time=3", "+tries=1"])
+        .args(["+noall", "+answer", name, "A"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.lines().next()?.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn a_prepared_query_fails_over_to_the_other_datacenter_and_back() {
+    let dns = free_port();
+    let dns_s = dns.to_string();
+    let (a, a_wan) = dc_server("pq-a", "dc1", &["-dns-port", &dns_s]);
+    let join = format!("127.0.0.1:{a_wan}");
+    let (b, _) = dc_server("pq-b", "dc2", &["-join-wan", &join]);
+    wait_for("dc1 sees dc2", Duration::from_secs(30), || {
+        (datacenters(&a) == ["dc1", "dc2"]).then_some(())
+    });
+    web_on(&a, "n1", "10.1.0.1", "passing");
+    web_on(&b, "m1", "10.2.0.1", "passing");
+
+    // Create, list, read.
+    let def = br#"{"Name":"web-ha","Service":{"Service":"web","OnlyPassing":true,
+        "Tags":["v1","!canary"],"Failover":{"NearestN":1}},"DNS":{"TTL":"7s"}}"#;
+    let r = a.call("POST", "/v1/query", def, "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.json()["ID"].as_str().expect("an ID").to_string();
+    let list = a.get("/v1/query").json();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["Name"], "web-ha");
+    assert_eq!(list[0]["Service"]["Failover"]["NearestN"], 1);
+    assert_eq!(list[0]["DNS"]["TTL"], "7s");
+    let one = a.get(&format!("/v1/query/{id}")).json();
+    assert_eq!(one[0]["ID"], id.as_str());
+    assert_eq!(
+        one[0]["Service"]["Tags"],
+        serde_json::json!(["v1", "!canary"])
+    );
+
+    // Bad definitions are refused with Consul's reasons and store nothing.
+    let r = a.call("POST", "/v1/query", br#"{"Name":"x","Service":{}}"#, "");
+    assert_eq!(
+        (r.status, r.text().trim()),
+        (500, "Must provide a Service name to query")
+    );
+    let r = a.call(
+        "POST",
+        "/v1/query",
+        br#"{"Name":"web-ha","Service":{"Service":"db"}}"#,
+        "",
+    );
+    assert_eq!(r.status, 500);
+    assert!(
+        r.text().contains("aliases an existing query name"),
+        "{}",
+        r.text()
+    );
+    let r = a.call("POST", "/v1/query", b"{not json", "");
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = a.call(
+        "POST",
+        "/v1/query",
+        br#"{"Service":{"Service":"web","Bogus":1}}"#,
+        "",
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = a.call(
+        "POST",
+        "/v1/query",
+        br#"{"Service":{"Service":"web"},"DNS":{"TTL":"soon"}}"#,
+        "",
+    );
+    assert_eq!((r.status, r.text().trim()), (500, "Bad DNS TTL 'soon'"));
+    assert_eq!(a.get("/v1/query").json().as_array().map(Vec::len), Some(1));
+
+    // Local instances first: by name and by ID.
+    let run = |q: &str| a.get(&format!("/v1/query/{q}/execute")).json();
+    let r = run("web-ha");
+    assert_eq!(r["Datacenter"], "dc1", "{r}");
+    assert_eq!(r["Failovers"], 0);
+    assert_eq!(r["Nodes"][0]["Node"]["Node"], "n1");
+    assert_eq!(r["DNS"]["TTL"], "7s");
+    assert_eq!(run(&id)["Nodes"][0]["Node"]["Node"], "n1");
+    assert_eq!(dig(dns, "web-ha.query.consul", "A").1, ["10.1.0.1"]);
+    assert_eq!(
+        dig_ttl(dns, "web-ha.query.consul"),
+        Some(7),
+        "the query's DNS TTL"
+    );
+
+    // dc1's only instance goes critical: the query falls over to dc2.
+    web_on(&a, "n1", "10.1.0.1", "critical");
+    let r = run("web-ha");
+    assert_eq!(r["Datacenter"], "dc2", "{r}");
+    assert_eq!(r["Failovers"], 1);
+    assert_eq!(r["Nodes"][0]["Node"]["Node"], "m1");
+    assert_eq!(dig(dns, "web-ha.query.consul", "A").1, ["10.2.0.1"]);
+    let (_, srv) = dig(dns, "_web-ha._tcp.query.consul", "SRV");
+    assert_eq!(srv, ["1 1 80 m1.node.dc2.consul."]);
+    // A warning is not passing for OnlyPassing; a `!canary` tag excludes an instance.
+    web_on(&a, "n1", "10.1.0.1", "warning");
+    assert_eq!(run("web-ha")["Datacenter"], "dc2");
+    // ...and it comes back when dc1 is healthy again.
+    web_on(&a, "n1", "10.1.0.1", "passing");
+    let r = run("web-ha");
+    assert_eq!(
+        (r["Datacenter"].as_str(), r["Failovers"].as_u64()),
+        (Some("dc1"), Some(0))
+    );
+
+    // An update to an explicit list of datacenters, and a check the query ignores.
+    let upd = br#"{"Name":"web-ha","Service":{"Service":"web","IgnoreCheckIDs":["web-alive"],
+        "Failover":{"Datacenters":["nowhere","dc2"]}}}"#;
+    let r = a.call("PUT", &format!("/v1/query/{id}"), upd, "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    web_on(&a, "n1", "10.1.0.1", "critical");
+    assert_eq!(
+        run("web-ha")["Datacenter"],
+        "dc1",
+        "the ignored check does not count"
+    );
+    let upd = br#"{"Name":"web-ha","Service":{"Service":"web",
+        "Failover":{"Datacenters":["nowhere","dc2"]}}}"#;
+    assert_eq!(
+        a.call("PUT", &format!("/v1/query/{id}"), upd, "").status,
+        200
+    );
+    let r = run("web-ha");
+    assert_eq!(r["Datacenter"], "dc2", "{r}");
+    assert_eq!(
+        r["Failovers"], 1,
+        "an unknown datacenter is skipped, not tried"
+    );
+    let explained = a.get("/v1/query/web-ha/explain").json();
+    assert_eq!(
+        explained["Query"]["Service"]["Failover"]["Datacenters"][1],
+        "dc2"
+    );
+
+    // Delete: gone from the API and from DNS.
+    assert_eq!(a.delete(&format!("/v1/query/{id}")).status, 200);
+    let r = a.get("/v1/query/web-ha/execute");
+    assert_eq!((r.status, r.text().trim()), (404, "Query not found"));
+    assert_eq!(dig(dns, "web-ha.query.consul", "A").0, "NXDOMAIN");
+    let r = a.call("PUT", &format!("/v1/query/{id}"), upd, "");
+    assert_eq!(r.status, 500, "updating a deleted query: {}", r.text());
+
+    // A query tied to a session ends with it.
+    let sid = a.put("/v1/session/create", b"{}").json()["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = format!(r#"{{"Name":"temp","Session":"{sid}","Service":{{"Service":"web"}}}}"#);
+    assert_eq!(a.call("POST", "/v1/query", body.as_bytes(), "").status, 200);
+    assert_eq!(a.get("/v1/query").json().as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        a.put(&format!("/v1/session/destroy/{sid}"), b"").status,
+        200
+    );
+    assert_eq!(a.get("/v1/query").json(), serde_json::json!([]));
+    let body = br#"{"Name":"orphan","Session":"00000000-0000-0000-0000-000000000000","Service":{"Service":"web"}}"#;
+    let r = a.call("POST", "/v1/query", body, "");
+    assert_eq!(r.status, 500);
+    assert!(r.text().contains("invalid session"), "{}", r.text());
+}

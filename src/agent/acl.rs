@@ -532,6 +532,21 @@ impl Agent {
             // The bootstrap needs no token (it is allowed once, by the state machine).
             Command::Acl(AclOp::Bootstrap { .. }) => Ok(()),
             Command::Acl(_) => need(Resource::Acl, "", Level::Write),
+            // A query's writer needs `query` write on its name, and on the stored one when
+            // it renames or deletes.
+            Command::Query(op) => {
+                let (new, id) = match op {
+                    crate::state::QueryOp::Set(q) => (Some(q.name.as_str()), q.id.as_str()),
+                    crate::state::QueryOp::Delete { id } => (None, id.as_str()),
+                };
+                if let Some(n) = new {
+                    need(Resource::Query, n, Level::Write)?;
+                }
+                match store.query(id) {
+                    Some(old) => need(Resource::Query, &old.name, Level::Write),
+                    None => Ok(()),
+                }
+            }
             // Transactions travel as API calls (checked operation by operation there); one
             // arriving as a raw write needs rights over every key.
             Command::Txn(_) => {

@@ -296,7 +296,8 @@ pub async fn launch(
             .iter()
             .map(|ip| SocketAddr::new(*ip, cfg.ports.dns as u16))
             .collect();
-        crate::dns::serve(agent.clone(), &dns_addrs)
+        let api: Arc<dyn crate::rpc::HttpRouter> = crate::http::Router::new(agent.clone());
+        crate::dns::serve(agent.clone(), &dns_addrs, api)
             .await
             .map_err(|e| bind_error("DNS server", format!("{dns_addrs:?}"), e))?;
         for a in &dns_addrs {

@@ -248,13 +248,16 @@ impl Agent {
                     warn!(
                         "agent: rpc to server {addr} in datacenter {dc} failed, trying another: {e}"
                     );
-                    last = Some(e);
+                    last = Some(match e {
+                        RpcError::Connection(s) => s,
+                        other => other.to_string(),
+                    });
                 }
             }
         }
         Err(AgentError::Internal(format!(
             "rpc error making call: {}",
-            last.map(|e| e.to_string()).unwrap_or_default()
+            last.unwrap_or_default()
         )))
     }
 

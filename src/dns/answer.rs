@@ -80,6 +80,7 @@ impl Handler {
                     .await
             }
             Lookup::Node(node) => self.node(qname, qtype, &domain, &node, remote).await,
+            Lookup::Query(query) => self.query(qname, qtype, &domain, &query, remote).await,
             Lookup::Addr(ip) => Ok(self.addr(qname, qtype, &domain, ip)),
         };
         match result {
@@ -230,20 +231,85 @@ impl Handler {
         let mut instances = self
             .healthy_instances(service, tag.as_deref(), with_meta, remote)
             .await?;
-        if instances.is_empty() {
-            return Ok(self.nxdomain(domain));
-        }
         // A fresh order per query spreads the load over the instances.
         instances.shuffle(&mut rand::rng());
         let ttl = self.dns().service_ttl(service).as_secs() as u32;
-        let owner = name(qname).ok_or("bad name")?;
         let dc = remote.unwrap_or(&self.agent.cfg.datacenter);
+        self.instance_records(qname, qtype, domain, &instances, ttl, dc)
+    }
+
+    /// `<query>.query`: the prepared query run through the agent's own API (so a client
+    /// agent's goes to a server, and `.<dc>` runs it there); its instances answered as a
+    /// service's, in the order the query gave, with the query's DNS TTL when it has one.
+    async fn query(
+        &self,
+        qname: &str,
+        qtype: RecordType,
+        domain: &str,
+        query: &str,
+        remote: Option<&str>,
+    ) -> Result<Reply, String> {
+        let Some(api) = &self.api else {
+            return Err("prepared queries need the agent's API".into());
+        };
+        let mut uri = format!("/v1/query/{}/execute", crate::api::path_escape(query));
+        if let Some(dc) = remote {
+            uri = crate::api::with_query(&uri, &format!("dc={}", crate::api::path_escape(dc)));
+        }
+        let token = if self.agent.cfg.acl.enabled {
+            self.agent.effective_secret("")
+        } else {
+            String::new()
+        };
+        let reply = api.call("GET".into(), uri, Vec::new(), false, token).await;
+        let crate::rpc::Reply::Http { status, body, .. } = reply else {
+            return Err(format!("query {query}: {reply:?}"));
+        };
+        if status == 404 {
+            return Ok(self.nxdomain(domain));
+        }
+        if status >= 400 {
+            return Err(String::from_utf8_lossy(&body).into_owned());
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        let with_meta = qtype == RecordType::SRV && self.dns().enable_additional_node_meta_txt;
+        let instances = super::catalog::instances_from_json(&v["Nodes"], with_meta);
+        let service = v["Service"].as_str().unwrap_or_default();
+        let ttl = v["DNS"]["TTL"]
+            .as_str()
+            .and_then(crate::api::duration::parse_go)
+            .unwrap_or_else(|| self.dns().service_ttl(service))
+            .as_secs() as u32;
+        let dc = v["Datacenter"]
+            .as_str()
+            .filter(|d| !d.is_empty())
+            .unwrap_or(&self.agent.cfg.datacenter)
+            .to_string();
+        self.instance_records(qname, qtype, domain, &instances, ttl, &dc)
+    }
+
+    /// The records answering with `instances` (in this order): SRV with their targets'
+    /// addresses, or addresses (at most `a_record_limit`); NXDOMAIN when there are none.
+    #[allow(clippy::too_many_arguments)]
+    fn instance_records(
+        &self,
+        qname: &str,
+        qtype: RecordType,
+        domain: &str,
+        instances: &[super::catalog::Instance],
+        ttl: u32,
+        dc: &str,
+    ) -> Result<Reply, String> {
+        if instances.is_empty() {
+            return Ok(self.nxdomain(domain));
+        }
+        let owner = name(qname).ok_or("bad name")?;
         let mut r = Reply::default();
         match qtype {
             RecordType::SRV => {
                 // Instances sharing a target (one node, several ports) share its records.
                 let mut described = HashSet::new();
-                for i in &instances {
+                for i in instances {
                     let (target, addr) = if !i.address.is_empty()
                         && i.address != i.node_address
                         && let Ok(ip) = i.address.parse::<IpAddr>()
@@ -277,7 +343,7 @@ impl Handler {
             }
             RecordType::A | RecordType::AAAA | RecordType::ANY | RecordType::CNAME => {
                 let mut seen = HashSet::new();
-                for i in &instances {
+                for i in instances {
                     let addr = if i.address.is_empty() {
                         &i.node_address
                     } else {

@@ -370,7 +370,7 @@ impl Handler {
 
 /// A server's `/v1/health/service/<name>` answer as instances (decoded into the API's
 /// shared [`ServiceEntry`]; a body of another shape yields no instance).
-fn instances_from_json(v: &Value, with_meta: bool) -> Vec<Instance> {
+pub(super) fn instances_from_json(v: &Value, with_meta: bool) -> Vec<Instance> {
     let entries = Vec::<ServiceEntry>::deserialize(v).unwrap_or_default();
     entries
         .into_iter()

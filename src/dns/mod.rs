@@ -64,6 +64,9 @@ pub struct Handler {
     domains: Vec<String>,
     /// Client agents' answers from a server, kept with `use_cache`.
     cache: catalog::RemoteCache,
+    /// The agent's HTTP API, in process: prepared queries run through it (a client agent's
+    /// call goes on to a server there). `None` (the fuzz targets): queries fail.
+    api: Option<Arc<dyn crate::rpc::HttpRouter>>,
 }
 
 impl Handler {
@@ -77,7 +80,14 @@ impl Handler {
             agent,
             domains,
             cache: catalog::RemoteCache::default(),
+            api: None,
         }
+    }
+
+    /// This handler running prepared queries through `api`.
+    pub fn with_api(mut self, api: Arc<dyn crate::rpc::HttpRouter>) -> Handler {
+        self.api = Some(api);
+        self
     }
 
     fn dns(&self) -> &DnsConfig {
@@ -91,8 +101,12 @@ impl Handler {
 const UDP_THREADS: usize = 2;
 
 /// Serve DNS for `agent` on UDP and TCP at each address, until the agent shuts down.
-pub async fn serve(agent: Arc<Agent>, addrs: &[SocketAddr]) -> std::io::Result<()> {
-    let handler = Arc::new(Handler::new(agent.clone()));
+pub async fn serve(
+    agent: Arc<Agent>,
+    addrs: &[SocketAddr],
+    api: Arc<dyn crate::rpc::HttpRouter>,
+) -> std::io::Result<()> {
+    let handler = Arc::new(Handler::new(agent.clone()).with_api(api));
     let mut server = Server::new(handler::SharedHandler(handler.clone()));
     for a in addrs {
         let udp = std::net::UdpSocket::bind(a)?;

@@ -1,5 +1,5 @@
 //! Query names as Consul reads them: labels before the domain, parsed right to left for a
-//! keyword (`service`, `node`, `addr`), with an optional datacenter label after it.
+//! keyword (`service`, `node`, `addr`, `query`), with an optional datacenter label after it.
 
 use std::net::IpAddr;
 
@@ -19,6 +19,8 @@ pub enum Lookup {
     Node(String),
     /// An address encoded in hex (`<hex>.addr`).
     Addr(IpAddr),
+    /// A prepared query by name or ID (`<query>.query`, `_<query>._tcp.query`).
+    Query(String),
 }
 
 /// Parse `labels` (the query name without the domain, lowercased, left to right). `None`
@@ -30,7 +32,7 @@ pub fn parse(labels: &[&str]) -> Option<(Lookup, Option<String>)> {
     // RFC 2782 without the `service` keyword: `_web._tcp[.dc]`.
     let keyword_at = labels
         .iter()
-        .rposition(|l| matches!(*l, "service" | "node" | "addr"))
+        .rposition(|l| matches!(*l, "service" | "node" | "addr" | "query"))
         .filter(|&i| labels.len() - i <= 2);
     let Some(k) = keyword_at else {
         return match labels {
@@ -53,6 +55,13 @@ pub fn parse(labels: &[&str]) -> Option<(Lookup, Option<String>)> {
             },
         },
         "node" if !prefix.is_empty() => Lookup::Node(prefix.join(".")),
+        "query" => match prefix {
+            [name] => Lookup::Query(name.to_string()),
+            [name, proto] if name.starts_with('_') && proto.starts_with('_') => {
+                Lookup::Query(name[1..].to_string())
+            }
+            _ => return None,
+        },
         "addr" => match prefix {
             [hex] => Lookup::Addr(hex_ip(hex)?),
             _ => return None,
@@ -158,6 +167,15 @@ mod tests {
         );
         assert_eq!(p("_web._tcp"), Some((svc("web", None), None)));
         assert_eq!(p("db.node"), Some((Lookup::Node("db".into()), None)));
+        assert_eq!(
+            p("web-near.query"),
+            Some((Lookup::Query("web-near".into()), None))
+        );
+        assert_eq!(
+            p("_web-near._tcp.query.dc2"),
+            Some((Lookup::Query("web-near".into()), Some("dc2".into())))
+        );
+        assert_eq!(p("a.b.query"), None);
         assert_eq!(
             p("db.example.node.dc1"),
             Some((Lookup::Node("db.example".into()), Some("dc1".into())))

@@ -83,7 +83,11 @@ impl KeyringSummary {
 
 /// The keys a restart should use: the keyring file's when it exists (it overrides
 /// `encrypt`, as Consul's does), else `encrypt`'s, which is then written to the file.
-pub fn initial_keys(file: Option<&Path>, encrypt: Option<&[u8]>) -> Result<Vec<Vec<u8>>, String> {
+pub fn initial_keys(
+    file: Option<&Path>,
+    encrypt: Option<&[u8]>,
+    pool: &str,
+) -> Result<Vec<Vec<u8>>, String> {
     let file = file.map(Path::to_path_buf);
     if let Some(f) = &file
         && let Ok(text) = std::fs::read_to_string(f)
@@ -98,7 +102,7 @@ pub fn initial_keys(file: Option<&Path>, encrypt: Option<&[u8]>) -> Result<Vec<V
         if !keys.is_empty() {
             if encrypt.is_some() {
                 warn!(
-                    "gossip: WARNING: keyring exists but -encrypt given, using keyring ({})",
+                    "gossip: WARNING: {pool} keyring exists but -encrypt given, using keyring ({})",
                     f.display()
                 );
             }

@@ -227,7 +227,8 @@ impl Gossip {
             .snapshot_dir
             .as_ref()
             .map(|d| d.join(format!("{}.keyring", cfg.pool)));
-        let keys = keyring::initial_keys(keyfile.as_deref(), cfg.key.as_deref())
+        let label = if cfg.pool == "remote" { "WAN" } else { "LAN" };
+        let keys = keyring::initial_keys(keyfile.as_deref(), cfg.key.as_deref(), label)
             .map_err(GossipError::Io)?;
         let keyring =
             Arc::new(Keyring::with_keys(&keys).map_err(|e| GossipError::Io(e.to_string()))?);

@@ -285,6 +285,13 @@ pub const FILTERS: &[&str] = &[
     "CatalogDeregister",
     "SessionCreate",
     "SessionList",
+    "QueryList",
+    "QueryCreate",
+    "QueryUpdate",
+    "QueryDelete",
+    "QueryRead",
+    "QueryExplain",
+    "QueryExecute",
     "EventList",
     "Txn",
 ];

@@ -56,31 +56,45 @@ pub async fn keyring(
             .ok_or_else(|| bad("Request decode failed: a Key (base64) is required"))?;
         decode_key(k).map_err(|e| bad(e.to_string()))?
     };
-    let s = gossip.keyring_op(op, &key, local_only).await;
-    if let Some(e) = s.error() {
-        let details: Vec<String> = s
-            .messages
-            .iter()
-            .map(|(n, m)| format!("{n}: {m}"))
-            .collect();
-        let msg = if details.is_empty() {
-            e
-        } else {
-            format!("{e} ({})", details.join("; "))
-        };
-        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, msg));
+    // A server runs the operation on the WAN pool first (every datacenter's servers),
+    // then on its LAN pool, as Consul's servers do; the list shows both.
+    let mut pools = Vec::new();
+    if let Some(w) = agent.wan.as_ref().filter(|_| !local_only) {
+        pools.push((true, w.gossip.keyring_op(op, &key, false).await));
+    }
+    pools.push((false, gossip.keyring_op(op, &key, local_only).await));
+    for (_, s) in &pools {
+        if let Some(e) = s.error() {
+            let details: Vec<String> = s
+                .messages
+                .iter()
+                .map(|(n, m)| format!("{n}: {m}"))
+                .collect();
+            let msg = if details.is_empty() {
+                e
+            } else {
+                format!("{e} ({})", details.join("; "))
+            };
+            return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, msg));
+        }
     }
     if op != KeyOp::List {
         return Ok(empty());
     }
-    json_plain(&json!([{
-        "WAN": false,
-        "Datacenter": agent.cfg.datacenter,
-        "Segment": "",
-        "Partition": "",
-        "Messages": s.messages,
-        "Keys": s.keys,
-        "PrimaryKeys": s.primary_keys,
-        "NumNodes": s.num_nodes,
-    }]))
+    let out: Vec<serde_json::Value> = pools
+        .iter()
+        .map(|(wan, s)| {
+            json!({
+                "WAN": wan,
+                "Datacenter": if *wan { "" } else { agent.cfg.datacenter.as_str() },
+                "Segment": "",
+                "Partition": "",
+                "Messages": s.messages,
+                "Keys": s.keys,
+                "PrimaryKeys": s.primary_keys,
+                "NumNodes": s.num_nodes,
+            })
+        })
+        .collect();
+    json_plain(&out)
 }

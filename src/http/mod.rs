@@ -23,6 +23,7 @@ mod kv;
 mod metrics;
 mod operator;
 mod over_rpc;
+mod prepared;
 pub(crate) mod query;
 mod respond;
 mod route;

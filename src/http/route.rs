@@ -8,7 +8,7 @@ use axum::response::Response;
 use super::query::Query;
 use super::respond;
 use super::{ApiError, Endpoint, agent, agent_self, catalog, health, kv, metrics};
-use super::{acl, event, keyring, operator, session, status, txn, ui};
+use super::{acl, event, keyring, operator, prepared, session, status, txn, ui};
 use crate::agent::Agent;
 use crate::gossip::KeyOp;
 use crate::state::status as check_status;
@@ -82,6 +82,13 @@ pub async fn route(
         E::SessionInfo { id } => session::info(agent, id, q).await,
         E::SessionNode { node } => session::node(agent, node, q).await,
         E::SessionList => session::list(agent, q).await,
+        E::QueryList => prepared::list(agent, q).await,
+        E::QueryCreate => prepared::create(agent, q, &body).await,
+        E::QueryRead { id } => prepared::get(agent, id, q).await,
+        E::QueryUpdate { id } => prepared::update(agent, id, q, &body).await,
+        E::QueryDelete { id } => prepared::delete(agent, id, q).await,
+        E::QueryExecute { id } => prepared::execute(agent, id, q).await,
+        E::QueryExplain { id } => prepared::explain(agent, id, q).await,
         E::Txn => txn::txn(agent, q, body).await,
         E::EventFire { name } => event::fire(agent, name, q, body).await,
         E::EventList => event::list(agent, q).await,

@@ -20,11 +20,13 @@ pub enum Table {
     Sessions = 4,
     /// ACL tokens, policies and roles together.
     Acl = 5,
+    /// Prepared queries.
+    Queries = 6,
 }
 
 impl Table {
     /// Number of tables.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 7;
     /// Every table.
     pub const ALL: [Table; Table::COUNT] = [
         Table::Nodes,
@@ -33,6 +35,7 @@ impl Table {
         Table::Kv,
         Table::Sessions,
         Table::Acl,
+        Table::Queries,
     ];
 }
 

@@ -110,6 +110,8 @@ pub enum Command {
     /// An ACL write (tokens, policies, roles, bootstrap). Appended last so the variant
     /// numbers of entries already in logs stay valid.
     Acl(AclOp),
+    /// A prepared-query write (appended last, as `Acl`).
+    Query(super::QueryOp),
 }
 
 /// Result of applying a [`Command`].
@@ -166,6 +168,7 @@ impl std::fmt::Display for Command {
             Command::SessionDestroy { id } => write!(f, "session-destroy {id}"),
             Command::Txn(ops) => write!(f, "txn ops={}", ops.len()),
             Command::Acl(op) => write!(f, "{op}"),
+            Command::Query(op) => write!(f, "{op}"),
         }
     }
 }

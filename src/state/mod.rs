@@ -28,6 +28,7 @@ mod lock_delay;
 mod model;
 mod name;
 mod nodes;
+mod queries;
 mod services;
 mod sessions;
 mod shared;
@@ -50,6 +51,7 @@ pub use lock_delay::{LockDelays, MAX_LOCK_DELAY};
 pub use model::{
     Check, CheckDefinition, CheckTuning, KvEntry, Name, Node, Service, TaggedAddress, Tags, Weights,
 };
+pub use queries::{PreparedQuery, QueryFailover, QueryOp, QueryService};
 pub use sessions::{Behavior, ServiceCheck, Session};
 pub use shared::SharedStore;
 pub use store::{CheckFilter, ServiceSummary, Store};

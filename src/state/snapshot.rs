@@ -18,6 +18,7 @@ use super::acl_roles::AclRole;
 use super::acl_tokens::AclToken;
 use super::catalog::{share_check, share_service};
 use super::model::{Check, KvEntry, Node, Service};
+use super::queries::PreparedQuery;
 use super::sessions::Session;
 use super::store::Store;
 
@@ -96,6 +97,10 @@ enum Record<'a> {
         policies: u64,
         roles: u64,
         bootstrap: u64,
+    },
+    Query(Cow<'a, PreparedQuery>),
+    QueriesIndex {
+        index: u64,
     },
 }
 
@@ -194,6 +199,12 @@ pub fn write<W: Write>(store: &Store, meta: &[u8], out: &mut W) -> Result<u64, S
         policies: store.acl_policies.index(),
         roles: store.acl_roles.index(),
         bootstrap: store.acl_tokens.bootstrap_index(),
+    })?;
+    for q in store.queries.iter() {
+        w.put(&Record::Query(Cow::Borrowed(q)))?;
+    }
+    w.put(&Record::QueriesIndex {
+        index: store.queries.index(),
     })?;
     let records = w.records;
     w.put(&Record::End { records })?;
@@ -311,6 +322,8 @@ pub fn read<R: Read>(input: &mut R) -> Result<(Vec<u8>, Store), SnapshotError> {
                 store.acl_policies.restore_index(policies);
                 store.acl_roles.restore_index(roles);
             }
+            Record::Query(q) => store.queries.restore(q.into_owned()),
+            Record::QueriesIndex { index } => store.queries.restore_index(index),
             Record::Indexes {
                 nodes,
                 services,

@@ -63,6 +63,7 @@ pub struct Store {
     pub(super) acl_tokens: TokensTable,
     pub(super) acl_policies: PoliciesTable,
     pub(super) acl_roles: RolesTable,
+    pub(super) queries: super::queries::QueriesTable,
     /// Highest Raft index applied.
     pub(super) last_index: u64,
 }
@@ -104,6 +105,7 @@ impl Store {
                 .index()
                 .max(self.acl_policies.index())
                 .max(self.acl_roles.index()),
+            Table::Queries => self.queries.index(),
         }
     }
 
@@ -205,6 +207,13 @@ impl Store {
                 (Response::Bool(true), none())
             }
             Command::Acl(op) => (self.apply_acl(index, op, changes), none()),
+            Command::Query(op) => {
+                let sessions = &self.sessions;
+                let r = self
+                    .queries
+                    .apply(index, op, |id| sessions.get(id).is_some(), changes);
+                (r, none())
+            }
         };
         self.invalidate(index, invalidating, changes);
         response
@@ -291,6 +300,9 @@ impl Store {
         if let Some(s) = self.sessions.remove(id, index, changes) {
             self.kv
                 .release_session(index, &s.id, s.behavior, s.lock_delay_ns, changes);
+            if self.queries.len() > 0 {
+                self.queries.session_ended(index, &s.id, changes);
+            }
         }
     }
 
@@ -309,6 +321,23 @@ impl Store {
         for id in ids {
             self.destroy_session(index, &id, changes);
         }
+    }
+
+    // ---- prepared queries ----
+
+    /// One prepared query by ID.
+    pub fn query(&self, id: &str) -> Option<&super::PreparedQuery> {
+        self.queries.get(id)
+    }
+
+    /// The prepared query with this name.
+    pub fn query_by_name(&self, name: &str) -> Option<&super::PreparedQuery> {
+        self.queries.by_name(name)
+    }
+
+    /// Every prepared query, by ID.
+    pub fn queries(&self) -> impl Iterator<Item = &super::PreparedQuery> {
+        self.queries.iter()
     }
 
     // ---- sessions ----

@@ -150,6 +150,14 @@ impl<'a> Endpoint<'a> {
             E::SessionInfo { id } => a(R::Session, Read, S::ById(id)),
             E::SessionNode { node } => a(R::Session, Read, S::Name(node)),
             E::SessionList => a(R::Session, Read, S::EachEntry),
+            // The query's name is in the body or the stored row: the handlers check it.
+            E::QueryList => a(R::Query, Read, S::EachEntry),
+            E::QueryCreate | E::QueryUpdate { .. } | E::QueryDelete { .. } => {
+                a(R::Query, Write, S::Body)
+            }
+            E::QueryRead { .. } | E::QueryExplain { .. } => a(R::Query, Read, S::Body),
+            // Running a query reads services and nodes, filtered entry by entry.
+            E::QueryExecute { .. } => a(R::Service, Read, S::EachEntry),
             E::Txn => a(R::Key, Write, S::Body),
             E::EventFire { name } => a(R::Event, Write, S::Name(name)),
             E::EventList => a(R::Event, Read, S::EachEntry),

@@ -33,6 +33,8 @@ pub enum Methods {
     PostPut,
     /// `POST` only (ACL login and logout).
     Post,
+    /// `GET` or `POST` (prepared queries: list and create).
+    GetPost,
     /// The KV store's three.
     GetPutDelete,
     /// `GET`, `POST`, `PUT` and `DELETE` (the keyring).
@@ -52,6 +54,7 @@ impl Methods {
             Methods::Delete => m == Method::DELETE,
             Methods::PostPut => m == Method::POST || m == Method::PUT,
             Methods::Post => m == Method::POST,
+            Methods::GetPost => m == Method::GET || m == Method::POST,
             Methods::GetPutDelete => m == Method::GET || m == Method::PUT || m == Method::DELETE,
             Methods::GetPostPutDelete => {
                 m == Method::GET || m == Method::POST || m == Method::PUT || m == Method::DELETE
@@ -69,6 +72,7 @@ impl Methods {
             Methods::Delete => "OPTIONS,DELETE",
             Methods::PostPut => "OPTIONS,POST,PUT",
             Methods::Post => "OPTIONS,POST",
+            Methods::GetPost => "OPTIONS,GET,POST",
             Methods::GetPutDelete => "OPTIONS,GET,PUT,DELETE",
             Methods::GetPostPutDelete => "OPTIONS,GET,POST,PUT,DELETE",
             Methods::Any => "OPTIONS,GET,PUT,POST,DELETE",
@@ -325,6 +329,35 @@ pub enum Endpoint<'a> {
     },
     /// `GET /v1/session/list`.
     SessionList,
+    /// `GET /v1/query`.
+    QueryList,
+    /// `POST /v1/query`.
+    QueryCreate,
+    /// `GET /v1/query/<id>`.
+    QueryRead {
+        /// Query ID.
+        id: &'a str,
+    },
+    /// `PUT /v1/query/<id>`.
+    QueryUpdate {
+        /// Query ID.
+        id: &'a str,
+    },
+    /// `DELETE /v1/query/<id>`.
+    QueryDelete {
+        /// Query ID.
+        id: &'a str,
+    },
+    /// `GET /v1/query/<id or name>/execute`.
+    QueryExecute {
+        /// Query ID or name.
+        id: &'a str,
+    },
+    /// `GET /v1/query/<id or name>/explain`.
+    QueryExplain {
+        /// Query ID or name.
+        id: &'a str,
+    },
     /// `PUT /v1/txn`.
     Txn,
     /// `PUT /v1/event/fire/<name>`.
@@ -657,6 +690,17 @@ impl Endpoint<'_> {
             E::SessionInfo { .. } => spec("SessionInfo", Get, Scope::Leader, "v1.session.info._"),
             E::SessionNode { .. } => spec("SessionNode", Get, Scope::Leader, "v1.session.node._"),
             E::SessionList => spec("SessionList", Get, Scope::Leader, "v1.session.list"),
+            E::QueryList => spec("QueryList", GetPost, Scope::Leader, "v1.query"),
+            E::QueryCreate => spec("QueryCreate", GetPost, Scope::Leader, "v1.query"),
+            E::QueryRead { .. } => spec("QueryRead", GetPutDelete, Scope::Leader, "v1.query._"),
+            E::QueryUpdate { .. } => spec("QueryUpdate", GetPutDelete, Scope::Leader, "v1.query._"),
+            E::QueryDelete { .. } => spec("QueryDelete", GetPutDelete, Scope::Leader, "v1.query._"),
+            E::QueryExecute { .. } => {
+                spec("QueryExecute", Get, Scope::Leader, "v1.query._.execute")
+            }
+            E::QueryExplain { .. } => {
+                spec("QueryExplain", Get, Scope::Leader, "v1.query._.explain")
+            }
             E::Txn => spec("Txn", Put, Scope::Leader, "v1.txn"),
             // Events travel by gossip from the receiving agent, and each agent lists its own.
             E::EventFire { .. } => spec("EventFire", Put, Scope::Agent, "v1.event.fire._"),

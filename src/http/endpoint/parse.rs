@@ -144,6 +144,32 @@ impl<'a> Endpoint<'a> {
         if let Some(rest) = path.strip_prefix("/v1/agent/") {
             return Self::agent(rest).ok_or(not_found())?.checked(method);
         }
+        if path == "/v1/query" {
+            gate(method, Methods::GetPost)?;
+            return Ok(if *method == Method::POST {
+                E::QueryCreate
+            } else {
+                E::QueryList
+            });
+        }
+        if let Some(rest) = path.strip_prefix("/v1/query/") {
+            if rest.is_empty() {
+                return Err(Stop::Error(ApiError::bad("Missing query ID")));
+            }
+            let e = if let Some(id) = rest.strip_suffix("/execute").filter(|i| !i.is_empty()) {
+                E::QueryExecute { id }
+            } else if let Some(id) = rest.strip_suffix("/explain").filter(|i| !i.is_empty()) {
+                E::QueryExplain { id }
+            } else {
+                by_method(
+                    method,
+                    E::QueryRead { id: rest },
+                    E::QueryUpdate { id: rest },
+                    E::QueryDelete { id: rest },
+                )
+            };
+            return e.checked(method);
+        }
         if let Some(rest) = path.strip_prefix("/v1/session/") {
             return Self::session(rest)?.checked(method);
         }

@@ -102,6 +102,13 @@ const SAMPLES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/session/info/abc", "SessionInfo"),
     ("GET", "/v1/session/node/n1", "SessionNode"),
     ("GET", "/v1/session/list", "SessionList"),
+    ("GET", "/v1/query", "QueryList"),
+    ("POST", "/v1/query", "QueryCreate"),
+    ("GET", "/v1/query/abc", "QueryRead"),
+    ("PUT", "/v1/query/abc", "QueryUpdate"),
+    ("DELETE", "/v1/query/abc", "QueryDelete"),
+    ("GET", "/v1/query/web-near/execute", "QueryExecute"),
+    ("GET", "/v1/query/abc/explain", "QueryExplain"),
     ("PUT", "/v1/txn", "Txn"),
     ("PUT", "/v1/event/fire/deploy", "EventFire"),
     ("GET", "/v1/event/list", "EventList"),
@@ -179,9 +186,9 @@ fn every_sample_parses_to_its_route() {
         assert_eq!(e.name(), *name, "{m} {path}");
         assert!(e.methods().allows(&method(m)) || e.name() == "Options");
     }
-    // 90 routes plus OPTIONS: a variant added to the enum (and to `name()`) needs a
+    // 97 routes plus OPTIONS: a variant added to the enum (and to `name()`) needs a
     // sample here.
-    assert_eq!(every_name().len(), 91);
+    assert_eq!(every_name().len(), 98);
 }
 
 #[test]
@@ -323,7 +330,7 @@ fn forwarding_follows_the_replicated_state() {
         let server = ["/v1/kv", "/v1/catalog/", "/v1/health/", "/v1/status/"]
             .iter()
             .chain(&["/v1/operator/", "/v1/internal/", "/v1/session/", "/v1/txn"])
-            .chain(&["/v1/acl/"])
+            .chain(&["/v1/acl/", "/v1/query"])
             .any(|p| path.starts_with(p));
         // A session's default node is the receiving agent's: it answers the create
         // itself and forwards only the write. `acl/authorize` is answered by the agent
@@ -404,9 +411,10 @@ fn metric_labels_name_the_path_without_its_names() {
         }
     }
     // KV's three share the path label, as do the read, update and delete of a token, a
-    // policy and a role, and the keyring's four; every other route has its own.
+    // policy, a role and a prepared query, the keyring's four and the query list and
+    // create; every other route has its own.
     let labels: BTreeSet<_> = seen.iter().map(|(_, l)| *l).collect();
-    assert_eq!(labels.len(), seen.len() - 11);
+    assert_eq!(labels.len(), seen.len() - 14);
 }
 
 /// The paths in the "Covered" table of docs/compatibility.md, expanded: a cell's
@@ -429,7 +437,7 @@ fn documented_paths() -> Vec<String> {
         let cell = cells[2..cells.len() - 1].join("|");
         if ![
             "agent", "catalog", "health", "kv", "internal", "status", "operator", "session", "txn",
-            "event", "acl",
+            "event", "acl", "query",
         ]
         .contains(&area)
         {
@@ -442,6 +450,9 @@ fn documented_paths() -> Vec<String> {
         if area == "txn" {
             out.push("/v1/txn".to_string());
             continue;
+        }
+        if area == "query" {
+            out.push("/v1/query".to_string());
         }
         let mut depth = 0;
         let mut outside = String::new();
