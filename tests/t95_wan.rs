@@ -240,6 +240,17 @@ fn two_datacenters_federate_over_the_wan_pool_and_forward_dc_calls() {
         c.get("/v1/agent/members?wan=1").json(),
         serde_json::json!([])
     );
+    // A user event for dc2, fired through dc1's client agent, is delivered in dc2 only.
+    let r = c.put("/v1/event/fire/deploy?dc=dc2", b"v2");
+    assert_eq!(r.status, 200, "{}", r.text());
+    wait_for("the event in dc2", Duration::from_secs(20), || {
+        let l = b.get("/v1/event/list?name=deploy").json();
+        (l.as_array().map(Vec::len) == Some(1)).then_some(())
+    });
+    assert_eq!(
+        a.get("/v1/event/list?name=deploy").json(),
+        serde_json::json!([])
+    );
 
     // dc2's only server dies: dc2's calls fail with Consul's error once the WAN pool sees
     // it, and dc1 is unaffected throughout.
@@ -476,4 +487,76 @@ fn a_prepared_query_fails_over_to_the_other_datacenter_and_back() {
     let r = a.call("POST", "/v1/query", body, "");
     assert_eq!(r.status, 500);
     assert!(r.text().contains("invalid session"), "{}", r.text());
+}
+
+#[test]
+fn a_query_template_answers_every_name_under_its_prefix() {
+    let dns = free_port();
+    let dns_s = dns.to_string();
+    let (a, _) = dc_server("pqt-a", "dc1", &["-dns-port", &dns_s]);
+    web_on(&a, "n1", "10.1.0.1", "passing");
+    let tpl = br#"{"Name":"geo-","Template":{"Type":"name_prefix_match","Regexp":"^geo-(.+)$"},
+        "Service":{"Service":"${match(1)}","Tags":["${name.suffix}x",""]}}"#;
+    let r = a.call("POST", "/v1/query", tpl, "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    // `geo-web` renders to service `web`, tag `webx`: no instance has that tag.
+    let r = a.get("/v1/query/geo-web/execute").json();
+    assert_eq!(r["Service"], "web", "{r}");
+    assert_eq!(r["Nodes"], serde_json::json!([]));
+    let x = a.get("/v1/query/geo-web/explain").json();
+    assert_eq!(
+        x["Query"]["Service"]["Tags"],
+        serde_json::json!(["webx", ""])
+    );
+    // With empty tags removed and the tag dropped, the instance answers, in DNS too.
+    let id = a.get("/v1/query").json()[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tpl = br#"{"Name":"geo-","Template":{"Type":"name_prefix_match","Regexp":"^geo-(.+)$",
+        "RemoveEmptyTags":true},"Service":{"Service":"${match(1)}","Tags":["${match(7)}"]}}"#;
+    assert_eq!(
+        a.call("PUT", &format!("/v1/query/{id}"), tpl, "").status,
+        200
+    );
+    let x = a.get("/v1/query/geo-web/explain").json();
+    assert_eq!(
+        x["Query"]["Service"]["Tags"],
+        serde_json::Value::Null,
+        "{x}"
+    );
+    assert_eq!(
+        a.get("/v1/query/geo-web/execute").json()["Nodes"][0]["Node"]["Node"],
+        "n1"
+    );
+    assert_eq!(dig(dns, "geo-web.query.consul", "A").1, ["10.1.0.1"]);
+    assert_eq!(
+        dig(dns, "geo-db.query.consul", "A").0,
+        "NXDOMAIN",
+        "no db instances"
+    );
+    assert_eq!(
+        dig(dns, "other.query.consul", "A").0,
+        "NXDOMAIN",
+        "no query matches"
+    );
+    // A bad template is refused.
+    let r = a.call(
+        "POST",
+        "/v1/query",
+        br#"{"Name":"t","Template":{"Type":"glob"},"Service":{"Service":"web"}}"#,
+        "",
+    );
+    assert_eq!(
+        (r.status, r.text().trim()),
+        (500, "Bad Template.Type 'glob'")
+    );
+    let r = a.call(
+        "POST",
+        "/v1/query",
+        br#"{"Name":"t","Template":{"Type":"name_prefix_match","Regexp":"("},"Service":{"Service":"web"}}"#,
+        "",
+    );
+    assert_eq!(r.status, 500);
+    assert!(r.text().starts_with("Bad Regexp"), "{}", r.text());
 }

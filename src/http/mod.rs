@@ -117,9 +117,11 @@ fn acl_headers(agent: &Agent, q: &Query, resp: &mut Response) {
 
 /// The other datacenter a call names, if any: `?dc=`, else the `Datacenter` of a catalog
 /// registration or deregistration body (Consul routes those by it too). Agent-local routes
-/// and `catalog/datacenters` ignore `?dc=`, as Consul's do.
+/// (but a user event, fired by a server of that datacenter) and `catalog/datacenters`
+/// ignore `?dc=`, as Consul's do.
 fn remote_datacenter(agent: &Agent, ep: &Endpoint, q: &Query, body: &[u8]) -> Option<String> {
-    if !ep.forwarded() || matches!(ep, Endpoint::CatalogDatacenters) {
+    let fired_elsewhere = matches!(ep, Endpoint::EventFire { .. });
+    if !(ep.forwarded() || fired_elsewhere) || matches!(ep, Endpoint::CatalogDatacenters) {
         return None;
     }
     let local = agent.cfg.datacenter.as_str();
@@ -157,13 +159,20 @@ pub(crate) async fn handle_request(handler: Handler, req: Request<Body>) -> Resp
     // has been read (an oversized body is a 413 first).
     let endpoint = Endpoint::parse(&method, &path, ui.mount());
     let ep = endpoint.as_ref().ok();
-    let forward_to_server = agent.consensus.is_none() && ep.is_some_and(Endpoint::forwarded);
+    let mut query = Query::parse(uri.query().unwrap_or(""));
+    // A user event for another datacenter is fired there by one of its servers; a client
+    // agent sends it to a local server first, as every other `?dc=` call.
+    let event_elsewhere = matches!(ep, Some(Endpoint::EventFire { .. }))
+        && query
+            .get("dc")
+            .is_some_and(|d| !d.is_empty() && d != agent.cfg.datacenter);
+    let forward_to_server =
+        agent.consensus.is_none() && (ep.is_some_and(Endpoint::forwarded) || event_elsewhere);
     // A follower sends everything but stale reads and status calls to the leader, as
     // Consul's servers do; a call that was already forwarded is answered here.
     let forward_to_leader = agent.consensus.is_some()
         && ep.is_some_and(Endpoint::leader_answers)
         && !req.headers().contains_key(over_rpc::FORWARDED);
-    let mut query = Query::parse(uri.query().unwrap_or(""));
     let token = authz::request_token(req.headers(), &query);
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     if ep.is_some_and(Endpoint::discovery_read) && !agent.cfg.discovery_max_stale.is_zero() {

@@ -24,7 +24,8 @@ use crate::api::decode::{Field, Schema, decode};
 use crate::api::output::ServiceEntryOut;
 use crate::rpc::{Reply, Request};
 use crate::state::{
-    Command, PreparedQuery, QueryFailover, QueryOp, QueryService, Store, Table, Watch, status,
+    Command, PreparedQuery, QueryFailover, QueryOp, QueryService, QueryTemplate, Store, Table,
+    Watch, status,
 };
 
 static FAILOVER: Schema = Schema {
@@ -60,6 +61,15 @@ static DNS: Schema = Schema {
     aliases: &[],
 };
 
+static TEMPLATE: Schema = Schema {
+    fields: &[
+        ("Type", Field::Value),
+        ("Regexp", Field::Value),
+        ("RemoveEmptyTags", Field::Value),
+    ],
+    aliases: &[],
+};
+
 static QUERY: Schema = Schema {
     fields: &[
         ("ID", Field::Value),
@@ -68,7 +78,7 @@ static QUERY: Schema = Schema {
         ("Token", Field::Value),
         ("Service", Field::Struct(&SERVICE)),
         ("DNS", Field::Struct(&DNS)),
-        ("Template", Field::Map),
+        ("Template", Field::Struct(&TEMPLATE)),
         ("CreateIndex", Field::Value),
         ("ModifyIndex", Field::Value),
     ],
@@ -111,6 +121,15 @@ struct DnsIn {
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
+struct TemplateIn {
+    #[serde(rename = "Type")]
+    kind: String,
+    regexp: String,
+    remove_empty_tags: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
 struct QueryIn {
     name: String,
     session: String,
@@ -118,7 +137,7 @@ struct QueryIn {
     service: ServiceIn,
     #[serde(rename = "DNS")]
     dns: DnsIn,
-    template: Option<BTreeMap<String, Value>>,
+    template: TemplateIn,
 }
 
 /// A 500 with Consul's text (its validation errors are RPC errors).
@@ -129,10 +148,17 @@ fn server_error(msg: impl Into<String>) -> ApiError {
 /// Decode and validate a query body as Consul's `parseQuery` does.
 fn parse(body: &[u8], id: &str) -> Result<PreparedQuery, ApiError> {
     let q: QueryIn = decode(&QUERY, body)?;
-    if q.template.as_ref().is_some_and(|t| !t.is_empty()) {
-        return Err(server_error(
-            "Query templates are not supported by this agent (a fixed Service name is)",
-        ));
+    match q.template.kind.as_str() {
+        "" | "name_prefix_match" => {}
+        t => return Err(server_error(format!("Bad Template.Type '{t}'"))),
+    }
+    if !q.template.regexp.is_empty()
+        && let Err(e) = regex::Regex::new(&q.template.regexp)
+    {
+        return Err(server_error(format!(
+            "Bad Regexp '{}': {e}",
+            q.template.regexp
+        )));
     }
     let s = q.service;
     if s.service.is_empty() {
@@ -183,6 +209,11 @@ fn parse(body: &[u8], id: &str) -> Result<PreparedQuery, ApiError> {
             tags: s.tags.unwrap_or_default(),
             node_meta: s.node_meta.unwrap_or_default(),
             service_meta: s.service_meta.unwrap_or_default(),
+        },
+        template: QueryTemplate {
+            kind: q.template.kind,
+            regexp: q.template.regexp,
+            remove_empty_tags: q.template.remove_empty_tags,
         },
         dns_ttl: q.dns.ttl,
         create_index: 0,
@@ -251,7 +282,11 @@ fn query_out<'a>(q: &'a PreparedQuery, token: &'a str) -> QueryOut<'a> {
         name: &q.name,
         session: &q.session,
         token,
-        template: serde_json::json!({"Type": "", "Regexp": "", "RemoveEmptyTags": false}),
+        template: serde_json::json!({
+            "Type": q.template.kind,
+            "Regexp": q.template.regexp,
+            "RemoveEmptyTags": q.template.remove_empty_tags,
+        }),
         service: ServiceOut {
             service: &s.service,
             failover: FailoverOut {
@@ -291,11 +326,67 @@ fn visible_token<'a>(q: &'a PreparedQuery, caller: &Query) -> &'a str {
     }
 }
 
-/// A query by ID, else by name.
-fn find<'s>(store: &'s Store, id_or_name: &str) -> Option<&'s PreparedQuery> {
-    store
-        .query(id_or_name)
-        .or_else(|| store.query_by_name(id_or_name))
+/// A query by ID, else by name (a template rendered for that name).
+fn find(store: &Store, id_or_name: &str) -> Option<PreparedQuery> {
+    if let Some(q) = store.query(id_or_name) {
+        return Some(q.clone());
+    }
+    let q = store.query_resolve(id_or_name)?;
+    Some(if q.template.kind.is_empty() {
+        q.clone()
+    } else {
+        render(q, id_or_name)
+    })
+}
+
+/// A template filled in for `name`: `${name.full}`, `${name.prefix}` (the template's
+/// name), `${name.suffix}` (the rest), `${match(N)}` (the regexp's groups on the full
+/// name, empty when it does not match) and `${agent.segment}` (empty).
+fn render(q: &PreparedQuery, name: &str) -> PreparedQuery {
+    let suffix = name.strip_prefix(q.name.as_str()).unwrap_or("");
+    let groups: Vec<String> = regex::Regex::new(&q.template.regexp)
+        .ok()
+        .filter(|_| !q.template.regexp.is_empty())
+        .and_then(|re| {
+            re.captures(name).map(|c| {
+                c.iter()
+                    .map(|m| m.map_or(String::new(), |m| m.as_str().to_string()))
+                    .collect()
+            })
+        })
+        .unwrap_or_default();
+    let fill = |s: &str| -> String {
+        let mut out = s
+            .replace("${name.full}", name)
+            .replace("${name.prefix}", &q.name)
+            .replace("${name.suffix}", suffix)
+            .replace("${agent.segment}", "");
+        while let Some(start) = out.find("${match(") {
+            let Some(end) = out[start..].find(")}") else {
+                break;
+            };
+            let n: usize = out[start + 8..start + end]
+                .trim()
+                .parse()
+                .unwrap_or(usize::MAX);
+            let v = groups.get(n).cloned().unwrap_or_default();
+            out.replace_range(start..start + end + 2, &v);
+        }
+        out
+    };
+    let mut r = q.clone();
+    let s = &mut r.service;
+    s.service = fill(&s.service);
+    s.near = fill(&s.near);
+    s.tags = s.tags.iter().map(|t| fill(t)).collect();
+    if q.template.remove_empty_tags {
+        s.tags.retain(|t| !t.is_empty());
+    }
+    s.failover.datacenters = s.failover.datacenters.iter().map(|d| fill(d)).collect();
+    for v in s.node_meta.values_mut().chain(s.service_meta.values_mut()) {
+        *v = fill(v);
+    }
+    r
 }
 
 /// Whether the caller may read this query (`query` read on its name).
@@ -392,7 +483,7 @@ pub async fn explain(agent: &Agent, id: &str, q: &Query) -> Result<Response, Api
         match find(s, id) {
             Some(pq) => Ok((
                 StatusCode::OK,
-                to_json(&serde_json::json!({ "Query": query_out(pq, visible_token(pq, q)) }))?,
+                to_json(&serde_json::json!({ "Query": query_out(&pq, visible_token(&pq, q)) }))?,
             )),
             None => Err(ApiError::new(StatusCode::NOT_FOUND, "Query not found")),
         }
@@ -562,7 +653,7 @@ pub async fn execute(agent: &Agent, id: &str, q: &Query) -> Result<Response, Api
     let (pq, index, mut nodes) = {
         let store = agent.store.current();
         q.authz.refresh(agent, &store)?;
-        let Some(pq) = find(&store, id).cloned() else {
+        let Some(pq) = find(&store, id) else {
             return Err(ApiError::new(StatusCode::NOT_FOUND, "Query not found"));
         };
         let nodes = local_entries(&store, &pq, q)?;

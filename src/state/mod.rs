@@ -51,7 +51,7 @@ pub use lock_delay::{LockDelays, MAX_LOCK_DELAY};
 pub use model::{
     Check, CheckDefinition, CheckTuning, KvEntry, Name, Node, Service, TaggedAddress, Tags, Weights,
 };
-pub use queries::{PreparedQuery, QueryFailover, QueryOp, QueryService};
+pub use queries::{PreparedQuery, QueryFailover, QueryOp, QueryService, QueryTemplate};
 pub use sessions::{Behavior, ServiceCheck, Session};
 pub use shared::SharedStore;
 pub use store::{CheckFilter, ServiceSummary, Store};

@@ -41,6 +41,18 @@ pub struct QueryService {
     pub service_meta: BTreeMap<String, String>,
 }
 
+/// A query template: the query answers every name starting with its own, with
+/// `${name.full}`, `${name.prefix}`, `${name.suffix}` and `${match(N)}` filled in.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryTemplate {
+    /// `name_prefix_match` (empty: not a template).
+    pub kind: String,
+    /// Matched against the full name for `${match(N)}`.
+    pub regexp: String,
+    /// Drop tags that render empty.
+    pub remove_empty_tags: bool,
+}
+
 /// A prepared query.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreparedQuery {
@@ -54,6 +66,8 @@ pub struct PreparedQuery {
     pub token: String,
     /// The lookup.
     pub service: QueryService,
+    /// Set for a template.
+    pub template: QueryTemplate,
     /// TTL of DNS answers (Go duration; empty: the service TTL).
     pub dns_ttl: String,
     /// Raft index of creation.
@@ -116,6 +130,17 @@ impl QueriesTable {
         self.iter().find(|q| q.name == name)
     }
 
+    /// The query a name resolves to, as Consul resolves it: the query of that exact name,
+    /// else the template with the longest name that prefixes it (an unnamed template
+    /// matches every name).
+    pub fn resolve(&self, name: &str) -> Option<&PreparedQuery> {
+        self.by_name(name).or_else(|| {
+            self.iter()
+                .filter(|q| !q.template.kind.is_empty() && name.starts_with(q.name.as_str()))
+                .max_by_key(|q| q.name.len())
+        })
+    }
+
     /// Every query, by ID.
     pub fn iter(&self) -> impl Iterator<Item = &PreparedQuery> {
         self.rows.values().map(|r| &**r)
@@ -131,7 +156,17 @@ impl QueriesTable {
     ) -> super::Response {
         match op {
             QueryOp::Set(q) => {
-                if let Some(other) = self.by_name(&q.name)
+                let clash = if q.name.is_empty() {
+                    // One unnamed template at most (it would shadow the other).
+                    self.iter().find(|o| {
+                        o.name.is_empty()
+                            && !o.template.kind.is_empty()
+                            && !q.template.kind.is_empty()
+                    })
+                } else {
+                    self.by_name(&q.name)
+                };
+                if let Some(other) = clash
                     && other.id != q.id
                 {
                     return super::Response::Error(format!(

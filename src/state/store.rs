@@ -335,6 +335,11 @@ impl Store {
         self.queries.by_name(name)
     }
 
+    /// The prepared query a name resolves to (exact name, else the longest template).
+    pub fn query_resolve(&self, name: &str) -> Option<&super::PreparedQuery> {
+        self.queries.resolve(name)
+    }
+
     /// Every prepared query, by ID.
     pub fn queries(&self) -> impl Iterator<Item = &super::PreparedQuery> {
         self.queries.iter()

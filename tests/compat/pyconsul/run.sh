@@ -163,10 +163,12 @@ set +e
 (
   cd "$SRC"
   # Upstream addopts need pytest-cov; replace them. asyncio_mode etc. still
-  # come from the sdist's pyproject.toml.
+  # come from the sdist's pyproject.toml. test_query.py's class is named
+  # "testQuery", which pytest's default class pattern skips: collect it too.
   "$PY" -m pytest \
     -o addopts="" \
     -o cache_dir="$WORK/.pytest_cache" \
+    -o "python_classes=Test* testQuery" \
     --timeout="${PYCONSUL_TEST_TIMEOUT:-120}" \
     --durations=10 --durations-min=3.0 \
     -rfEs \
