@@ -59,7 +59,33 @@ export function escapePath(key) {
  * @param {{body?: any, signal?: AbortSignal, allow404?: boolean}} [opts]
  * @returns {Promise<{data: any, index: number, status: number}>}
  */
+/** The datacenter the page shows ('' = the agent's own). */
+let dc = '';
+
+/** Show datacenter `d` ('' = the agent's own): every replicated read and write asks it. @param {string} d */
+export function setDatacenter(d) {
+  dc = d;
+}
+
+/** The datacenter the page shows ('' = the agent's own). */
+export function datacenter() {
+  return dc;
+}
+
+/**
+ * `path` with `dc=` when another datacenter is shown. The agent's own endpoints and the
+ * datacenter list stay local, as they are in Consul.
+ * @param {string} path
+ */
+function inDatacenter(path) {
+  if (!dc || !path.startsWith('/v1/') || path.startsWith('/v1/agent/') || path.startsWith('/v1/catalog/datacenters')) {
+    return path;
+  }
+  return `${path}${path.includes('?') ? '&' : '?'}dc=${encodeURIComponent(dc)}`;
+}
+
 export async function call(method, path, opts = {}) {
+  path = inDatacenter(path);
   /** @type {Record<string, string>} */
   const headers = {};
   const t = token();

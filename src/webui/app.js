@@ -2,7 +2,7 @@
 // The shell: header facts, theme, token, and a router whose URL names the view and the
 // selection, so any screen can be bookmarked or shared (`/ui/services/web`, `/ui/kv/app/`).
 
-import { call, connection, every, get, setToken, token } from './api.js';
+import { call, connection, datacenter, every, get, setDatacenter, setToken, token } from './api.js';
 import { field, fill, formDialog, h } from './dom.js';
 import { servicesView, serviceView, nodesView, nodeView, checksView, sessionsView, tokensView } from './views.js';
 import { kvView } from './kv.js';
@@ -21,9 +21,10 @@ export class Ctx {
     this.params = params;
   }
 
-  /** The agent's own node: its services are deregistered through the agent. */
+  /** The agent's own node: its services are deregistered through the agent (never while
+   * another datacenter is shown). */
   get localNode() {
-    return agentInfo.node;
+    return datacenter() && datacenter() !== agentInfo.dc ? '' : agentInfo.node;
   }
 
   /** Replace the query string without a new history entry (the filter box). @param {Record<string,string>} p */
@@ -64,13 +65,22 @@ function route() {
     try { return decodeURIComponent(s); } catch (_) { return s; }
   });
   // Consul's own UI puts the datacenter first (`/ui/dc1/services`): accept those links.
-  if (parts.length > 1 && parts[0] !== '' && !VIEWS.includes(parts[0])) parts.shift();
-  return parts;
+  let dcInPath = '';
+  if (parts.length > 1 && parts[0] !== '' && !VIEWS.includes(parts[0])) dcInPath = parts.shift() ?? '';
+  return { parts, dcInPath };
+}
+
+/** The datacenter the URL names: `?dc=`, else Consul's path form. @param {string} dcInPath */
+function urlDatacenter(dcInPath) {
+  return new URLSearchParams(location.search).get('dc') ?? dcInPath;
 }
 
 /** Move to an app URL (relative to the UI's base). @param {string} href */
 export function navigate(href) {
   const url = new URL(href, document.baseURI);
+  // The datacenter shown follows every link until the switch changes it.
+  const dc = datacenter();
+  if (dc && !url.searchParams.has('dc')) url.searchParams.set('dc', dc);
   history.pushState(null, '', url);
   render();
 }
@@ -78,7 +88,10 @@ export function navigate(href) {
 function render() {
   current?.abort();
   current = new AbortController();
-  const parts = route();
+  const { parts, dcInPath } = route();
+  const dc = urlDatacenter(dcInPath);
+  setDatacenter(dc && dc !== agentInfo.dc ? dc : '');
+  showDatacenter();
   const view = parts[0] || 'services';
   const rest = parts.slice(1);
   const root = /** @type {HTMLElement} */ (document.getElementById('view'));
@@ -141,6 +154,18 @@ function setup() {
     navigate(/** @type {HTMLAnchorElement} */ (a).href);
   });
   window.addEventListener('popstate', render);
+  document.getElementById('dc')?.addEventListener('change', (e) => {
+    const d = /** @type {HTMLSelectElement} */ (e.target).value;
+    // The same view, without Consul's `/<dc>/` path segment, which would win otherwise.
+    const url = new URL(route().parts.map(encodeURIComponent).join('/'), document.baseURI);
+    url.search = location.search;
+    url.searchParams.delete('filter');
+    if (d && d !== agentInfo.dc) url.searchParams.set('dc', d);
+    else url.searchParams.delete('dc');
+    setDatacenter(d === agentInfo.dc ? '' : d);
+    history.pushState(null, '', url);
+    render();
+  });
   const conn = /** @type {HTMLElement} */ (document.getElementById('conn'));
   connection.addEventListener('change', (e) => {
     const { state, why } = /** @type {CustomEvent} */ (e).detail;
@@ -148,6 +173,29 @@ function setup() {
     conn.title = why || 'Connection to the agent';
     fill(conn, state);
   });
+}
+
+/** The datacenter switch: every datacenter the agent knows, the shown one selected. */
+async function loadDatacenters() {
+  const select = /** @type {HTMLSelectElement} */ (document.getElementById('dc'));
+  let list = [];
+  try {
+    list = (await call('GET', '/v1/catalog/datacenters')).data ?? [];
+  } catch (_) {
+    list = [];
+  }
+  const names = [...new Set([agentInfo.dc, ...list, datacenter()].filter(Boolean))];
+  fill(select, ...names.map((d) => h('option', { value: d }, d)));
+  showDatacenter();
+}
+
+/** Select the shown datacenter in the switch. */
+function showDatacenter() {
+  const select = /** @type {HTMLSelectElement | null} */ (document.getElementById('dc'));
+  if (!select) return;
+  const shown = datacenter() || agentInfo.dc;
+  if (shown && ![...select.options].some((o) => o.value === shown)) select.append(h('option', { value: shown }, shown));
+  select.value = shown;
 }
 
 /** The leader in the header, every 10 s. */
@@ -178,6 +226,9 @@ async function start() {
   followLeader();
   await loadAgent();
   agentKnown();
+  // A datacenter named by the URL is known only now that the agent's own is.
+  if (urlDatacenter(route().dcInPath) === agentInfo.dc) setDatacenter('');
+  every(30000, loadDatacenters, new AbortController().signal);
 }
 
 /** Who this agent is (its node name, datacenter), as the current token may see it. */
@@ -190,7 +241,7 @@ async function loadAgent() {
     // Without agent:read the page still works; deregistration goes through the catalog.
     agentInfo.node = '';
   }
-  fill(/** @type {HTMLElement} */ (document.getElementById('dc')), agentInfo.dc || '?');
+  showDatacenter();
 }
 
 start();

@@ -15,5 +15,5 @@ cd "$HERE"
 if [[ ! -f node_modules/playwright-core/package.json ]]; then
   npm ci --silent --no-audit --no-fund >/dev/null || fail "npm ci (playwright-core) failed"
 fi
-(($#)) || set -- webui.test.mjs acl.test.mjs large.test.mjs
+(($#)) || set -- webui.test.mjs acl.test.mjs federation.test.mjs large.test.mjs
 exec node --test --test-concurrency=1 --test-reporter=spec "$@"
