@@ -135,13 +135,17 @@ impl Client {
 
     /// The URL of `path` (a path and query), with `?dc=` when a datacenter is set.
     fn url(&self, path: &str) -> String {
+        // The agent's own endpoints and the datacenter list answer for this agent.
+        let local = ["/v1/agent/", "/v1/catalog/datacenters", "/v1/event/list"]
+            .iter()
+            .any(|p| path.starts_with(p));
         match &self.datacenter {
-            Some(dc) => format!(
+            Some(dc) if !local => format!(
                 "{}{}",
                 self.base,
                 crate::api::with_query(path, &format!("dc={}", crate::api::path_escape(dc)))
             ),
-            None => format!("{}{path}", self.base),
+            _ => format!("{}{path}", self.base),
         }
     }
 

@@ -80,7 +80,7 @@ pub async fn fire(agent: &Agent, name: &str, q: &Query, body: Bytes) -> Result<R
 /// `?index` (it is not monotonic). `node`, `service` and `tag` are accepted and ignored:
 /// they select which agents keep an event, not what a list shows.
 pub async fn list(agent: &Arc<Agent>, q: &Query) -> Result<Response, ApiError> {
-    q.check_dc(&agent.cfg.datacenter)?;
+    // This agent's own ring: `?dc=` does not apply (Consul's list ignores it too).
     let name = q.get("name").filter(|n| !n.is_empty());
     let (min_index, wait) = q.blocking()?;
     let wait = match q.get("wait") {

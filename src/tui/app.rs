@@ -135,6 +135,10 @@ pub struct App {
     pub quit: bool,
     /// Who the console's token is and what it may not do.
     pub rights: super::rights::Rights,
+    /// The datacenter shown when it is not the agent's own (`:dc NAME`).
+    pub datacenter: Option<String>,
+    /// The datacenters the agent knows, for `:dc` completion.
+    pub datacenters: Vec<String>,
 }
 
 impl App {
@@ -161,7 +165,35 @@ impl App {
             page: 20,
             quit: false,
             rights: Default::default(),
+            datacenter: None,
+            datacenters: Vec::new(),
         }
+    }
+
+    /// Show datacenter `dc` (`None` or the agent's own: that one): the replicated lists
+    /// start over from the other datacenter's servers, through this agent.
+    pub fn show_datacenter(&mut self, dc: Option<String>) -> Vec<Effect> {
+        let dc = dc.filter(|d| !d.is_empty() && *d != self.overview.datacenter);
+        self.datacenter = dc.clone();
+        self.services = ServicesView::default();
+        self.raft = RaftView::default();
+        self.kv = KvView::default();
+        self.checks = ChecksView::default();
+        self.sessions = SessionsView::default();
+        self.problems = Problems::default();
+        let mut effects = vec![Effect::Datacenter(dc.clone())];
+        // The shown view's own lists follow again, from the new source.
+        let view = self.view;
+        self.view = View::Services;
+        effects.extend(self.switch(view));
+        self.say(
+            format!(
+                "showing datacenter {}",
+                dc.as_deref().unwrap_or(&self.overview.datacenter)
+            ),
+            false,
+        );
+        effects
     }
 
     /// The keymap scope of navigation in the current view.
@@ -307,6 +339,7 @@ impl App {
                 self.mark_reachable();
                 self.members.set_rows(m);
             }
+            Update::Datacenters(d) => self.datacenters = d,
             Update::Raft(r) => {
                 self.mark_reachable();
                 self.raft.set_rows(r);
@@ -527,6 +560,7 @@ impl App {
             // Palette commands (they need arguments) and dialog keys do nothing here.
             Command::KvPut
             | Command::Theme
+            | Command::Datacenter
             | Command::Cancel
             | Command::Accept
             | Command::NextField

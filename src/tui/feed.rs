@@ -181,7 +181,55 @@ pub struct Feeds {
 impl Feeds {
     /// Start following the agent behind `client`.
     pub fn start(client: Client, tx: UnboundedSender<Update>) -> Feeds {
+        let background = Self::background(&client, &tx);
+        Feeds {
+            client,
+            tx,
+            background,
+            instances: None,
+            kv: None,
+            checks: None,
+            locks: None,
+        }
+    }
+
+    /// Follow datacenter `dc` (`None`: the agent's own) from now on: every feed stops and
+    /// the background ones start again through a client that asks it.
+    fn switch_datacenter(&mut self, dc: Option<String>) {
+        self.stop_all();
+        self.client = self.client.clone().with_datacenter(dc);
+        self.background = Self::background(&self.client, &self.tx);
+    }
+
+    fn stop_all(&mut self) {
+        for h in self.background.drain(..) {
+            h.abort();
+        }
+        for h in [
+            self.instances.take(),
+            self.kv.take(),
+            self.checks.take(),
+            self.locks.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            h.abort();
+        }
+    }
+
+    /// The feeds that always run: the agent, the token's rights, the service list, the
+    /// problem counts, sessions, events, members, Raft peers and the datacenter list.
+    fn background(client: &Client, tx: &UnboundedSender<Update>) -> Vec<JoinHandle<()>> {
         let mut background = Vec::new();
+        let (c, t) = (client.clone(), tx.clone());
+        background.push(tokio::spawn(poll(
+            c,
+            "/v1/catalog/datacenters",
+            Duration::from_secs(30),
+            t,
+            |v| Update::Datacenters(serde_json::from_value(v.clone()).unwrap_or_default()),
+        )));
         let (c, t) = (client.clone(), tx.clone());
         background.push(tokio::spawn(poll(
             c,
@@ -236,15 +284,7 @@ impl Feeds {
             t,
             |v| Update::Raft(model::raft(v)),
         )));
-        Feeds {
-            client,
-            tx,
-            background,
-            instances: None,
-            kv: None,
-            checks: None,
-            locks: None,
-        }
+        background
     }
 
     /// Carry out an effect in the background.
@@ -319,6 +359,7 @@ impl Feeds {
                     let _ = tx.send(u);
                 });
             }
+            Effect::Datacenter(dc) => self.switch_datacenter(dc),
             Effect::Write(w) => {
                 tokio::spawn(async move {
                     let u = write(&client, w).await;
@@ -331,20 +372,7 @@ impl Feeds {
 
 impl Drop for Feeds {
     fn drop(&mut self) {
-        for h in self.background.drain(..) {
-            h.abort();
-        }
-        for h in [
-            self.instances.take(),
-            self.kv.take(),
-            self.checks.take(),
-            self.locks.take(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            h.abort();
-        }
+        self.stop_all();
     }
 }
 

@@ -151,6 +151,8 @@ pub enum Command {
     KvPut,
     /// Switch theme (palette only).
     Theme,
+    /// Show another datacenter (palette only).
+    Datacenter,
     /// Show or hide the log pane.
     ToggleLog,
     /// The key help.
@@ -337,6 +339,8 @@ pub const KEYMAP: &[Binding] = &[
     bind(NONE, "", S::Global, C::KvPut, "write a key", Actions).palette("kv", "put KEY VALUE"),
     // The console.
     bind(NONE, "", S::Global, C::Theme, "switch theme", General).palette("theme", "NAME"),
+    bind(NONE, "", S::Global, C::Datacenter, "show another datacenter", General)
+        .palette("dc", "[NAME]"),
     bind(&[ch('l')], "l", S::Global, C::ToggleLog, "show or hide the log", General).footer("log"),
     bind(&[ch('?')], "?", S::Global, C::Help, "this help", General).footer("help"),
     bind(&[ch('q')], "q Ctrl-C", S::Global, C::Quit, "quit", General)
@@ -568,6 +572,7 @@ mod tests {
                 "transfer-leader",
                 "kv",
                 "theme",
+                "dc",
                 "quit"
             ]
         );

@@ -138,6 +138,8 @@ pub enum Effect {
     Follow(Feed),
     /// Read one key's value once, for the KV preview.
     LoadValue(String),
+    /// Follow another datacenter (`None`: the agent's own) from now on.
+    Datacenter(Option<String>),
 }
 
 /// Something the runtime learnt.
@@ -157,6 +159,8 @@ pub enum Update {
     WarningCount(usize),
     /// Gossip members.
     Members(Vec<MemberRow>),
+    /// The datacenters the agent knows, nearest first.
+    Datacenters(Vec<String>),
     /// Raft peers.
     Raft(Vec<RaftRow>),
     /// Instances of a service.

@@ -65,6 +65,7 @@ impl App {
                 .map(|r| r.id.clone())
                 .collect(),
             ["theme"] => BUILTIN.iter().map(|(n, _)| n.to_string()).collect(),
+            ["dc"] => self.datacenters.clone(),
             ["kv"] => vec!["put".into()],
             _ => Vec::new(),
         };
@@ -188,6 +189,8 @@ impl App {
                     }),
                 )
             }
+            (Some(Command::Datacenter), []) => self.show_datacenter(None),
+            (Some(Command::Datacenter), [name]) => self.show_datacenter(Some(name.to_string())),
             (Some(Command::Theme), [name]) => {
                 match Theme::load(name) {
                     Ok(t) => {

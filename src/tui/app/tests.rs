@@ -424,3 +424,31 @@ fn actions_the_token_may_not_take_are_refused_with_a_clear_line() {
     );
     assert!(app.disconnect_reason.is_empty());
 }
+
+#[test]
+fn dc_in_the_palette_shows_another_datacenter_and_back() {
+    let mut app = App::new("127.0.0.1:8500", Theme::dark());
+    app.overview.datacenter = "dc1".into();
+    app.datacenters = vec!["dc1".into(), "dc2".into()];
+    assert_eq!(
+        app.completions("dc d"),
+        vec!["dc1".to_string(), "dc2".to_string()]
+    );
+    app.view = View::Kv;
+    let effects = app.run_command("dc dc2");
+    assert_eq!(effects[0], Effect::Datacenter(Some("dc2".into())));
+    assert!(
+        effects.contains(&Effect::Follow(Feed::Kv(String::new()))),
+        "the shown view follows again: {effects:?}"
+    );
+    assert_eq!(app.datacenter.as_deref(), Some("dc2"));
+    assert!(
+        app.services.list.rows().is_empty(),
+        "no rows of the old datacenter"
+    );
+    // The agent's own name, or none, goes back.
+    assert_eq!(app.run_command("dc dc1")[0], Effect::Datacenter(None));
+    assert_eq!(app.datacenter, None);
+    app.run_command("dc dc2");
+    assert_eq!(app.run_command("dc")[0], Effect::Datacenter(None));
+}

@@ -33,10 +33,10 @@ pub fn header(f: &mut Frame, app: &App, area: Rect) {
         ),
         Span::raw(format!(
             " dc {} │ agent {} ({role}) │ leader {leader} │ {servers} servers, {} members",
-            if o.datacenter.is_empty() {
-                "?"
-            } else {
-                &o.datacenter
+            match (&app.datacenter, o.datacenter.is_empty()) {
+                (Some(dc), _) => format!("{dc} (through {})", o.datacenter),
+                (None, true) => "?".to_string(),
+                (None, false) => o.datacenter.clone(),
             },
             if o.node.is_empty() { "?" } else { &o.node },
             app.members.list.rows().len()

@@ -56,7 +56,6 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     for l in wrap(&commands, WIDTH as usize - 2) {
         lines.push(Line::from(Span::styled(l, dim)));
     }
-    lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("any key closes", dim)));
     let r = centered(area, WIDTH, lines.len() as u16 + 2);
     f.render_widget(Clear, r);
