@@ -560,3 +560,60 @@ fn a_query_template_answers_every_name_under_its_prefix() {
     assert_eq!(r.status, 500);
     assert!(r.text().starts_with("Bad Regexp"), "{}", r.text());
 }
+
+/// The WAN port an agent bound (`-serf-wan-port 0` picks a free one).
+fn wan_port(a: &Agent) -> u16 {
+    a.get("/v1/agent/self").json()["DebugConfig"]["SerfPortWAN"]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+        .expect("SerfPortWAN")
+}
+
+#[test]
+fn two_datacenters_of_three_servers_federate_through_one_join_and_survive_a_leader_kill() {
+    let wan = ["-serf-wan-port", "0"];
+    let dc1 = support::cluster_of("fed1-", 3, &[&["-datacenter", "dc1"][..], &wan].concat());
+    let mut dc2 = support::cluster_of("fed2-", 3, &[&["-datacenter", "dc2"][..], &wan].concat());
+    // One WAN join, of one server: the others of both datacenters follow (flood join).
+    let join = format!("127.0.0.1:{}", wan_port(&dc1[0]));
+    let (code, out, err) = cli(dc2[0].http, &["join", "-wan", &join]);
+    assert_eq!(code, 0, "{out}{err}");
+    for a in dc1.iter().chain(dc2.iter()) {
+        wait_for(
+            "all six servers in every WAN view",
+            Duration::from_secs(60),
+            || {
+                let m = wan_members(a);
+                (m.len() == 6 && m.values().all(|s| *s == 1)).then_some(())
+            },
+        );
+    }
+    assert_eq!(datacenters(&dc1[1]), ["dc1", "dc2"]);
+    assert_eq!(dc2[0].put("/v1/kv/where", b"dc2").text().trim(), "true");
+    assert_eq!(dc1[2].get("/v1/kv/where?dc=dc2&raw").text(), "dc2");
+
+    // dc2's leader dies: dc1's calls to dc2 come back once dc2 has elected another, and
+    // dc1 answers for itself throughout.
+    let refs: Vec<&Agent> = dc2.iter().collect();
+    let l = support::leader(&refs);
+    dc2[l].kill9();
+    assert_eq!(dc1[0].put("/v1/kv/here", b"dc1").text().trim(), "true");
+    wait_for(
+        "dc2 readable again through dc1",
+        Duration::from_secs(60),
+        || {
+            let r = dc1[1].get("/v1/kv/where?dc=dc2&raw");
+            (r.status == 200 && r.text() == "dc2").then_some(())
+        },
+    );
+    let r = dc1[0].put("/v1/kv/written-across?dc=dc2", b"1");
+    assert_eq!((r.status, r.text().trim()), (200, "true"));
+    let alive: Vec<&Agent> = dc2
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != l)
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(alive[0].get("/v1/kv/written-across?raw").text(), "1");
+    assert_eq!(dc1[2].get("/v1/kv/here?raw").text(), "dc1");
+}

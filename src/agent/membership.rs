@@ -30,6 +30,10 @@ pub fn member_tags(cfg: &AgentConfig, node_id: &str) -> BTreeMap<String, String>
     );
     if cfg.server {
         put("port", cfg.ports.server.to_string());
+        if cfg.ports.serf_wan > 0 {
+            // Where the other servers of this datacenter join this one's WAN pool.
+            put("wan_join_port", cfg.ports.serf_wan.to_string());
+        }
         put("raft_vsn", "3".into());
         if cfg.bootstrap || cfg.dev {
             put("bootstrap", "1".into());

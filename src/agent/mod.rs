@@ -305,7 +305,7 @@ impl Agent {
             tokio::spawn(agent.clone().event_loop(rx));
         }
         if agent.wan.is_some() {
-            tokio::spawn(agent.clone().wan_rtt_loop());
+            tokio::spawn(agent.clone().wan_loop());
         }
         let bg = agent.clone();
         tokio::spawn(async move { bg.sync_loop().await });

@@ -269,9 +269,9 @@ impl Agent {
         }
     }
 
-    /// Measure the round trip to every alive remote server every [`RTT_INTERVAL`]: a
-    /// `status/leader` call, the cheapest the RPC answers.
-    pub(super) async fn wan_rtt_loop(self: Arc<Self>) {
+    /// Every [`RTT_INTERVAL`]: bring this datacenter's servers into the WAN pool, and
+    /// measure the round trip to every alive remote server.
+    pub(super) async fn wan_loop(self: Arc<Self>) {
         let mut shutdown = self.shutdown_signal();
         let mut iv = tokio::time::interval(if self.cfg.dev {
             Duration::from_secs(2)
@@ -285,6 +285,7 @@ impl Agent {
                 _ = shutdown.wait_for(|v| *v) => return,
             }
             let Some(wan) = &self.wan else { return };
+            self.flood_join(wan).await;
             let targets: Vec<SocketAddr> = wan
                 .by_datacenter()
                 .into_iter()
@@ -306,6 +307,45 @@ impl Agent {
                     wan.record_rtt(addr, start.elapsed());
                 }
             }
+        }
+    }
+
+    /// Join the servers of this datacenter that gossip on the LAN but are missing from the
+    /// WAN pool (at their `wan_join_port`), so a datacenter joins the WAN as a whole once
+    /// one of its servers did, as Consul's servers flood-join.
+    async fn flood_join(&self, wan: &Wan) {
+        let Some(lan) = &self.gossip else { return };
+        let dc = &self.cfg.datacenter;
+        let in_wan: std::collections::HashSet<String> = wan
+            .gossip
+            .members()
+            .into_iter()
+            .filter(|m| m.status != Status::Left)
+            .map(|m| m.id.name)
+            .collect();
+        let missing: Vec<String> = lan
+            .members()
+            .into_iter()
+            .filter(|m| {
+                m.status == Status::Alive
+                    && m.id.tags.get("role").map(String::as_str) == Some("consul")
+                    && m.id.tags.get("dc") == Some(dc)
+                    && !in_wan.contains(&format!("{}.{dc}", m.id.name))
+            })
+            .filter_map(|m| {
+                let port: u16 = m.id.tags.get("wan_join_port")?.parse().ok()?;
+                Some(SocketAddr::new(m.id.addr.ip(), port).to_string())
+            })
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let (n, errs) = wan.gossip.join(&missing).await;
+        if n > 0 {
+            info!("agent: (WAN) flood-joined {n} server(s) of this datacenter");
+        }
+        for (a, e) in errs {
+            warn!("agent: (WAN) flood-join of {a} failed: {e}");
         }
     }
 
