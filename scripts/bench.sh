@@ -30,6 +30,7 @@
 #        scripts/bench.sh locks      (lock cycles and 4-operation txns, 3 servers vs 3-member etcd: scripts/bench/locks.py)
 #        scripts/bench.sh acl        (ACL enforcement on against off, same load: scripts/bench/acl.py)
 #        scripts/bench.sh tls        (HTTPS against HTTP, RPC mTLS against plaintext: scripts/bench/tls.py)
+#        scripts/bench.sh wan        (two datacenters: ?dc= reads, query failover, WAN failure detection)
 #        scripts/bench.sh faults     (5 servers + a client in namespaces, random faults, histories checked: tests/faults)
 #        scripts/bench.sh template   (render latency, 100 watching templates, ?filter= cost: scripts/bench/template.py)
 #        scripts/bench.sh ui         (web UI first render with 5,000 services, in chromium: tests/ui/large.test.mjs)
@@ -82,6 +83,11 @@ fi
 # `scripts/bench.sh template`: the config loop's costs (scripts/bench/template.py).
 if [[ "${1:-}" == template ]]; then
   exec python3 "$HERE/template.py"
+fi
+# `scripts/bench.sh wan`: two datacenters: cross-datacenter reads, prepared-query failover,
+# WAN failure detection (scripts/bench/wan.py).
+if [[ "${1:-}" == wan ]]; then
+  exec python3 "$HERE/wan.py"
 fi
 # `scripts/bench.sh coordination`: lock hand-over, event fan-out and `disco lock` vs etcd (scripts/bench/coordination.py).
 if [[ "${1:-}" == coordination ]]; then
