@@ -68,6 +68,17 @@ pub(super) fn apply_overrides(mut timing: Timing, o: &crate::config::GossipLan) 
     timing
 }
 
+/// The raw gossip key from `encrypt` (both pools seal with it).
+pub(super) fn gossip_key(cfg: &AgentConfig) -> Result<Option<Vec<u8>>, AgentError> {
+    cfg.encrypt
+        .as_deref()
+        .map(|k| {
+            crate::gossip::decode_key(k)
+                .map_err(|e| AgentError::BadRequest(format!("encrypt: {e}")))
+        })
+        .transpose()
+}
+
 /// The gossip settings for this agent.
 pub fn gossip_config(
     cfg: &AgentConfig,
@@ -75,13 +86,7 @@ pub fn gossip_config(
     advertise: std::net::IpAddr,
 ) -> Result<GossipConfig, AgentError> {
     let port = cfg.ports.serf_lan as u16;
-    let key = match &cfg.encrypt {
-        Some(k) => Some(
-            crate::gossip::decode_key(k)
-                .map_err(|e| AgentError::BadRequest(format!("encrypt: {e}")))?,
-        ),
-        None => None,
-    };
+    let key = gossip_key(cfg)?;
     let timing = apply_overrides(
         if cfg.dev {
             Timing::dev()
@@ -130,32 +135,58 @@ impl Agent {
             return;
         }
         info!("agent: Retry join is supported for the following discovery methods: (addresses)");
+        let (every, max) = (self.cfg.retry_interval, self.cfg.retry_max);
+        self.retry_join_pool(addrs, every, max, false).await;
+    }
+
+    /// The retry loop of `retry_join` (`wan`: of `retry_join_wan`): join `addrs` every
+    /// `every` until one answers, or stop the agent after `max` failed attempts (0: never).
+    pub(super) async fn retry_join_pool(
+        self: Arc<Self>,
+        addrs: Vec<String>,
+        every: std::time::Duration,
+        max: u32,
+        wan: bool,
+    ) {
+        let (pool, setting, what) = if wan {
+            ("(WAN) ", "retry_max_wan", "WAN nodes")
+        } else {
+            ("", "retry_max", "nodes")
+        };
         let mut attempt: u32 = 0;
         let mut shutdown = self.shutdown_signal();
         loop {
             attempt += 1;
-            match self.join(&addrs).await {
+            let outcome = if wan {
+                self.join_wan(&addrs).await
+            } else {
+                self.join(&addrs).await
+            };
+            match outcome {
                 Ok((n, _)) if n > 0 => {
-                    info!("agent: Join completed. Initial agents synced: {n}");
+                    info!("agent: {pool}Join completed. Initial agents synced: {n}");
                     return;
                 }
                 Ok((_, errs)) => {
-                    warn!("agent: Join failed: attempt {attempt}: {}", errs.join("; "))
+                    warn!(
+                        "agent: {pool}Join failed: attempt {attempt}: {}",
+                        errs.join("; ")
+                    )
                 }
                 Err(e) => {
-                    warn!("agent: Join failed: {e}");
+                    warn!("agent: {pool}Join failed: {e}");
                     return;
                 }
             }
-            if self.cfg.retry_max > 0 && attempt >= self.cfg.retry_max {
-                warn!("agent: Join failed: max join retry exhausted, exiting");
+            if max > 0 && attempt >= max {
+                warn!("agent: {pool}Join failed: max join retry exhausted, exiting");
                 self.fail(format!(
-                    "Failed to join any nodes after {attempt} attempts (retry_max)"
+                    "Failed to join any {what} after {attempt} attempts ({setting})"
                 ));
                 return;
             }
             tokio::select! {
-                _ = tokio::time::sleep(self.cfg.retry_interval) => {}
+                _ = tokio::time::sleep(every) => {}
                 _ = shutdown.wait_for(|v| *v) => return,
             }
         }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tracing::{info, warn};
 
-use super::membership::{apply_overrides, member_tags};
+use super::membership::{apply_overrides, gossip_key, member_tags};
 use super::{Agent, AgentError};
 use crate::config::AgentConfig;
 use crate::gossip::{Gossip, GossipConfig, Member, Status, Timing};
@@ -48,13 +48,7 @@ pub fn gossip_config(
     advertise: IpAddr,
 ) -> Result<GossipConfig, AgentError> {
     let port = cfg.ports.serf_wan as u16;
-    let key = match &cfg.encrypt {
-        Some(k) => Some(
-            crate::gossip::decode_key(k)
-                .map_err(|e| AgentError::BadRequest(format!("encrypt: {e}")))?,
-        ),
-        None => None,
-    };
+    let key = gossip_key(cfg)?;
     let timing = apply_overrides(
         if cfg.dev {
             Timing::dev()
@@ -169,24 +163,6 @@ impl Wan {
         }
         ranked.sort();
         ranked.into_iter().map(|(_, dc)| dc).collect()
-    }
-
-    /// The median measured round trip to each remote datacenter's servers.
-    pub fn round_trips(&self, local: &str) -> Vec<(String, Option<Duration>)> {
-        let rtt = self.rtt.lock().clone();
-        self.by_datacenter()
-            .into_iter()
-            .filter(|(dc, _)| dc != local)
-            .map(|(dc, servers)| {
-                let mut v: Vec<Duration> = servers
-                    .iter()
-                    .filter_map(|(a, _)| rtt.get(a))
-                    .copied()
-                    .collect();
-                v.sort();
-                (dc, v.get(v.len() / 2).copied())
-            })
-            .collect()
     }
 
     fn note(&self, addr: SocketAddr, ok: bool) {
@@ -375,37 +351,7 @@ impl Agent {
         if addrs.is_empty() || self.wan.is_none() {
             return;
         }
-        let mut attempt: u32 = 0;
-        let mut shutdown = self.shutdown_signal();
-        loop {
-            attempt += 1;
-            match self.join_wan(&addrs).await {
-                Ok((n, _)) if n > 0 => {
-                    info!("agent: (WAN) Join completed. Initial agents synced: {n}");
-                    return;
-                }
-                Ok((_, errs)) => {
-                    warn!(
-                        "agent: (WAN) Join failed: attempt {attempt}: {}",
-                        errs.join("; ")
-                    )
-                }
-                Err(e) => {
-                    warn!("agent: (WAN) Join failed: {e}");
-                    return;
-                }
-            }
-            if self.cfg.retry_max_wan > 0 && attempt >= self.cfg.retry_max_wan {
-                warn!("agent: (WAN) Join failed: max join retry exhausted, exiting");
-                self.fail(format!(
-                    "Failed to join any WAN nodes after {attempt} attempts (retry_max_wan)"
-                ));
-                return;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(self.cfg.retry_interval_wan) => {}
-                _ = shutdown.wait_for(|v| *v) => return,
-            }
-        }
+        let (every, max) = (self.cfg.retry_interval_wan, self.cfg.retry_max_wan);
+        self.retry_join_pool(addrs, every, max, true).await;
     }
 }
