@@ -108,6 +108,16 @@ pub fn gossip_config(
     })
 }
 
+/// Join a pool through `addrs`: how many answered, and each failure as the API words it.
+pub(super) async fn join_pool(g: &crate::gossip::Gossip, addrs: &[String]) -> (usize, Vec<String>) {
+    let (n, errs) = g.join(addrs).await;
+    let errs = errs
+        .into_iter()
+        .map(|(a, e)| format!("Failed to join {a}: {e}"))
+        .collect();
+    (n, errs)
+}
+
 impl Agent {
     /// Join the cluster through `addrs`; returns how many answered and each failure's text.
     pub async fn join(&self, addrs: &[String]) -> Result<(usize, Vec<String>), AgentError> {
@@ -116,11 +126,7 @@ impl Agent {
                 "gossip is disabled on this agent (ports.serf_lan = -1)".into(),
             ));
         };
-        let (n, errs) = g.join(addrs).await;
-        let errs: Vec<String> = errs
-            .into_iter()
-            .map(|(a, e)| format!("Failed to join {a}: {e}"))
-            .collect();
+        let (n, errs) = join_pool(g, addrs).await;
         if n > 0 {
             info!("agent: Join cluster completed. Synced with {n} initial agents");
         }

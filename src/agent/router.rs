@@ -2,10 +2,12 @@
 //! the datacenter, rotated per request, one that failed recently tried last) and the
 //! forwarding of calls and commands to a server or to the leader.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use tracing::warn;
 
 use super::{Agent, AgentError};
@@ -30,6 +32,30 @@ fn applied(r: Reply) -> Result<Response, AgentError> {
 /// How long a server whose RPC failed is tried after the others.
 const SERVER_FAILURE_MEMORY: Duration = Duration::from_secs(10);
 
+/// `servers` starting at a rotating position (`rr`), so load spreads over them, with the
+/// ones in `failed` within `memory` moved last in the same rotation (Consul's router does
+/// the same with a failed server). Used for this datacenter's servers and another's.
+pub(super) fn rotate_failed_last(
+    mut servers: Vec<SocketAddr>,
+    rr: &AtomicUsize,
+    failed: &Mutex<HashMap<SocketAddr, Instant>>,
+    memory: Duration,
+) -> Vec<SocketAddr> {
+    if !servers.is_empty() {
+        let start = rr.fetch_add(1, Ordering::Relaxed) % servers.len();
+        servers.rotate_left(start);
+    }
+    let failed: Vec<SocketAddr> = {
+        let mut f = failed.lock();
+        f.retain(|_, at| at.elapsed() < memory);
+        f.keys().copied().collect()
+    };
+    if !failed.is_empty() {
+        servers.sort_by_key(|a| failed.contains(a));
+    }
+    servers
+}
+
 impl Agent {
     /// Server RPC addresses of the live servers of this datacenter, starting at a rotating
     /// position so client load spreads over them; servers that failed recently come last.
@@ -43,7 +69,7 @@ impl Agent {
             let c = self.servers_cache.lock();
             (c.0 == version).then(|| c.1.clone())
         };
-        let mut out = match cached {
+        let out = match cached {
             Some(c) => c,
             None => {
                 let fresh: Vec<SocketAddr> = g
@@ -63,21 +89,7 @@ impl Agent {
                 fresh
             }
         };
-        if !out.is_empty() {
-            let start = self.rr.fetch_add(1, Ordering::Relaxed) % out.len();
-            out.rotate_left(start);
-        }
-        // Servers that failed recently go last, in the same rotation (Consul's router does
-        // the same with a failed server).
-        let failed: Vec<SocketAddr> = {
-            let mut f = self.servers_failed.lock();
-            f.retain(|_, at| at.elapsed() < SERVER_FAILURE_MEMORY);
-            f.keys().copied().collect()
-        };
-        if !failed.is_empty() {
-            out.sort_by_key(|a| failed.contains(a));
-        }
-        out
+        rotate_failed_last(out, &self.rr, &self.servers_failed, SERVER_FAILURE_MEMORY)
     }
 
     /// Send a request to a server, trying the next one (up to three) when a connection fails

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -112,7 +112,7 @@ impl Wan {
 
     /// Alive servers of `dc`, starting at a rotating position; recently failed ones last.
     pub fn servers(&self, dc: &str) -> Vec<SocketAddr> {
-        let mut out: Vec<SocketAddr> = self
+        let alive: Vec<SocketAddr> = self
             .by_datacenter()
             .remove(dc)
             .unwrap_or_default()
@@ -120,19 +120,7 @@ impl Wan {
             .filter(|(_, s)| *s == Status::Alive)
             .map(|(a, _)| a)
             .collect();
-        if !out.is_empty() {
-            let start = self.rr.fetch_add(1, Ordering::Relaxed) % out.len();
-            out.rotate_left(start);
-        }
-        let failed: Vec<SocketAddr> = {
-            let mut f = self.failed.lock();
-            f.retain(|_, at| at.elapsed() < FAILURE_MEMORY);
-            f.keys().copied().collect()
-        };
-        if !failed.is_empty() {
-            out.sort_by_key(|a| failed.contains(a));
-        }
-        out
+        super::router::rotate_failed_last(alive, &self.rr, &self.failed, FAILURE_MEMORY)
     }
 
     /// Known datacenters (the local one included), nearest first: by the median measured
@@ -333,11 +321,7 @@ impl Agent {
                     .into(),
             ));
         };
-        let (n, errs) = w.gossip.join(addrs).await;
-        let errs: Vec<String> = errs
-            .into_iter()
-            .map(|(a, e)| format!("Failed to join {a}: {e}"))
-            .collect();
+        let (n, errs) = super::membership::join_pool(&w.gossip, addrs).await;
         if n > 0 {
             info!("agent: (WAN) joined: number_of_nodes={n}");
         }
