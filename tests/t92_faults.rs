@@ -678,3 +678,158 @@ fn a_server_gossip_calls_failed_but_raft_reaches_stays_a_voter() {
     }
     c.heal_network().expect("heal");
 }
+
+/// The WAN link between two datacenters cut, then healed. Each datacenter keeps reading and
+/// writing its own data; a `?dc=` call across the cut fails with Consul's error instead of
+/// hanging; each side's WAN pool calls the other's server failed. After the heal the pool
+/// and `?dc=` come back, and what each side wrote during the cut reads from the other.
+#[test]
+fn a_partitioned_wan_link_heals() {
+    use faults::cluster::{Cluster, Datacenter, namespaces_available};
+    use faults::http::call;
+    use std::time::Instant;
+    if !namespaces_available() {
+        println!("network namespaces unavailable: not tested in this run");
+        return;
+    }
+    // Faster WAN probing than Consul's default (detection in ~35 s) keeps the test short;
+    // the default timings are measured by `scripts/bench.sh wan`.
+    let timing = support::config_file(
+        "wan-partition",
+        r#"{"gossip_wan": {"probe_interval": "1s", "probe_timeout": "500ms", "suspicion_mult": 3}}"#,
+    );
+    let dcs = [
+        Datacenter {
+            name: "dc1",
+            servers: 1,
+            clients: 1,
+        },
+        Datacenter {
+            name: "dc2",
+            servers: 1,
+            clients: 1,
+        },
+    ];
+    let extra = ["-config-file".to_string(), timing.display().to_string()];
+    let c = Cluster::start_datacenters(&support::bin(), &dcs, &extra, Isolation::Namespaces);
+    if c.isolation != Isolation::Namespaces {
+        println!("network namespaces unavailable: not tested in this run");
+        return;
+    }
+    let out = out_dir("wan-partition");
+    let _ = std::fs::create_dir_all(&out);
+    if let Err(e) = c.wait_healthy(Duration::from_secs(90)) {
+        c.copy_logs(&out);
+        panic!("{e}");
+    }
+    let (dc1, dc2) = (c.in_datacenter("dc1"), c.in_datacenter("dc2"));
+    let (server1, client1, server2, client2) = (dc1[0], dc1[1], dc2[0], dc2[1]);
+    let send = |i: usize, method: &str, path: &str, body: &[u8]| {
+        call(
+            c.nodes[i].http(),
+            method,
+            path,
+            body,
+            Duration::from_secs(90),
+        )
+        .map(|r| (r.status, r.text()))
+        .map_err(|e| format!("{method} {path} on {}: {e:?}", c.nodes[i].name))
+    };
+    // The status of WAN member `name` as server `i` sees it (1 alive, 4 failed).
+    let wan_status = |i: usize, name: &str| -> Option<u64> {
+        let (_, body) = send(i, "GET", "/v1/agent/members?wan=1", b"").ok()?;
+        let list: serde_json::Value = serde_json::from_str(&body).ok()?;
+        list.as_array()?
+            .iter()
+            .find(|m| m["Name"] == name)
+            .and_then(|m| m["Status"].as_u64())
+    };
+    let federated =
+        || wan_status(server1, "s1.dc2") == Some(1) && wan_status(server2, "s1.dc1") == Some(1);
+    support::wait_for("the WAN pool to join", Duration::from_secs(60), || {
+        federated().then_some(())
+    });
+    support::wait_for(
+        "a write to dc2 through dc1",
+        Duration::from_secs(30),
+        || {
+            (send(client1, "PUT", "/v1/kv/wan/before?dc=dc2", b"from-dc1")
+                .ok()?
+                .0
+                == 200)
+                .then_some(())
+        },
+    );
+
+    let cut = Instant::now();
+    c.partition(&[dc1.clone(), dc2.clone()])
+        .expect("WAN partition");
+    // Each datacenter on its own keeps working.
+    for (i, value) in [(client1, "dc1"), (client2, "dc2")] {
+        let (status, body) =
+            send(i, "PUT", "/v1/kv/wan/during", value.as_bytes()).expect("a local write");
+        assert_eq!(
+            (status, body.trim()),
+            (200, "true"),
+            "local write in {value}"
+        );
+    }
+    // Across the cut: an error in bounded time, not a hang (the connection from the last
+    // call is still pooled, and its peer has gone silent).
+    let (status, body) =
+        send(client1, "GET", "/v1/kv/wan/during?dc=dc2", b"").expect("an answer across the cut");
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("rpc error making call")
+            || body.contains("Remote DC has no server currently reachable"),
+        "{body}"
+    );
+    let first_error = cut.elapsed();
+    support::wait_for(
+        "each WAN side to call the other failed",
+        Duration::from_secs(60),
+        || {
+            (wan_status(server1, "s1.dc2") == Some(4) && wan_status(server2, "s1.dc1") == Some(4))
+                .then_some(())
+        },
+    );
+    let detected = cut.elapsed();
+    let (status, body) = send(client1, "GET", "/v1/kv/wan/during?dc=dc2", b"").expect("an answer");
+    assert_eq!(
+        (status, body.trim()),
+        (500, "Remote DC has no server currently reachable")
+    );
+    // A known datacenter stays listed while its servers are failed, as in Consul.
+    let (_, dcs_body) = send(client1, "GET", "/v1/catalog/datacenters", b"").expect("datacenters");
+    assert!(dcs_body.contains("\"dc2\""), "{dcs_body}");
+
+    let healed = Instant::now();
+    c.heal_network().expect("heal");
+    let until = Instant::now() + Duration::from_secs(120);
+    while !federated() {
+        if Instant::now() > until {
+            c.copy_logs(&out);
+            panic!("the WAN pool did not heal; logs in {}", out.display());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let rejoined = healed.elapsed();
+    for (from, dc, want) in [(client1, "dc2", "dc2"), (client2, "dc1", "dc1")] {
+        let path = format!("/v1/kv/wan/during?dc={dc}&raw");
+        let got = support::wait_for(
+            &format!("a read of {dc} across the healed link"),
+            Duration::from_secs(30),
+            || {
+                let (status, body) = send(from, "GET", &path, b"").ok()?;
+                (status == 200).then_some(body)
+            },
+        );
+        assert_eq!(got, want, "{path}");
+    }
+    let (status, body) = send(client2, "GET", "/v1/kv/wan/before?raw", b"").expect("read");
+    assert_eq!((status, body.as_str()), (200, "from-dc1"));
+    c.copy_logs(&out);
+    println!(
+        "WAN cut: first ?dc= error after {first_error:?}, both sides failed after {detected:?}; healed in {rejoined:?}"
+    );
+}

@@ -226,6 +226,9 @@ pub struct ConnLimits {
     pub https_handshake_timeout: Duration,
     /// Longest the first bytes (and a TLS handshake) on the RPC port may take.
     pub rpc_handshake_timeout: Duration,
+    /// Longest a forwarded call waits for its answer (a blocking query adds its wait), so
+    /// a silent server cannot hold a request for good.
+    pub rpc_client_timeout: Duration,
 }
 
 impl Default for ConnLimits {
@@ -235,6 +238,7 @@ impl Default for ConnLimits {
             rpc_max_conns_per_client: 100,
             https_handshake_timeout: Duration::from_secs(5),
             rpc_handshake_timeout: Duration::from_secs(5),
+            rpc_client_timeout: Duration::from_secs(60),
         }
     }
 }

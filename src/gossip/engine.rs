@@ -355,6 +355,10 @@ impl Engine {
             self.snapshot_version = version;
             self.write_snapshot(false);
         }
+        let every = self.timing.reconnect_interval.as_secs().max(1);
+        if self.ticks.is_multiple_of(every) && !self.left {
+            self.reconnect();
+        }
         // Push-pull with one random live member every push_pull_interval: repairs anything
         // lost to dropped packets and heals partitions.
         let every = (self.timing.push_pull_interval.as_millis() / 1000).max(1) as u64;
@@ -364,6 +368,31 @@ impl Engine {
                 let pick = peers[(rand::random::<u64>() % peers.len() as u64) as usize];
                 let _ = self.shared.pushpull_tx.send(pick);
             }
+        }
+    }
+
+    /// Serf's reconnect round: ask one failed member to rejoin, with a chance of
+    /// failed/alive (at least every round when as many have failed as live). SWIM never
+    /// probes a member once it is down, and foca stops its own announcements to down members
+    /// when no member is left alive, as on each side of a cut WAN link with one server per
+    /// datacenter. The failed member answers the announcement with its members, or, if it
+    /// took us for dead too, with the news, and we rejoin under a new identity.
+    fn reconnect(&mut self) {
+        let (failed, alive) = self.shared.table.read().reconnect_candidates();
+        if failed.is_empty() {
+            return;
+        }
+        let chance = failed.len() as f64 / alive.max(1) as f64;
+        if rand::random::<f64>() >= chance {
+            return;
+        }
+        let addr = failed[(rand::random::<u64>() % failed.len() as u64) as usize];
+        debug!("gossip: asking failed member {addr} to rejoin");
+        if let Err(e) = self
+            .foca
+            .announce(MemberId::placeholder(addr), &mut self.rt)
+        {
+            debug!("gossip: reconnect to {addr}: {e}");
         }
     }
 

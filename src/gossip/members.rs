@@ -254,6 +254,23 @@ impl Table {
         }
     }
 
+    /// Addresses of the failed members, and how many members are alive (this one
+    /// included): what a reconnect round chooses from.
+    pub fn reconnect_candidates(&self) -> (Vec<std::net::SocketAddr>, usize) {
+        let failed = self
+            .entries
+            .values()
+            .filter(|e| e.status == Status::Failed)
+            .map(|e| e.id.addr)
+            .collect();
+        let alive = self
+            .entries
+            .values()
+            .filter(|e| e.status == Status::Alive)
+            .count();
+        (failed, alive)
+    }
+
     /// Counts for `/v1/agent/self` (members, failed, left).
     pub fn counts(&self) -> (usize, usize, usize) {
         let failed = self
@@ -298,6 +315,23 @@ mod tests {
         assert_eq!(t.get("a").unwrap().status, Status::Failed);
         assert_eq!(t.get("b").unwrap().status, Status::Left);
         assert_eq!(t.counts(), (3, 1, 1));
+    }
+
+    #[test]
+    fn only_failed_members_are_asked_to_rejoin() {
+        let mut t = Table::new(id("me", 1, 1));
+        t.up(id("a", 2, 1));
+        t.up(id("b", 3, 1));
+        t.up(id("c", 4, 1));
+        t.down(&id("a", 2, 1));
+        t.apply(&Intent::Leave {
+            name: "b".into(),
+            bump: 1,
+        });
+        t.down(&id("b", 3, 1));
+        let (failed, alive) = t.reconnect_candidates();
+        assert_eq!(failed, vec![([127, 0, 0, 1], 2).into()]);
+        assert_eq!(alive, 2, "this agent and c");
     }
 
     #[test]

@@ -100,6 +100,10 @@ pub struct Timing {
     pub push_pull_interval: Duration,
     /// How often dead members are contacted in case they are back.
     pub gossip_to_dead: Duration,
+    /// How often a failed member still listed is asked to rejoin (Serf's reconnect): it
+    /// heals a pool that a partition split into parts with no live member in common, which
+    /// SWIM alone never probes again.
+    pub reconnect_interval: Duration,
 }
 
 impl Timing {
@@ -113,6 +117,7 @@ impl Timing {
             gossip_nodes: 3,
             push_pull_interval: Duration::from_secs(30),
             gossip_to_dead: Duration::from_secs(30),
+            reconnect_interval: Duration::from_secs(30),
         }
     }
 
@@ -126,6 +131,7 @@ impl Timing {
             gossip_nodes: 4,
             push_pull_interval: Duration::from_secs(60),
             gossip_to_dead: Duration::from_secs(60),
+            reconnect_interval: Duration::from_secs(30),
         }
     }
 
@@ -139,6 +145,7 @@ impl Timing {
             gossip_nodes: 3,
             push_pull_interval: Duration::from_secs(5),
             gossip_to_dead: Duration::from_secs(5),
+            reconnect_interval: Duration::from_secs(5),
         }
     }
 }

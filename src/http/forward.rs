@@ -15,8 +15,17 @@ use super::{ApiError, respond};
 use crate::agent::{Agent, AgentError};
 use crate::rpc::{Reply, Request as RpcRequest};
 
-/// Longest a forwarded call may take: a blocking query's maximum wait plus slack.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(11 * 60);
+/// Longest a forwarded call may take, as Consul bounds its RPCs: `limits.rpc_client_timeout`
+/// for any call, plus a blocking query's wait and its jitter (a sixteenth). A server that
+/// went silent (partitioned, paused) then costs the caller that long at most, never the
+/// whole life of a pooled connection.
+pub fn call_timeout(agent: &Agent, query: &super::query::Query) -> Duration {
+    let base = agent.cfg.limits.rpc_client_timeout;
+    match query.blocking() {
+        Ok((index, wait)) if index > 0 => base + wait + wait / 16,
+        _ => base,
+    }
+}
 
 fn http_request(
     method: &Method,
@@ -41,13 +50,11 @@ pub async fn forward_http(
     uri: &str,
     body: Bytes,
     token: &str,
+    timeout: Duration,
 ) -> Response {
     relay(
         agent
-            .forward(
-                http_request(method, uri, body, false, token),
-                FORWARD_TIMEOUT,
-            )
+            .forward(http_request(method, uri, body, false, token), timeout)
             .await,
     )
 }
@@ -61,14 +68,11 @@ pub async fn forward_dc(
     uri: &str,
     body: Bytes,
     token: &str,
+    timeout: Duration,
 ) -> Response {
     relay(
         agent
-            .forward_dc(
-                dc,
-                http_request(method, uri, body, false, token),
-                FORWARD_TIMEOUT,
-            )
+            .forward_dc(dc, http_request(method, uri, body, false, token), timeout)
             .await,
     )
 }
@@ -81,6 +85,7 @@ pub async fn forward_to_leader(
     uri: &str,
     body: Bytes,
     token: &str,
+    timeout: Duration,
 ) -> Result<Response, Bytes> {
     let Some(c) = &agent.consensus else {
         return Err(body);
@@ -91,7 +96,7 @@ pub async fn forward_to_leader(
     match agent
         .forward_to_leader(
             http_request(method, uri, body.clone(), true, token),
-            FORWARD_TIMEOUT,
+            timeout,
         )
         .await
     {

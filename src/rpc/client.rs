@@ -82,7 +82,7 @@ impl Pool {
             .await
             .map_err(|_| RpcError::Connection(format!("dial {addr}: i/o timeout")))?
             .map_err(|e| RpcError::Connection(format!("dial {addr}: {e}")))?;
-        let _ = stream.set_nodelay(true);
+        super::tune_connection(&stream);
         let conn = match &self.tls {
             None => attach(stream),
             Some(tls) => {

@@ -19,6 +19,28 @@ pub use server::{AcceptPolicy, Handler, serve};
 
 use crate::state::{Check, Command, Response, Service};
 
+/// How long a server RPC connection may sit idle before keepalive probes start, how far
+/// apart they go, and how long sent data or probes may stay unanswered before the kernel
+/// closes the connection.
+const KEEPALIVE_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+const KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+const USER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Tune a server RPC connection, on either end. A peer that went silent (a partition, a
+/// dead host) closes it within [`USER_TIMEOUT`]: every call waiting on it fails at once and
+/// the next one dials afresh. Without this a pooled connection to a partitioned server kept
+/// taking calls until the kernel gave up retransmitting, a quarter of an hour later.
+pub(crate) fn tune_connection(stream: &tokio::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let sock = socket2::SockRef::from(stream);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL);
+    let _ = sock.set_tcp_keepalive(&keepalive);
+    #[cfg(target_os = "linux")]
+    let _ = sock.set_tcp_user_timeout(Some(USER_TIMEOUT));
+}
+
 /// Largest frame either side accepts.
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;
 

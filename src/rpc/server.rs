@@ -89,7 +89,7 @@ pub async fn serve(
             warn!("rpc: closing a connection from {peer}: over limits.rpc_max_conns_per_client");
             continue;
         };
-        let _ = stream.set_nodelay(true);
+        super::tune_connection(&stream);
         let handler = handler.clone();
         let policy = policy.clone();
         tokio::spawn(async move {

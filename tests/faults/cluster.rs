@@ -23,6 +23,8 @@ pub enum Isolation {
 /// One agent of the cluster.
 pub struct Node {
     pub name: String,
+    /// Its datacenter (`dc1` unless the cluster was started with several).
+    pub dc: String,
     pub ip: Ipv4Addr,
     pub server: bool,
     pub netns: Option<String>,
@@ -180,10 +182,37 @@ pub fn namespaces_available() -> bool {
     ok
 }
 
+/// One datacenter of a federated fault cluster.
+#[derive(Clone, Debug)]
+pub struct Datacenter {
+    pub name: &'static str,
+    pub servers: usize,
+    pub clients: usize,
+}
+
 impl Cluster {
     /// `servers` servers with `-bootstrap-expect servers` and `clients` client agents, all
-    /// joined; returns once every agent sees a leader.
+    /// joined, in one datacenter without a WAN pool; call [`Cluster::wait_healthy`] next.
     pub fn start(bin: &Path, servers: usize, clients: usize, want: Isolation) -> Cluster {
+        let dc = Datacenter {
+            name: "dc1",
+            servers,
+            clients,
+        };
+        Cluster::start_datacenters(bin, &[dc], &[], want)
+    }
+
+    /// Several datacenters on one bridge: each forms its own Raft cluster and LAN pool, and
+    /// their servers join one WAN pool through the first server. Every agent gets `extra`
+    /// arguments too (a `-config-file` with WAN timings, say). With one datacenter the
+    /// agents run without a WAN pool.
+    pub fn start_datacenters(
+        bin: &Path,
+        dcs: &[Datacenter],
+        extra: &[String],
+        want: Isolation,
+    ) -> Cluster {
+        let federated = dcs.len() > 1;
         // Unique per cluster: tests in one process run their clusters side by side.
         static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
@@ -220,20 +249,33 @@ impl Cluster {
             run(&["ip", "addr", "add", &format!("10.{net}.0.1/24"), "dev", &br]).expect("addr");
             run(&["ip", "link", "set", &br, "up"]).expect("bridge up");
         }
-        let total = servers + clients;
-        for i in 0..total {
-            let server = i < servers;
-            let name = if server {
-                format!("s{}", i + 1)
+        let mut layout = Vec::new();
+        for dc in dcs {
+            let first = layout.len();
+            for k in 0..dc.servers + dc.clients {
+                let server = k < dc.servers;
+                let name = if server {
+                    format!("s{}", k + 1)
+                } else {
+                    format!("c{}", k + 1 - dc.servers)
+                };
+                layout.push((dc, name, server, first));
+            }
+        }
+        for (i, (dc, name, server, dc_first)) in layout.into_iter().enumerate() {
+            // Namespaces, links and data directories are named for the datacenter too when
+            // there are several: node names repeat across datacenters.
+            let label = if federated {
+                format!("{}-{name}", dc.name)
             } else {
-                format!("c{}", i + 1 - servers)
+                name.clone()
             };
             let ip = match isolation {
                 Isolation::Namespaces => Ipv4Addr::new(10, net, 0, 10 + i as u8),
                 Isolation::Loopback => Ipv4Addr::new(127, net, 0, 10 + i as u8),
             };
             let (netns, veth) = if isolation == Isolation::Namespaces {
-                let ns = format!("dfault-{pid}-{seq}-{name}");
+                let ns = format!("dfault-{pid}-{seq}-{label}");
                 let host = format!("dfv{pid}{seq}{i}");
                 let _ = run(&["ip", "netns", "del", &ns]);
                 run(&["ip", "netns", "add", &ns]).expect("netns");
@@ -277,9 +319,9 @@ impl Cluster {
             } else {
                 (None, None)
             };
-            let data = dir.join(&name);
+            let data = dir.join(&label);
             std::fs::create_dir_all(&data).expect("data dir");
-            let first = Ipv4Addr::new(ip.octets()[0], net, 0, 10);
+            let first = Ipv4Addr::new(ip.octets()[0], net, 0, 10 + dc_first as u8);
             let mut args: Vec<String> = vec![
                 "agent".into(),
                 "-node".into(),
@@ -292,8 +334,8 @@ impl Cluster {
                 data.join("data").display().to_string(),
                 "-dns-port".into(),
                 "-1".into(),
-                "-serf-wan-port".into(),
-                "-1".into(),
+                "-datacenter".into(),
+                dc.name.into(),
                 "-retry-join".into(),
                 format!("{first}:8301"),
                 "-retry-interval".into(),
@@ -305,11 +347,25 @@ impl Cluster {
                 args.extend([
                     "-server".into(),
                     "-bootstrap-expect".into(),
-                    servers.to_string(),
+                    dc.servers.to_string(),
                 ]);
             }
+            if !federated {
+                args.extend(["-serf-wan-port".into(), "-1".into()]);
+            } else if server && i > 0 {
+                // Through the very first server; flood join brings in the rest.
+                let wan = Ipv4Addr::new(ip.octets()[0], net, 0, 10);
+                args.extend([
+                    "-retry-join-wan".into(),
+                    format!("{wan}:8302"),
+                    "-retry-interval-wan".into(),
+                    "1s".into(),
+                ]);
+            }
+            args.extend(extra.iter().cloned());
             let mut node = Node {
                 name: name.clone(),
+                dc: dc.name.to_string(),
                 ip,
                 server,
                 netns,
@@ -478,10 +534,37 @@ impl Cluster {
             .collect()
     }
 
-    /// Index of the server the reachable servers agree leads, if any.
+    /// Index of the server the reachable servers of the first datacenter agree leads, if
+    /// any.
     pub fn leader(&self) -> Option<usize> {
+        self.leader_in(&self.nodes.first()?.dc)
+    }
+
+    /// The datacenters' names, in the order they were started.
+    pub fn datacenters(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for n in &self.nodes {
+            if !names.contains(&n.dc) {
+                names.push(n.dc.clone());
+            }
+        }
+        names
+    }
+
+    /// Indexes of the agents of datacenter `dc`.
+    pub fn in_datacenter(&self, dc: &str) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].dc == dc)
+            .collect()
+    }
+
+    /// Index of the server the reachable servers of `dc` agree leads, if any.
+    pub fn leader_in(&self, dc: &str) -> Option<usize> {
         let mut views = Vec::new();
         for i in self.servers() {
+            if self.nodes[i].dc != dc {
+                continue;
+            }
             if !self.nodes[i].running() || self.nodes[i].paused {
                 continue;
             }
@@ -502,7 +585,8 @@ impl Cluster {
         self.nodes.iter().position(|n| n.rpc() == first)
     }
 
-    /// Wait until every running agent can write through its own API.
+    /// Wait until every datacenter has a leader and every running agent can write through
+    /// its own API.
     pub fn wait_healthy(&self, limit: Duration) -> Result<(), String> {
         let end = std::time::Instant::now() + limit;
         'outer: loop {
@@ -510,7 +594,11 @@ impl Cluster {
                 return Err("the cluster did not become healthy".into());
             }
             std::thread::sleep(Duration::from_millis(200));
-            if self.leader().is_none() {
+            if self
+                .datacenters()
+                .iter()
+                .any(|dc| self.leader_in(dc).is_none())
+            {
                 continue;
             }
             for n in &self.nodes {
@@ -554,8 +642,14 @@ impl Cluster {
 
     /// Keep the agents' logs beside the histories.
     pub fn copy_logs(&self, to: &Path) {
+        let federated = self.datacenters().len() > 1;
         for n in &self.nodes {
-            let _ = std::fs::write(to.join(format!("{}.log", n.name)), n.log_text());
+            let file = if federated {
+                format!("{}-{}.log", n.dc, n.name)
+            } else {
+                format!("{}.log", n.name)
+            };
+            let _ = std::fs::write(to.join(file), n.log_text());
         }
     }
 

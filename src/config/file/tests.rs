@@ -349,3 +349,16 @@ fn ui_config_errors_name_the_key() {
         );
     }
 }
+
+#[test]
+fn rpc_client_timeout_applies_and_a_bad_one_names_the_key() {
+    use std::time::Duration;
+    let mut cfg = AgentConfig::default();
+    assert_eq!(cfg.limits.rpc_client_timeout, Duration::from_secs(60));
+    let v: Value = serde_json::from_str(r#"{"limits":{"rpc_client_timeout":"15s"}}"#).unwrap();
+    apply_json(&mut cfg, &v, "a.json").unwrap();
+    assert_eq!(cfg.limits.rpc_client_timeout, Duration::from_secs(15));
+    let v: Value = serde_json::from_str(r#"{"limits":{"rpc_client_timeout":"soon"}}"#).unwrap();
+    let e = apply_json(&mut cfg, &v, "a.json").unwrap_err().to_string();
+    assert!(e.contains("limits.rpc_client_timeout"), "{e}");
+}

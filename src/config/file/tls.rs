@@ -191,6 +191,7 @@ impl Reader<'_> {
             }
             "https_handshake_timeout" => l.https_handshake_timeout = self.positive(full, v)?,
             "rpc_handshake_timeout" => l.rpc_handshake_timeout = self.positive(full, v)?,
+            "rpc_client_timeout" => l.rpc_client_timeout = self.positive(full, v)?,
             _ => {}
         }
         Ok(())
