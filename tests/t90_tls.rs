@@ -59,6 +59,11 @@ impl Certs {
     /// A config file with full TLS for an agent holding the `kind` certificate.
     fn config(&self, name: &str, kind: &str, extra: &str) -> PathBuf {
         let (cert, key) = self.pair(kind);
+        self.config_with(name, &cert, &key, extra)
+    }
+
+    /// A config file with full TLS for an agent holding `cert` and `key`.
+    fn config_with(&self, name: &str, cert: &str, key: &str, extra: &str) -> PathBuf {
         let json = format!(
             r#"{{"tls": {{"defaults": {{"ca_file": "{}", "cert_file": "{cert}", "key_file": "{key}",
                 "verify_incoming": true, "verify_outgoing": true}},
@@ -516,4 +521,53 @@ fn tls_settings_that_cannot_work_stop_the_agent_naming_them() {
         assert_eq!(out.status.code(), Some(1), "{json}: {text}");
         assert!(text.contains(wanted), "{json}: wanted {wanted:?} in {text}");
     }
+}
+
+/// Two datacenters whose servers verify each other's names: a server dials another
+/// datacenter's servers by `server.<their dc>.<domain>`, the name their certificates hold,
+/// so `?dc=` crosses in mutual TLS both ways.
+#[test]
+fn servers_of_two_datacenters_dial_each_other_by_their_own_names() {
+    let certs = Certs::make("tls-wan");
+    let out = Command::new(support::bin())
+        .args(["tls", "cert", "create", "-server", "-dc", "dc2"])
+        .current_dir(&certs.dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let cfg1 = certs.config("tls-wan-dc1", "server", "");
+    let cfg2 = certs.config_with(
+        "tls-wan-dc2",
+        &certs.path("dc2-server-consul-0.pem"),
+        &certs.path("dc2-server-consul-0-key.pem"),
+        "",
+    );
+    let (wan1, wan2) = (free_port().to_string(), free_port().to_string());
+    let start = |name: &str, dc: &str, wan: &str, cfg: &Path| {
+        let cfg = cfg.display().to_string();
+        Agent::start(
+            name,
+            &[
+                "-dev",
+                "-datacenter",
+                dc,
+                "-serf-wan-port",
+                wan,
+                "-config-file",
+                &cfg,
+            ],
+        )
+    };
+    let a = start("tlswan1", "dc1", &wan1, &cfg1);
+    let b = start("tlswan2", "dc2", &wan2, &cfg2);
+    let (code, out, err) = support::cli(a.http, &["join", "-wan", &format!("127.0.0.1:{wan2}")]);
+    assert_eq!(code, 0, "join -wan: {out}{err}");
+    wait_for("dc2 through dc1 in TLS", Duration::from_secs(30), || {
+        (a.put("/v1/kv/tls/wan?dc=dc2", b"from-dc1").status == 200).then_some(())
+    });
+    assert_eq!(b.get("/v1/kv/tls/wan?raw").text(), "from-dc1");
+    assert_eq!(a.get("/v1/kv/tls/wan").status, 404, "dc1 has no such key");
+    let r = b.get("/v1/catalog/nodes?dc=dc1");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()[0]["Datacenter"], "dc1");
 }

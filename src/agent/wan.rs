@@ -197,7 +197,7 @@ impl Agent {
         self.metrics.incr("consul.rpc.cross-dc");
         let mut last = None;
         for addr in servers.into_iter().take(3) {
-            let outcome = self.rpc.call(addr, req.clone(), timeout).await;
+            let outcome = self.rpc.call_in(dc, addr, req.clone(), timeout).await;
             wan.note(
                 addr,
                 !matches!(outcome, Err(RpcError::Connection(_) | RpcError::Timeout(_))),
@@ -250,15 +250,15 @@ impl Agent {
             }
             let Some(wan) = &self.wan else { return };
             self.flood_join(wan).await;
-            let targets: Vec<SocketAddr> = wan
+            let targets: Vec<(String, SocketAddr)> = wan
                 .by_datacenter()
                 .into_iter()
                 .filter(|(dc, _)| *dc != self.cfg.datacenter)
-                .flat_map(|(_, s)| s.into_iter())
-                .filter(|(_, st)| *st == Status::Alive)
-                .map(|(a, _)| a)
+                .flat_map(|(dc, s)| s.into_iter().map(move |m| (dc.clone(), m)))
+                .filter(|(_, (_, st))| *st == Status::Alive)
+                .map(|(dc, (a, _))| (dc, a))
                 .collect();
-            for addr in targets {
+            for (dc, addr) in targets {
                 let req = Request::Http {
                     method: "GET".into(),
                     uri: "/v1/status/leader".into(),
@@ -267,7 +267,8 @@ impl Agent {
                     token: String::new(),
                 };
                 let start = Instant::now();
-                if let Ok(Reply::Http { .. }) = self.rpc.call(addr, req, RTT_TIMEOUT).await {
+                if let Ok(Reply::Http { .. }) = self.rpc.call_in(&dc, addr, req, RTT_TIMEOUT).await
+                {
                     wan.record_rtt(addr, start.elapsed());
                 }
             }

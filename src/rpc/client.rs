@@ -68,7 +68,10 @@ impl Pool {
         }
     }
 
-    async fn conn(&self, addr: SocketAddr) -> Result<Arc<Conn>, RpcError> {
+    /// The pooled connection to `addr`, dialled if there is none. `dc` names the
+    /// datacenter of a server outside this one: over TLS its certificate names that
+    /// datacenter.
+    async fn conn(&self, addr: SocketAddr, dc: Option<&str>) -> Result<Arc<Conn>, RpcError> {
         let reuse = self
             .conns
             .lock()
@@ -86,8 +89,12 @@ impl Pool {
         let conn = match &self.tls {
             None => attach(stream),
             Some(tls) => {
+                let name = match dc {
+                    Some(dc) => tls.name_in(dc).map_err(RpcError::Connection)?,
+                    None => tls.server_name.clone(),
+                };
                 let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
-                let handshake = connector.connect(tls.server_name.clone(), stream);
+                let handshake = connector.connect(name, stream);
                 let stream = tokio::time::timeout(Duration::from_secs(5), handshake)
                     .await
                     .map_err(|_| {
@@ -110,7 +117,28 @@ impl Pool {
         req: Request,
         timeout: Duration,
     ) -> Result<Reply, RpcError> {
-        let conn = self.conn(addr).await?;
+        self.call_to(addr, None, req, timeout).await
+    }
+
+    /// [`Pool::call`] to a server of datacenter `dc` (another than this agent's).
+    pub async fn call_in(
+        &self,
+        dc: &str,
+        addr: SocketAddr,
+        req: Request,
+        timeout: Duration,
+    ) -> Result<Reply, RpcError> {
+        self.call_to(addr, Some(dc), req, timeout).await
+    }
+
+    async fn call_to(
+        &self,
+        addr: SocketAddr,
+        dc: Option<&str>,
+        req: Request,
+        timeout: Duration,
+    ) -> Result<Reply, RpcError> {
+        let conn = self.conn(addr, dc).await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let frame = postcard::to_stdvec(&Frame {
             version: VERSION,

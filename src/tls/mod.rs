@@ -84,6 +84,18 @@ pub struct RpcDial {
     /// The name sent and (with `verify_server_hostname`) checked: `server.<dc>.<domain>`,
     /// whatever address is dialled.
     pub server_name: ServerName<'static>,
+    /// `<domain>` of that name, for dialling another datacenter's servers, whose
+    /// certificates name their own datacenter.
+    pub domain: String,
+}
+
+impl RpcDial {
+    /// The name a server of datacenter `dc` is dialled and checked by.
+    pub fn name_in(&self, dc: &str) -> Result<ServerName<'static>, String> {
+        let name = format!("server.{dc}.{}", self.domain);
+        ServerName::try_from(name.clone())
+            .map_err(|e| format!("{name} is not a valid server name: {e}"))
+    }
 }
 
 /// The name every server's certificate holds: `server.<datacenter>.<domain>`.
@@ -120,6 +132,7 @@ impl AgentTls {
             out.rpc_dial = Some(RpcDial {
                 config: client_config(&rpc)?,
                 server_name: sni,
+                domain: cfg.domain.trim_end_matches('.').to_string(),
             });
         }
         Ok(out)
