@@ -808,3 +808,63 @@ fn a_raw_write_on_the_server_rpc_port_needs_a_token() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+/// A prepared query that stores a token runs with it: the anonymous caller, who may read
+/// nothing under default deny, gets the instances the token may see. Without a stored
+/// token the caller's own rights decide, and only a management token reads the token back.
+#[test]
+fn a_prepared_query_runs_with_its_stored_token() {
+    let a = acl_dev("acl-query-token", "deny");
+    register(&a, "web", MGMT);
+    let reader = token_with(
+        &a,
+        "web-reader",
+        r#"service "web" { policy = "read" } node_prefix "" { policy = "read" } query_prefix "" { policy = "write" }"#,
+    );
+    let def = |name: &str, token: &str| {
+        json!({"Name": name, "Token": token, "Service": {"Service": "web"}}).to_string()
+    };
+    let with_token = ok(
+        a.call(
+            "POST",
+            "/v1/query",
+            def("web-as-reader", &reader).as_bytes(),
+            &reader,
+        ),
+        "create with a token",
+    )
+    .json()["ID"]
+        .as_str()
+        .expect("ID")
+        .to_string();
+    ok(
+        a.call(
+            "POST",
+            "/v1/query",
+            def("web-as-caller", "").as_bytes(),
+            &reader,
+        ),
+        "create without one",
+    );
+    let nodes = |name: &str, token: &str| {
+        let r = ok(
+            a.call("GET", &format!("/v1/query/{name}/execute"), b"", token),
+            "execute",
+        );
+        r.json()["Nodes"].as_array().map(Vec::len).unwrap_or(99)
+    };
+    assert_eq!(
+        nodes("web-as-reader", "anonymous"),
+        1,
+        "the stored token decides"
+    );
+    assert_eq!(nodes("web-as-caller", "anonymous"), 0, "the caller decides");
+    assert_eq!(nodes("web-as-caller", &reader), 1);
+    let seen = |token: &str| {
+        a.call("GET", &format!("/v1/query/{with_token}"), b"", token)
+            .json()[0]["Token"]
+            .clone()
+    };
+    assert_eq!(seen(&reader), "<hidden>");
+    assert_eq!(seen(MGMT), reader.as_str());
+}

@@ -307,6 +307,12 @@ pub async fn resolve(agent: &Agent, ep: &Endpoint<'_>, secret: String) -> Result
     if !needs {
         return Ok(Authz::unresolved(secret));
     }
+    resolve_secret(agent, secret).await
+}
+
+/// Resolve `secret` as the caller (ACLs on): a request's token, or the token a prepared
+/// query runs with.
+pub async fn resolve_secret(agent: &Agent, secret: String) -> Result<Authz, ApiError> {
     match agent.resolve_token(&secret).await {
         Ok((id, index)) => Ok(Authz::new(id, index, secret)),
         Err(ResolveError::NotFound) => Err(acl_not_found()),

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ApiError;
+use super::authz::Authz;
 use super::blocking::{read, to_json};
 use super::convert::{check_out, node_out, node_service_out};
 use super::query::Query;
@@ -548,12 +549,12 @@ fn admits(s: &QueryService, e: &Value) -> bool {
     meta_ok(&e["Node"]["Meta"], &s.node_meta) && meta_ok(&e["Service"]["Meta"], &s.service_meta)
 }
 
-/// The query's instances in this datacenter's store, as the caller may read them.
-fn local_entries(s: &Store, pq: &PreparedQuery, q: &Query) -> Result<Vec<Value>, ApiError> {
+/// The query's instances in this datacenter's store, as `authz` may read them.
+fn local_entries(s: &Store, pq: &PreparedQuery, authz: &Authz) -> Result<Vec<Value>, ApiError> {
     let name = &pq.service.service;
     let mut out = Vec::new();
     for (n, svc) in s.service_instances(name, &[]) {
-        if !q.authz.keep_instance(&n.node, &svc.service) {
+        if !authz.keep_instance(&n.node, &svc.service) {
             continue;
         }
         let checks = s.instance_checks(&n.node, &svc.id);
@@ -582,8 +583,8 @@ fn arrange(nodes: &mut Vec<Value>, near: &str, limit: usize) {
     }
 }
 
-/// The query's instances in datacenter `dc`, read through the WAN with the caller's token
-/// and filtered here as locally.
+/// The query's instances in datacenter `dc`, read through the WAN with the token the query
+/// runs with and filtered here as locally.
 async fn remote_entries(
     agent: &Agent,
     dc: &str,
@@ -650,15 +651,25 @@ pub async fn execute(agent: &Agent, id: &str, q: &Query) -> Result<Response, Api
             .parse()
             .map_err(|_| ApiError::bad(format!("Invalid limit {v:?}")))?,
     };
-    let (pq, index, mut nodes) = {
+    let pq = {
         let store = agent.store.current();
         q.authz.refresh(agent, &store)?;
-        let Some(pq) = find(&store, id) else {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, "Query not found"));
-        };
-        let nodes = local_entries(&store, &pq, q)?;
+        find(&store, id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Query not found"))?
+    };
+    // A query that stores a token runs with it, whoever executes it (Consul's rule: a
+    // caller with fewer rights, or none, gets what the query's author may see).
+    let stored;
+    let authz = if pq.token.is_empty() || !agent.cfg.acl.enabled {
+        &q.authz
+    } else {
+        stored = super::authz::resolve_secret(agent, pq.token.clone()).await?;
+        &stored
+    };
+    let (index, mut nodes) = {
+        let store = agent.store.current();
+        let nodes = local_entries(&store, &pq, authz)?;
         let index = store.tables_index(&[Table::Queries, Table::Services, Table::Checks]);
-        (pq, index, nodes)
+        (index, nodes)
     };
     let near = match q.get("near").filter(|n| !n.is_empty()) {
         Some("_agent") => agent.node_name().to_string(),
@@ -671,7 +682,7 @@ pub async fn execute(agent: &Agent, id: &str, q: &Query) -> Result<Response, Api
     if nodes.is_empty() {
         for dc in failover_targets(agent, &pq.service.failover) {
             failovers += 1;
-            match remote_entries(agent, &dc, &pq, q.authz.secret()).await {
+            match remote_entries(agent, &dc, &pq, authz.secret()).await {
                 Ok(found) => {
                     nodes = found;
                     datacenter = dc;
