@@ -775,25 +775,33 @@ fn a_partitioned_wan_link_heals() {
         );
     }
     // Across the cut: an error in bounded time, not a hang (the connection from the last
-    // call is still pooled, and its peer has gone silent).
-    let (status, body) =
-        send(client1, "GET", "/v1/kv/wan/during?dc=dc2", b"").expect("an answer across the cut");
+    // call is still pooled, and its peer has gone silent). Meanwhile each side's WAN pool
+    // calls the other's server failed.
+    let (across, first_error, detected) = std::thread::scope(|scope| {
+        let call = scope.spawn(|| {
+            let r = send(client1, "GET", "/v1/kv/wan/during?dc=dc2", b"");
+            (r, cut.elapsed())
+        });
+        support::wait_for(
+            "each WAN side to call the other failed",
+            Duration::from_secs(60),
+            || {
+                (wan_status(server1, "s1.dc2") == Some(4)
+                    && wan_status(server2, "s1.dc1") == Some(4))
+                .then_some(())
+            },
+        );
+        let detected = cut.elapsed();
+        let (r, at) = call.join().expect("the call across the cut");
+        (r, at, detected)
+    });
+    let (status, body) = across.expect("an answer across the cut");
     assert_eq!(status, 500, "{body}");
     assert!(
         body.contains("rpc error making call")
             || body.contains("Remote DC has no server currently reachable"),
         "{body}"
     );
-    let first_error = cut.elapsed();
-    support::wait_for(
-        "each WAN side to call the other failed",
-        Duration::from_secs(60),
-        || {
-            (wan_status(server1, "s1.dc2") == Some(4) && wan_status(server2, "s1.dc1") == Some(4))
-                .then_some(())
-        },
-    );
-    let detected = cut.elapsed();
     let (status, body) = send(client1, "GET", "/v1/kv/wan/during?dc=dc2", b"").expect("an answer");
     assert_eq!(
         (status, body.trim()),
@@ -830,6 +838,6 @@ fn a_partitioned_wan_link_heals() {
     assert_eq!((status, body.as_str()), (200, "from-dc1"));
     c.copy_logs(&out);
     println!(
-        "WAN cut: first ?dc= error after {first_error:?}, both sides failed after {detected:?}; healed in {rejoined:?}"
+        "WAN cut: both sides failed after {detected:?}, the call across answered after {first_error:?}; healed in {rejoined:?}"
     );
 }
