@@ -269,3 +269,57 @@ fn console_drives_a_real_cluster() {
         (!alive).then_some(())
     });
 }
+
+/// `:dc NAME` in the palette shows another datacenter's services through the attached
+/// agent, the header says so, and `:dc` goes back.
+#[test]
+fn console_shows_another_datacenter_and_comes_back() {
+    let dc_server = |name: &str, dc: &str| {
+        let wan = support::free_port().to_string();
+        let mut a = Agent::launch(name, &["-dev", "-datacenter", dc, "-serf-wan-port", &wan]);
+        a.wait_ready();
+        (a, wan)
+    };
+    let (a, _) = dc_server("tui-dc1", "dc1");
+    let (b, b_wan) = dc_server("tui-dc2", "dc2");
+    let (code, out, err) = support::cli(a.http, &["join", "-wan", &format!("127.0.0.1:{b_wan}")]);
+    assert_eq!(code, 0, "join -wan: {out}{err}");
+    for (agent, svc) in [(&a, "only-in-dc1"), (&b, "only-in-dc2")] {
+        let body = format!(
+            r#"{{"Node":"ext-{svc}","Address":"10.0.0.9","Service":{{"Service":"{svc}","Port":80}}}}"#
+        );
+        assert_eq!(
+            agent.put("/v1/catalog/register", body.as_bytes()).status,
+            200
+        );
+    }
+    wait_for("dc2 listed by dc1", DEADLINE, || {
+        a.get("/v1/catalog/datacenters")
+            .text()
+            .contains("dc2")
+            .then_some(())
+    });
+    let console = Tmux::start(
+        &format!("disco-tui-dc-test-{}", std::process::id()),
+        &[
+            support::bin().display().to_string(),
+            "tui".into(),
+            format!("-http-addr=127.0.0.1:{}", a.http),
+        ],
+    );
+    console.wait_screen("dc1's services", |s| {
+        s.contains("dc dc1") && s.contains("only-in-dc1")
+    });
+    console.keys(&[":"]);
+    console.text("dc dc2");
+    console.keys(&["Enter"]);
+    console.wait_screen("dc2's services through dc1", |s| {
+        s.contains("dc2 (through dc1)") && s.contains("only-in-dc2") && !s.contains("only-in-dc1")
+    });
+    console.keys(&[":"]);
+    console.text("dc");
+    console.keys(&["Enter"]);
+    console.wait_screen("back in dc1", |s| {
+        s.contains("only-in-dc1") && !s.contains("only-in-dc2") && !s.contains("through")
+    });
+}
