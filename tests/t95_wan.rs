@@ -617,3 +617,65 @@ fn two_datacenters_of_three_servers_federate_through_one_join_and_survive_a_lead
     assert_eq!(alive[0].get("/v1/kv/written-across?raw").text(), "1");
     assert_eq!(dc1[2].get("/v1/kv/here?raw").text(), "dc1");
 }
+
+/// One keyring call on a server rotates the whole federation: the WAN pool, its own
+/// datacenter's LAN pool and every other datacenter's, and the list shows each, as
+/// Consul's servers do.
+#[test]
+fn a_keyring_rotation_through_one_server_reaches_every_datacenter() {
+    let keygen = || {
+        let (code, out, err) = cli(1, &["keygen"]);
+        assert_eq!(code, 0, "{err}");
+        out.trim().to_string()
+    };
+    let (old, new) = (keygen(), keygen());
+    let (a, _) = dc_server("wan-kr-a", "dc1", &["-encrypt", &old]);
+    let (b, b_wan) = dc_server("wan-kr-b", "dc2", &["-encrypt", &old]);
+    let (code, out, err) = cli(a.http, &["join", "-wan", &format!("127.0.0.1:{b_wan}")]);
+    assert_eq!(code, 0, "join -wan: {out}{err}");
+    wait_for("dc2 known to dc1", Duration::from_secs(30), || {
+        (a.get("/v1/catalog/datacenters").json() == serde_json::json!(["dc1", "dc2"])).then_some(())
+    });
+    let key = |k: &str| serde_json::json!({ "Key": k }).to_string();
+    // The count of `k` in each pool the list shows: "WAN", "dc1", "dc2".
+    let holders = |agent: &Agent, path: &str, k: &str| -> std::collections::BTreeMap<String, i64> {
+        agent
+            .get(path)
+            .json()
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .map(|e| {
+                        let pool = if e["WAN"] == true {
+                            "WAN".to_string()
+                        } else {
+                            e["Datacenter"].as_str().unwrap_or_default().to_string()
+                        };
+                        (pool, e["Keys"][k].as_i64().unwrap_or(0))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Both servers in the WAN pool, one in each LAN pool.
+    let everywhere = || {
+        [("WAN", 2), ("dc1", 1), ("dc2", 1)]
+            .into_iter()
+            .map(|(p, c)| (p.to_string(), c))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(holders(&a, "/v1/operator/keyring", &old), everywhere());
+    let r = a.call("POST", "/v1/operator/keyring", key(&new).as_bytes(), "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(holders(&a, "/v1/operator/keyring", &new), everywhere());
+    let r = a.call("PUT", "/v1/operator/keyring", key(&new).as_bytes(), "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = a.call("DELETE", "/v1/operator/keyring", key(&old).as_bytes(), "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    // dc2's own LAN pool, asked there, holds only the new key.
+    let lan = b.get("/v1/operator/keyring?local-only").json();
+    let keys = &lan[0]["Keys"];
+    assert_eq!(keys[&new], 1, "{lan}");
+    assert!(keys.get(&old).is_none(), "{lan}");
+    assert_eq!(lan[0]["PrimaryKeys"][&new], 1, "{lan}");
+}

@@ -3,8 +3,12 @@
 //! a key, `PUT` makes one primary and `DELETE` removes one (`{"Key": "<base64>"}`).
 //!
 //! Answered by the receiving agent itself: it asks every alive member over gossip, as
-//! Consul's agent does through serf. Failures answer 500 with Consul's
+//! Consul's agent does through serf. A server also runs the operation on the WAN pool and
+//! has one server of every other datacenter run it on that datacenter's LAN pool, so one
+//! call rotates a whole federation. Failures answer 500 with Consul's
 //! `N/M nodes reported failure` and each member's reason.
+
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -15,6 +19,7 @@ use super::query::Query;
 use super::respond::{empty, json_plain};
 use crate::agent::Agent;
 use crate::gossip::{KeyOp, decode_key};
+use crate::rpc::{Reply, Request};
 
 fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, msg)
@@ -57,12 +62,23 @@ pub async fn keyring(
         decode_key(k).map_err(|e| bad(e.to_string()))?
     };
     // A server runs the operation on the WAN pool first (every datacenter's servers),
-    // then on its LAN pool, as Consul's servers do; the list shows both.
+    // then on its LAN pool, then has every other datacenter run it on its own LAN pool, as
+    // Consul's servers do; the list shows each. A call relayed from another datacenter's
+    // server stays in this LAN pool.
+    let fan_out = !local_only && !q.from_server;
     let mut pools = Vec::new();
-    if let Some(w) = agent.wan.as_ref().filter(|_| !local_only) {
+    if let Some(w) = agent.wan.as_ref().filter(|_| fan_out) {
         pools.push((true, w.gossip.keyring_op(op, &key, false).await));
     }
     pools.push((false, gossip.keyring_op(op, &key, local_only).await));
+    let mut remote = Vec::new();
+    if fan_out && agent.wan.is_some() {
+        for dc in agent.datacenters() {
+            if dc != agent.cfg.datacenter {
+                remote.extend(other_datacenter(agent, &dc, op, body, q).await?);
+            }
+        }
+    }
     for (_, s) in &pools {
         if let Some(e) = s.error() {
             let details: Vec<String> = s
@@ -96,5 +112,53 @@ pub async fn keyring(
             })
         })
         .collect();
+    let mut out = out;
+    out.extend(remote);
     json_plain(&out)
+}
+
+/// Run the operation on the LAN pool of datacenter `dc` through one of its servers; the
+/// list's LAN entry of that datacenter, or nothing for a change.
+async fn other_datacenter(
+    agent: &Agent,
+    dc: &str,
+    op: KeyOp,
+    body: &[u8],
+    q: &Query,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let method = match op {
+        KeyOp::List => "GET",
+        KeyOp::Install => "POST",
+        KeyOp::Use => "PUT",
+        KeyOp::Remove => "DELETE",
+    };
+    let req = Request::Http {
+        method: method.into(),
+        uri: "/v1/operator/keyring".into(),
+        body: body.to_vec(),
+        from_server: true,
+        token: q.authz.secret().to_string(),
+    };
+    let failed = |e: String| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("datacenter {dc}: {e}"),
+        )
+    };
+    let reply = agent
+        .forward_dc(dc, req, Duration::from_secs(30))
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let Reply::Http { status, body, .. } = reply else {
+        return Err(failed("unexpected reply".into()));
+    };
+    if status != 200 {
+        return Err(failed(String::from_utf8_lossy(&body).trim().to_string()));
+    }
+    if op != KeyOp::List {
+        return Ok(Vec::new());
+    }
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_slice(&body).map_err(|e| failed(e.to_string()))?;
+    Ok(entries.into_iter().filter(|e| e["WAN"] == false).collect())
 }

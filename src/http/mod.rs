@@ -175,9 +175,9 @@ pub(crate) async fn handle_request(handler: Handler, req: Request<Body>) -> Resp
         agent.consensus.is_none() && (ep.is_some_and(Endpoint::forwarded) || event_elsewhere);
     // A follower sends everything but stale reads and status calls to the leader, as
     // Consul's servers do; a call that was already forwarded is answered here.
-    let forward_to_leader = agent.consensus.is_some()
-        && ep.is_some_and(Endpoint::leader_answers)
-        && !req.headers().contains_key(over_rpc::FORWARDED);
+    query.from_server = req.headers().contains_key(over_rpc::FORWARDED);
+    let forward_to_leader =
+        agent.consensus.is_some() && ep.is_some_and(Endpoint::leader_answers) && !query.from_server;
     let token = authz::request_token(req.headers(), &query);
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     if ep.is_some_and(Endpoint::discovery_read) && !agent.cfg.discovery_max_stale.is_zero() {

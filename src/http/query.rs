@@ -14,6 +14,9 @@ pub struct Query {
     /// `discovery_max_stale`, for a catalog or health read; applies when the call names no
     /// consistency mode.
     pub discovery_max_stale: Option<Duration>,
+    /// The call came from another server (over the server RPC): it was already sent on
+    /// wherever it had to go, so it is answered here alone.
+    pub from_server: bool,
     /// The caller's ACL rights (everything allowed when ACLs are off). Carried with the
     /// parameters because every handler that filters a list already takes them.
     pub authz: super::authz::Authz,
@@ -94,6 +97,7 @@ impl Query {
         Query {
             pairs,
             discovery_max_stale: None,
+            from_server: false,
             authz: Default::default(),
         }
     }
