@@ -193,7 +193,6 @@ pub(crate) async fn handle_request(handler: Handler, req: Request<Body>) -> Resp
         }
     };
     let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    let rpc_timeout = forward::call_timeout(&agent, &query);
     if forward_to_server {
         agent.metrics.incr("consul.http.requests");
         agent.metrics.incr("consul.client.rpc");
@@ -204,7 +203,7 @@ pub(crate) async fn handle_request(handler: Handler, req: Request<Body>) -> Resp
                 path_and_query,
                 body,
                 &token,
-                rpc_timeout,
+                forward::call_timeout(&agent, &query),
             )
             .await;
         };
@@ -212,7 +211,15 @@ pub(crate) async fn handle_request(handler: Handler, req: Request<Body>) -> Resp
             path_and_query,
             &format!("max_stale={}", crate::api::duration::format_go(bound)),
         );
-        return forward::forward_http(&agent, &method, &pq, body, &token, rpc_timeout).await;
+        return forward::forward_http(
+            &agent,
+            &method,
+            &pq,
+            body,
+            &token,
+            forward::call_timeout(&agent, &query),
+        )
+        .await;
     }
     // `?dc=<other>` (or a registration's `Datacenter`): a server sends the whole call to a
     // server of that datacenter, which answers it as its own (a client agent has already
@@ -229,14 +236,21 @@ pub(crate) async fn handle_request(handler: Handler, req: Request<Body>) -> Resp
             path_and_query,
             body,
             &token,
-            rpc_timeout,
+            forward::call_timeout(&agent, &query),
         )
         .await;
     }
     let last_contact = agent.consensus.as_ref().and_then(|c| c.last_contact());
     let body = if forward_to_leader && !query.answer_locally(last_contact) {
-        match forward::forward_to_leader(&agent, &method, path_and_query, body, &token, rpc_timeout)
-            .await
+        match forward::forward_to_leader(
+            &agent,
+            &method,
+            path_and_query,
+            body,
+            &token,
+            forward::call_timeout(&agent, &query),
+        )
+        .await
         {
             Ok(resp) => {
                 agent.metrics.incr("consul.http.requests");
