@@ -11,68 +11,60 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 
+use super::query::Query;
 use super::{ApiError, respond};
 use crate::agent::{Agent, AgentError};
 use crate::rpc::{Reply, Request as RpcRequest};
 
-/// Longest a forwarded call may take, as Consul bounds its RPCs: `limits.rpc_client_timeout`
-/// for any call, plus a blocking query's wait and its jitter (a sixteenth). A server that
-/// went silent (partitioned, paused) then costs the caller that long at most, never the
-/// whole life of a pooled connection.
-pub fn call_timeout(agent: &Agent, query: &super::query::Query) -> Duration {
-    let base = agent.cfg.limits.rpc_client_timeout;
-    match query.blocking() {
-        Ok((index, wait)) if index > 0 => base + wait + wait / 16,
-        _ => base,
-    }
+/// One API call as it goes on to another server: what every forwarding path sends.
+pub struct Outgoing<'a> {
+    pub method: &'a Method,
+    /// Path and query, as the remote server is to see them.
+    pub uri: &'a str,
+    pub token: &'a str,
+    /// The call's parameters, for its time bound.
+    pub query: &'a Query,
 }
 
-fn http_request(
-    method: &Method,
-    uri: &str,
-    body: Bytes,
-    from_server: bool,
-    token: &str,
-) -> RpcRequest {
-    RpcRequest::Http {
-        method: method.as_str().to_string(),
-        uri: uri.to_string(),
-        body: body.to_vec(),
-        from_server,
-        token: token.to_string(),
+impl Outgoing<'_> {
+    fn request(&self, body: Bytes, from_server: bool) -> RpcRequest {
+        RpcRequest::Http {
+            method: self.method.as_str().to_string(),
+            uri: self.uri.to_string(),
+            body: body.to_vec(),
+            from_server,
+            token: self.token.to_string(),
+        }
+    }
+
+    /// Longest the call may take, as Consul bounds its RPCs: `limits.rpc_client_timeout`
+    /// for any call, plus a blocking query's wait and its jitter (a sixteenth). A server
+    /// that went silent (partitioned, paused) then costs the caller that long at most,
+    /// never the whole life of a pooled connection.
+    fn timeout(&self, agent: &Agent) -> Duration {
+        let base = agent.cfg.limits.rpc_client_timeout;
+        match self.query.blocking() {
+            Ok((index, wait)) if index > 0 => base + wait + wait / 16,
+            _ => base,
+        }
     }
 }
 
 /// Forward one API call to a server and relay its answer (client agents).
-pub async fn forward_http(
-    agent: &Agent,
-    method: &Method,
-    uri: &str,
-    body: Bytes,
-    token: &str,
-    timeout: Duration,
-) -> Response {
+pub async fn forward_http(agent: &Agent, call: &Outgoing<'_>, body: Bytes) -> Response {
     relay(
         agent
-            .forward(http_request(method, uri, body, false, token), timeout)
+            .forward(call.request(body, false), call.timeout(agent))
             .await,
     )
 }
 
 /// Forward one API call to a server of another datacenter (servers, for `?dc=`). The
 /// remote server may still send it on to its own leader.
-pub async fn forward_dc(
-    agent: &Agent,
-    dc: &str,
-    method: &Method,
-    uri: &str,
-    body: Bytes,
-    token: &str,
-    timeout: Duration,
-) -> Response {
+pub async fn forward_dc(agent: &Agent, dc: &str, call: &Outgoing<'_>, body: Bytes) -> Response {
     relay(
         agent
-            .forward_dc(dc, http_request(method, uri, body, false, token), timeout)
+            .forward_dc(dc, call.request(body, false), call.timeout(agent))
             .await,
     )
 }
@@ -81,11 +73,8 @@ pub async fn forward_dc(
 /// this server should answer itself (it leads, or no leader is known).
 pub async fn forward_to_leader(
     agent: &Agent,
-    method: &Method,
-    uri: &str,
+    call: &Outgoing<'_>,
     body: Bytes,
-    token: &str,
-    timeout: Duration,
 ) -> Result<Response, Bytes> {
     let Some(c) = &agent.consensus else {
         return Err(body);
@@ -94,10 +83,7 @@ pub async fn forward_to_leader(
         return Err(body);
     }
     match agent
-        .forward_to_leader(
-            http_request(method, uri, body.clone(), true, token),
-            timeout,
-        )
+        .forward_to_leader(call.request(body.clone(), true), call.timeout(agent))
         .await
     {
         Some(r) => Ok(relay(r)),

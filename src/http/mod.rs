@@ -193,33 +193,27 @@ pub(crate) async fn handle_request(handler: Handler, req: Request<Body>) -> Resp
         }
     };
     let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let outgoing = forward::Outgoing {
+        method: &method,
+        uri: path_and_query,
+        token: &token,
+        query: &query,
+    };
     if forward_to_server {
         agent.metrics.incr("consul.http.requests");
         agent.metrics.incr("consul.client.rpc");
         let Some(bound) = query.implied_max_stale() else {
-            return forward::forward_http(
-                &agent,
-                &method,
-                path_and_query,
-                body,
-                &token,
-                forward::call_timeout(&agent, &query),
-            )
-            .await;
+            return forward::forward_http(&agent, &outgoing, body).await;
         };
         let pq = crate::api::with_query(
             path_and_query,
             &format!("max_stale={}", crate::api::duration::format_go(bound)),
         );
-        return forward::forward_http(
-            &agent,
-            &method,
-            &pq,
-            body,
-            &token,
-            forward::call_timeout(&agent, &query),
-        )
-        .await;
+        let bounded = forward::Outgoing {
+            uri: &pq,
+            ..outgoing
+        };
+        return forward::forward_http(&agent, &bounded, body).await;
     }
     // `?dc=<other>` (or a registration's `Datacenter`): a server sends the whole call to a
     // server of that datacenter, which answers it as its own (a client agent has already
@@ -229,29 +223,11 @@ pub(crate) async fn handle_request(handler: Handler, req: Request<Body>) -> Resp
         && let Some(dc) = remote_datacenter(&agent, ep, &query, &body)
     {
         agent.metrics.incr("consul.http.requests");
-        return forward::forward_dc(
-            &agent,
-            &dc,
-            &method,
-            path_and_query,
-            body,
-            &token,
-            forward::call_timeout(&agent, &query),
-        )
-        .await;
+        return forward::forward_dc(&agent, &dc, &outgoing, body).await;
     }
     let last_contact = agent.consensus.as_ref().and_then(|c| c.last_contact());
     let body = if forward_to_leader && !query.answer_locally(last_contact) {
-        match forward::forward_to_leader(
-            &agent,
-            &method,
-            path_and_query,
-            body,
-            &token,
-            forward::call_timeout(&agent, &query),
-        )
-        .await
-        {
+        match forward::forward_to_leader(&agent, &outgoing, body).await {
             Ok(resp) => {
                 agent.metrics.incr("consul.http.requests");
                 agent.metrics.incr("consul.rpc.forwarded_to_leader");
